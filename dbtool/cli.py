@@ -1,0 +1,250 @@
+"""The `dbtool` command line: parses options, calls dbtool.commands, prints. Nothing else."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from . import config, db
+from .commands import dev as dev_cmd
+from .commands import migrate as migrate_cmd
+from .commands import new as new_cmd
+from .commands import repair as repair_cmd
+from .commands import rollback as rollback_cmd
+from .commands import status as status_cmd
+from .engine import Settings
+from .errors import FINDINGS, UsageError
+from .output import emit_json, err, handled, out, progress
+
+EXIT_CODES = """Exit codes: 0 ok · 1 findings (pending, drift, lint) · 2 usage · 3 database or migration failure.
+
+The database comes from --database-url, else DATABASE_URL, else the standard PG* variables
+(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)."""
+
+app = typer.Typer(help="Pure-SQL migrations and schema management for PostgreSQL.\n\n" + EXIT_CODES,
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  pretty_exceptions_enable=False)
+dev_app = typer.Typer(help="A project-local PostgreSQL with every extension the schema needs.\n\n" + EXIT_CODES,
+                      no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+Url = Annotated[Optional[str], typer.Option("--database-url", "-d", metavar="URL",
+                                            help="Database URL (default: DATABASE_URL, then PG* variables).",
+                                            show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+Project = Annotated[Optional[str], typer.Option("--project", metavar="DIR", envvar="DBTOOL_PROJECT",
+                                                help="Project folder (default: nearest with [tool.dbtool]).")]
+LockTimeout = Annotated[Optional[str], typer.Option(
+    "--lock-timeout", metavar="DURATION",
+    help="lock_timeout for migration statements (default from [tool.dbtool], 5s): fail fast behind long transactions.")]
+StatementTimeout = Annotated[Optional[str], typer.Option(
+    "--statement-timeout", metavar="DURATION", help="statement_timeout for migration statements (default 30min).")]
+LockWait = Annotated[Optional[str], typer.Option(
+    "--lock-wait", metavar="DURATION", help="How long to wait for another dbtool run's migration lock (default 60s).")]
+
+
+def _settings(project, lock_timeout, statement_timeout, lock_wait) -> Settings:
+    return Settings.from_project(project, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
+                                 lock_wait=lock_wait)
+
+
+@app.command()
+def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
+                "--to", metavar="ID", help="Stop after this migration (id or number).")] = None,
+            dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run; change nothing.")] = False,
+            lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
+            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+            json: Json = False, project: Project = None):
+    """Apply pending migrations, then changed repeatable objects (sql/), then reconcile pg_cron jobs.
+
+    Each migration and its record commit in one transaction, under an advisory lock that serialises
+    concurrent runs. An applied file that was edited or deleted stops the run (see `dbtool repair`)."""
+    with handled(json):
+        proj = config.load(project)
+        url = db.resolve_url(database_url)
+        res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run,
+                                  settings=_settings(proj, lock_timeout, statement_timeout, lock_wait),
+                                  progress=progress(quiet or json))
+        if json:
+            emit_json(res.as_dict())
+            return
+        _print_migrate(res)
+
+
+def _print_migrate(res: migrate_cmd.MigrateResult) -> None:
+    verb = "would apply" if res.dry_run else "applied"
+    if res.dry_run:
+        for m in res.applied:
+            out.print(f"would apply {m['id']} ({m['statements']} statements"
+                      f"{'' if m['transactional'] else ', non-transactional'})")
+    for r in res.repeatables:
+        out.print(f"{'would re-apply' if res.dry_run else 're-applied'} {r}")
+    for r in res.repeatables_dropped:
+        out.print(f"{'would drop' if res.dry_run else 'dropped'} the object of removed file {r}")
+    for p in res.repeatables_pending:
+        out.print(f"waiting: {p['path']} ({p['waits_for']})")
+    cronres = res.cron or {}
+    changes = [(k, cronres.get(k) or []) for k in ("scheduled", "updated", "unscheduled")]
+    for k, names in changes:
+        for n in names:
+            out.print(f"cron: {k} {n}")
+    out.print(f"{res.database}: {verb} {len(res.applied)} migration(s)"
+              + (", nothing to do" if not res.applied and not res.repeatables else ""))
+
+
+@app.command()
+def rollback(database_url: Url = None,
+             steps: Annotated[Optional[int], typer.Option("--steps", "-n", help="Undo the newest N (default 1).")] = None,
+             to: Annotated[Optional[str], typer.Option("--to", metavar="ID",
+                                                       help="Undo everything applied after ID.")] = None,
+             all_: Annotated[bool, typer.Option("--all", help="Undo every applied migration.")] = False,
+             yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not interactive).")] = False,
+             dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
+             lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
+             json: Json = False, project: Project = None):
+    """Undo applied migrations, newest first, by running their .rollback.sql files.
+
+    Rollbacks drop tables and columns, so they ask for confirmation; without a terminal, pass --yes."""
+    with handled(json):
+        proj = config.load(project)
+        url = db.resolve_url(database_url)
+        settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)
+        plan = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=True, settings=settings)
+        ids = [r["id"] for r in plan.rolled_back]
+        if dry_run or not ids:
+            if json:
+                emit_json(plan.as_dict())
+            else:
+                out.print("\n".join(f"would roll back {i}" for i in ids) or f"{plan.database}: nothing to roll back")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"rolling back {len(ids)} migration(s) on {plan.database} can destroy data",
+                                 hint="re-run with --yes to confirm (or --dry-run to see what would be undone)")
+            typer.confirm(f"Roll back {', '.join(ids)} on {plan.database}? This can destroy data", abort=True)
+        res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, settings=settings,
+                                    progress=progress(json))
+        if json:
+            emit_json(res.as_dict())
+        else:
+            out.print(f"{res.database}: rolled back {len(res.rolled_back)} migration(s)")
+
+
+@app.command()
+def status(database_url: Url = None,
+           exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when anything is pending, "
+                                                   "changed or missing.")] = False,
+           json: Json = False, project: Project = None):
+    """Applied, pending, changed-since-applied and missing migrations and repeatable objects."""
+    with handled(json):
+        proj = config.load(project)
+        rep = status_cmd.status(db.resolve_url(database_url), proj)
+        if json:
+            emit_json(rep.as_dict())
+        else:
+            for e in rep.migrations:
+                when = f"  {e.applied_at} by {e.applied_by}" if e.applied_at else ""
+                out.print(f"{e.state:<8} {e.id}{when}{'  (' + e.note + ')' if e.note else ''}")
+            for e in rep.repeatables:
+                if e.state != "applied":
+                    out.print(f"{e.state:<8} {e.id}{'  (' + e.note + ')' if e.note else ''}")
+            counts = rep.counts()
+            summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
+            out.print(f"{rep.database}: {summary}; {len(rep.repeatables)} repeatable object(s), "
+                      f"{sum(e.state != 'applied' for e in rep.repeatables)} not up to date")
+    if exit_code and rep.attention:
+        raise typer.Exit(FINDINGS)
+
+
+@app.command()
+def new(name: Annotated[str, typer.Argument(help="verb_object, e.g. add_deal_region")],
+        project: Project = None):
+    """Create the next NNNN_name.sql and NNNN_name.rollback.sql pair, with a header to fill in."""
+    with handled():
+        fwd, rb = new_cmd.new(config.load(project), name)
+        out.print(f"created {fwd}\ncreated {rb}")
+
+
+@app.command()
+def repair(database_url: Url = None,
+           accept: Annotated[Optional[list[str]], typer.Option("--accept", metavar="ID",
+                             help="An applied file was edited harmlessly: record its new checksum.")] = None,
+           forget: Annotated[Optional[list[str]], typer.Option("--forget", metavar="ID",
+                             help="An applied file was deleted on purpose: drop its record.")] = None,
+           reason: Annotated[Optional[str], typer.Option("--reason", help="Why; kept in dbtool.log.")] = None,
+           json: Json = False, project: Project = None):
+    """Record the DBA's decision about an edited or deleted applied migration (kept in dbtool.log)."""
+    with handled(json):
+        msgs = repair_cmd.repair(db.resolve_url(database_url), config.load(project), accept=accept or [],
+                                 forget=forget or [], reason=reason)
+        emit_json({"repaired": msgs}) if json else out.print("\n".join(msgs))
+
+
+# ----- dev --------------------------------------------------------------------------------------
+
+Port = Annotated[Optional[int], typer.Option("--port", help="TCP port (default: the last one, or a free one).")]
+
+
+@dev_app.command("up")
+def dev_up(port: Port = None, json: Json = False, project: Project = None):
+    """Initialise (once) and start the local cluster, create the database, print its DATABASE_URL."""
+    with handled(json):
+        d = dev_cmd.up(config.load(project), port=port)
+        emit_json(d.as_dict()) if json else out.print(d.url)
+
+
+@dev_app.command("down")
+def dev_down(json: Json = False, project: Project = None):
+    """Stop the local cluster (data is kept)."""
+    with handled(json):
+        d = dev_cmd.down(config.load(project))
+        emit_json(d.as_dict()) if json else out.print(f"stopped the dev cluster in {d.datadir}")
+
+
+@dev_app.command("reset")
+def dev_reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+              json: Json = False, project: Project = None):
+    """Drop and recreate the application database (the cluster keeps running)."""
+    with handled(json):
+        proj = config.load(project)
+        if not yes and sys.stdin.isatty():
+            typer.confirm("Drop the dev database and everything in it?", abort=True)
+        d = dev_cmd.reset(proj)
+        emit_json(d.as_dict()) if json else out.print(d.url)
+
+
+@dev_app.command("url")
+def dev_url(project: Project = None):
+    """Print the DATABASE_URL of the running local cluster."""
+    with handled():
+        out.print(dev_cmd.url(config.load(project)))
+
+
+@dev_app.command("psql")
+def dev_psql(project: Project = None):
+    """Open psql on the local cluster's database."""
+    with handled():
+        argv = dev_cmd.psql_argv(config.load(project))
+    os.execvp(argv[0], argv)
+
+
+@dev_app.command("destroy")
+def dev_destroy(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+                project: Project = None):
+    """Stop the local cluster and delete its data folder."""
+    with handled():
+        if not yes and sys.stdin.isatty():
+            typer.confirm("Delete the dev cluster and all its data?", abort=True)
+        dev_cmd.destroy(config.load(project))
+        out.print("dev cluster removed")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

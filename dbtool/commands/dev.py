@@ -1,0 +1,154 @@
+"""`dbtool dev`: a project-local PostgreSQL with the schema's extensions, for developers."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from psycopg import sql
+
+from .. import cluster, db
+from ..config import Project
+from ..errors import DbtoolError
+
+SUPERUSER = "postgres"
+
+
+@dataclass
+class DevCluster:
+    datadir: Path
+    port: int
+    database: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "datadir": str(self.datadir), "url": self.url,
+                "running": cluster.is_running(self.datadir)}
+
+
+def _home(project: Project, base: Path | None) -> Path:
+    return (base or project.state_dir) / "dev"
+
+
+def _settings(database: str) -> str:
+    return "\n".join([
+        "# written by dbtool dev: the settings the schema needs",
+        f"shared_preload_libraries = '{cluster.PRELOAD}'",
+        f"cron.database_name = '{database}'",
+        "listen_addresses = '127.0.0.1'",
+        "unix_socket_directories = ''",
+        "timescaledb.telemetry_level = off",
+        "pg_stat_statements.track = all",
+        "max_connections = 50",
+        "",
+    ])
+
+
+def _configure(datadir: Path, database: str) -> None:
+    conf = datadir / "dbtool.conf"
+    conf.write_text(_settings(database))
+    with open(datadir / "postgresql.conf", "a") as f:
+        f.write("\ninclude 'dbtool.conf'\n")
+    owner = datadir.stat()
+    os.chown(conf, owner.st_uid, owner.st_gid)
+
+
+def _load(home: Path) -> DevCluster | None:
+    state = home / "state.json"
+    if not state.is_file():
+        return None
+    d = json.loads(state.read_text())
+    return DevCluster(datadir=Path(d["datadir"]), port=int(d["port"]), database=d["database"])
+
+
+def _save(home: Path, dev: DevCluster) -> None:
+    (home / "state.json").write_text(json.dumps({"datadir": str(dev.datadir), "port": dev.port,
+                                                  "database": dev.database}, indent=2) + "\n")
+
+
+def up(project: Project, port: int | None = None, base: Path | None = None) -> DevCluster:
+    """Initialise (once) and start the local cluster, create the database, return where it is."""
+    cluster.find_bindir()
+    home = _home(project, base)
+    datadir = home / "pgdata"
+    dev = _load(home) or DevCluster(datadir=datadir, port=0, database=project.get("database"))
+    if datadir.exists():
+        cluster.check_owner(datadir)
+    else:
+        home.mkdir(parents=True, exist_ok=True)
+        cluster.initdb(datadir, SUPERUSER)
+        _configure(datadir, dev.database)
+    if cluster.is_running(datadir):
+        if port and port != dev.port:
+            raise DbtoolError(f"the dev cluster is already running on port {dev.port}",
+                              hint="run `dbtool dev down` first to move it to another port")
+    else:
+        dev.port = port or (dev.port if dev.port and not cluster.port_in_use(dev.port) else cluster.free_port())
+        cluster.start(datadir, dev.port, home / "postgresql.log")
+    _save(home, dev)
+    _create_database(dev)
+    return dev
+
+
+def _create_database(dev: DevCluster, recreate: bool = False) -> None:
+    with db.connection(dev.url, dbname="postgres") as conn:
+        if recreate:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dev.database)))
+        if not db.scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", [dev.database]):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dev.database)))
+
+
+def _require(project: Project, base: Path | None) -> DevCluster:
+    dev = _load(_home(project, base))
+    if dev is None:
+        raise DbtoolError("no dev cluster in this project yet", hint="run `dbtool dev up`")
+    return dev
+
+
+def down(project: Project, base: Path | None = None) -> DevCluster:
+    dev = _require(project, base)
+    if dev.datadir.exists():
+        cluster.check_owner(dev.datadir)
+        if cluster.is_running(dev.datadir):
+            cluster.stop(dev.datadir)
+    return dev
+
+
+def reset(project: Project, base: Path | None = None) -> DevCluster:
+    """Drop and recreate the application database (the cluster keeps running)."""
+    dev = _require(project, base)
+    if not cluster.is_running(dev.datadir):
+        raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    _create_database(dev, recreate=True)
+    return dev
+
+
+def destroy(project: Project, base: Path | None = None) -> None:
+    """Stop the cluster and delete its data folder."""
+    home = _home(project, base)
+    if _load(home):
+        down(project, base)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def url(project: Project, base: Path | None = None) -> str:
+    dev = _require(project, base)
+    if not cluster.is_running(dev.datadir):
+        raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    return dev.url
+
+
+def psql_argv(project: Project, base: Path | None = None) -> list[str]:
+    psql = cluster.find_bindir() / "psql"
+    return [str(psql if psql.exists() else "psql"), url(project, base)]
+
+
+def whoami() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name

@@ -1,0 +1,111 @@
+"""`dbtool migrate`: apply pending migrations, then changed repeatable objects, then cron jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import cron, db, engine, ledger, migrations, repeatables
+from ..config import Project
+from ..engine import Progress, Settings, _quiet
+from ..errors import DbtoolError, UsageError
+from ..migrations import Migration
+
+
+@dataclass
+class MigrateResult:
+    database: str
+    dry_run: bool
+    applied: list[dict] = field(default_factory=list)
+    repeatables: list[str] = field(default_factory=list)
+    repeatables_pending: list[dict] = field(default_factory=list)
+    repeatables_dropped: list[str] = field(default_factory=list)
+    cron: dict | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def load(project: Project) -> tuple[list[Migration], list[repeatables.Repeatable]]:
+    return (migrations.read(project.migrations_dir, project.root),
+            repeatables.read(project.sql_dir, project.root))
+
+
+def select_target(files: list[Migration], to: str | None) -> list[Migration]:
+    if to is None:
+        return files
+    ids = [m.id for m in files]
+    matches = [i for i in ids if i == to or i.split("_", 1)[0] == to]
+    if len(matches) != 1:
+        raise UsageError(f"--to {to}: no such migration" if not matches else f"--to {to} is ambiguous",
+                         hint="use an id from `dbtool status`, e.g. " + (ids[-1] if ids else "0001_create_x"))
+    return files[: ids.index(matches[0]) + 1]
+
+
+def check_integrity(project: Project, files: list[Migration], done: dict[str, ledger.Applied]) -> None:
+    """Refuse to go on when an applied file was edited or deleted: the database no longer matches it."""
+    by_id = {m.id: m for m in files}
+    for mid, rec in done.items():
+        m = by_id.get(mid)
+        if m is None:
+            raise DbtoolError(f"{project.get('migrations')}/{mid}.sql was applied on {rec.applied_at:%Y-%m-%d %H:%M} "
+                              "but the file is gone",
+                              hint=f"restore the file, or run `dbtool repair --forget {mid}` if it was removed on purpose")
+        if m.checksum != rec.checksum:
+            raise DbtoolError(f"{migrations.rel(m.path, project.root)} was edited after it was applied on "
+                              f"{rec.applied_at:%Y-%m-%d %H:%M} (checksum {rec.checksum[:12]} is now {m.checksum[:12]})",
+                              hint="restore the file and put the change in a new migration, or run "
+                                   f"`dbtool repair --accept {mid}` if the edit changes nothing in the database")
+
+
+def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool = False,
+            settings: Settings | None = None, progress: Progress = _quiet, sync_cron: bool = True) -> MigrateResult:
+    settings = settings or Settings.from_project(project)
+    files, reps = load(project)
+    target = select_target(files, to)
+    at_head = len(target) == len(files)
+    with db.connection(url) as conn:
+        result = MigrateResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
+        if dry_run:
+            return _dry_run(conn, project, files, target, reps, result)
+        ledger.lock(conn, settings.lock_wait)
+        try:
+            ledger.ensure(conn)
+            done = ledger.applied(conn)
+            check_integrity(project, files, done)
+            pending = [m for m in target if m.id not in done]
+            for i, m in enumerate(pending, 1):
+                progress("apply", m.id, {"n": i, "of": len(pending), "transactional": m.transactional})
+                ms = engine.apply(conn, project, m, settings)
+                result.applied.append({"id": m.id, "ms": ms})
+                progress("applied", m.id, {"n": i, "of": len(pending), "ms": ms})
+            _repeatables(conn, project, reps, settings, at_head, result, progress)
+            if sync_cron:
+                result.cron = cron.sync(url, conn, project.get("cron_jobs_table") or cron.DEFAULT_TABLE).as_dict()
+        finally:
+            ledger.unlock(conn)
+    return result
+
+
+def _repeatables(conn, project, reps, settings, strict, result: MigrateResult, progress: Progress) -> None:
+    plan = repeatables.plan(conn, reps)
+    if not plan.apply and not plan.drop:
+        return
+    progress("repeatables", "", {"count": len(plan.apply), "drop": len(plan.drop)})
+    with conn.transaction():
+        applied, pending = repeatables.apply(conn, plan, strict=strict,
+                                             run=engine.run_repeatable(conn, project, settings))
+    result.repeatables = [r.rel for r in applied]
+    result.repeatables_dropped = [p for p, _, _ in plan.drop]
+    result.repeatables_pending = [{"path": r.rel, "waits_for": e.message} for r, e in pending]
+
+
+def _dry_run(conn, project, files, target, reps, result: MigrateResult) -> MigrateResult:
+    done = ledger.applied(conn)
+    check_integrity(project, files, done)
+    for m in target:
+        if m.id not in done:
+            result.applied.append({"id": m.id, "statements": len(m.statements), "transactional": m.transactional})
+    plan = repeatables.plan(conn, reps)
+    result.repeatables = [r.rel for r in plan.apply]
+    result.repeatables_dropped = [p for p, _, _ in plan.drop]
+    return result

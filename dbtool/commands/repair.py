@@ -1,0 +1,47 @@
+"""`dbtool repair`: the DBA's decision about an edited or deleted applied file, recorded in dbtool.log."""
+
+from __future__ import annotations
+
+from .. import db, ledger, migrations
+from ..config import Project
+from ..engine import Settings
+from ..errors import UsageError
+
+
+def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[str] = (),
+           reason: str | None = None, settings: Settings | None = None) -> list[str]:
+    """--accept ID: the file was edited but the database is right; record the file's new checksum.
+    --forget ID: the file was removed on purpose; drop the record (the objects stay)."""
+    if not accept and not forget:
+        raise UsageError("say what to repair: --accept ID (edited file) or --forget ID (deleted file)")
+    settings = settings or Settings.from_project(project)
+    files = {m.id: m for m in migrations.read(project.migrations_dir, project.root)}
+    done_msgs = []
+    with db.connection(url) as conn:
+        ledger.lock(conn, settings.lock_wait)
+        try:
+            applied = ledger.applied(conn)
+            with conn.transaction():
+                for mid in accept:
+                    if mid not in applied:
+                        raise UsageError(f"--accept {mid}: not an applied migration")
+                    if mid not in files:
+                        raise UsageError(f"--accept {mid}: the file is gone", hint=f"use --forget {mid}")
+                    m = files[mid]
+                    conn.execute(f"UPDATE {ledger.SCHEMA}.migrations SET checksum = %s, rollback_checksum = %s "
+                                 "WHERE id = %s", [m.checksum, m.rollback_checksum, mid])
+                    ledger.log(conn, "repair-accept", mid, m.checksum,
+                               reason or f"accepted edit (was {applied[mid].checksum[:12]})")
+                    done_msgs.append(f"accepted the edited {mid}")
+                for mid in forget:
+                    if mid not in applied:
+                        raise UsageError(f"--forget {mid}: not an applied migration")
+                    if mid in files:
+                        raise UsageError(f"--forget {mid}: the file still exists",
+                                         hint="forget is for files removed on purpose; use rollback to undo one")
+                    conn.execute(f"DELETE FROM {ledger.SCHEMA}.migrations WHERE id = %s", [mid])
+                    ledger.log(conn, "repair-forget", mid, applied[mid].checksum, reason or "file removed")
+                    done_msgs.append(f"forgot {mid}")
+        finally:
+            ledger.unlock(conn)
+    return done_msgs

@@ -1,0 +1,78 @@
+"""`dbtool rollback`: undo applied migrations, newest first, each with its record in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import cron, db, engine, ledger, migrations
+from ..config import Project
+from ..engine import Progress, Settings, _quiet
+from ..errors import UsageError
+from . import migrate as migrate_cmd
+
+
+@dataclass
+class RollbackResult:
+    database: str
+    dry_run: bool
+    rolled_back: list[dict] = field(default_factory=list)
+    repeatables_pending: list[dict] = field(default_factory=list)
+    cron: dict | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool) -> list[str]:
+    """The applied ids to undo, newest first."""
+    if sum(x is not None and x is not False for x in (steps, to, all_ or None)) > 1:
+        raise UsageError("give only one of --steps, --to and --all")
+    newest_first = list(reversed(applied_ids))
+    if all_:
+        return newest_first
+    if to is not None:
+        matches = [i for i in applied_ids if i == to or i.split("_", 1)[0] == to]
+        if not matches:
+            raise UsageError(f"--to {to}: not an applied migration", hint="see `dbtool status` for applied ids")
+        keep = applied_ids.index(matches[0])
+        return list(reversed(applied_ids[keep + 1:]))
+    n = 1 if steps is None else steps
+    if n < 1:
+        raise UsageError("--steps must be at least 1")
+    return newest_first[:n]
+
+
+def rollback(url: str, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
+             dry_run: bool = False, settings: Settings | None = None, progress: Progress = _quiet,
+             sync_cron: bool = True) -> RollbackResult:
+    settings = settings or Settings.from_project(project)
+    files, reps = migrate_cmd.load(project)
+    by_id = {m.id: m for m in files}
+    with db.connection(url) as conn:
+        result = RollbackResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
+        if not ledger.exists(conn):
+            return result
+        ledger.lock(conn, settings.lock_wait)
+        try:
+            done = ledger.applied(conn)
+            migrate_cmd.check_integrity(project, files, done)
+            order = [m.id for m in files if m.id in done]
+            targets = choose(order, steps, to, all_)
+            for i, mid in enumerate(targets, 1):
+                if dry_run:
+                    result.rolled_back.append({"id": mid})
+                    continue
+                progress("rollback", mid, {"n": i, "of": len(targets)})
+                ms = engine.undo(conn, project, by_id[mid], settings)
+                result.rolled_back.append({"id": mid, "ms": ms})
+                progress("rolled_back", mid, {"n": i, "of": len(targets), "ms": ms})
+            if not dry_run and targets:
+                # Rolling back may drop what a policy or view stood on: put back what still applies.
+                sub = migrate_cmd.MigrateResult(database=result.database, dry_run=False)
+                migrate_cmd._repeatables(conn, project, reps, settings, False, sub, progress)
+                result.repeatables_pending = sub.repeatables_pending
+                if sync_cron:
+                    result.cron = cron.sync(url, conn, project.get("cron_jobs_table") or cron.DEFAULT_TABLE).as_dict()
+        finally:
+            ledger.unlock(conn)
+    return result

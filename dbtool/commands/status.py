@@ -1,0 +1,91 @@
+"""`dbtool status`: what is applied, pending, edited since applied, or applied but gone from disk."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .. import db, ledger, migrations, repeatables
+from ..config import Project
+
+
+@dataclass
+class Entry:
+    id: str
+    state: str  # applied | pending | changed | missing
+    applied_at: str | None = None
+    applied_by: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class StatusReport:
+    database: str
+    migrations: list[Entry] = field(default_factory=list)
+    repeatables: list[Entry] = field(default_factory=list)
+
+    @property
+    def attention(self) -> list[Entry]:
+        """Entries that make `status --exit-code` return 1."""
+        return [e for e in self.migrations + self.repeatables if e.state != "applied"]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.migrations:
+            out[e.state] = out.get(e.state, 0) + 1
+        return out
+
+    def as_dict(self) -> dict:
+        return {"database": self.database, "counts": self.counts(),
+                "migrations": [asdict(e) for e in self.migrations],
+                "repeatables": [asdict(e) for e in self.repeatables]}
+
+
+def status(url: str, project: Project) -> StatusReport:
+    files = migrations.read(project.migrations_dir, project.root)
+    reps = repeatables.read(project.sql_dir, project.root)
+    with db.connection(url) as conn:
+        report = StatusReport(database=db.scalar(conn, "SELECT current_database()"))
+        done = ledger.applied(conn)
+        report.migrations = _migrations(files, done)
+        report.repeatables = _repeatables(conn, reps)
+    return report
+
+
+def _migrations(files, done: dict[str, ledger.Applied]) -> list[Entry]:
+    out = []
+    for m in files:
+        rec = done.get(m.id)
+        if rec is None:
+            out.append(Entry(m.id, "pending"))
+            continue
+        state = "changed" if rec.checksum != m.checksum else "applied"
+        note = None
+        if state == "applied" and rec.rollback_checksum and rec.rollback_checksum != m.rollback_checksum:
+            note = "rollback file edited since applied"
+        out.append(Entry(m.id, state, f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by, note))
+    known = {m.id for m in files}
+    for mid, rec in done.items():
+        if mid not in known:
+            out.append(Entry(mid, "missing", f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by,
+                             "applied, but the file is gone"))
+    return out
+
+
+def _repeatables(conn, reps) -> list[Entry]:
+    done = repeatables.recorded(conn)
+    out = []
+    for r in reps:
+        rec = done.get(r.rel)
+        if rec is None:
+            out.append(Entry(r.rel, "pending"))
+        elif rec[2] != r.checksum:
+            out.append(Entry(r.rel, "changed"))
+        elif not repeatables.exists(conn, rec[0], rec[1]):
+            out.append(Entry(r.rel, "pending", note=f"{r.label} is missing from the database"))
+        else:
+            out.append(Entry(r.rel, "applied"))
+    present = {r.rel for r in reps}
+    for path, (kind, identity, _) in sorted(done.items()):
+        if path not in present:
+            out.append(Entry(path, "missing", note=f"file removed; migrate drops {identity}"))
+    return out

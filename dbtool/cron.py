@@ -1,0 +1,148 @@
+"""pg_cron jobs: declared by migrations in a table of the application database, scheduled by dbtool.
+
+pg_cron lives in one database per cluster (cron.database_name), often not the application's. So
+migrations only declare the jobs they want, as rows of ops.cron_jobs (name, schedule, command,
+active), in their own transaction; after every migrate and rollback dbtool reconciles pg_cron with
+that table, from the cron database, with cron.schedule_in_database. Jobs are named
+`<job>@<database>` because pg_cron job names are unique per cluster user, and several application
+databases can share one cron database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+
+from . import db
+from .errors import DbtoolError
+
+DEFAULT_TABLE = "ops.cron_jobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: str
+    command: str
+    active: bool = True
+
+
+@dataclass
+class SyncResult:
+    cron_database: str | None = None
+    scheduled: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unscheduled: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    note: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cron_name(job: str, database: str) -> str:
+    return f"{job}@{database}"
+
+
+def cron_database(conn: psycopg.Connection) -> str | None:
+    return db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
+
+
+def desired(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> list[Job]:
+    if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [table]):
+        return []
+    rows = conn.execute(f"SELECT jobname, schedule, command, active FROM {table} ORDER BY jobname").fetchall()
+    return [Job(*r) for r in rows]
+
+
+def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:
+    """This database's jobs in pg_cron: job name (without @database) -> (jobid, schedule, command, active)."""
+    suffix = "@" + database
+    rows = cron_conn.execute("""SELECT jobid, jobname, schedule, command, active FROM cron.job
+                                WHERE database = %s AND right(jobname, %s) = %s""",
+                             [database, len(suffix), suffix]).fetchall()
+    return {r[1][: -len(suffix)]: (r[0], r[2], r[3], r[4]) for r in rows}
+
+
+def _cron_connection(url: str, conn: psycopg.Connection, cron_db: str) -> psycopg.Connection:
+    if cron_db == db.scalar(conn, "SELECT current_database()"):
+        return conn
+    return db.connect(url, dbname=cron_db)
+
+
+def _ensure_extension(cron_conn: psycopg.Connection, cron_db: str) -> None:
+    if db.scalar(cron_conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"):
+        return
+    try:
+        cron_conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+    except psycopg.Error as exc:
+        raise DbtoolError(f"pg_cron is not installed in the cron database {cron_db!r}: {db.server_error(exc).message}",
+                          hint=f"as a superuser, run CREATE EXTENSION pg_cron in database {cron_db}") from None
+
+
+def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE, dry_run: bool = False) -> SyncResult:
+    """Make pg_cron hold exactly the jobs the application database declares."""
+    database = db.scalar(conn, "SELECT current_database()")
+    want = {j.name: j for j in desired(conn, table)}
+    cron_db = cron_database(conn)
+    result = SyncResult(cron_database=cron_db)
+    if not cron_db:
+        if want:
+            raise DbtoolError(f"{len(want)} cron jobs are declared in {table}, but pg_cron is not loaded on this server",
+                              hint="add pg_cron to shared_preload_libraries and restart (see `dbtool doctor`)")
+        result.note = "pg_cron is not loaded; no jobs declared"
+        return result
+    cron_conn = _cron_connection(url, conn, cron_db)
+    try:
+        if not want and not db.scalar(cron_conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"):
+            return result
+        if not dry_run:
+            _ensure_extension(cron_conn, cron_db)
+        have = scheduled(cron_conn, database) if db.scalar(
+            cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL") else {}
+        _reconcile(cron_conn, database, want, have, result, dry_run)
+    finally:
+        if cron_conn is not conn:
+            cron_conn.close()
+    return result
+
+
+def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple], result: SyncResult,
+               dry_run: bool) -> None:
+    with cron_conn.transaction():
+        for name, job in want.items():
+            full = cron_name(name, database)
+            if len(full.encode()) > 63:
+                raise DbtoolError(f"cron job name {full!r} is longer than 63 bytes",
+                                  hint="shorten the job name in the cron jobs table")
+            current = have.get(name)
+            if current and (current[1], current[2], current[3]) == (job.schedule, job.command, job.active):
+                result.unchanged.append(name)
+                continue
+            (result.updated if current else result.scheduled).append(name)
+            if not dry_run:
+                if current:
+                    cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [current[0]])
+                cron_conn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
+                                  [full, job.schedule, job.command, database, job.active])
+        for name, (jobid, *_rest) in have.items():
+            if name not in want:
+                result.unscheduled.append(name)
+                if not dry_run:
+                    cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
+
+
+def forget_database(url: str, database: str) -> int:
+    """Unschedule every job of a database that is being dropped; returns how many."""
+    with db.connection(url) as conn:
+        cron_db = cron_database(conn)
+        if not cron_db:
+            return 0
+    with db.connection(url, dbname=cron_db) as cron_conn:
+        if not db.scalar(cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL"):
+            return 0
+        jobs = scheduled(cron_conn, database)
+        for jobid, *_ in jobs.values():
+            cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
+        return len(jobs)

@@ -1,0 +1,140 @@
+"""Connections: where the URL comes from, how to connect, and how failures read."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+
+from .errors import DatabaseFailure, UsageError
+
+PG_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR")
+CONNECT_TIMEOUT = "5"
+
+
+def resolve_url(explicit: str | None = None) -> str:
+    """--database-url, then DATABASE_URL, then the standard PG* variables."""
+    if explicit:
+        return explicit
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if any(os.environ.get(v) for v in PG_ENV):
+        return ""
+    raise UsageError("no database given",
+                     hint="pass --database-url URL, set DATABASE_URL, or set PGHOST/PGDATABASE/PGUSER "
+                          "(`dbtool dev up` prints a URL for a local cluster)")
+
+
+def parse(url: str) -> dict:
+    try:
+        return pg_conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc)}",
+                         hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'") from None
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    params = parse(url)
+    params["dbname"] = dbname
+    return pg_conninfo.make_conninfo(**params)
+
+
+def redact(url: str) -> str:
+    """A URL fit to print: the password, in either syntax, becomes ***."""
+    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    url = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url, flags=re.I)
+    return url
+
+
+def describe(url: str) -> str:
+    """user@host:port/dbname of a URL, as libpq would resolve it (no password)."""
+    p = {**_env_defaults(), **parse(url)}
+    host = p.get("host") or "localhost"
+    port = p.get("port") or "5432"
+    return f"{p.get('user', '?')}@{host}:{port}/{p.get('dbname') or p.get('user', '?')}"
+
+
+def _env_defaults() -> dict:
+    keys = {"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "user"}
+    d = {v: os.environ[k] for k, v in keys.items() if os.environ.get(k)}
+    d.setdefault("user", os.environ.get("USER") or "")
+    return d
+
+
+def connect(url: str, *, autocommit: bool = True, dbname: str | None = None) -> psycopg.Connection:
+    """A connection, or a DbtoolError that says in one line what went wrong."""
+    params = parse(url)
+    if dbname:
+        params["dbname"] = dbname
+    params.setdefault("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT))
+    params.setdefault("application_name", "dbtool")
+    try:
+        return psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=autocommit)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc)}") from None
+    except psycopg.OperationalError as exc:
+        raise connect_error(url if not dbname else with_dbname(url, dbname), exc) from None
+
+
+@contextmanager
+def connection(url: str, **kw) -> Iterator[psycopg.Connection]:
+    conn = connect(url, **kw)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def connect_error(url: str, exc: Exception) -> DatabaseFailure:
+    text = str(exc)
+    where = describe(url)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return DatabaseFailure(f"cannot connect to {where}: authentication failed",
+                               hint="check the user and password (PGPASSWORD, ~/.pgpass or the URL)")
+    if re.search(r"database \".*\" does not exist", text):
+        return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}",
+                               hint="create the database first (createdb), or fix the database name")
+    if re.search(r"role \".*\" does not exist", text):
+        return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}",
+                               hint="fix the user name, or create that role")
+    if "could not translate host name" in text:
+        return DatabaseFailure(f"cannot connect to {where}: unknown host",
+                               hint="check the host name in the URL")
+    if "timeout expired" in text:
+        return DatabaseFailure(f"cannot connect to {where}: no answer within {CONNECT_TIMEOUT}s",
+                               hint="is the host reachable and the server listening? (PGCONNECT_TIMEOUT sets the wait)")
+    if "Connection refused" in text or "No such file or directory" in text:
+        return DatabaseFailure(f"cannot connect to {where}: no server is listening there",
+                               hint="start the server (`dbtool dev up` for a local one) or fix host and port")
+    return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}")
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # libpq prefixes every attempt with 'connection to server at ... failed:'; keep the reason.
+    for ln in lines:
+        m = re.search(r"failed: (.+)$", ln)
+        if m:
+            return m.group(1)
+    return lines[0] if lines else type(exc).__name__
+
+
+def server_error(exc: psycopg.Error, where: str = "") -> DatabaseFailure:
+    """A server error as `where: SQLSTATE message`, with detail and hint when PostgreSQL gives them."""
+    diag = getattr(exc, "diag", None)
+    sqlstate = getattr(diag, "sqlstate", None) or ""
+    primary = getattr(diag, "message_primary", None) or _first_line(exc)
+    prefix = f"{where}: " if where else ""
+    return DatabaseFailure(f"{prefix}{sqlstate + ' ' if sqlstate else ''}{primary}",
+                           detail=getattr(diag, "message_detail", None),
+                           hint=getattr(diag, "message_hint", None))
+
+
+def scalar(conn: psycopg.Connection, sql: str, params=None):
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,128 @@
+"""dbtool's bookkeeping in the database: schema `dbtool`, written in the migration's own transaction.
+
+yoyo 9 records a migration in a second transaction after the migration commits, hashes only the
+migration id, and locks with a row that outlives a killed process. dbtool keeps its own records,
+with content checksums, inside the migration's transaction, and serialises runs with a session
+advisory lock that the server releases when the connection ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from . import db
+from .errors import DatabaseFailure
+
+SCHEMA = "dbtool"
+LOCK_KEY = 0x6462746F6F6C  # "dbtool": one migration run per database at a time
+
+DDL = [
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"COMMENT ON SCHEMA {SCHEMA} IS 'dbtool bookkeeping: applied migrations, repeatable objects, history'",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.migrations (
+        id text PRIMARY KEY,
+        checksum text NOT NULL,
+        rollback_checksum text,
+        applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        applied_by text NOT NULL DEFAULT session_user,
+        duration_ms integer,
+        transactional boolean NOT NULL DEFAULT true)""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.repeatables (
+        path text PRIMARY KEY,
+        kind text NOT NULL,
+        identity text NOT NULL,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT clock_timestamp())""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.log (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        operation text NOT NULL,
+        subject text NOT NULL,
+        checksum text,
+        username text NOT NULL DEFAULT session_user,
+        hostname text,
+        note text)""",
+]
+
+
+@dataclass
+class Applied:
+    id: str
+    checksum: str
+    rollback_checksum: str | None
+    applied_at: datetime
+    applied_by: str
+    duration_ms: int | None
+
+
+def exists(conn: psycopg.Connection) -> bool:
+    return db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.migrations"])
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    """Create the bookkeeping tables. Call under the advisory lock (CREATE ... IF NOT EXISTS races)."""
+    if exists(conn) and db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.log"]):
+        return
+    with conn.transaction():
+        for stmt in DDL:
+            conn.execute(stmt)
+
+
+def applied(conn: psycopg.Connection) -> dict[str, Applied]:
+    if not exists(conn):
+        return {}
+    rows = conn.execute(f"""SELECT id, checksum, rollback_checksum, applied_at, applied_by, duration_ms
+                            FROM {SCHEMA}.migrations ORDER BY applied_at, id""").fetchall()
+    return {r[0]: Applied(*r) for r in rows}
+
+
+def record(conn: psycopg.Connection, migration, duration_ms: int) -> None:
+    conn.execute(f"""INSERT INTO {SCHEMA}.migrations (id, checksum, rollback_checksum, duration_ms, transactional)
+                     VALUES (%s, %s, %s, %s, %s)""",
+                 [migration.id, migration.checksum, migration.rollback_checksum, duration_ms, migration.transactional])
+    log(conn, "apply", migration.id, migration.checksum)
+
+
+def unrecord(conn: psycopg.Connection, migration_id: str, checksum: str | None) -> None:
+    conn.execute(f"DELETE FROM {SCHEMA}.migrations WHERE id = %s", [migration_id])
+    log(conn, "rollback", migration_id, checksum)
+
+
+def log(conn: psycopg.Connection, operation: str, subject: str, checksum: str | None = None,
+        note: str | None = None) -> None:
+    conn.execute(f"INSERT INTO {SCHEMA}.log (operation, subject, checksum, hostname, note) VALUES (%s, %s, %s, %s, %s)",
+                 [operation, subject, checksum, socket.gethostname(), note])
+
+
+def history(conn: psycopg.Connection, limit: int = 50) -> list[tuple]:
+    if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.log"]):
+        return []
+    return conn.execute(f"""SELECT at, operation, subject, username, note FROM {SCHEMA}.log
+                            ORDER BY id DESC LIMIT %s""", [limit]).fetchall()
+
+
+def lock(conn: psycopg.Connection, timeout: str) -> None:
+    """Take the session advisory lock, waiting at most `timeout`; say who holds it if we give up."""
+    try:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])
+        conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+    except psycopg.errors.LockNotAvailable:
+        holder = conn.execute("""SELECT a.pid, a.usename, a.client_addr::text, a.backend_start
+                                 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                                 WHERE l.locktype = 'advisory' AND l.granted AND l.database =
+                                   (SELECT oid FROM pg_database WHERE datname = current_database())
+                                   AND ((l.classid::bigint << 32) | l.objid::bigint) = %s""", [LOCK_KEY]).fetchone()
+        who = f" (pid {holder[0]}, user {holder[1]}, connected {holder[3]:%Y-%m-%d %H:%M:%S})" if holder else ""
+        raise DatabaseFailure(f"another dbtool run holds the migration lock on this database{who}",
+                              hint=f"waited {timeout}; let it finish, or raise --lock-wait") from None
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def unlock(conn: psycopg.Connection) -> None:
+    if not conn.closed:
+        conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])

@@ -1,0 +1,194 @@
+"""Migration files: discovered, ordered and split by yoyo, then checked and located by dbtool.
+
+yoyo reads the folder, orders it by name and `-- depends:`, parses the leading directives and splits
+each file into statements with sqlparse. dbtool adds what a DBA needs on top: content checksums,
+every statement's line and column (so a server error points into the file), and refusal of a
+folder that cannot be applied safely (duplicate numbers, missing or empty rollbacks, unknown
+dependencies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yoyo import exceptions as yoyo_exceptions
+from yoyo import migrations as yoyo
+
+from .errors import DbtoolError
+
+ID_RE = re.compile(r"^(\d+)_")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    line: int  # 1-based line and column of the first character that is not a comment
+    col: int
+    offset: int  # where `sql` starts in the file, in characters
+
+
+@dataclass
+class Migration:
+    id: str
+    path: Path
+    rollback_path: Path
+    checksum: str
+    rollback_checksum: str | None
+    transactional: bool
+    depends: list[str]
+    statements: list[Statement]
+    rollback: list[Statement] = field(default_factory=list)
+    # compensation[i]: the rollback statement undoing forward statement i (yoyo's positional pairing)
+    compensation: list[Statement | None] = field(default_factory=list)
+    description: str = ""
+
+
+def checksum(text: str) -> str:
+    """sha256 of the file with line endings normalised, so a CRLF checkout is not an edit."""
+    return hashlib.sha256(text.replace("\r\n", "\n").encode()).hexdigest()
+
+
+def rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def locate(text: str, statements: list[str]) -> list[Statement]:
+    """Find each statement in the file text, in order, and the line:col of its first code."""
+    out, cursor = [], 0
+    for s in statements:
+        start = text.find(s, cursor)
+        if start < 0:  # sqlparse normalised something; fall back to the search cursor
+            start = cursor
+        cursor = start + len(s)
+        code = start + max(code_start(s), 0)
+        line = text.count("\n", 0, code) + 1
+        col = code - (text.rfind("\n", 0, code) + 1) + 1
+        out.append(Statement(sql=s, line=line, col=col, offset=start))
+    return out
+
+
+def code_start(sql: str) -> int:
+    """Offset of the first character that is neither blank nor inside a -- or /* */ comment; -1 if none."""
+    i = 0
+    while i < len(sql):
+        if sql[i].isspace():
+            i += 1
+        elif sql.startswith("--", i):
+            nl = sql.find("\n", i)
+            i = len(sql) if nl < 0 else nl + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i)
+            i = len(sql) if end < 0 else end + 2
+        else:
+            return i
+    return -1
+
+
+def position(stmt: Statement, text: str, pos: int | None) -> tuple[int, int]:
+    """File line:col for a 1-based character position inside a statement (PostgreSQL's P field)."""
+    if not pos:
+        return stmt.line, stmt.col
+    at = stmt.offset + pos - 1
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def _fail(message: str, hint: str | None = None) -> DbtoolError:
+    return DbtoolError(message, hint=hint)
+
+
+def _yoyo_list(folder: Path):
+    # yoyo keeps every Migration it ever built in a class-level registry that it also uses to
+    # resolve `-- depends:`; clear it so a folder read earlier cannot satisfy this one's dependencies.
+    yoyo.Migration._Migration__all_migrations.clear()
+    try:
+        return yoyo.read_migrations(str(folder))
+    except yoyo_exceptions.MigrationConflict as exc:
+        raise _fail(f"{folder}: two migration files have the id {exc}") from None
+
+
+def read(folder: Path, root: Path | None = None) -> list[Migration]:
+    """Every migration in `folder`, in apply order; a DbtoolError for a folder that is not sound."""
+    root = root or folder.parent
+    if not folder.is_dir():
+        raise DbtoolError(f"migrations folder {folder} does not exist", hint="run from the project root or pass --project")
+    _check_folder(folder, root)
+    listed = _yoyo_list(folder)
+    out = []
+    for ym in listed:
+        out.append(_load(ym, root))
+    known = {m.id for m in out}
+    for m in out:
+        for d in m.depends:
+            if d not in known:
+                raise _fail(f"{rel(m.path, root)}: depends on {d!r}, which is not in {rel(folder, root)}/",
+                            hint="fix the `-- depends:` line or restore the missing migration")
+    try:
+        ordered = yoyo.topological_sort(listed)
+    except yoyo_exceptions.BadMigration as exc:
+        raise _fail(f"{rel(folder, root)}: {exc}", hint="the `-- depends:` lines form a cycle") from None
+    by_id = {m.id: m for m in out}
+    return [by_id[ym.id] for ym in ordered]
+
+
+def _check_folder(folder: Path, root: Path) -> None:
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    numbers: dict[str, Path] = {}
+    for p in files:
+        if p.suffix == ".py":
+            raise _fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file")
+        if p.suffix != ".sql" or p.name.startswith("post-apply"):
+            continue
+        if p.name.endswith(".rollback.sql"):
+            fwd = p.with_name(p.name[: -len(".rollback.sql")] + ".sql")
+            if not fwd.exists():
+                raise _fail(f"{rel(p, root)}: rollback file without a migration {fwd.name}",
+                            hint="rename it to match its migration, or delete it")
+            continue
+        m = ID_RE.match(p.name)
+        if not m:
+            raise _fail(f"{rel(p, root)}: migration file names must start with a number, like 0007_add_x.sql",
+                        hint="rename the file (`dbtool new NAME` picks the next number)")
+        if m.group(1) in numbers:
+            raise _fail(f"{rel(p, root)}: duplicate migration number {m.group(1)} "
+                        f"(also {rel(numbers[m.group(1)], root)})",
+                        hint="give one of them the next free number")
+        numbers[m.group(1)] = p
+
+
+def _load(ym, root: Path) -> Migration:
+    path = Path(ym.path)
+    rb_path = path.with_name(path.stem + ".rollback.sql")
+    text = path.read_text(encoding="utf-8")
+    try:
+        ym.load()
+    except yoyo_exceptions.BadMigration as exc:
+        raise _fail(f"{rel(path, root)}: {exc}") from None
+    forward = [s.step._apply for s in ym.steps if s.step._apply]
+    backward = [s.step._rollback for s in ym.steps if s.step._rollback]
+    if not forward:
+        raise _fail(f"{rel(path, root)}: the migration has no SQL statements", hint="write the migration or delete the file")
+    if not rb_path.exists():
+        raise _fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
+                    hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)")
+    rb_text = rb_path.read_text(encoding="utf-8")
+    if not backward:
+        raise _fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
+                    hint="write the statements that undo the migration")
+    stmts = locate(text, forward)
+    rb_stmts = locate(rb_text, list(reversed(backward)))  # yoyo pairs them reversed; file order is run order
+    rb_by_sql = {}
+    for s in rb_stmts:
+        rb_by_sql.setdefault(s.sql, s)
+    compensation = [rb_by_sql.get(s.step._rollback) if s.step._rollback else None for s in ym.steps]
+    return Migration(
+        id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
+        transactional=ym.use_transactions, depends=sorted(d.id for d in ym.depends),
+        statements=stmts, rollback=rb_stmts, compensation=compensation,
+        description=(ym.module.__doc__ or "").strip().splitlines()[0] if (ym.module.__doc__ or "").strip() else "",
+    )

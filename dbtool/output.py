@@ -1,0 +1,86 @@
+"""Printing: human text on stdout, progress on stderr, JSON for CI, and errors in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import typer
+from rich.console import Console
+
+from . import db
+from .errors import FAILURE, DbtoolError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _default(o):
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if isinstance(o, (Decimal, Path)):
+        return str(o)
+    if hasattr(o, "as_dict"):
+        return o.as_dict()
+    return repr(o)
+
+
+def emit_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_default, sort_keys=False) + "\n")
+
+
+@contextmanager
+def handled(as_json: bool = False):
+    """The one place a DbtoolError becomes `error: ...` / `hint: ...` and an exit code."""
+    try:
+        yield
+    except DbtoolError as e:
+        _report(e, as_json)
+        raise typer.Exit(e.exit_code) from None
+    except psycopg.Error as e:  # a server error no command anticipated: still one line, no traceback
+        _report(db.server_error(e), as_json)
+        raise typer.Exit(FAILURE) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _report(e: DbtoolError, as_json: bool) -> None:
+    if os.environ.get("DBTOOL_DEBUG"):
+        traceback.print_exc()
+    if as_json:
+        emit_json(e.as_dict())
+        return
+    err.print(f"[bold red]error:[/] {db.redact(e.message)}", markup=True, highlight=False)
+    if e.detail:
+        for line in e.detail.splitlines():
+            err.print(f"  {db.redact(line)}", markup=False)
+    if e.hint:
+        err.print(f"[bold]hint:[/] {e.hint}", markup=True)
+
+
+def progress(quiet: bool = False):
+    """A progress callback for the engine that prints one line per step on stderr."""
+    def report(event: str, subject: str, info: dict) -> None:
+        if quiet:
+            return
+        if event == "apply":
+            err.print(f"[{info['n']}/{info['of']}] applying {subject}" +
+                      ("" if info.get("transactional", True) else " (non-transactional)"))
+        elif event in ("applied", "rolled_back"):
+            err.print(f"      done in {info['ms']} ms")
+        elif event == "rollback":
+            err.print(f"[{info['n']}/{info['of']}] rolling back {subject}")
+        elif event == "repeatables":
+            err.print(f"re-applying {info['count']} repeatable object(s)" +
+                      (f", dropping {info['drop']}" if info.get("drop") else ""))
+        else:
+            err.print(f"{event} {subject}".strip())
+    return report

@@ -1,0 +1,69 @@
+"""Running statements from a file, so that a server error points at the file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from . import db
+from .errors import DatabaseFailure
+from .migrations import Statement, code_start, position
+
+HINTS = {
+    "55P03": "another session holds a lock this statement needs; retry when it is done, or raise --lock-timeout",
+    "57014": "the statement ran longer than statement_timeout; raise --statement-timeout if that is expected",
+}
+
+
+def run(conn: psycopg.Connection, statements: list[Statement], path: Path, text: str, shown: str) -> None:
+    """Execute statements in order; a psycopg error becomes `shown:line:col: SQLSTATE message`."""
+    for s in statements:
+        if code_start(s.sql) < 0:  # a trailing comment is not a statement
+            continue
+        try:
+            conn.execute(s.sql, prepare=False)
+        except psycopg.Error as exc:
+            raise statement_error(exc, s, text, shown) from None
+
+
+def statement_error(exc: psycopg.Error, stmt: Statement, text: str, shown: str) -> DatabaseFailure:
+    diag = exc.diag
+    pos = diag.statement_position
+    line, col = position(stmt, text, int(pos) if pos else None)
+    err = db.server_error(exc, f"{shown}:{line}:{col}")
+    details = [d for d in (diag.message_detail, _context(diag.context)) if d]
+    err.detail = "\n".join(details) or None
+    err.hint = diag.message_hint or HINTS.get(diag.sqlstate or "")
+    err.sqlstate = diag.sqlstate
+    return err
+
+
+def _context(context: str | None) -> str | None:
+    # The context of an error inside a DO block or function says where in the body it failed.
+    if not context:
+        return None
+    lines = [ln for ln in context.splitlines() if "PL/pgSQL" in ln or "SQL statement" in ln or "SQL function" in ln]
+    return "; ".join(lines[:3]) or None
+
+
+def session_settings(conn: psycopg.Connection, lock_timeout: str, statement_timeout: str, local: bool) -> None:
+    conn.execute("SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+                 [lock_timeout, local, statement_timeout, local])
+
+
+def invalid_indexes(conn: psycopg.Connection) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()}
+
+
+def drop_indexes(conn: psycopg.Connection, names: set[str]) -> list[str]:
+    """Drop INVALID indexes left by a failed or killed CREATE INDEX CONCURRENTLY."""
+    dropped = []
+    for name in sorted(names):
+        try:
+            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            dropped.append(name)
+        except psycopg.Error:
+            pass
+    return dropped

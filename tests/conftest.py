@@ -1,0 +1,166 @@
+"""One throwaway PostgreSQL cluster per test session (pytest-postgresql), with the real extensions.
+
+The cluster runs as an unprivileged user when the tests run as root (dbtool's pg_ctl wrapper).
+Its template database is migrated to head once; each test that wants a database gets a fresh
+clone (`migrated_db`) or an empty one (`empty_db`), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+
+from dbtool import cluster, config, cron
+from dbtool.commands import migrate as migrate_cmd
+
+ROOT = Path(__file__).resolve().parent.parent
+CRON_DB = "postgres"
+SERVER_OPTIONS = " ".join([
+    f"-c shared_preload_libraries='{cluster.PRELOAD}'",
+    f"-c cron.database_name={CRON_DB}",
+    "-c timescaledb.telemetry_level=off",
+    "-c pg_stat_statements.track=all",
+    "-c max_connections=200",
+    # A throwaway cluster: durability buys nothing and costs seconds.
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+])
+
+
+def migrate_template(host, port, user, dbname, password=None, **_):
+    """pytest-postgresql loader: bring the template database to head once per session."""
+    url = f"postgresql://{user}@{host}:{port}/{dbname}"
+    migrate_cmd.migrate(url, config.load(ROOT), sync_cron=False)
+
+
+postgresql_proc = factories.postgresql_proc(
+    executable=str(cluster.WRAPPER), port=None, dbname="dbtool_test",
+    postgres_options=SERVER_OPTIONS, load=[migrate_template])
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    user: str
+    template: str
+
+    def url(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        auth = user or self.user
+        if password:
+            auth += f":{password}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.url(), autocommit=True)
+
+    def create_db(self, name: str, template: str | None = None) -> str:
+        with self.admin() as c:
+            if template:  # CREATE DATABASE ... TEMPLATE needs the template to have no sessions
+                c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [template])
+            c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url(name)
+
+    def drop_db(self, name: str) -> None:
+        cron.forget_database(self.url(), name)
+        with self.admin() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def server(postgresql_proc) -> Server:
+    return Server(host=postgresql_proc.host, port=postgresql_proc.port, user=postgresql_proc.user,
+                  template=postgresql_proc.template_dbname)
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def db_factory(server):
+    """Make databases on the session cluster; every one is dropped when the test ends."""
+    made = []
+
+    def make(template: str | None = None, name: str | None = None) -> str:
+        name = name or f"t{next(_names)}_{os.getpid()}"
+        made.append(name)
+        return server.create_db(name, template)
+
+    yield make
+    for name in made:
+        server.drop_db(name)
+
+
+@pytest.fixture
+def empty_db(db_factory) -> str:
+    """URL of a new, empty database."""
+    return db_factory()
+
+
+@pytest.fixture
+def migrated_db(db_factory, server) -> str:
+    """URL of a new database at head: a clone of the session's migrated template."""
+    return db_factory(template=server.template)
+
+
+@pytest.fixture(scope="session")
+def project() -> config.Project:
+    return config.load(ROOT)
+
+
+@pytest.fixture
+def conn_to():
+    """Open autocommit connections by URL; all closed at the end of the test."""
+    conns = []
+
+    def open_(url: str) -> psycopg.Connection:
+        c = psycopg.connect(url, autocommit=True)
+        conns.append(c)
+        return c
+
+    yield open_
+    for c in conns:
+        c.close()
+
+
+@pytest.fixture
+def tmp_project(tmp_path):
+    """A scratch project with its own migrations/ and sql/; `write(name, sql)` adds files."""
+    root = tmp_path / "proj"
+    (root / "migrations").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "scratch"\n')
+
+    class P:
+        path = root
+
+        @staticmethod
+        def write(rel: str, text: str) -> Path:
+            p = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text).lstrip())
+            return p
+
+        @staticmethod
+        def pair(mid: str, forward: str, rollback: str) -> None:
+            P.write(f"migrations/{mid}.sql", forward)
+            P.write(f"migrations/{mid}.rollback.sql", rollback)
+
+        @staticmethod
+        def load() -> config.Project:
+            return config.load(root)
+
+        @staticmethod
+        def copy_real_migrations() -> None:
+            shutil.rmtree(root / "migrations")
+            shutil.copytree(ROOT / "migrations", root / "migrations")
+            if (ROOT / "sql").is_dir():
+                shutil.copytree(ROOT / "sql", root / "sql", dirs_exist_ok=True)
+
+    return P
