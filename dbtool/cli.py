@@ -19,7 +19,12 @@ from .engine import Settings
 from .errors import FINDINGS, UsageError
 from .output import emit_json, err, handled, out, progress
 
-EXIT_CODES = """Exit codes: 0 ok · 1 findings (pending, drift, lint) · 2 usage · 3 database or migration failure.
+EXIT_CODES = """\b
+Exit codes:
+  0  ok
+  1  findings: pending migrations, drift, lint or RLS findings
+  2  usage: bad options, no database given
+  3  database or migration failure
 
 The database comes from --database-url, else DATABASE_URL, else the standard PG* variables
 (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)."""

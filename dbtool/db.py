@@ -10,7 +10,7 @@ from typing import Iterator
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from .errors import DatabaseFailure, UsageError
+from .errors import DatabaseFailure, DbtoolError, UsageError
 
 PG_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR")
 CONNECT_TIMEOUT = "5"
@@ -90,8 +90,11 @@ def connection(url: str, **kw) -> Iterator[psycopg.Connection]:
         conn.close()
 
 
-def connect_error(url: str, exc: Exception) -> DatabaseFailure:
+def connect_error(url: str, exc: Exception) -> DbtoolError:
     text = str(exc)
+    if re.search(r"connection option|invalid URI|invalid .* value", text):
+        return UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc).replace('connection is bad: ', '')}",
+                          hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'")
     where = describe(url)
     if "password authentication failed" in text or "no password supplied" in text:
         return DatabaseFailure(f"cannot connect to {where}: authentication failed",
@@ -102,12 +105,15 @@ def connect_error(url: str, exc: Exception) -> DatabaseFailure:
     if re.search(r"role \".*\" does not exist", text):
         return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}",
                                hint="fix the user name, or create that role")
-    if "could not translate host name" in text:
+    if "could not translate host name" in text or "failed to resolve host" in text:
         return DatabaseFailure(f"cannot connect to {where}: unknown host",
                                hint="check the host name in the URL")
     if "timeout expired" in text:
         return DatabaseFailure(f"cannot connect to {where}: no answer within {CONNECT_TIMEOUT}s",
                                hint="is the host reachable and the server listening? (PGCONNECT_TIMEOUT sets the wait)")
+    if "invalid response to SSL negotiation" in text or "server closed the connection unexpectedly" in text:
+        return DatabaseFailure(f"cannot connect to {where}: something that is not PostgreSQL answered",
+                               hint="check the host and port in the URL")
     if "Connection refused" in text or "No such file or directory" in text:
         return DatabaseFailure(f"cannot connect to {where}: no server is listening there",
                                hint="start the server (`dbtool dev up` for a local one) or fix host and port")

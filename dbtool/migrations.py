@@ -119,15 +119,13 @@ def read(folder: Path, root: Path | None = None) -> list[Migration]:
         raise DbtoolError(f"migrations folder {folder} does not exist", hint="run from the project root or pass --project")
     _check_folder(folder, root)
     listed = _yoyo_list(folder)
-    out = []
-    for ym in listed:
-        out.append(_load(ym, root))
-    known = {m.id for m in out}
-    for m in out:
-        for d in m.depends:
+    known = {ym.id for ym in listed}
+    for ym in listed:  # checked before yoyo loads them: its own message names no dependency
+        for d in yoyo.read_sql_migration(ym.path)[0].get("depends", "").split():
             if d not in known:
-                raise _fail(f"{rel(m.path, root)}: depends on {d!r}, which is not in {rel(folder, root)}/",
+                raise _fail(f"{rel(Path(ym.path), root)}: depends on {d!r}, which is not in {rel(folder, root)}/",
                             hint="fix the `-- depends:` line or restore the missing migration")
+    out = [_load(ym, root) for ym in listed]
     try:
         ordered = yoyo.topological_sort(listed)
     except yoyo_exceptions.BadMigration as exc:

@@ -164,3 +164,19 @@ def tmp_project(tmp_path):
                 shutil.copytree(ROOT / "sql", root / "sql", dirs_exist_ok=True)
 
     return P
+
+
+@pytest.fixture(scope="session")
+def password_user(postgresql_proc, server):
+    """A login role that must give a password (scram), for authentication-failure tests.
+    The session cluster trusts everyone else; this rule goes first in pg_hba.conf."""
+    with server.admin() as c:
+        c.execute("DO $$BEGIN CREATE ROLE dbtool_pw LOGIN PASSWORD 'right-secret'; "
+                  "EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+    hba = Path(postgresql_proc.datadir) / "pg_hba.conf"
+    rules = hba.read_text()
+    if "dbtool_pw" not in rules:
+        hba.write_text("host all dbtool_pw 127.0.0.1/32 scram-sha-256\n" + rules)
+        with server.admin() as c:
+            c.execute("SELECT pg_reload_conf()")
+    return "dbtool_pw"

@@ -1,0 +1,209 @@
+"""`dbtool migrate`, `status`, `rollback`, `new`, `repair` on scratch projects: the engine's guarantees."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from dbtool.commands.migrate import migrate
+from dbtool.commands.new import new
+from dbtool.commands.repair import repair
+from dbtool.commands.rollback import rollback
+from dbtool.commands.status import status
+from dbtool.errors import DbtoolError, UsageError
+
+HEADER = "-- Why: a test migration.\n"
+
+
+def tables(conn) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+
+
+def recorded(conn) -> list[str]:
+    if not conn.execute("SELECT to_regclass('dbtool.migrations')").fetchone()[0]:
+        return []
+    return [r[0] for r in conn.execute("SELECT id FROM dbtool.migrations ORDER BY id")]
+
+
+@pytest.fixture
+def three(tmp_project):
+    tmp_project.pair("0001_create_a", HEADER + "CREATE TABLE public.a (id int PRIMARY KEY);\n",
+                     "DROP TABLE public.a;\n")
+    tmp_project.pair("0002_create_b", HEADER + "CREATE TABLE public.b (id int PRIMARY KEY);\n"
+                     "INSERT INTO public.b VALUES (1), (2);\n", "DROP TABLE public.b;\n")
+    tmp_project.pair("0003_create_c", HEADER + "CREATE TABLE public.c (id int);\n", "DROP TABLE public.c;\n")
+    return tmp_project
+
+
+def test_migrate_applies_every_pending_migration_in_order_and_records_each(three, empty_db, conn_to):
+    res = migrate(empty_db, three.load())
+    assert [m["id"] for m in res.applied] == ["0001_create_a", "0002_create_b", "0003_create_c"]
+    c = conn_to(empty_db)
+    assert tables(c) == {"a", "b", "c"}
+    assert recorded(c) == ["0001_create_a", "0002_create_b", "0003_create_c"]
+    assert migrate(empty_db, three.load()).applied == []
+
+
+def test_migrate_to_stops_after_the_named_migration(three, empty_db, conn_to):
+    migrate(empty_db, three.load(), to="0002")
+    assert tables(conn_to(empty_db)) == {"a", "b"}
+
+
+def test_dry_run_lists_pending_and_changes_nothing(three, empty_db, conn_to):
+    res = migrate(empty_db, three.load(), dry_run=True)
+    assert [m["id"] for m in res.applied] == ["0001_create_a", "0002_create_b", "0003_create_c"]
+    c = conn_to(empty_db)
+    assert tables(c) == set()
+    assert c.execute("SELECT to_regnamespace('dbtool')").fetchone()[0] is None
+
+
+def test_failing_migration_leaves_nothing_of_itself_and_is_not_recorded(three, empty_db, conn_to):
+    three.pair("0004_break", HEADER + "CREATE TABLE public.d (id int);\nINSERT INTO public.d VALUES (1);\n"
+               "SELECT 1/0;\n", "DROP TABLE public.d;\n")
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, three.load())
+    assert e.value.message.startswith("migrations/0004_break.sql:4:1: 22012 division by zero")
+    c = conn_to(empty_db)
+    assert "d" not in tables(c)
+    assert recorded(c) == ["0001_create_a", "0002_create_b", "0003_create_c"]
+
+
+def test_syntax_error_points_at_file_line_and_column(tmp_project, empty_db, conn_to):
+    body = HEADER + "".join(f"-- filler line {i}\n" for i in range(2, 11))
+    body += "CREATE TABLE public.ok (id int);\n"     # line 11
+    body += "CREATE TABLE public.bad (id int,, x int);\n"  # line 12, col 34 is the second comma
+    tmp_project.pair("0001_create_bad", body, "DROP TABLE public.bad;\nDROP TABLE public.ok;\n")
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, tmp_project.load())
+    assert e.value.message == 'migrations/0001_create_bad.sql:12:33: 42601 syntax error at or near ","'
+    assert e.value.exit_code == 3
+    assert tables(conn_to(empty_db)) == set()
+
+
+def test_error_without_position_points_at_the_statement(tmp_project, empty_db):
+    tmp_project.pair("0001_create_twice", HEADER + "CREATE TABLE public.x (id int);\n\n  CREATE TABLE public.x (id int);\n",
+                     "DROP TABLE public.x;\n")
+    with pytest.raises(DbtoolError, match=r"^migrations/0001_create_twice.sql:4:3: 42P07 relation \"x\" already exists"):
+        migrate(empty_db, tmp_project.load())
+
+
+def test_edited_applied_file_makes_migrate_refuse_and_names_the_file(three, empty_db, conn_to):
+    migrate(empty_db, three.load(), to="0002")
+    three.write("migrations/0001_create_a.sql", HEADER + "CREATE TABLE public.a (id bigint PRIMARY KEY);\n")
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, three.load())
+    assert "migrations/0001_create_a.sql was edited after it was applied" in e.value.message
+    assert "dbtool repair --accept 0001_create_a" in e.value.hint
+    assert tables(conn_to(empty_db)) == {"a", "b"}
+    assert [x.state for x in status(empty_db, three.load()).migrations] == ["changed", "applied", "pending"]
+
+
+def test_repair_accept_records_the_new_checksum_and_logs_it(three, empty_db, conn_to):
+    migrate(empty_db, three.load())
+    three.write("migrations/0001_create_a.sql", HEADER + "-- a harmless comment\nCREATE TABLE public.a (id int PRIMARY KEY);\n")
+    repair(empty_db, three.load(), accept=["0001_create_a"], reason="comment only")
+    assert migrate(empty_db, three.load()).applied == []
+    log = conn_to(empty_db).execute("SELECT operation, subject, note FROM dbtool.log WHERE operation LIKE 'repair%'").fetchall()
+    assert log == [("repair-accept", "0001_create_a", "comment only")]
+
+
+def test_deleted_applied_file_makes_migrate_refuse_until_forgotten(three, empty_db):
+    migrate(empty_db, three.load())
+    (three.path / "migrations/0003_create_c.sql").unlink()
+    (three.path / "migrations/0003_create_c.rollback.sql").unlink()
+    with pytest.raises(DbtoolError, match="0003_create_c.sql was applied on .* but the file is gone"):
+        migrate(empty_db, three.load())
+    assert [x.state for x in status(empty_db, three.load()).migrations][-1] == "missing"
+    repair(empty_db, three.load(), forget=["0003_create_c"])
+    assert migrate(empty_db, three.load()).applied == []
+
+
+@pytest.mark.parametrize("case, files, message", [
+    ("duplicate id", {"0002_other.sql": "CREATE TABLE public.z (id int);", "0002_other.rollback.sql": "DROP TABLE public.z;"},
+     "migrations/0002_other.sql: duplicate migration number 0002"),
+    ("missing dependency", {"0004_dep.sql": "-- depends: 0009_nowhere\nCREATE TABLE public.z (id int);",
+                            "0004_dep.rollback.sql": "DROP TABLE public.z;"},
+     "migrations/0004_dep.sql: depends on '0009_nowhere'"),
+    ("empty file", {"0004_empty.sql": "-- nothing here\n", "0004_empty.rollback.sql": "SELECT 1;"},
+     "migrations/0004_empty.sql: the migration has no SQL statements"),
+    ("missing rollback", {"0004_norollback.sql": "CREATE TABLE public.z (id int);"},
+     "migrations/0004_norollback.sql: no rollback file 0004_norollback.rollback.sql"),
+    ("empty rollback", {"0004_emptyrb.sql": "CREATE TABLE public.z (id int);", "0004_emptyrb.rollback.sql": "\n"},
+     "migrations/0004_emptyrb.rollback.sql: the rollback file has no SQL statements"),
+    ("unnumbered", {"create_z.sql": "CREATE TABLE public.z (id int);", "create_z.rollback.sql": "DROP TABLE public.z;"},
+     "migrations/create_z.sql: migration file names must start with a number"),
+])
+def test_unsound_migration_folder_is_refused_before_anything_runs(three, empty_db, conn_to, case, files, message):
+    for name, text in files.items():
+        three.write(f"migrations/{name}", text + "\n")
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, three.load())
+    assert e.value.message.startswith(message), e.value.message
+    assert e.value.hint
+    c = conn_to(empty_db)
+    assert tables(c) == set() and recorded(c) == []
+
+
+def test_status_reports_applied_pending_with_time_and_user(three, empty_db):
+    migrate(empty_db, three.load(), to="0001")
+    rep = status(empty_db, three.load())
+    assert [(e.id, e.state) for e in rep.migrations] == [
+        ("0001_create_a", "applied"), ("0002_create_b", "pending"), ("0003_create_c", "pending")]
+    assert rep.migrations[0].applied_by == "postgres" and rep.migrations[0].applied_at
+    assert len(rep.attention) == 2
+
+
+def test_rollback_undoes_newest_first_by_steps_to_and_all(three, empty_db, conn_to):
+    migrate(empty_db, three.load())
+    c = conn_to(empty_db)
+    assert [r["id"] for r in rollback(empty_db, three.load()).rolled_back] == ["0003_create_c"]
+    assert tables(c) == {"a", "b"}
+    migrate(empty_db, three.load())
+    assert [r["id"] for r in rollback(empty_db, three.load(), to="0001").rolled_back] == ["0003_create_c", "0002_create_b"]
+    assert tables(c) == {"a"}
+    rollback(empty_db, three.load(), all_=True)
+    assert tables(c) == set() and recorded(c) == []
+    assert [r[0] for r in c.execute("SELECT operation FROM dbtool.log ORDER BY id")].count("rollback") == 4
+
+
+def test_failing_rollback_changes_nothing(three, empty_db, conn_to):
+    three.write("migrations/0003_create_c.rollback.sql", "DROP TABLE public.c;\nDROP TABLE public.nope;\n")
+    migrate(empty_db, three.load())
+    with pytest.raises(DbtoolError, match=r"migrations/0003_create_c.rollback.sql:2:1: 42P01"):
+        rollback(empty_db, three.load())
+    c = conn_to(empty_db)
+    assert tables(c) == {"a", "b", "c"} and "0003_create_c" in recorded(c)
+
+
+def test_rollback_options_are_exclusive_and_checked(three, empty_db):
+    migrate(empty_db, three.load())
+    with pytest.raises(UsageError, match="only one of"):
+        rollback(empty_db, three.load(), steps=1, all_=True)
+    with pytest.raises(UsageError, match="not an applied migration"):
+        rollback(empty_db, three.load(), to="0042")
+
+
+def test_lock_timeout_makes_a_blocked_migration_fail_fast(three, empty_db, conn_to):
+    from dbtool.engine import Settings
+    migrate(empty_db, three.load())
+    three.pair("0004_alter_a", HEADER + "ALTER TABLE public.a ADD COLUMN note text;\n",
+               "ALTER TABLE public.a DROP COLUMN note;\n")
+    blocker = psycopg.connect(empty_db)  # an open transaction holding a lock on a
+    blocker.execute("SELECT * FROM public.a")
+    try:
+        with pytest.raises(DbtoolError) as e:
+            migrate(empty_db, three.load(), settings=Settings(lock_timeout="300ms"))
+        assert "55P03" in e.value.message and "lock timeout" in e.value.message
+        assert "--lock-timeout" in e.value.hint
+    finally:
+        blocker.close()
+    assert "0004_alter_a" not in recorded(conn_to(empty_db))
+
+
+def test_new_creates_the_next_numbered_pair_with_a_header(three):
+    fwd, rb = new(three.load(), "add_deal_region")
+    assert fwd.name == "0004_add_deal_region.sql" and rb.name == "0004_add_deal_region.rollback.sql"
+    assert fwd.read_text().startswith("-- Add deal region")
+    with pytest.raises(UsageError, match="not verb_object"):
+        new(three.load(), "Bad Name!")
