@@ -1,0 +1,162 @@
+"""`dbtool dev`: a local cluster with the schema's extensions, as root and as an ordinary user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dbtool import cluster, config
+from dbtool.commands import dev
+from dbtool.commands.migrate import migrate
+from dbtool.errors import DbtoolError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def dev_home(tmp_path):
+    """A folder for one dev cluster, stopped and removed after the test whatever happens."""
+    base = tmp_path / "state"
+    yield base
+    try:
+        dev.destroy(config.load(ROOT), base=base)
+    except DbtoolError:
+        pass
+
+
+def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_database(dev_home):
+    proj = config.load(ROOT)
+    d = dev.up(proj, base=dev_home)
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT current_database()").fetchone()[0] == "maplatform"
+        assert c.execute("SHOW shared_preload_libraries").fetchone()[0] == cluster.PRELOAD
+        assert c.execute("SHOW cron.database_name").fetchone()[0] == "maplatform"
+    assert dev.up(proj, base=dev_home).url == d.url  # a second up is a no-op
+    if os.geteuid() == 0:
+        assert pwd.getpwuid((dev_home / "dev" / "pgdata").stat().st_uid).pw_name == "postgres"
+
+
+def test_dev_cluster_migrates_to_head_with_pg_cron_in_the_same_database(dev_home):
+    proj = config.load(ROOT)
+    d = dev.up(proj, base=dev_home)
+    res = migrate(d.url, proj)
+    assert res.applied
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").fetchone()
+
+
+def test_dev_down_stops_and_up_restarts_on_the_same_port_with_data_kept(dev_home):
+    proj = config.load(ROOT)
+    d = dev.up(proj, base=dev_home)
+    with psycopg.connect(d.url, autocommit=True) as c:
+        c.execute("CREATE TABLE kept (x int)")
+    dev.down(proj, base=dev_home)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(d.url, connect_timeout=2)
+    with pytest.raises(DbtoolError, match="not running"):
+        dev.url(proj, base=dev_home)
+    d2 = dev.up(proj, base=dev_home)
+    assert d2.port == d.port
+    with psycopg.connect(d2.url, autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('kept')").fetchone()[0] == "kept"
+
+
+def test_dev_reset_drops_and_recreates_the_database(dev_home):
+    proj = config.load(ROOT)
+    d = dev.up(proj, base=dev_home)
+    with psycopg.connect(d.url, autocommit=True) as c:
+        c.execute("CREATE TABLE gone (x int)")
+    dev.reset(proj, base=dev_home)
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('gone')").fetchone()[0] is None
+
+
+def test_port_in_use_is_a_clear_error(dev_home):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(DbtoolError, match=f"port {busy} is already in use"):
+            dev.up(config.load(ROOT), port=busy, base=dev_home)
+
+
+def test_no_postgresql_binaries_is_a_clear_error(dev_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("PG_BINDIR", str(tmp_path / "nothing-here"))
+    with pytest.raises(DbtoolError, match="no PostgreSQL server binaries") as e:
+        dev.up(config.load(ROOT), base=dev_home)
+    assert "make setup" in e.value.hint or "PG_BINDIR" in e.value.hint
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the folder to another user")
+def test_data_folder_owned_by_someone_else_is_a_clear_error(dev_home):
+    datadir = dev_home / "dev" / "pgdata"
+    datadir.mkdir(parents=True)
+    os.chown(datadir, pwd.getpwnam("nobody").pw_uid, -1)
+    with pytest.raises(DbtoolError, match="is owned by 'nobody', but the server would run as 'postgres'"):
+        dev.up(config.load(ROOT), base=dev_home)
+
+
+def _as_user(user: str, fn) -> tuple[int, str]:
+    """Run fn() in a forked child that has dropped root for `user`; returns (exit status, output)."""
+    pw = pwd.getpwnam(user)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: no exec, so the interpreter under /root stays usable
+        os.close(r)
+        code = 0
+        try:
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            os.environ.update(HOME=pw.pw_dir, USER=user)
+            os.write(w, str(fn()).encode())
+        except BaseException:
+            os.write(w, traceback.format_exc().encode())
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        output = f.read()
+    return os.waitpid(pid, 0)[1], output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an ordinary user")
+def test_dev_up_and_down_work_as_an_ordinary_user(tmp_path):
+    home = tmp_path / "user-owned"
+    home.mkdir()
+    os.chown(home, pwd.getpwnam("postgres").pw_uid, -1)
+    for p in [tmp_path, *tmp_path.parents]:  # let the user reach its folder
+        if p != Path("/"):
+            os.chmod(p, os.stat(p).st_mode | 0o001)
+    proj = config.load(ROOT)
+    # Modules the child needs must be loaded before it drops root (they live under /root here).
+    import psycopg.pq  # noqa: F401
+
+    status, out = _as_user("postgres", lambda: dev.up(proj, base=home).url)
+    assert status == 0, out
+    with psycopg.connect(out, autocommit=True) as c:
+        assert c.execute("SELECT current_user, current_database()").fetchone() == ("postgres", "maplatform")
+    status, out = _as_user("postgres", lambda: (dev.down(proj, base=home), "down")[1])
+    assert status == 0, out
+    assert not cluster.is_running(home / "dev" / "pgdata")
+
+
+def test_cli_dev_up_prints_a_usable_url(tmp_path):
+    env = {**os.environ, "DBTOOL_PROJECT": str(tmp_path)}
+    (tmp_path / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "clidev"\n')
+    exe = str(Path(sys.executable).parent / "dbtool")
+    try:
+        p = subprocess.run([exe, "dev", "up"], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stderr
+        url = p.stdout.strip()
+        assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/clidev")
+        assert subprocess.run([exe, "dev", "url"], capture_output=True, text=True, env=env).stdout.strip() == url
+    finally:
+        subprocess.run([exe, "dev", "destroy", "--yes"], capture_output=True, env=env)
