@@ -10,6 +10,7 @@ import typer
 
 from . import config, db
 from .commands import dev as dev_cmd
+from .commands import doctor as doctor_cmd
 from .commands import migrate as migrate_cmd
 from .commands import new as new_cmd
 from .commands import repair as repair_cmd
@@ -186,6 +187,24 @@ def repair(database_url: Url = None,
         msgs = repair_cmd.repair(db.resolve_url(database_url), config.load(project), accept=accept or [],
                                  forget=forget or [], reason=reason)
         emit_json({"repaired": msgs}) if json else out.print("\n".join(msgs))
+
+
+@app.command()
+def doctor(database_url: Url = None, json: Json = False):
+    """Check the server: version, extensions, preload libraries, TimescaleDB edition, pg_cron
+    placement, and the connecting role's privileges. Exit 1 when something is missing."""
+    with handled(json):
+        checks = doctor_cmd.doctor(db.resolve_url(database_url))
+        if json:
+            emit_json(doctor_cmd.as_dicts(checks))
+        else:
+            marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+            for c in checks:
+                out.print(f"{marks[c.status]:<20} {c.name}: {c.value}", markup=True)
+                if c.fix:
+                    out.print(f"{'':<9} fix: {c.fix}", markup=False)
+    if any(c.status == "missing" for c in checks):
+        raise typer.Exit(FINDINGS)
 
 
 # ----- dev --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,18 @@ class Server:
 
     def create_db(self, name: str, template: str | None = None) -> str:
         with self.admin() as c:
-            if template:  # CREATE DATABASE ... TEMPLATE needs the template to have no sessions
-                c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [template])
-            c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            for attempt in range(20):
+                if template:  # CREATE DATABASE ... TEMPLATE needs the template to have no sessions;
+                    # TimescaleDB's launcher may look into it now and then, so terminate and retry.
+                    c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                              [template])
+                try:
+                    c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.1)
         return self.url(name)
 
     def drop_db(self, name: str) -> None:
@@ -180,3 +190,15 @@ def password_user(postgresql_proc, server):
         with server.admin() as c:
             c.execute("SELECT pg_reload_conf()")
     return "dbtool_pw"
+
+
+bare_postgresql_proc = factories.postgresql_proc(
+    executable=str(cluster.WRAPPER), port=None, dbname="bare",
+    postgres_options="-c fsync=off -c synchronous_commit=off")
+
+
+@pytest.fixture(scope="session")
+def bare_server(bare_postgresql_proc) -> Server:
+    """A second cluster with no preload libraries at all: what a DBA's untouched server looks like."""
+    return Server(host=bare_postgresql_proc.host, port=bare_postgresql_proc.port,
+                  user=bare_postgresql_proc.user, template=bare_postgresql_proc.template_dbname)

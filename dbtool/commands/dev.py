@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pwd
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -148,7 +146,3 @@ def url(project: Project, base: Path | None = None) -> str:
 def psql_argv(project: Project, base: Path | None = None) -> list[str]:
     psql = cluster.find_bindir() / "psql"
     return [str(psql if psql.exists() else "psql"), url(project, base)]
-
-
-def whoami() -> str:
-    return pwd.getpwuid(os.geteuid()).pw_name

@@ -1,0 +1,53 @@
+"""`dbtool doctor` on a prepared server and on an untouched one."""
+
+import json
+
+from typer.testing import CliRunner
+
+from dbtool.cli import app
+from dbtool.commands.doctor import doctor
+
+runner = CliRunner()
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_doctor_is_clean_on_the_prepared_test_server(migrated_db, server, conn_to):
+    conn_to(server.url("postgres")).execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+    checks = by_name(doctor(migrated_db))
+    assert {c.status for c in checks.values()} == {"ok"}, [c for c in checks.values() if c.status != "ok"]
+    assert "installed 0.8.0" in checks["extension vector"].value
+    assert checks["timescaledb edition"].value.startswith("apache — Apache edition")
+    assert "database 'postgres'" in checks["cron.database_name"].value
+    assert checks["connecting role"].value == "postgres: superuser"
+
+
+def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migrated_db, server, conn_to):
+    conn_to(server.url("postgres")).execute("DROP EXTENSION IF EXISTS pg_cron")
+    check = by_name(doctor(migrated_db))["cron.database_name"]
+    assert check.status == "warn" and "CREATE EXTENSION pg_cron in postgres" in check.fix
+
+
+def test_doctor_names_each_missing_item_with_its_fix_on_an_untouched_server(bare_server):
+    checks = by_name(doctor(bare_server.url()))
+    pre = checks["shared_preload_libraries"]
+    assert pre.status == "missing"
+    assert "pg_stat_statements,pg_cron,timescaledb" in pre.fix and "restart" in pre.fix
+    assert checks["pg_cron"].status == "missing"
+    assert checks["timescaledb edition"].status == "missing"
+    assert checks["extension vector"].status == "ok"  # the package is installed, only preload is missing
+
+
+def test_doctor_cli_exits_1_with_findings_and_prints_json(bare_server):
+    res = runner.invoke(app, ["doctor", "-d", bare_server.url(), "--json"])
+    assert res.exit_code == 1
+    rows = json.loads(res.stdout)
+    assert any(r["name"] == "shared_preload_libraries" and r["status"] == "missing" for r in rows)
+
+
+def test_doctor_cli_exits_0_on_a_fit_server(migrated_db):
+    res = runner.invoke(app, ["doctor", "-d", migrated_db])
+    assert res.exit_code == 0, res.output
+    assert "timescaledb edition" in res.stdout
