@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import config, db
+from .commands import check_rls as check_rls_cmd
 from .commands import dev as dev_cmd
 from .commands import doctor as doctor_cmd
 from .commands import migrate as migrate_cmd
@@ -204,6 +205,27 @@ def doctor(database_url: Url = None, json: Json = False):
                 if c.fix:
                     out.print(f"{'':<9} fix: {c.fix}", markup=False)
     if any(c.status == "missing" for c in checks):
+        raise typer.Exit(FINDINGS)
+
+
+check_app = typer.Typer(help="Checks of the live catalog beyond drift.\n\n" + EXIT_CODES, no_args_is_help=True)
+app.add_typer(check_app, name="check")
+
+
+@check_app.command("rls")
+def check_rls(database_url: Url = None, json: Json = False, project: Project = None):
+    """Tables with tenant data (a tenant_id column, or a foreign-key path to one) that lack RLS enabled
+    and forced or a policy for each command; SECURITY DEFINER functions without a fixed search_path;
+    materialized views with tenant data readable by a tenant-facing role. Exit 1 on findings."""
+    with handled(json):
+        findings, checked = check_rls_cmd.check_rls(db.resolve_url(database_url), config.load(project))
+        if json:
+            emit_json({"tables_checked": checked, "findings": [f.as_dict() for f in findings]})
+        else:
+            for f in findings:
+                out.print(f"{f.object}: {f.problem}\n    fix: {f.fix}", markup=False)
+            out.print(f"{checked} tenant table(s) checked, {len(findings)} finding(s)")
+    if findings:
         raise typer.Exit(FINDINGS)
 
 

@@ -1,0 +1,79 @@
+"""`dbtool check rls` finds tenant tables without enforced isolation, from the live catalog."""
+
+import json
+
+from typer.testing import CliRunner
+
+from dbtool.cli import app
+from dbtool.commands.check_rls import check_rls
+
+runner = CliRunner()
+
+
+def problems(url, project):
+    findings, _ = check_rls(url, project)
+    return {(f.object, f.problem.split(" (")[0]) for f in findings}
+
+
+def test_migrated_schema_is_clean(migrated_db, project):
+    findings, checked = check_rls(migrated_db, project)
+    assert findings == []
+    assert checked >= 1
+
+
+def test_reports_a_table_created_without_rls(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE SCHEMA IF NOT EXISTS extra")
+    c.execute("CREATE TABLE extra.leaky (id int PRIMARY KEY, tenant_id uuid NOT NULL)")
+    assert problems(migrated_db, project) >= {
+        ("table extra.leaky", "row level security is not enabled"),
+        ("table extra.leaky", "row level security is not forced: its owner bypasses it"),
+        ("table extra.leaky", "no policy for SELECT, INSERT, UPDATE, DELETE"),
+    }
+
+
+def test_reports_enabled_but_not_forced_and_missing_commands(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE TABLE public.half (id int, tenant_id uuid)")
+    c.execute("ALTER TABLE public.half ENABLE ROW LEVEL SECURITY")
+    c.execute("CREATE POLICY only_read ON public.half FOR SELECT USING (tenant_id IS NOT NULL)")
+    found = problems(migrated_db, project)
+    assert ("table half", "row level security is not forced: its owner bypasses it") in found
+    assert ("table half", "no policy for INSERT, UPDATE, DELETE") in found
+    assert not any(p == "row level security is not enabled" for o, p in found if o == "table half")
+
+
+def test_a_table_without_tenant_id_but_referencing_a_tenant_table_counts(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE TABLE public.owner_t (id int PRIMARY KEY, tenant_id uuid)")
+    c.execute("ALTER TABLE public.owner_t ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
+    c.execute("CREATE POLICY p ON public.owner_t USING (true)")
+    c.execute("CREATE TABLE public.child_t (id int, owner_id int REFERENCES public.owner_t (id))")
+    findings, _ = check_rls(migrated_db, project)
+    child = [f for f in findings if f.object == "table child_t"]
+    assert child and "references owner_t" in child[0].problem
+
+
+def test_reports_security_definer_function_without_search_path(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE FUNCTION public.risky() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'")
+    c.execute("CREATE FUNCTION public.safe() RETURNS int LANGUAGE sql SECURITY DEFINER "
+              "SET search_path = pg_catalog AS 'SELECT 1'")
+    found = problems(migrated_db, project)
+    assert ("function risky()", "SECURITY DEFINER without a fixed search_path") in found
+    assert not any(o == "function safe()" for o, _ in found)
+
+
+def test_reports_a_tenant_matview_readable_by_public(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE MATERIALIZED VIEW public.mv_leak AS SELECT gen_random_uuid() AS tenant_id")
+    c.execute("GRANT SELECT ON public.mv_leak TO PUBLIC")
+    assert ("materialized view mv_leak", "holds tenant data and PUBLIC can read it") in problems(migrated_db, project)
+
+
+def test_cli_exit_1_and_json_on_findings(migrated_db, project, conn_to):
+    conn_to(migrated_db).execute("CREATE TABLE public.bare (tenant_id uuid)")
+    res = runner.invoke(app, ["check", "rls", "-d", migrated_db, "--project", str(project.root), "--json"])
+    assert res.exit_code == 1
+    body = json.loads(res.stdout)
+    assert any(f["object"] == "table bare" for f in body["findings"])
