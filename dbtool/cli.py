@@ -17,6 +17,7 @@ from .commands import new as new_cmd
 from .commands import repair as repair_cmd
 from .commands import rollback as rollback_cmd
 from .commands import status as status_cmd
+from .commands import verify as verify_cmd
 from .engine import Settings
 from .errors import FINDINGS, UsageError
 from .output import emit_json, err, handled, out, progress
@@ -191,6 +192,27 @@ def repair(database_url: Url = None,
 
 
 @app.command()
+def verify(database_url: Url = None, json: Json = False, project: Project = None,
+           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False):
+    """On a scratch database created on the given server, check that every migration survives
+    up, down, up with an identical catalog; report the first one that does not. Exit 1 on failure."""
+    with handled(json):
+        res = verify_cmd.verify(db.resolve_url(database_url), config.load(project), progress=progress(quiet or json))
+        if json:
+            emit_json(res.as_dict())
+        elif res.ok:
+            out.print(f"ok: {len(res.checked)} migration(s) survive up, down, up")
+        else:
+            out.print(f"{res.failed}: {res.problem}", markup=False)
+            for d in res.differences:
+                out.print(f"  {d['action']:<8} {d['kind']} {d['name']}", markup=False)
+                if d["action"] == "changed":
+                    out.print(f"           before: {d['before']}\n           after:  {d['after']}", markup=False)
+    if not res.ok:
+        raise typer.Exit(FINDINGS)
+
+
+@app.command()
 def doctor(database_url: Url = None, json: Json = False):
     """Check the server: version, extensions, preload libraries, TimescaleDB edition, pg_cron
     placement, and the connecting role's privileges. Exit 1 when something is missing."""
@@ -286,6 +308,55 @@ def dev_destroy(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not as
             typer.confirm("Delete the dev cluster and all its data?", abort=True)
         dev_cmd.destroy(config.load(project))
         out.print("dev cluster removed")
+
+
+# ----- lint -------------------------------------------------------------------------------------
+
+from .commands import lint as lint_cmd  # noqa: E402  (here, so the lint command is one block)
+
+
+@app.command()
+def lint(paths: Annotated[Optional[list[str]], typer.Argument(
+             help="SQL files or folders to report on (default: the project's migrations/ and sql/).",
+             show_default=False)] = None,
+         changed: Annotated[bool, typer.Option("--changed", help="Only files changed against git --base "
+                                               "(default HEAD), untracked ones included: for pre-commit.")] = False,
+         base: Annotated[Optional[str], typer.Option("--base", metavar="REV",
+                                                     help="Git revision --changed compares with.")] = None,
+         database_url: Annotated[Optional[str], typer.Option(
+             "--database-url", "-d", metavar="URL", envvar="DBTOOL_LINT_DATABASE_URL", show_envvar=True,
+             help="A database migrated to head: check PL/pgSQL bodies there.")] = None,
+         server_url: Annotated[Optional[str], typer.Option(
+             "--server-url", metavar="URL", envvar="DBTOOL_LINT_SERVER_URL", show_envvar=True,
+             help="A server to build a scratch migrated database on (dropped afterwards).")] = None,
+         dev: Annotated[bool, typer.Option("--dev", help="Build the scratch database on the running dev "
+                                           "cluster, if it is up.")] = False,
+         layer: Annotated[Optional[list[str]], typer.Option(
+             "--layer", metavar="NAME", help="Run only this layer: style, safety, bodies, rules (repeatable).")] = None,
+         json: Json = False, project: Project = None):
+    """Lint the project's SQL: style (sqlfluff), migration safety (squawk), PL/pgSQL bodies
+    (plpgsql_check) and dbtool's own rules. One finding a line, `path:line:col: severity rule message`.
+
+    Without a database the function-body layer is skipped with a note. Suppress a finding with
+    `-- dbtool-lint: ignore RULE because REASON`. Rules and paths: [tool.dbtool.lint], docs/lint.md."""
+    with handled(json):
+        if changed and paths:
+            raise UsageError("pass either files or --changed, not both", hint="pre-commit passes files; CI uses --changed")
+        rep = lint_cmd.lint(config.load(project), paths=paths, changed=changed, base=base, database_url=database_url,
+                            server_url=server_url, dev=dev, layers=layer)
+        if json:
+            emit_json(rep.as_dict())
+        else:
+            for f in rep.findings:
+                out.print(f.text(), markup=False)
+            for name, state in rep.layers.items():
+                if state != "ran":
+                    err.print(f"note: {name} layer {state}", markup=False)
+            for note in rep.notes:
+                err.print(f"note: {note}", markup=False)
+            out.print(rep.summary(), markup=False)
+    if not rep.clean:
+        raise typer.Exit(FINDINGS)
 
 
 def main() -> None:

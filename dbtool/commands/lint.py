@@ -1,0 +1,100 @@
+"""`dbtool lint`: one gate for the project's SQL, in four layers (see docs/lint.md).
+
+style (sqlfluff), safety (squawk, migrations only), bodies (plpgsql_check against a migrated
+database) and rules (dbtool's own conventions). Findings can be suppressed inline with a reason.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+
+from .. import db
+from ..config import Project
+from ..errors import DbtoolError, UsageError
+from ..lint import bodies, files, rules, safety, settings, style, suppress
+from ..lint.model import Finding, Report
+
+NO_DATABASE = ("skipped: no database; pass --database-url of a migrated database, --server-url of a server "
+               "to build one on, or --dev")
+
+
+def lint(project: Project, *, paths: list[str] | None = None, changed: bool = False, base: str | None = None,
+         database_url: str | None = None, server_url: str | None = None, dev: bool = False,
+         layers: list[str] | None = None) -> Report:
+    started = time.monotonic()
+    cfg = settings.load(project)
+    if base and not changed:
+        raise UsageError("--base only makes sense with --changed", hint="add --changed")
+    if layers and set(layers) - set(settings.LAYERS):
+        raise UsageError(f"unknown layer(s) {', '.join(sorted(set(layers) - set(settings.LAYERS)))}",
+                         hint=f"layers are {', '.join(settings.LAYERS)}")
+    ws = files.load(project, cfg)
+    selected = files.select(ws, paths, changed, base)
+    report = Report(files=sorted(selected))
+    wanted = [x for x in cfg.layers if not layers or x in layers]
+    found: list[Finding] = []
+    if selected:
+        found += _run_layers(project, ws, cfg, selected, wanted, report, database_url, server_url, dev)
+    ran = {k for k, v in report.layers.items() if v == "ran"}
+    chosen = [f for f in ws.files if f.rel in selected]
+    kept, report.suppressed = suppress.apply(found, chosen, ran)
+    report.findings = [f for f in kept if cfg.active(f.rule)
+                       and (f.path in selected or (f.path.startswith("(database)") and not (paths or changed)))]
+    report.sort()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _run_layers(project, ws, cfg, selected, wanted, report, database_url, server_url, dev) -> list[Finding]:
+    found: list[Finding] = []
+    for layer in settings.LAYERS:
+        if layer not in wanted:
+            report.layers[layer] = "skipped: not enabled"
+        elif layer == "rules":
+            found += rules.check(ws, cfg, selected)
+            report.layers[layer] = "ran"
+        elif layer == "style":
+            found += style.check(ws, selected)
+            report.layers[layer] = "ran"
+        elif layer == "safety":
+            exe = safety.binary()
+            report.layers[layer] = "ran" if exe else "skipped: squawk is not installed (pip install squawk-cli)"
+            found += safety.check(ws, cfg, selected, exe) if exe else []
+        else:
+            found += _bodies(project, ws, report, database_url, server_url, dev)
+    return found
+
+
+def _bodies(project, ws, report, database_url, server_url, dev) -> list[Finding]:
+    if dev and not (database_url or server_url):
+        from . import dev as dev_cmd
+        try:
+            server_url = db.with_dbname(dev_cmd.url(project), "postgres")
+        except DbtoolError as exc:
+            report.layers["bodies"] = f"skipped: --dev: {exc.message}"
+            return []
+    if not (database_url or server_url):
+        report.layers["bodies"] = NO_DATABASE
+        return []
+    if database_url:
+        _note_if_behind(database_url, project, report)
+    source = nullcontext(database_url) if database_url else bodies.scratch_database(server_url, project)
+    with source as url:
+        checked = bodies.check(url, ws)
+    report.layers["bodies"] = "ran"
+    report.notes += checked.notes
+    report.notes.append(f"plpgsql_check checked {checked.functions} PL/pgSQL function(s)")
+    return checked.findings
+
+
+def _note_if_behind(url: str, project: Project, report: Report) -> None:
+    from .status import status
+    try:
+        behind = status(url, project).attention
+    except DbtoolError as exc:
+        report.notes.append(f"could not compare the database with the files: {exc.message}")
+        return
+    if behind:
+        report.notes.append(f"the database is not at head ({len(behind)} migration(s)/object(s) pending or "
+                            "changed): function bodies were checked against an older schema")

@@ -1,0 +1,84 @@
+"""Layer 2, migration safety: squawk on the forward migration files only.
+
+squawk knows which statements take which locks, rewrite tables or build indexes that block writes.
+dbtool runs each transactional migration in one transaction, so those files are linted with
+--assume-in-transaction (the others without). A migration that creates a table and then indexes
+or alters it is safe: nobody else can see the table until the migration commits. squawk knows that
+for some rules only, so findings of the rules in `safe_on_new_table` ([tool.dbtool.lint]) are
+dropped when their table was created earlier in the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pglast import ast
+
+from ..errors import DbtoolError
+from . import objects
+from .files import Workspace
+from .model import ERROR, WARNING, Finding
+from .settings import LintConfig
+from .sources import SqlFile
+
+
+def binary() -> str | None:
+    """The squawk that the squawk-cli package installed next to this Python, else one on PATH."""
+    here = Path(sys.executable).parent / "squawk"
+    return str(here) if here.exists() else shutil.which("squawk")
+
+
+def check(ws: Workspace, cfg: LintConfig, selected: set[str], exe: str) -> list[Finding]:
+    files = [f for f in ws.forward if f.rel in selected and not f.parse_error]
+    out = []
+    for in_tx in (True, False):
+        group = [f for f in files if ws.transactional(f) == in_tx]
+        if group:
+            out += _run(ws, cfg, group, in_tx, exe)
+    return out
+
+
+def _args(cfg: LintConfig, in_tx: bool) -> list[str]:
+    args = ["--reporter", "json", "--pg-version", cfg.pg_version]
+    args.append("--assume-in-transaction" if in_tx else "--no-assume-in-transaction")
+    off = [r.split("/", 1)[1] for r in cfg.disable if r.startswith("squawk/") and not set(r) & set("*?[")]
+    on = [r.split("/", 1)[1] for r in cfg.enable if r.startswith("squawk/") and not set(r) & set("*?[")]
+    return args + [f"--exclude={','.join(off)}"] * bool(off) + [f"--include={','.join(on)}"] * bool(on)
+
+
+def _run(ws: Workspace, cfg: LintConfig, group: list[SqlFile], in_tx: bool, exe: str) -> list[Finding]:
+    by_path = {str(f.path): f for f in group}
+    res = subprocess.run([exe, *_args(cfg, in_tx), *by_path], cwd=ws.root, capture_output=True, text=True,
+                         timeout=300)
+    if res.returncode not in (0, 1):
+        raise DbtoolError(f"squawk failed (exit {res.returncode}): {res.stderr.strip()[:300]}",
+                          hint="run the squawk command by hand to see why; is squawk-cli installed?")
+    try:
+        violations = json.loads(res.stdout or "[]")
+    except json.JSONDecodeError:
+        raise DbtoolError("squawk printed something that is not JSON", detail=res.stdout[:500]) from None
+    out = []
+    for v in violations:
+        f = by_path.get(v["file"]) or by_path.get(str((ws.root / v["file"]).resolve()))
+        if f is None:
+            continue
+        rule = f"squawk/{v['rule_name']}"
+        line, col = v["line"] + 1, v["column"] + 1
+        if cfg.safe_when_new(rule) and _on_new_table(f, line):
+            continue
+        sev = ERROR if str(v.get("level", "")).lower() == "error" else WARNING
+        out.append(Finding(f.rel, line, col, sev, rule, v["message"], hint=v.get("help"), layer="safety"))
+    return out
+
+
+def _on_new_table(f: SqlFile, line: int) -> bool:
+    stmt = f.statement_at(line)
+    target = objects.target_table(stmt.node) if stmt else None
+    if target is None:
+        return False
+    return any(isinstance(s.node, ast.CreateStmt) and objects.name_of(s.node.relation) == target
+               for s in f.statements if s.start < stmt.start)
