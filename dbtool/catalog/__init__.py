@@ -1,0 +1,231 @@
+"""Catalog snapshot: what the schema of a database is, as plain data, and how two of them differ.
+
+`snapshot(conn)` reads the catalog with one set-based query per kind of object (the .sql files
+next to this module) and returns {kind: {name: {attribute: value}}}: sorted, JSON-serialisable,
+free of OIDs, timestamps, job ids and the database's own name, so that the same schema gives the
+same snapshot in any database, every time. `render`/`parse` turn it into text for the repository
+(YAML: one attribute per line, function bodies and view definitions as indented blocks, so a
+review diff points at the changed line). `diff` lists what differs, object by object.
+
+Left out on purpose (not schema): system and TimescaleDB-internal schemas, TimescaleDB chunks,
+objects that belong to an extension, dbtool's bookkeeping schema, cron run history, data.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import yaml
+from psycopg import conninfo as pg_conninfo
+from psycopg.pq import TransactionStatus
+
+from .. import db
+
+HERE = Path(__file__).parent
+
+# Kinds in the order a reader meets them (and diff reports them): containers before contents.
+CORE_KINDS = ("schema", "extension", "type", "sequence", "table", "column", "constraint", "index",
+              "policy", "trigger", "function", "view", "default_privileges")
+TIMESCALE_KINDS = ("hypertable", "continuous_aggregate", "timescale_job")
+KINDS = CORE_KINDS + TIMESCALE_KINDS + ("cron_job",)
+
+SKIP_SCHEMAS = ["information_schema", "dbtool", "timescaledb_information", "timescaledb_experimental"]
+SKIP_SCHEMA_RE = "^(pg_|_timescaledb_)"  # pg_catalog, pg_toast, pg_temp_N, _timescaledb_internal ...
+
+# Attributes whose lists are sets: sorted here, in Python, so the database's collation cannot
+# reorder them. Other lists (enum labels, composite attributes) keep their catalog order.
+SET_ATTRIBUTES = {"roles", "options", "config"}
+
+# Deparsing (pg_get_expr, pg_get_viewdef, format_type) qualifies every name that is not on the
+# search_path, and interval/date output follows the session's styles: fix them all for the read.
+READ_SETTINGS = {"search_path": "pg_catalog", "IntervalStyle": "postgres", "DateStyle": "ISO, YMD",
+                 "TimeZone": "UTC", "extra_float_digits": "1"}
+
+
+@lru_cache(maxsize=None)
+def query(kind: str) -> str:
+    return (HERE / f"{kind}.sql").read_text(encoding="utf-8")
+
+
+def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None = None) -> dict:
+    """The schema of the database `conn` is connected to. `cron_conn` reaches the cron database
+    (cron.database_name); when omitted, dbtool uses `conn` if this is the cron database, else
+    opens a connection there with the same parameters."""
+    params = {"skip_schemas": SKIP_SCHEMAS, "skip_schema_re": SKIP_SCHEMA_RE}
+    with _reading(conn):
+        snap = {kind: _rows(conn, kind, params) for kind in CORE_KINDS}
+        timescale = db.scalar(conn, "SELECT to_regclass('timescaledb_information.jobs') IS NOT NULL")
+        for kind in TIMESCALE_KINDS:
+            snap[kind] = _rows(conn, kind, params) if timescale else {}
+        database = db.scalar(conn, "SELECT current_database()")
+    for name in snap["continuous_aggregate"]:  # its user view is reported as the aggregate
+        snap["view"].pop(name, None)
+    snap["cron_job"] = cron_jobs(conn, database, cron_conn)
+    return normalise(snap)
+
+
+@contextmanager
+def _reading(conn: psycopg.Connection) -> Iterator[None]:
+    """One consistent, read-only view of the catalog with fixed output settings. Inside a caller's
+    transaction this is a savepoint, and the settings are put back afterwards."""
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    names = list(READ_SETTINGS)
+    with conn.transaction():
+        if idle:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        old = conn.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchone()
+        _set(conn, dict(zip(names, READ_SETTINGS.values())))
+        yield
+        if not idle:
+            _set(conn, dict(zip(names, old)))
+
+
+def _set(conn: psycopg.Connection, settings: dict) -> None:
+    calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+    conn.execute("SELECT " + calls, [x for kv in settings.items() for x in kv])
+
+
+def _rows(conn: psycopg.Connection, kind: str, params: dict) -> dict:
+    return {name: attrs for name, attrs in conn.execute(query(kind), params)}
+
+
+def cron_jobs(conn: psycopg.Connection, database: str, cron_conn: psycopg.Connection | None = None) -> dict:
+    """This database's pg_cron jobs, {} when pg_cron is not loaded or not installed."""
+    if cron_conn is not None:
+        return _cron_rows(cron_conn, database)
+    cron_db = db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
+    if not cron_db:
+        return {}
+    if cron_db == database:
+        return _cron_rows(conn, database)
+    with db.connection(_same_server(conn, cron_db)) as other:
+        return _cron_rows(other, database)
+
+
+def _same_server(conn: psycopg.Connection, dbname: str) -> str:
+    params = conn.info.get_parameters()
+    params["dbname"] = dbname
+    if conn.info.password:
+        params["password"] = conn.info.password
+    return pg_conninfo.make_conninfo(**params)
+
+
+def _cron_rows(cron_conn: psycopg.Connection, database: str) -> dict:
+    if not db.scalar(cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL"):
+        return {}
+    rows = cron_conn.execute(query("cron_job"), {"database": database, "suffix": "@" + database})
+    return {name: attrs for name, attrs in rows}
+
+
+_TABLE_PRIVILEGES = ["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"]
+# What an owner holds by default (acldefault): implied by `owner`, so not listed under privileges.
+OWNER_DEFAULT = {"table": _TABLE_PRIVILEGES, "view": _TABLE_PRIVILEGES, "continuous_aggregate": _TABLE_PRIVILEGES,
+                 "sequence": ["SELECT", "UPDATE", "USAGE"], "function": ["EXECUTE"], "schema": ["CREATE", "USAGE"],
+                 "type": ["USAGE"]}
+
+
+def normalise(snap: dict) -> dict:
+    """Sorted kinds, names and attributes; set-like lists sorted; the owner's default privileges
+    dropped (an owner who revoked some of its own privileges still shows). Idempotent."""
+    return {kind: {name: _attrs(kind, snap[kind][name]) for name in sorted(snap[kind])} for kind in sorted(snap)}
+
+
+def _attrs(kind: str, a: dict) -> dict:
+    out = {}
+    for k in sorted(a):
+        v = a[k]
+        if k == "privileges" and isinstance(v, dict):
+            v = {role: sorted(v[role]) for role in sorted(v)
+                 if not (role == a.get("owner") and sorted(v[role]) == OWNER_DEFAULT.get(kind))}
+            if not v:
+                continue
+        elif k in SET_ATTRIBUTES and isinstance(v, list):
+            v = sorted(v)
+        out[k] = v
+    return out
+
+
+# ----- text form ----------------------------------------------------------------------------
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    pass
+
+
+def _str(dumper, data: str):
+    # Multi-line text (function bodies, view definitions) as a literal block: one source line per
+    # file line. YAML falls back to a quoted string when the text cannot be a block (e.g. a line
+    # with trailing spaces), which still round-trips exactly.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _str)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def render(snap: dict, *, header: list[str] | None = None) -> str:
+    """The snapshot as YAML, sorted; `header` lines become leading comments."""
+    body = yaml.dump(normalise(snap), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=1_000_000, indent=2)
+    return "".join(f"# {line}\n" for line in header or []) + body
+
+
+def parse(text: str) -> dict:
+    try:
+        data = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError("not a dbtool snapshot: expected a mapping of kinds to objects")
+    return normalise({k: v or {} for k, v in data.items()})
+
+
+def header(text: str) -> dict[str, str]:
+    """`# key: value` lines at the top of a rendered snapshot."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].strip().partition(": ")
+        if sep:
+            out[key] = value
+    return out
+
+
+# ----- differences --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # added | removed | changed
+    kind: str
+    name: str
+    before: dict | None  # removed: the whole object; changed: only the attributes that differ
+    after: dict | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def diff(expected: dict, actual: dict) -> list[Change]:
+    """What `actual` has that `expected` has not, and the reverse, object by object. A kind that
+    one side did not read at all (e.g. a snapshot file written before dbtool knew that kind) is
+    not compared; a kind read as empty is."""
+    order = {k: i for i, k in enumerate(KINDS)}
+    kinds = sorted(set(expected) & set(actual), key=lambda k: (order.get(k, len(order)), k))
+    changes: list[Change] = []
+    for kind in kinds:
+        want, have = expected[kind], actual[kind]
+        for name in sorted(set(want) | set(have)):
+            if name not in have:
+                changes.append(Change("removed", kind, name, want[name], None))
+            elif name not in want:
+                changes.append(Change("added", kind, name, None, have[name]))
+            elif want[name] != have[name]:
+                keys = sorted(k for k in set(want[name]) | set(have[name]) if want[name].get(k) != have[name].get(k))
+                changes.append(Change("changed", kind, name, {k: want[name].get(k) for k in keys},
+                                      {k: have[name].get(k) for k in keys}))
+    return changes

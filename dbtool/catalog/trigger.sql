@@ -1,0 +1,14 @@
+-- Triggers (not the internal ones that implement foreign keys): definition and whether enabled.
+SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS name,
+       jsonb_strip_nulls(jsonb_build_object(
+           'definition', pg_get_triggerdef(t.oid),
+           'enabled', CASE t.tgenabled WHEN 'O' THEN 'origin' WHEN 'D' THEN 'disabled'
+                                       WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END,
+           'comment', obj_description(t.oid, 'pg_trigger'))) AS attrs
+FROM pg_trigger AS t
+JOIN pg_class AS c ON c.oid = t.tgrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal
+  AND n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT EXISTS (SELECT FROM pg_depend AS d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
