@@ -359,6 +359,74 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
         raise typer.Exit(FINDINGS)
 
 
+# ----- snapshot and drift -----------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402  (here, so the snapshot/drift commands are one block)
+
+from .commands import drift as drift_cmd  # noqa: E402
+from .commands import snapshot as snapshot_cmd  # noqa: E402
+
+
+@app.command()
+def snapshot(out_file: Annotated[Optional[Path], typer.Option(
+                 "--out", "-o", metavar="FILE", help="Write here instead of stdout (whole file or nothing).")] = None,
+             from_migrations: Annotated[bool, typer.Option(
+                 "--from-migrations", help="Snapshot the schema migrations/ and sql/ build, in a scratch database "
+                 "on the given server (dropped afterwards), or in a temporary local cluster when no database "
+                 "is given. `make snapshot` uses this.")] = False,
+             database_url: Url = None, json: Json = False, project: Project = None):
+    """Write the catalog snapshot of the live database: schemas, tables, columns, constraints, indexes,
+    RLS and policies, functions, triggers, views, sequences, types, privileges, owners, comments,
+    TimescaleDB objects and pg_cron jobs. Sorted and stable: the same schema gives the same text."""
+    with handled(json):
+        proj = config.load(project)
+        if from_migrations:
+            snap = snapshot_cmd.from_migrations(_url_or_none(database_url), proj)
+        else:
+            snap = snapshot_cmd.take(db.resolve_url(database_url), proj)
+        text = snapshot_cmd.write(snap, out_file, as_json=json)
+        if out_file is None:
+            sys.stdout.write(text)
+        else:
+            err.print(f"wrote {out_file} ({sum(len(v) for v in snap.data.values())} objects, "
+                      f"version {snap.version or 'none'})", markup=False)
+
+
+def _url_or_none(explicit: Optional[str]) -> Optional[str]:
+    try:
+        return db.resolve_url(explicit)
+    except UsageError:
+        err.print("no database given: building the schema in a temporary local cluster", markup=False)
+        return None
+
+
+@app.command()
+def drift(against: Annotated[Optional[Path], typer.Option(
+              "--against", metavar="FILE", help="Snapshot to compare with (default: schema/snapshot.yaml, the "
+              "committed snapshot of head).")] = None,
+          against_migrations: Annotated[bool, typer.Option(
+              "--against-migrations", help="Compare with a scratch database built on the same server from "
+              "migrations/ and sql/ at the live database's version (needs CREATEDB; dropped afterwards).")] = False,
+          database_url: Url = None, json: Json = False, project: Project = None):
+    """Compare the live database with what migrations/ and sql/ say it should be. Prints each
+    difference as `added|removed|changed  kind  name` with the expected (-) and live (+) values.
+    Exit 1 on drift, 0 when none."""
+    with handled(json):
+        if against and against_migrations:
+            raise UsageError("pass either --against FILE or --against-migrations, not both")
+        rep = drift_cmd.drift(db.resolve_url(database_url), config.load(project), against=against,
+                              against_migrations=against_migrations)
+        if json:
+            emit_json(rep.as_dict())
+        else:
+            for c in rep.changes:
+                out.print("\n".join(drift_cmd.format_change(c)), markup=False)
+            out.print(f"{rep.database}: {len(rep.changes)} difference(s) from {rep.against}"
+                      if rep.drift else f"{rep.database}: no drift from {rep.against}", markup=False)
+    if rep.drift:
+        raise typer.Exit(FINDINGS)
+
+
 def main() -> None:
     app()
 

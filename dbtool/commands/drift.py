@@ -1,0 +1,114 @@
+"""`dbtool drift`: does the live database still match what migrations/ and sql/ say it should be?
+
+Against the committed snapshot of head (schema/snapshot.yaml), when the database is at the
+version that file describes; or, with --against-migrations, against a scratch database built on
+the same server from migrations/ and sql/ up to the live database's applied version.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import catalog, db, ledger, migrations
+from ..catalog import Change
+from ..config import Project
+from ..errors import DbtoolError, UsageError
+from . import snapshot as snap_cmd
+
+
+@dataclass
+class DriftReport:
+    database: str
+    against: str  # the snapshot file, or "migrations/ at <version>"
+    version: str | None
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.changes)
+
+    def as_dict(self) -> dict:
+        return {"database": self.database, "against": self.against, "version": self.version,
+                "drift": self.drift, "changes": [c.as_dict() for c in self.changes]}
+
+
+def drift(url: str, project: Project, *, against: Path | None = None, against_migrations: bool = False) -> DriftReport:
+    with db.connection(url) as conn:
+        database = db.scalar(conn, "SELECT current_database()")
+        version = _live_version(conn, project, database)
+    if against_migrations:
+        if version is None:
+            raise UsageError(f"{database} has no migration applied: there is no version to rebuild",
+                             hint="run `dbtool migrate` first, or compare with a file: --against FILE")
+        expected = snap_cmd.from_migrations(url, project, to=version).data
+        where = f"migrations/ at {version}"
+    else:
+        path = against or snap_cmd.snapshot_file(project)
+        expected = _expected_from_file(path, project, database, version)
+        where = str(path)
+    actual = snap_cmd.take(url, project).data
+    return DriftReport(database, where, version, catalog.diff(expected, actual))
+
+
+def _live_version(conn, project: Project, database: str) -> str | None:
+    done = ledger.applied(conn)
+    known = {m.id for m in migrations.read(project.migrations_dir, project.root)}
+    unknown = sorted(set(done) - known)
+    if unknown:
+        raise DbtoolError(f"{database} has migration {unknown[0]} applied, which is not in "
+                          f"{project.get('migrations')}/", hint="see `dbtool status`; check out the matching "
+                          "revision of the project, or `dbtool repair --forget` it")
+    return snap_cmd.applied_version(conn, project)
+
+
+def _expected_from_file(path: Path, project: Project, database: str, version: str | None) -> dict:
+    snap = snap_cmd.read_file(path)
+    files = migrations.read(project.migrations_dir, project.root)
+    want = snap.version or (files[-1].id if files else None)
+    if version != want:
+        raise UsageError(f"{database} is at {version or 'no migration'}, but {path.name} is the snapshot of "
+                         f"{want or 'an empty schema'}",
+                         hint="compare with the schema migrations/ builds at the database's version: "
+                              "`dbtool drift --against-migrations` (or `dbtool migrate` to bring it to head)")
+    return snap.data
+
+
+# ----- printing ---------------------------------------------------------------------------------
+
+def format_change(c: Change) -> list[str]:
+    """`action  kind  name`, then what changed: `-` the expected value, `+` the live one."""
+    lines = [f"{c.action:<8} {c.kind}  {c.name}"]
+    if c.action == "changed":
+        for key in c.before:
+            lines.append(f"    {key}:")
+            lines += ["      " + ln for ln in _value_diff(c.before[key], c.after[key])]
+    else:
+        shown = c.after if c.action == "added" else c.before
+        sign = "+" if c.action == "added" else "-"
+        for key, value in shown.items():
+            text = _text(value)
+            if "\n" in text:
+                lines.append(f"    {sign} {key}:")
+                lines += [f"    {sign}   {ln}" for ln in text.splitlines()]
+            else:
+                lines.append(f"    {sign} {key}: {text}")
+    return lines
+
+
+def _text(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _value_diff(before, after) -> list[str]:
+    a, b = _text(before), _text(after)
+    if "\n" in a or "\n" in b:  # a function body, a view: show only the lines that changed
+        out = difflib.unified_diff(a.splitlines(), b.splitlines(), "expected", "live", n=1, lineterm="")
+        return list(out)[2:]
+    return [f"- {a}", f"+ {b}"]
