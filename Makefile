@@ -26,6 +26,14 @@ demo: setup
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool migrate
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool status
 
+# The committed snapshot of head, schema/snapshot.yaml: what migrations/ and sql/ build, in a
+# temporary local cluster (reproducible: no server of yours is read), or in a scratch database on
+# SNAPSHOT_DATABASE_URL's server. tests/test_snapshot.py fails when the file is stale.
+snapshot: setup
+	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
+		$(BIN)/dbtool snapshot --from-migrations --out schema/snapshot.yaml \
+		$(if $(SNAPSHOT_DATABASE_URL),--database-url '$(SNAPSHOT_DATABASE_URL)')
+
 clean:
 	-$(BIN)/dbtool dev destroy --yes
 	rm -rf $(VENV) .pytest_cache
