@@ -65,6 +65,11 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run; change nothing.")] = False,
             lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
             quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+            backup_first: Annotated[bool, typer.Option(
+                "--backup-first", help="Back up the database first (dbtool backup), when anything is pending.")] = False,
+            backup_dir: Annotated[Optional[str], typer.Option(
+                "--backup-dir", metavar="DIR", help="Where --backup-first writes (default: DBTOOL_BACKUP_DIR or "
+                                                    "./backups).")] = None,
             json: Json = False, project: Project = None):
     """Apply pending migrations, then changed repeatable objects (sql/), then reconcile pg_cron jobs.
 
@@ -73,6 +78,8 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
     with handled(json):
         proj = config.load(project)
         url = db.resolve_url(database_url)
+        if backup_first and not dry_run:
+            _backup_before_migrate(url, proj, to, backup_dir, quiet or json)
         res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run,
                                   settings=_settings(proj, lock_timeout, statement_timeout, lock_wait),
                                   progress=progress(quiet or json))
@@ -425,6 +432,160 @@ def drift(against: Annotated[Optional[Path], typer.Option(
                       if rep.drift else f"{rep.database}: no drift from {rep.against}", markup=False)
     if rep.drift:
         raise typer.Exit(FINDINGS)
+
+
+# ----- backup and restore -----------------------------------------------------------------------
+
+from .commands import backup as backup_cmd  # noqa: E402  (here, so backup/restore are one block)
+from .commands import restore as restore_cmd  # noqa: E402
+
+backup_app = typer.Typer(help="Back up the database: pg_dump in custom format (compressed) and a manifest next to it "
+                         "(versions, applied migrations, per-table row counts and fingerprints, the archive's "
+                         "sha256), read in the same snapshot as the dump. `list` and `prune` manage the backups "
+                         "of a folder or S3 prefix. See docs/backup.md.\n\n" + EXIT_CODES)
+app.add_typer(backup_app, name="backup")
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+
+
+def _backup_progress(quiet: bool):
+    def report(event: str, subject: str, info: dict) -> None:
+        if quiet:
+            return
+        if event == "table":
+            err.print(f"[{info['n']}/{info['of']}] {info['verb']} {subject}", markup=False)
+        else:
+            err.print(subject, markup=False)
+    return report
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup(ctx: typer.Context,
+           out_dir: Annotated[Optional[str], typer.Option(
+               "--out", "-o", metavar="DIR",
+               help="Folder for the archive and its manifest (default: DBTOOL_BACKUP_DIR, else ./backups; "
+                    "with --upload and no --out, nothing is kept locally).")] = None,
+           encrypt_to: Annotated[Optional[str], typer.Option(
+               "--encrypt-to", metavar="GPG_RECIPIENT",
+               help="Encrypt with gpg to this public key (the archive becomes NAME.dump.gpg).")] = None,
+           upload: Annotated[Optional[str], typer.Option(
+               "--upload", metavar="s3://BUCKET/PREFIX",
+               help="Upload to S3 or any S3-compatible store (endpoint: AWS_ENDPOINT_URL_S3 or "
+                    "AWS_ENDPOINT_URL; credentials: the usual AWS chain).")] = None,
+           storage_class: Annotated[Optional[str], typer.Option(
+               "--storage-class", metavar="CLASS", help="S3 storage class of the archive, e.g. STANDARD_IA.")] = None,
+           database_url: Url = None, quiet: Quiet = False, json: Json = False):
+    """Back up the database (options here), or list/prune backups (sub-commands)."""
+    if ctx.invoked_subcommand:
+        return
+    with handled(json):
+        res = backup_cmd.backup(db.resolve_url(database_url), out_dir, encrypt_to=encrypt_to, upload=upload,
+                                storage_class=storage_class, progress=_backup_progress(quiet or json))
+        if json:
+            emit_json(res.as_dict())
+            return
+        out.print(f"{res.database}: backed up {res.tables} tables, {res.rows} rows to {res.archive} "
+                  f"({_size(res.bytes)}{', encrypted to ' + res.encrypted_to if res.encrypted_to else ''})",
+                  markup=False)
+        out.print(f"manifest: {res.manifest}", markup=False)
+        for u in res.uploaded if out_dir else []:
+            out.print(f"uploaded {u}", markup=False)
+
+
+@backup_app.command("list")
+def backup_list(location: Annotated[Optional[str], typer.Argument(
+                    metavar="[DIR|s3://BUCKET/PREFIX]", help="Where to look (default: DBTOOL_BACKUP_DIR or ./backups).")] = None,
+                json: Json = False):
+    """List the backups in a folder or S3 prefix, oldest first; `incomplete` means an interrupted
+    backup (no manifest or no archive)."""
+    with handled(json):
+        rows = backup_cmd.list_backups(location or str(backup_cmd.default_dir()))
+        if json:
+            emit_json(rows)
+            return
+        for r in rows:
+            flags = " ".join(f for f, on in (("encrypted", r["encrypted"]), ("incomplete", not r["complete"])) if on)
+            out.print(f"{r['created_at']}  {_size(r['bytes']):>9}  {r['name']}  {flags}".rstrip(), markup=False)
+        if not rows:
+            out.print("no backups", markup=False)
+
+
+@backup_app.command("prune")
+def backup_prune(location: Annotated[str, typer.Argument(metavar="DIR|s3://BUCKET/PREFIX",
+                                                         help="Folder or S3 prefix holding backups.")],
+                 keep_days: Annotated[int, typer.Option("--keep-days", metavar="N",
+                                                        help="Delete backups older than N days.")],
+                 keep_last: Annotated[int, typer.Option("--keep-last", metavar="N",
+                                                        help="Whatever their age, keep the newest N complete "
+                                                             "backups of each database.")] = 1,
+                 dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted.")] = False,
+                 json: Json = False):
+    """Delete backups (archive and manifest together) older than --keep-days, dated by their manifest's
+    created_at (else the files' times). Other files are never touched."""
+    with handled(json):
+        res = backup_cmd.prune(location, keep_days, keep_last=keep_last, dry_run=dry_run)
+        if json:
+            emit_json(res.as_dict())
+            return
+        for d in res.deleted:
+            out.print(f"{'would delete' if dry_run else 'deleted'} {d['name']} ({d['created_at']})", markup=False)
+        out.print(f"{res.location}: {len(res.deleted)} backup(s) {'to delete' if dry_run else 'deleted'}, "
+                  f"{res.kept} kept", markup=False)
+
+
+@app.command()
+def restore(archive: Annotated[str, typer.Argument(
+                metavar="ARCHIVE", help="NAME.dump, NAME.dump.gpg or NAME.manifest.json; a path or s3:// URL. "
+                                        "The manifest must be next to the archive.")],
+            database_url: Annotated[Optional[str], typer.Option(
+                "--database-url", "-d", metavar="URL",
+                help="The database to restore into; created if it does not exist. Required.")] = None,
+            yes: Annotated[bool, typer.Option(
+                "--yes", "-y", help="Replace the target even if it is not empty (its content is dropped once "
+                                    "the restored copy is verified). Without a terminal, needed for that.")] = False,
+            quiet: Quiet = False, json: Json = False):
+    """Restore a backup into an empty (or new) database and verify it against its manifest.
+
+    The archive's sha256 is checked (and it is decrypted with gpg) before anything is written;
+    it is restored into a temporary database, with TimescaleDB's pre/post-restore procedure, and
+    checked table by table against the manifest; only then does it take the target's name. Any
+    failure leaves the target as it was. The pg_cron jobs the database declares are scheduled."""
+    with handled(json):
+        if not database_url:
+            raise UsageError("restore needs --database-url: the database to restore into",
+                             hint="it is created if it does not exist; DATABASE_URL is deliberately not used")
+        confirm = (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() and not json else None
+        res = restore_cmd.restore(archive, database_url, replace=yes, confirm=confirm,
+                                  progress=_backup_progress(quiet or json))
+        if json:
+            emit_json(res.as_dict())
+            return
+        for w in res.warnings:
+            err.print(f"warning: {w}", markup=False)
+        c = res.cron or {}
+        out.print(f"{res.database}: restored {res.archive} ({res.source_database}, {res.backup_created_at}); "
+                  f"{res.tables} tables, {res.rows} rows verified"
+                  + (f"; hypertables: {', '.join(res.hypertables)}" if res.hypertables else "")
+                  + (f"; cron jobs scheduled: {len(c.get('scheduled', []) + c.get('updated', []) + c.get('unchanged', []))}"
+                     if c else ""), markup=False)
+
+
+def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> None:
+    """migrate --backup-first: a backup, but only when the run will change something."""
+    plan = migrate_cmd.migrate(url, proj, to=to, dry_run=True)
+    if not (plan.applied or plan.repeatables or plan.repeatables_dropped):
+        return
+    res = backup_cmd.backup(url, backup_dir or backup_cmd.default_dir(), progress=_backup_progress(quiet))
+    err.print(f"backup before migrating: {res.archive}", markup=False)
 
 
 def main() -> None:

@@ -1,0 +1,190 @@
+"""The manifest written next to every archive, and what it records about the database.
+
+The manifest is what makes a restore checkable: the archive's sha256 (of the file as stored, so
+a truncated download or a flipped byte is caught before the target is touched), the versions a
+restore must match (server, extensions, TimescaleDB edition), the database-level properties that
+pg_dump leaves out without --create (settings, CONNECT grants), the roles the objects need (roles
+are cluster-wide and not in a dump), and per-table row counts and content fingerprints, read in
+the same snapshot as the dump, that the restored copy must reproduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from .. import __version__, db, ledger
+from ..errors import DbtoolError, UsageError
+
+FORMAT = "dbtool-backup/1"
+ARCHIVE = ".dump"
+ENCRYPTED = ".dump.gpg"
+MANIFEST = ".manifest.json"
+PARTIAL = ".partial"
+
+# Text forms that do not depend on the client: fingerprints must match across sessions and servers.
+STABLE_OUTPUT = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
+                 "SET extra_float_digits = 1", "SET bytea_output = 'hex'",
+                 # Fail rather than fingerprint the rows one tenant can see (pg_dump does the same).
+                 "SET row_security = off")
+
+
+def stem_for(database: str, at: datetime) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", database).strip("-.") or "database"
+    return f"{safe}_{at.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def stem_of(name: str) -> str | None:
+    """The backup a file belongs to (`maplatform_20250101T020000Z`), or None for other files."""
+    for suffix in (ENCRYPTED + PARTIAL, ARCHIVE + PARTIAL, ENCRYPTED, ARCHIVE, MANIFEST):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def created_at(manifest: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(manifest["created_at"].replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def parse(text: str, where: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not a valid manifest: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(f"{where} is not a dbtool backup manifest (format {FORMAT} expected)")
+    return data
+
+
+def dumps(manifest: dict) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+
+
+# ----- what the manifest records ---------------------------------------------------------------
+
+TABLES_SQL = r"""
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+  AND n.nspname NOT LIKE '\_timescaledb%'          -- chunks and TimescaleDB's own catalog
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)   -- counted with their parent
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')                -- extension members
+ORDER BY 1"""
+
+# Order-independent: a restore writes rows in another physical order. Streams; no sort, no memory.
+FINGERPRINT_SQL = """SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text
+                     FROM {table} AS t"""
+
+# Roles the objects of this database refer to (owners, grantees, policies): roles are cluster-wide,
+# not in the dump, and a restore without them fails half-way. pg_shdepend omits the bootstrap
+# superuser, so the owners of schemas, relations and functions are added.
+ROLES_SQL = r"""
+SELECT rolname FROM pg_roles WHERE oid IN (
+    SELECT refobjid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass
+      AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    UNION SELECT nspowner FROM pg_namespace
+      WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_%'
+        AND nspname NOT LIKE '\_timescaledb%'
+    UNION SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+    UNION SELECT p.proowner FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
+ORDER BY 1"""
+
+DATABASE_SQL = """
+SELECT d.datname, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datlocprovider::text,
+       d.daticulocale, pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'),
+       (SELECT json_agg(json_build_object('grantee', coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'),
+                                          'privilege', a.privilege_type, 'grantable', a.is_grantable))
+        FROM aclexplode(d.datacl) a) AS acl,
+       d.datacl IS NULL AS default_acl
+FROM pg_database d WHERE d.datname = current_database()"""
+
+SETTINGS_SQL = """
+SELECT coalesce(r.rolname, ''), unnest(s.setconfig)
+FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY 1, 2"""
+
+
+def tables(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(TABLES_SQL).fetchall()]
+
+
+def fingerprint(conn: psycopg.Connection, table: str) -> dict:
+    try:
+        rows, digest = conn.execute(FINGERPRINT_SQL.format(table=table)).fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DbtoolError(f"cannot read {table}: {db.server_error(exc).message}",
+                          hint="back up as the owner of every table or a role with BYPASSRLS (a superuser): "
+                               "a dump must see every tenant's rows") from None
+    return {"rows": rows, "fingerprint": digest}
+
+
+def stable_session(conn: psycopg.Connection) -> None:
+    for stmt in STABLE_OUTPUT:
+        conn.execute(stmt)
+
+
+def describe(conn: psycopg.Connection) -> dict:
+    """Everything but the archive itself: versions, database properties, migrations, roles."""
+    version, version_num = conn.execute("SELECT current_setting('server_version'), "
+                                        "current_setting('server_version_num')::int").fetchone()
+    return {
+        "format": FORMAT,
+        "dbtool_version": __version__,
+        "database": database_properties(conn),
+        "server_version": version,
+        "server_version_num": version_num,
+        "extensions": [dict(zip(("name", "version", "schema"), r)) for r in conn.execute(
+            "SELECT e.extname, e.extversion, n.nspname FROM pg_extension e "
+            "JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY e.oid").fetchall()],
+        "timescaledb": timescaledb(conn),
+        "migrations": list(ledger.applied(conn)),
+        "roles": [r[0] for r in conn.execute(ROLES_SQL).fetchall()],
+    }
+
+
+def database_properties(conn: psycopg.Connection) -> dict:
+    (name, encoding, collate, ctype, provider, icu, owner, comment, acl,
+     default_acl) = conn.execute(DATABASE_SQL).fetchone()
+    settings = [{"role": r or None, "setting": s} for r, s in conn.execute(SETTINGS_SQL).fetchall()]
+    return {"name": name, "encoding": encoding, "lc_collate": collate, "lc_ctype": ctype,
+            "locale_provider": {"i": "icu", "c": "libc"}.get(provider, provider), "icu_locale": icu,
+            "owner": owner, "comment": comment, "acl": None if default_acl else (acl or []),
+            "settings": settings}
+
+
+def timescaledb(conn: psycopg.Connection) -> dict | None:
+    version = db.scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+    if not version:
+        return None
+    hyper = conn.execute("SELECT format('%I.%I', hypertable_schema, hypertable_name), compression_enabled "
+                         "FROM timescaledb_information.hypertables ORDER BY 1").fetchall()
+    caggs = db.scalar(conn, "SELECT count(*) FROM timescaledb_information.continuous_aggregates")
+    return {"version": version, "edition": db.scalar(conn, "SELECT current_setting('timescaledb.license', true)"),
+            "hypertables": [h for h, _ in hyper], "compressed_hypertables": [h for h, c in hyper if c],
+            "continuous_aggregates": caggs}

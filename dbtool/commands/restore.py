@@ -1,0 +1,485 @@
+"""`dbtool restore`: an archive into a database, checked before, during and after.
+
+A failed restore leaves the target exactly as it was, because nothing touches the target until
+the restored copy has passed every check:
+
+1. The manifest and the target are checked first: server and TimescaleDB versions, extensions,
+   roles, and that the target is empty (or that the user said --yes to replace it).
+2. The archive is fetched and its size and sha256 compared with the manifest; an encrypted one
+   is decrypted into a private temporary folder and the plain dump's sha256 checked as well;
+   `pg_restore --list` proves it is a readable archive.
+3. It is restored into a new temporary database `<target>_restore_<random>` on the same server,
+   with TimescaleDB's procedure (extension at the archive's version, timescaledb_pre_restore(),
+   pg_restore, and later timescaledb_post_restore()) and the database-level settings and grants
+   from the manifest. Every table's row count and fingerprint must match the manifest.
+4. Only then is the target swapped: the old database is renamed aside, the new one renamed to
+   the target's name, and the old one dropped. Any failure before that drops the temporary
+   database; a failure of the swap renames the old database back.
+5. pg_cron jobs, which live in the cron database and not in the dump, are scheduled for the
+   restored database from its ops.cron_jobs table (dbtool.cron.sync).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from .. import cron, db, ledger
+from ..backup import manifest as mf
+from ..backup import storage, tools
+from ..engine import Progress, _quiet
+from ..errors import DatabaseFailure, DbtoolError, UsageError
+
+NOT_RESTORED = ("plpgsql", "pg_cron")  # built in; pg_cron lives in the cron database (see _toc)
+MAINTENANCE_DBS = ("postgres", "template1")
+# GUCs whose values are lists (pg_dump's variable_is_guc_list_quote): one literal per element.
+LIST_GUCS = {"local_preload_libraries", "search_path", "session_preload_libraries",
+             "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"}
+
+EMPTY_SQL = r"""
+SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'),
+       (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema')
+          AND nspname NOT LIKE 'pg\_%'),
+       (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'),
+       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')),
+       (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typtype IN ('e', 'd', 'r', 'm'))"""
+
+
+@dataclass
+class RestoreResult:
+    database: str
+    archive: str
+    source_database: str
+    backup_created_at: str
+    created: bool = False
+    replaced: bool = False
+    tables: int = 0
+    rows: int = 0
+    hypertables: list[str] = field(default_factory=list)
+    migrations: int = 0
+    cron: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Target:
+    name: str
+    exists: bool = False
+    contents: str = ""  # what makes it non-empty; "" when empty
+    owner: str | None = None
+
+
+def restore(archive: str, url: str, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
+            progress: Progress = _quiet) -> RestoreResult:
+    """Restore `archive` (a local file or s3:// URL, the archive or its manifest) into the database
+    of `url`, creating it if needed. A non-empty target is replaced only with `replace` or when
+    `confirm(question)` says yes."""
+    where, name = storage.split(archive)
+    man, archive_name = load_manifest(where, name)
+    target = Target(target_name(url))
+    with db.connection(_maintenance_url(url)) as admin:
+        _inspect(admin, url, target)
+        warnings = preflight(admin, man)
+        _confirm_replace(target, replace, confirm)
+        result = RestoreResult(database=target.name, archive=where.url(archive_name),
+                               source_database=man["database"]["name"], backup_created_at=man["created_at"],
+                               created=not target.exists, replaced=bool(target.contents), warnings=warnings)
+        with tempfile.TemporaryDirectory(prefix="dbtool-restore-") as tmp:
+            dump = verified_dump(where, archive_name, man, Path(tmp), progress)
+            _restore_and_swap(admin, url, target, man, dump, Path(tmp), progress, result)
+    _finish(url, man, progress, result)
+    return result
+
+
+def target_name(url: str) -> str:
+    name = db.parse(url).get("dbname") or os.environ.get("PGDATABASE")
+    if not name:
+        raise UsageError("the target URL names no database", hint="use postgresql://user@host/DBNAME")
+    if name in (*MAINTENANCE_DBS, "template0"):
+        raise UsageError(f"refusing to restore into the maintenance database {name!r}",
+                         hint="restore into an application database (it is created if it does not exist)")
+    return name
+
+
+def load_manifest(where, name: str) -> tuple[dict, str]:
+    """The manifest and the archive's file name, given either of the two."""
+    stem = mf.stem_of(name)
+    if stem is None or name.endswith(mf.PARTIAL):
+        raise UsageError(f"{where.url(name)} is not a dbtool backup (NAME.dump, NAME.dump.gpg or "
+                         "NAME.manifest.json expected)", hint="`dbtool backup list DIR` shows the backups there")
+    try:
+        text = where.read_text(stem + mf.MANIFEST)
+    except UsageError:
+        raise UsageError(f"no manifest next to {where.url(name)} (expected {stem + mf.MANIFEST})",
+                         hint="restore needs the manifest to verify the archive; copy it from where the "
+                              "backup was made") from None
+    man = mf.parse(text, where.url(stem + mf.MANIFEST))
+    return man, man["archive"]["file"]
+
+
+def _maintenance_url(url: str) -> str:
+    """A connection to another database of the server: the target cannot be renamed from inside."""
+    for name in MAINTENANCE_DBS:
+        candidate = db.with_dbname(url, name)
+        try:
+            db.connect(candidate).close()
+            return candidate
+        except DbtoolError as exc:
+            last = exc
+    raise last
+
+
+def _inspect(admin: psycopg.Connection, url: str, target: Target) -> None:
+    row = admin.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                        [target.name]).fetchone()
+    if not row:
+        return
+    target.exists, target.owner = True, row[0]
+    with db.connection(url) as conn:
+        counts = conn.execute(EMPTY_SQL).fetchone()
+    kinds = ("relations", "schemas", "extensions", "functions", "types")
+    target.contents = ", ".join(f"{n} {k}" for n, k in zip(counts, kinds) if n)
+
+
+def _confirm_replace(target: Target, replace: bool, confirm) -> None:
+    if not target.contents or replace:
+        return
+    question = (f"Database {target.name} is not empty ({target.contents}). Replace it with the backup? "
+                "Its current content is dropped once the restored copy is verified")
+    if confirm is not None and confirm(question):
+        return
+    raise UsageError(f"target database {target.name} is not empty ({target.contents})",
+                     hint="restore into a new database name (it is created), or pass --yes to replace it: "
+                          "the current content is dropped only after the restored copy is verified")
+
+
+# ----- checks before anything is written ------------------------------------------------------
+
+def preflight(admin: psycopg.Connection, man: dict) -> list[str]:
+    """Refuse archives this server cannot take, before any work; returns warnings."""
+    server = db.scalar(admin, "SELECT current_setting('server_version_num')::int")
+    if server // 10000 < man["server_version_num"] // 10000:
+        raise UsageError(f"the archive comes from PostgreSQL {man['server_version']}; this server is older "
+                         f"({server // 10000})", hint="restore into a server of the same or a newer major version")
+    _check_roles(admin, man)
+    warnings = _check_extensions(admin, man)
+    _check_timescaledb(admin, man)
+    return warnings
+
+
+def _check_roles(admin: psycopg.Connection, man: dict) -> None:
+    d = man["database"]
+    needed = set(man.get("roles", [])) | {s["role"] for s in d.get("settings", []) if s.get("role")}
+    needed |= {a["grantee"] for a in d.get("acl") or [] if a["grantee"] != "PUBLIC"}
+    have = {r[0] for r in admin.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                                        [sorted(needed)]).fetchall()}
+    missing = sorted(needed - have)
+    if missing:
+        raise UsageError(f"roles the archive's objects belong to do not exist on this server: {', '.join(missing)}",
+                         hint="roles are cluster-wide and not in a database dump: create them first "
+                              "(pg_dumpall --roles-only on the source cluster, or the roles migration)")
+
+
+def _check_extensions(admin: psycopg.Connection, man: dict) -> list[str]:
+    wanted = {e["name"]: e["version"] for e in man["extensions"] if e["name"] not in NOT_RESTORED}
+    rows = admin.execute("SELECT name, version FROM pg_available_extension_versions WHERE name = ANY(%s)",
+                         [list(wanted)]).fetchall()
+    available: dict[str, set] = {}
+    for n, v in rows:
+        available.setdefault(n, set()).add(v)
+    missing = sorted(set(wanted) - set(available))
+    if missing:
+        raise UsageError(f"extensions the archive needs are not installed on this server: {', '.join(missing)}",
+                         hint="install them on the server (see scripts/install-postgres.sh)")
+    if "timescaledb" in wanted and wanted["timescaledb"] not in available["timescaledb"]:
+        raise UsageError(f"the archive needs TimescaleDB {wanted['timescaledb']}; this server has "
+                         f"{', '.join(sorted(available['timescaledb']))}",
+                         hint="TimescaleDB restores only into the same version: install it on the target, "
+                              "restore, then ALTER EXTENSION timescaledb UPDATE")
+    return [f"extension {n} {v} is not available here; the server's default version is restored instead"
+            for n, v in sorted(wanted.items()) if v not in available[n]]
+
+
+def _check_timescaledb(admin: psycopg.Connection, man: dict) -> None:
+    ts = man.get("timescaledb")
+    if not ts:
+        return
+    preload = db.scalar(admin, "SELECT current_setting('shared_preload_libraries')") or ""
+    if "timescaledb" not in preload:
+        raise UsageError("the archive uses TimescaleDB, which is not in this server's shared_preload_libraries",
+                         hint="add timescaledb to shared_preload_libraries and restart the server")
+    license_ = db.scalar(admin, "SELECT current_setting('timescaledb.license', true)")
+    if license_ == "apache" and (ts.get("compressed_hypertables") or ts.get("continuous_aggregates")):
+        raise UsageError("the archive has compressed hypertables or continuous aggregates, which this server's "
+                         "TimescaleDB (Apache edition) cannot hold",
+                         hint="restore into a server with the TimescaleDB community (timescale) edition")
+
+
+# ----- the archive ----------------------------------------------------------------------------
+
+def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress = _quiet) -> Path:
+    """The plain pg_dump archive, after proving it is the one the manifest describes."""
+    progress("step", f"fetching {where.url(name)}", {})
+    stored = where.fetch(name, workdir)
+    _check_file(stored, man["archive"], name)
+    plain = stored
+    if name.endswith(mf.ENCRYPTED):
+        progress("step", f"decrypting {name}", {})
+        plain = workdir / name[: -len(".gpg")]
+        tools.decrypt(stored, plain, man["archive"].get("key_fingerprint"))
+        _check_file(plain, man["dump"], name + " (decrypted)")
+    pg_restore = tools.pg_program("pg_restore", man["server_version_num"] // 10000)
+    res = subprocess.run([pg_restore, "--list", str(plain)], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise DbtoolError(f"{name} is not a readable pg_dump archive: "
+                          f"{tools.last_error(res.stderr.splitlines(), 'pg_restore')}")
+    return plain
+
+
+def _check_file(path: Path, expected: dict, label: str) -> None:
+    size = path.stat().st_size
+    if size != expected["bytes"]:
+        state = "truncated" if size < expected["bytes"] else "longer than it should be"
+        raise DbtoolError(f"{label} is {size} bytes but its manifest says {expected['bytes']}: the archive is {state}",
+                          hint="the target was not touched; copy the archive again or use another backup")
+    digest = mf.sha256_file(path)
+    if digest != expected["sha256"]:
+        raise DbtoolError(f"{label} does not match its manifest: sha256 {digest[:16]}… instead of "
+                          f"{expected['sha256'][:16]}…",
+                          hint="the archive is corrupted, or the manifest belongs to another backup; "
+                               "the target was not touched")
+
+
+def _toc(pg_restore: str, dump: Path, workdir: Path, skip_schema: str | None) -> tuple[Path, int]:
+    """The archive's table of contents minus pg_cron: its jobs are re-created by dbtool in the
+    cron database, and its extension can only exist there. Returns the list file and the number
+    of tables with data (for progress)."""
+    listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    drop = [re.compile(r"^\d+; \d+ \d+ (EXTENSION - |COMMENT - EXTENSION )pg_cron\b"),
+            re.compile(r"^\d+; \d+ \d+ [A-Z ]+? cron ")]
+    if skip_schema:  # created before pg_restore, with the extension in it
+        drop.append(re.compile(rf"^\d+; \d+ \d+ SCHEMA - {re.escape(skip_schema)} "))
+    kept = [ln for ln in listing if not any(p.search(ln) for p in drop)]
+    path = workdir / "toc.list"
+    path.write_text("\n".join(kept) + "\n")
+    return path, sum(" TABLE DATA " in ln for ln in kept)
+
+
+# ----- restore into a temporary database, verify, swap ---------------------------------------
+
+def _restore_and_swap(admin, url, target: Target, man: dict, dump: Path, workdir: Path, progress,
+                      result: RestoreResult) -> None:
+    tmpdb = _scratch_name(target.name, "restore")
+    _create_database(admin, tmpdb, man, target)
+    try:
+        tmp_url = db.with_dbname(url, tmpdb)
+        _load(admin, tmp_url, tmpdb, man, dump, workdir, progress)
+        progress("step", "verifying row counts and fingerprints against the manifest", {})
+        verify(tmp_url, man, result)
+        _swap(admin, url, tmpdb, target, progress)
+    except BaseException:
+        _drop_quietly(admin, tmpdb)
+        raise
+
+
+def _scratch_name(base: str, what: str) -> str:
+    suffix = f"_{what}_{secrets.token_hex(3)}"
+    head = base.encode()[: 63 - len(suffix)].decode(errors="ignore")
+    return head + suffix
+
+
+def _create_database(admin, name: str, man: dict, target: Target) -> None:
+    d = man["database"]
+    owner = target.owner if target.exists else d.get("owner")
+    parts = [sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {}").format(
+        sql.Identifier(name), sql.Literal(d["encoding"]))]
+    if d.get("locale_provider") == "icu":
+        parts.append(sql.SQL("LOCALE_PROVIDER icu ICU_LOCALE {}").format(sql.Literal(d["icu_locale"])))
+    parts.append(sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(d["lc_collate"]), sql.Literal(d["lc_ctype"])))
+    if owner:
+        parts.append(sql.SQL("OWNER {}").format(sql.Identifier(owner)))
+    try:
+        admin.execute(sql.SQL(" ").join(parts))
+    except psycopg.Error as exc:
+        raise db.server_error(exc, "cannot create the database to restore into") from None
+
+
+def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Path, workdir: Path, progress) -> None:
+    ts = man.get("timescaledb")
+    schema = next((e["schema"] for e in man["extensions"] if e["name"] == "timescaledb"), None)
+    with db.connection(tmp_url) as conn:
+        if ts:  # TimescaleDB's procedure: the archive's version, then restoring mode
+            if schema != "public":
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("CREATE EXTENSION timescaledb WITH SCHEMA {} VERSION {}").format(
+                sql.Identifier(schema), sql.Literal(ts["version"])))
+            conn.execute(sql.SQL("SELECT {}.timescaledb_pre_restore()").format(sql.Identifier(schema)))
+    database_properties(admin, tmpdb, man["database"])
+    pg_restore = tools.pg_program("pg_restore", man["server_version_num"] // 10000)
+    toc, total = _toc(pg_restore, dump, workdir, schema if ts and schema != "public" else None)
+    progress("step", f"restoring into a temporary database {tmpdb}", {})
+    _pg_restore(pg_restore, dump, toc, tmp_url, progress, total)
+
+
+def _pg_restore(pg_restore: str, dump: Path, toc: Path, tmp_url: str, progress, total: int) -> None:
+    conninfo, env = tools.libpq(tmp_url)
+    # No --jobs: TimescaleDB's catalog must be restored in order.
+    cmd = [pg_restore, "--verbose", "--exit-on-error", "--no-password", "--use-list", str(toc),
+           "--dbname", conninfo, str(dump)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tail: list[str] = []
+    n = 0
+    for raw in proc.stderr:
+        line = raw.decode(errors="replace").rstrip()
+        tail = (tail + [line])[-30:]
+        m = re.search(r'processing data for table "(.+)"', line)
+        if m:
+            n += 1
+            progress("table", m.group(1), {"n": n, "of": max(n, total), "verb": "restoring"})
+    if proc.wait() != 0:
+        command = next((ln for ln in tail if ln.startswith("Command was:")), None)
+        raise DatabaseFailure(f"pg_restore failed: {tools.last_error(tail, 'pg_restore')}", detail=command,
+                              hint="the target was not touched; the temporary database was dropped")
+
+
+def database_properties(admin, name: str, d: dict) -> None:
+    """What pg_dump leaves out without --create: database settings, grants and comment."""
+    ident = sql.Identifier(name)
+    for s in d.get("settings", []):
+        key, _, value = s["setting"].partition("=")
+        if key == "timescaledb.restoring" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+            continue
+        values = _guc_list(value) if key.lower() in LIST_GUCS else [value]
+        val = sql.SQL(", ").join(sql.Literal(v) for v in values)
+        who = (sql.SQL("ALTER ROLE {} IN DATABASE {}").format(sql.Identifier(s["role"]), ident) if s.get("role")
+               else sql.SQL("ALTER DATABASE {}").format(ident))
+        admin.execute(sql.SQL("{} SET {} = {}").format(who, sql.SQL(key), val))
+    if d.get("acl") is not None:
+        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+        for a in d["acl"]:
+            grantee = sql.SQL("PUBLIC") if a["grantee"] == "PUBLIC" else sql.Identifier(a["grantee"])
+            admin.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}{}").format(
+                sql.SQL(a["privilege"]), ident, grantee, sql.SQL(" WITH GRANT OPTION" if a["grantable"] else "")))
+    if d.get("comment"):
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(d["comment"])))
+
+
+def _guc_list(value: str) -> list[str]:
+    """Split `"$user", public` the way PostgreSQL stores list settings."""
+    return [p.strip().strip('"').replace('""', '"') for p in re.findall(r'(?:"(?:[^"]|"")*"|[^,])+', value)]
+
+
+def verify(url: str, man: dict, result: RestoreResult) -> None:
+    """The restored copy must hold what the manifest says the source held."""
+    with db.connection(url) as conn:
+        mf.stable_session(conn)
+        problems = _table_problems(conn, man["tables"])
+        migrations = list(ledger.applied(conn))
+        ts = mf.timescaledb(conn)
+        extensions = {r[0]: r[1] for r in conn.execute("SELECT extname, extversion FROM pg_extension").fetchall()}
+    if migrations != man["migrations"]:
+        problems.append(f"applied migrations differ: {len(migrations)} restored, {len(man['migrations'])} in the manifest")
+    want_hyper = (man.get("timescaledb") or {}).get("hypertables", [])
+    got_hyper = (ts or {}).get("hypertables", [])
+    if sorted(want_hyper) != sorted(got_hyper):
+        problems.append(f"hypertables differ: {sorted(set(want_hyper) ^ set(got_hyper))}")
+    if problems:
+        raise DbtoolError(f"the restored copy does not match the manifest: {problems[0]}"
+                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                          detail="\n".join(problems[:20]),
+                          hint="the target was not touched; the temporary database was dropped")
+    for e in man["extensions"]:
+        if e["name"] not in NOT_RESTORED and extensions.get(e["name"]) != e["version"]:
+            result.warnings.append(f"extension {e['name']} is {extensions.get(e['name'])}, the source had {e['version']}")
+    result.tables = len(man["tables"])
+    result.rows = sum(t["rows"] for t in man["tables"].values())
+    result.hypertables = got_hyper
+    result.migrations = len(migrations)
+
+
+def _table_problems(conn, expected: dict) -> list[str]:
+    restored = set(mf.tables(conn))
+    problems = [f"table {t} is missing" for t in sorted(set(expected) - restored)]
+    problems += [f"table {t} is not in the manifest" for t in sorted(restored - set(expected))]
+    for t in sorted(set(expected) & restored):
+        got = mf.fingerprint(conn, t)
+        if got["rows"] != expected[t]["rows"]:
+            problems.append(f"{t}: {got['rows']} rows, the manifest says {expected[t]['rows']}")
+        elif got["fingerprint"] != expected[t]["fingerprint"]:
+            problems.append(f"{t}: same row count, different content")
+    return problems
+
+
+def _swap(admin, url: str, tmpdb: str, target: Target, progress) -> None:
+    """Put the verified copy under the target's name; the old database goes only after that."""
+    aside = None
+    if target.exists:
+        aside = _scratch_name(target.name, "replaced")
+        try:
+            _rename(admin, target.name, aside)
+        except psycopg.Error as exc:
+            _restart_workers(url)
+            raise DbtoolError(f"cannot replace {target.name}: {db.server_error(exc).message}",
+                              hint="close the other sessions on that database and run the restore again; "
+                                   "the target was not touched") from None
+    try:
+        _rename(admin, tmpdb, target.name)
+    except psycopg.Error as exc:
+        if aside:
+            _rename(admin, aside, target.name)
+        raise db.server_error(exc, f"cannot rename the restored copy to {target.name}") from None
+    if aside:
+        progress("step", f"dropping the previous {target.name}", {})
+        admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(aside)))
+
+
+def _rename(admin, old: str, new: str) -> None:
+    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
+
+
+def _restart_workers(url: str) -> None:
+    """A refused rename has already stopped the database's TimescaleDB workers: start them again."""
+    try:
+        with db.connection(url) as conn:
+            if db.scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"):
+                conn.execute("SELECT _timescaledb_functions.start_background_workers()")
+    except (DbtoolError, psycopg.Error):
+        pass
+
+
+def _drop_quietly(admin, name: str) -> None:
+    try:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except psycopg.Error:
+        pass
+
+
+def _finish(url: str, man: dict, progress, result: RestoreResult) -> None:
+    """After the swap: TimescaleDB back to normal mode, pg_cron jobs for the restored database."""
+    schema = next((e["schema"] for e in man["extensions"] if e["name"] == "timescaledb"), None)
+    with db.connection(url) as conn:
+        if man.get("timescaledb"):
+            conn.execute(sql.SQL("SELECT {}.timescaledb_post_restore()").format(sql.Identifier(schema)))
+        progress("step", "scheduling the cron jobs declared in the restored database", {})
+        try:
+            result.cron = cron.sync(url, conn).as_dict()
+        except DbtoolError as exc:
+            raise DbtoolError(f"{result.database} is restored and verified, but its cron jobs could not be "
+                              f"scheduled: {exc.message}", hint=exc.hint or "fix pg_cron, then run `dbtool migrate`") from None
