@@ -61,7 +61,7 @@ class Checked:
 
 def check(url: str, ws: Workspace) -> Checked:
     notes = []
-    with db.connection(url, autocommit=False) as conn:
+    with db.connection(url) as conn, conn.transaction(force_rollback=True):  # leaves no trace
         _load_extension(conn)
         rows = conn.execute(FUNCTIONS).fetchall()
         findings = []
@@ -75,9 +75,12 @@ def check(url: str, ws: Workspace) -> Checked:
             except psycopg.Error as exc:
                 notes.append(f"{ident}: plpgsql_check could not check it: {str(exc).strip().splitlines()[0]}")
                 continue
+            if any(r[-1] == "error" for r in result):
+                # a statement that fails to plan records no use of its variables and parameters,
+                # so "unused" and "never read" warnings about the same function are noise
+                result = [r for r in result if r[-1] != "warning extra"]
             where = _locate(ws, schema, name, prosrc)
             findings += [_finding(ident, where, *r) for r in result]
-        conn.rollback()
     return Checked(findings, len(rows), notes)
 
 
@@ -116,18 +119,24 @@ def _locate(ws: Workspace, schema: str, name: str, prosrc: str) -> Where:
     return fallback or Where(None, None)
 
 
-def rule_id(sqlstate: str | None, level: str) -> str:
-    cls = psycopg.errors.lookup(sqlstate) if sqlstate and sqlstate != "00000" else None
-    if cls is None:
-        return "plpgsql/" + re.sub(r"\s+", "-", (level or "warning").strip()).replace("warning-extra", "extra-warning")
-    return "plpgsql/" + re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+def rule_id(sqlstate: str | None, message: str) -> str:
+    """plpgsql/<condition> from the SQLSTATE (plpgsql/undefined-column); warnings without one
+    (SQLSTATE 00000) are named after their message without the names in it (plpgsql/unused-variable)."""
+    try:
+        cls = psycopg.errors.lookup(sqlstate) if sqlstate and sqlstate != "00000" else None
+    except KeyError:
+        cls = None
+    if cls is not None:
+        return "plpgsql/" + re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+    words = re.findall(r"[a-z]+", re.sub(r'"[^"]*"', "", (message or "warning").lower()))
+    return "plpgsql/" + "-".join(words[:6])
 
 
 def _finding(ident: str, where: Where, lineno, sqlstate, message, detail, hint, level) -> Finding:
     text = f"{ident}: {message}" + (f" ({detail})" if detail else "")
     severity = ERROR if level == "error" else WARNING
     hint = hint or f"check it with SELECT * FROM plpgsql_check_function('{ident}')"
-    rule = rule_id(sqlstate, level)
+    rule = rule_id(sqlstate, message)
     if where.file is None:
         return Finding(f"(database) {ident}", 1, 1, severity, rule, text, hint, "bodies")
     if where.body_offset is None or not lineno:

@@ -34,8 +34,10 @@ RULES = {r.id: r for r in [
          "make `SET LOCAL ROLE maplatform_owner;` the first statement so the owner role owns what it creates"),
     Rule("migration-recreates", ERROR, "a migration re-creates an object an earlier migration created",
          "change it in place (ALTER ...), or move functions and views to sql/ as repeatable files"),
-    Rule("tenant-table-rls", ERROR, "a new table with a tenant column enables row-level security in the same migration",
-         "add `ALTER TABLE <table> ENABLE ROW LEVEL SECURITY;` (and its policies) to this migration"),
+    Rule("tenant-table-rls", ERROR, "a new table with a tenant column enables and forces row-level security "
+         "in the same migration",
+         "add `ALTER TABLE <table> ENABLE ROW LEVEL SECURITY;`, `... FORCE ROW LEVEL SECURITY;` and its policies "
+         "to this migration"),
     Rule("repeatable-name", ERROR, "repeatable files are named after their object",
          "name it sql/functions/<schema>.<name>.sql, sql/views/<schema>.<name>.sql or "
          "sql/policies/<schema>.<table>.<policy>.sql"),
@@ -159,20 +161,26 @@ def recreates(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
             created.setdefault(key, f.rel)
 
 
+def _rls_changes(f: SqlFile, subtype) -> set[str]:
+    return {objects.name_of(s.node.relation) for s in f.statements if isinstance(s.node, ast.AlterTableStmt)
+            and any(getattr(c, "subtype", None) == subtype for c in s.node.cmds or ())}
+
+
 def tenant_rls(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
-    col = cfg.tenant_column
+    kinds = objects.enums.AlterTableType
     for f in ws.forward:
-        secured = {objects.name_of(s.node.relation) for s in f.statements if isinstance(s.node, ast.AlterTableStmt)
-                   and any(getattr(c, "subtype", None) == objects.enums.AlterTableType.AT_EnableRowSecurity
-                           for c in s.node.cmds or ())}
+        enabled = _rls_changes(f, kinds.AT_EnableRowSecurity)
+        forced = _rls_changes(f, kinds.AT_ForceRowSecurity)
         for s in f.statements:
             if not isinstance(s.node, ast.CreateStmt):
                 continue
             cols = {e.colname for e in s.node.tableElts or () if isinstance(e, ast.ColumnDef)}
             table = objects.name_of(s.node.relation)
-            if col in cols and table not in secured:
+            missing = [w for w, done in (("enable", enabled), ("force", forced)) if table not in done]
+            if cfg.tenant_column in cols and missing:
                 yield at("tenant-table-rls", f, s.node.relation.location or s.start,
-                         f"table {table} has a {col} column but this migration does not enable row-level security on it")
+                         f"table {table} has a {cfg.tenant_column} column but this migration does not "
+                         f"{' and '.join(missing)} row-level security on it")
 
 
 REPEATABLE_SHAPES = {"functions": 2, "views": 2, "policies": 3}

@@ -1,0 +1,419 @@
+"""`dbtool lint`: each layer fed a bad file reports the exact rule and line; suppressions, config,
+--json, --changed, exit codes; and the repository's own SQL lints clean (function bodies included)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dbtool.commands.lint import lint
+from dbtool.errors import UsageError
+from dbtool.lint.rules import RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+DBTOOL = str(Path(sys.executable).parent / "dbtool")
+HEADER = "-- Test migration.\n--\n-- Why: a test needs it.\n"
+
+
+@pytest.fixture
+def proj(tmp_project):
+    """A scratch project with the repository's lint configuration (.sqlfluff, [tool.dbtool.lint])."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_project.path / "pyproject.toml")
+    shutil.copy(ROOT / ".sqlfluff", tmp_project.path / ".sqlfluff")
+    return tmp_project
+
+
+def pair(proj, mid: str, forward: str, rollback: str = "DROP TABLE IF EXISTS public.nothing;\n") -> None:
+    proj.pair(mid, HEADER + textwrap.dedent(forward).lstrip(), HEADER + textwrap.dedent(rollback).lstrip())
+
+
+def hits(report, layer: str | None = None) -> set[tuple[str, str, int]]:
+    return {(f.rule, f.path, f.line) for f in report.findings if layer is None or f.layer == layer}
+
+
+def base_tables(proj) -> None:
+    pair(proj, "0001_create_deals", """
+        CREATE TABLE public.deals (id bigint PRIMARY KEY, name text NOT NULL);
+        CREATE INDEX deals_name_idx ON public.deals (name);
+        ALTER TABLE public.deals ADD COLUMN stage text NOT NULL;
+        """, "DROP TABLE public.deals;\n")
+
+
+# ----- safety (squawk) ---------------------------------------------------------------------------
+
+def test_create_index_without_concurrently_on_an_existing_table_is_flagged_but_not_on_a_new_one(proj):
+    base_tables(proj)
+    pair(proj, "0002_add_deal_stage_index", "CREATE INDEX deals_stage_idx ON public.deals (stage);\n",
+         "DROP INDEX public.deals_stage_idx;\n")
+    rep = lint(proj.load(), layers=["safety"])
+    assert hits(rep) == {("squawk/require-concurrent-index-creation", "migrations/0002_add_deal_stage_index.sql", 4)}
+
+
+def test_add_column_not_null_without_default_is_flagged_on_an_existing_table_only(proj):
+    base_tables(proj)
+    pair(proj, "0002_add_deal_region", """
+        ALTER TABLE public.deals ADD COLUMN region text NOT NULL;
+        ALTER TABLE public.deals ADD COLUMN currency text NOT NULL DEFAULT 'GBP';
+        """, "ALTER TABLE public.deals DROP COLUMN currency, DROP COLUMN region;\n")
+    rep = lint(proj.load(), layers=["safety"])
+    assert hits(rep) == {("squawk/adding-required-field", "migrations/0002_add_deal_region.sql", 4)}
+
+
+def test_non_transactional_migration_may_build_an_index_concurrently(proj):
+    base_tables(proj)
+    proj.pair("0002_index_deal_stage",
+              "-- transactional: false\n-- Why: build it without blocking writes.\n"
+              "CREATE INDEX CONCURRENTLY deals_stage_idx ON public.deals (stage);\n",
+              "-- Undo.\nDROP INDEX CONCURRENTLY public.deals_stage_idx;\n")
+    rep = lint(proj.load(), layers=["safety"])
+    assert rep.clean, [f.text() for f in rep.findings]
+
+
+# ----- bodies (plpgsql_check) --------------------------------------------------------------------
+
+FUNCTIONS = """
+    CREATE SCHEMA app;
+    CREATE TABLE public.things (id bigint PRIMARY KEY, name text NOT NULL);
+    CREATE FUNCTION app.thing_name(p_id bigint) RETURNS text
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog
+    AS $$
+    BEGIN
+        RETURN (SELECT t.nickname FROM public.things AS t WHERE t.id = p_id);
+    END
+    $$;
+    CREATE FUNCTION app.thing_ids() RETURNS SETOF text
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog
+    AS $$
+    BEGIN
+        RETURN QUERY SELECT t.id FROM public.things AS t;
+    END
+    $$;
+    CREATE FUNCTION app.things_stamp() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog
+    AS $$
+    BEGIN
+        NEW.updated_at := now();
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER things_stamp BEFORE UPDATE ON public.things
+        FOR EACH ROW EXECUTE FUNCTION app.things_stamp();
+    """
+
+
+def test_function_body_selecting_a_missing_column_is_reported_at_its_line_in_the_file(proj, server):
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    rep = lint(proj.load(), server_url=server.url(), layers=["bodies"])
+    path = "migrations/0001_create_things.sql"
+    assert hits(rep) == {("plpgsql/undefined-column", path, 10),   # t.nickname
+                         ("plpgsql/datatype-mismatch", path, 17),  # bigint returned as text
+                         ("plpgsql/undefined-column", path, 24)}   # NEW.updated_at, checked with its table
+    assert "nickname" in next(f.message for f in rep.findings if f.line == 10)
+    assert rep.layers["bodies"] == "ran"
+
+
+def test_function_body_in_a_repeatable_file_is_reported_there(proj, migrated_db, server):
+    pair(proj, "0001_create_things", FUNCTIONS.split("CREATE FUNCTION")[0],
+         "DROP TABLE public.things;\nDROP SCHEMA app;\n")
+    proj.write("sql/functions/app.thing_count.sql", """
+        -- Counts things.
+        CREATE OR REPLACE FUNCTION app.thing_count() RETURNS bigint
+        LANGUAGE plpgsql STABLE SET search_path = pg_catalog
+        AS $$
+        BEGIN
+            RETURN (SELECT count(*) FROM public.things AS t WHERE t.colour = 'red');
+        END
+        $$;
+        """)
+    rep = lint(proj.load(), server_url=server.url(), layers=["bodies"])
+    assert hits(rep) == {("plpgsql/undefined-column", "sql/functions/app.thing_count.sql", 6)}
+
+
+def test_without_a_database_the_bodies_layer_is_skipped_with_a_note(proj):
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    rep = lint(proj.load(), layers=["bodies"])
+    assert rep.clean and rep.layers["bodies"].startswith("skipped: no database")
+
+
+def test_a_migrated_database_is_checked_in_place_and_left_as_it_was(proj, empty_db, conn_to):
+    from dbtool.commands.migrate import migrate
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    migrate(empty_db, proj.load(), sync_cron=False)
+    rep = lint(proj.load(), database_url=empty_db, layers=["bodies"])
+    assert ("plpgsql/undefined-column", "migrations/0001_create_things.sql", 10) in hits(rep)
+    assert conn_to(empty_db).execute(
+        "SELECT count(*) FROM pg_extension WHERE extname = 'plpgsql_check'").fetchone()[0] == 0
+
+
+# ----- project rules -----------------------------------------------------------------------------
+
+def test_migration_without_rollback_is_flagged(proj):
+    proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("migration-rollback", "migrations/0001_create_deals.sql", 1)}
+
+
+def test_empty_rollback_and_orphan_rollback_are_flagged(proj):
+    proj.pair("0001_create_deals", HEADER + "CREATE TABLE public.deals (id bigint);\n", "-- nothing to undo\n")
+    proj.write("migrations/0002_create_x.rollback.sql", HEADER + "DROP TABLE public.x;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("migration-rollback", "migrations/0001_create_deals.rollback.sql", 1),
+                         ("migration-rollback", "migrations/0002_create_x.rollback.sql", 1)}
+
+
+@pytest.mark.parametrize("name", ["0001-create-deals", "1_create_deals", "0001_Deals", "0001_deals"])
+def test_badly_named_migration_file_is_flagged(proj, name):
+    pair(proj, name, "CREATE TABLE public.deals (id bigint);\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert ("migration-name", f"migrations/{name}.sql", 1) in hits(rep)
+
+
+def test_new_tenant_table_without_rls_is_flagged_at_the_table_name(proj):
+    pair(proj, "0001_create_notes", """
+        CREATE TABLE public.tenants (id uuid PRIMARY KEY);
+        CREATE TABLE public.notes (
+            id bigint PRIMARY KEY,
+            tenant_id uuid NOT NULL REFERENCES public.tenants (id)
+        );
+        CREATE TABLE public.deals (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+        ALTER TABLE public.deals ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE public.deals FORCE ROW LEVEL SECURITY;
+        CREATE TABLE public.tasks (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+        ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
+        """, "DROP TABLE public.tasks, public.deals, public.notes, public.tenants;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("tenant-table-rls", "migrations/0001_create_notes.sql", 5),
+                         ("tenant-table-rls", "migrations/0001_create_notes.sql", 12)}
+    notes, tasks = sorted(rep.findings, key=lambda f: f.line)
+    assert notes.col == len("CREATE TABLE ") + 1
+    assert "does not enable and force" in notes.message and "does not force" in tasks.message
+
+
+def test_migration_recreating_an_earlier_migrations_object_is_flagged(proj):
+    base_tables(proj)
+    pair(proj, "0002_replace_deals", """
+        DROP TABLE public.deals;
+        CREATE TABLE public.deals (id bigint PRIMARY KEY, title text);
+        """)
+    pair(proj, "0003_drop_deals", "DROP TABLE public.deals;\n")
+    pair(proj, "0004_create_deals", "CREATE TABLE public.deals (id bigint PRIMARY KEY);\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("migration-recreates", "migrations/0002_replace_deals.sql", 5)}
+
+
+def test_repeatable_files_define_exactly_the_object_they_are_named_after(proj):
+    body = "LANGUAGE sql STABLE SET search_path = pg_catalog AS $$ SELECT 1 $$;\n"
+    proj.write("sql/functions/app.one.sql", f"-- One.\nCREATE OR REPLACE FUNCTION app.one() RETURNS int {body}")
+    proj.write("sql/functions/app.two.sql", f"-- Two.\nCREATE OR REPLACE FUNCTION app.one() RETURNS int {body}"
+               f"CREATE OR REPLACE FUNCTION app.two() RETURNS int {body}")
+    proj.write("sql/functions/two.sql", f"-- Bad name.\nCREATE OR REPLACE FUNCTION app.two() RETURNS int {body}")
+    proj.write("sql/views/public.v.sql", "-- A view.\nCREATE OR REPLACE VIEW public.w AS SELECT 1 AS one;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("repeatable-object", "sql/functions/app.two.sql", 2),
+                         ("repeatable-name", "sql/functions/two.sql", 1),
+                         ("repeatable-object", "sql/views/public.v.sql", 2),
+                         ("repeatable-object", "sql/views/public.v.sql", 1)}
+
+
+def test_files_after_the_roles_migration_start_by_setting_the_owner_role(proj):
+    pair(proj, "0001_create_roles", "DO $$ BEGIN CREATE ROLE maplatform_owner NOLOGIN; END $$;\n")
+    proj.pair("0002_create_deals", HEADER + "SET LOCAL ROLE maplatform_owner;\nCREATE TABLE public.deals (id bigint);\n",
+              HEADER + "DROP TABLE public.deals;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("owner-role", "migrations/0002_create_deals.rollback.sql", 4)}
+
+
+def test_header_comment_is_required_and_the_new_placeholder_must_be_replaced(proj):
+    proj.pair("0001_create_deals", "CREATE TABLE public.deals (id bigint);\n", HEADER + "DROP TABLE public.deals;\n")
+    proj.pair("0002_create_notes", "-- Create notes\n--\n-- Why: <say why this change is needed>\n"
+              "CREATE TABLE public.notes (id bigint);\n", HEADER + "DROP TABLE public.notes;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("migration-header", "migrations/0001_create_deals.sql", 1),
+                         ("migration-header", "migrations/0002_create_notes.sql", 3)}
+
+
+def test_schema_qualification_and_search_path_are_required(proj):
+    pair(proj, "0001_create_deals", """
+        CREATE TABLE deals (id bigint);
+        CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+        WITH d AS (SELECT 1 AS id) INSERT INTO public.log SELECT id FROM d;
+        """)
+    rep = lint(proj.load(), layers=["rules"])
+    path = "migrations/0001_create_deals.sql"
+    assert hits(rep) == {("schema-qualified", path, 4), ("function-search-path", path, 5)}
+
+
+# ----- style (sqlfluff), large files -------------------------------------------------------------
+
+def test_file_over_20_kb_with_an_error_near_its_end_is_not_skipped(proj):
+    lines = [f"INSERT INTO public.big (id, label) VALUES ({i}, 'row number {i}');" for i in range(420)]
+    text = HEADER + "\n".join(lines) + "\nSELEC 1;\nSELECT 2;\n"
+    assert len(text.encode()) > 20 * 1024
+    proj.pair("0001_fill_big", text, HEADER + "DELETE FROM public.big;\n")
+    bad_line = HEADER.count("\n") + len(lines) + 1
+    rep = lint(proj.load(), layers=["style", "rules"])
+    assert ("sqlfluff/PRS", "migrations/0001_fill_big.sql", bad_line) in hits(rep)
+    assert ("syntax-error", "migrations/0001_fill_big.sql", bad_line) in hits(rep)
+
+
+def test_style_follows_the_committed_sqlfluff_config(proj):
+    pair(proj, "0001_create_deals", "create table public.deals (id bigint);\n")
+    rep = lint(proj.load(), layers=["style"])
+    assert ("sqlfluff/CP01", "migrations/0001_create_deals.sql", 4) in hits(rep)
+
+
+# ----- suppressions and configuration ------------------------------------------------------------
+
+def suppressed_index(proj, comment: str) -> None:
+    base_tables(proj)
+    pair(proj, "0002_add_deal_stage_index", f"{comment}\nCREATE INDEX deals_stage_idx ON public.deals (stage);\n",
+         "DROP INDEX public.deals_stage_idx;\n")
+
+
+def test_suppression_with_a_reason_silences_the_finding(proj):
+    suppressed_index(proj, "-- dbtool-lint: ignore squawk/require-concurrent-index-creation because deals is empty")
+    rep = lint(proj.load(), layers=["safety", "rules"])
+    assert rep.clean and rep.suppressed == 1
+
+
+def test_suppression_at_the_end_of_a_statement_line_covers_that_statement(proj):
+    base_tables(proj)
+    pair(proj, "0002_add_deal_stage_index", "CREATE INDEX deals_stage_idx\n    ON public.deals (stage);  "
+         "-- dbtool-lint: ignore squawk/* because deals is empty\n", "DROP INDEX public.deals_stage_idx;\n")
+    rep = lint(proj.load(), layers=["safety", "rules"])
+    assert rep.clean and rep.suppressed == 1
+
+
+def test_suppression_without_a_reason_is_a_finding_and_suppresses_nothing(proj):
+    suppressed_index(proj, "-- dbtool-lint: ignore squawk/require-concurrent-index-creation")
+    rep = lint(proj.load(), layers=["safety", "rules"])
+    path = "migrations/0002_add_deal_stage_index.sql"
+    assert hits(rep) == {("suppression-reason", path, 4), ("squawk/require-concurrent-index-creation", path, 5)}
+
+
+def test_suppression_that_matches_nothing_is_a_finding(proj):
+    base_tables(proj)
+    pair(proj, "0002_add_deal_region", "-- dbtool-lint: ignore squawk/adding-required-field because why not\n"
+         "ALTER TABLE public.deals ADD COLUMN region text;\n", "ALTER TABLE public.deals DROP COLUMN region;\n")
+    rep = lint(proj.load(), layers=["safety", "rules"])
+    assert hits(rep) == {("suppression-unused", "migrations/0002_add_deal_region.sql", 4)}
+
+
+def test_rules_disabled_in_pyproject_are_not_reported(proj):
+    proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
+    pyproject = proj.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('disable = [', 'disable = [\n    "migration-rollback",'))
+    rep = lint(proj.load(), layers=["rules"])
+    assert rep.clean
+
+
+def test_bad_lint_configuration_is_a_usage_error(proj):
+    (proj.path / "pyproject.toml").write_text('[tool.dbtool]\n[tool.dbtool.lint]\ndisabel = ["x"]\n')
+    with pytest.raises(UsageError, match="disabel"):
+        lint(proj.load())
+
+
+def test_every_dbtool_rule_has_a_doc_page_with_its_hint():
+    for rule_id in RULES:
+        page = ROOT / "docs" / "rules" / f"{rule_id}.md"
+        assert page.is_file(), f"missing {page}"
+        assert page.read_text().startswith(f"# {rule_id}")
+
+
+# ----- CLI: text, --json, exit codes, --changed --------------------------------------------------
+
+def cli(*args, cwd=None):
+    return subprocess.run([DBTOOL, "lint", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_cli_prints_one_finding_per_line_then_a_summary_and_exits_1(proj):
+    proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
+    res = cli("--project", str(proj.path), "--layer", "rules")
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == ("migrations/0001_create_deals.sql:1:1: error migration-rollback "
+                        "no rollback file 0001_create_deals.rollback.sql")
+    assert lines[-1].startswith("1 file(s) linted: 1 error(s), 0 warning(s)")
+
+
+def test_cli_json_for_ci(proj):
+    proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
+    res = cli("--project", str(proj.path), "--layer", "rules", "--json")
+    assert res.returncode == 1
+    data = json.loads(res.stdout)
+    assert data["clean"] is False
+    assert data["findings"][0] | {"hint": None} == {
+        "path": "migrations/0001_create_deals.sql", "line": 1, "col": 1, "severity": "error",
+        "rule": "migration-rollback", "message": "no rollback file 0001_create_deals.rollback.sql",
+        "hint": None, "layer": "rules"}
+    assert data["layers"]["rules"] == "ran"
+
+
+def test_cli_exits_0_when_clean(proj):
+    pair(proj, "0001_create_deals", "CREATE TABLE public.deals (id bigint);\n", "DROP TABLE public.deals;\n")
+    res = cli("--project", str(proj.path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "0 error(s), 0 warning(s)" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--layer", "spelling"], "unknown layer"),
+    (["--base", "HEAD"], "--base only makes sense with --changed"),
+    (["--changed", "migrations"], "either files or --changed"),
+    (["no/such/file.sql"], "no such file"),
+])
+def test_cli_usage_errors_exit_2(proj, args, message):
+    res = cli("--project", str(proj.path), *args)
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_changed_lints_only_files_changed_against_the_base(proj):
+    base_tables(proj)
+    git(proj.path, "init", "-q", "-b", "main")
+    git(proj.path, "add", ".")
+    git(proj.path, "commit", "-q", "-m", "base")
+    pair(proj, "0002_add_deal_stage_index", "CREATE INDEX deals_stage_idx ON public.deals (stage);\n",
+         "DROP INDEX public.deals_stage_idx;\n")
+    (proj.path / "migrations/0001_create_deals.rollback.sql").write_text("DROP TABLE public.deals;\n")  # no header now
+    res = cli("--changed", "--layer", "safety", "--layer", "rules", "--json", cwd=proj.path)
+    data = json.loads(res.stdout)
+    assert res.returncode == 1
+    assert set(data["files"]) == {"migrations/0001_create_deals.sql", "migrations/0001_create_deals.rollback.sql",
+                                  "migrations/0002_add_deal_stage_index.sql",
+                                  "migrations/0002_add_deal_stage_index.rollback.sql"}
+    assert {(f["rule"], f["path"]) for f in data["findings"]} == {
+        ("migration-header", "migrations/0001_create_deals.rollback.sql"),
+        ("squawk/require-concurrent-index-creation", "migrations/0002_add_deal_stage_index.sql")}
+    git(proj.path, "checkout", "-q", "-b", "feature")
+    git(proj.path, "add", ".")
+    git(proj.path, "commit", "-q", "-m", "feature")
+    res = cli("--changed", "--base", "main", "--layer", "rules", "--json", cwd=proj.path)
+    assert {f["path"] for f in json.loads(res.stdout)["findings"]} == {"migrations/0001_create_deals.rollback.sql"}
+    res = cli("--changed", "--layer", "rules", cwd=proj.path)  # nothing changed against HEAD now
+    assert res.returncode == 0 and res.stdout.startswith("0 file(s) linted")
+
+
+def test_changed_outside_git_is_a_usage_error(proj):
+    res = cli("--changed", cwd=proj.path)
+    assert res.returncode == 2 and "git" in res.stderr
+
+
+# ----- the repository itself ---------------------------------------------------------------------
+
+def test_repository_sql_lints_clean_including_function_bodies(project, migrated_db):
+    """make test fails while the repository's own migrations/ and sql/ have findings."""
+    rep = lint(project, database_url=migrated_db)
+    assert rep.layers == {"style": "ran", "safety": "ran", "bodies": "ran", "rules": "ran"}
+    assert rep.clean, "\n" + "\n".join(f.text() for f in rep.findings)
