@@ -26,6 +26,12 @@ demo: setup
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool migrate
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool status
 
+# Lint all SQL: sqlfluff, squawk, dbtool's rules, and PL/pgSQL bodies checked with plpgsql_check in a
+# scratch database built in a throwaway local cluster (or on DBTOOL_LINT_SERVER_URL's server, or in
+# DBTOOL_LINT_DATABASE_URL when set). docs/lint.md.
+lint: setup
+	$(BIN)/dbtool lint --temp-cluster
+
 # The committed snapshot of head, schema/snapshot.yaml: what migrations/ and sql/ build, in a
 # temporary local cluster (reproducible: no server of yours is read), or in a scratch database on
 # SNAPSHOT_DATABASE_URL's server. tests/test_snapshot.py fails when the file is stale.

@@ -338,6 +338,8 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
              help="A server to build a scratch migrated database on (dropped afterwards).")] = None,
          dev: Annotated[bool, typer.Option("--dev", help="Build the scratch database on the running dev "
                                            "cluster, if it is up.")] = False,
+         temp_cluster: Annotated[bool, typer.Option("--temp-cluster", help="Build the scratch database in a "
+                                                    "throwaway local cluster (initdb; a few seconds).")] = False,
          layer: Annotated[Optional[list[str]], typer.Option(
              "--layer", metavar="NAME", help="Run only this layer: style, safety, bodies, rules (repeatable).")] = None,
          json: Json = False, project: Project = None):
@@ -350,7 +352,7 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
         if changed and paths:
             raise UsageError("pass either files or --changed, not both", hint="pre-commit passes files; CI uses --changed")
         rep = lint_cmd.lint(config.load(project), paths=paths, changed=changed, base=base, database_url=database_url,
-                            server_url=server_url, dev=dev, layers=layer)
+                            server_url=server_url, dev=dev, temp_cluster=temp_cluster, layers=layer)
         if json:
             emit_json(rep.as_dict())
         else:

@@ -7,7 +7,7 @@ database) and rules (dbtool's own conventions). Findings can be suppressed inlin
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack
 
 from .. import db
 from ..config import Project
@@ -16,12 +16,12 @@ from ..lint import bodies, files, rules, safety, settings, style, suppress
 from ..lint.model import Finding, Report
 
 NO_DATABASE = ("skipped: no database; pass --database-url of a migrated database, --server-url of a server "
-               "to build one on, or --dev")
+               "to build one on, --temp-cluster, or --dev")
 
 
 def lint(project: Project, *, paths: list[str] | None = None, changed: bool = False, base: str | None = None,
          database_url: str | None = None, server_url: str | None = None, dev: bool = False,
-         layers: list[str] | None = None) -> Report:
+         temp_cluster: bool = False, layers: list[str] | None = None) -> Report:
     started = time.monotonic()
     cfg = settings.load(project)
     if base and not changed:
@@ -35,7 +35,8 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     wanted = [x for x in cfg.layers if not layers or x in layers]
     found: list[Finding] = []
     if selected:
-        found += _run_layers(project, ws, cfg, selected, wanted, report, database_url, server_url, dev)
+        db_source = dict(database_url=database_url, server_url=server_url, dev=dev, temp_cluster=temp_cluster)
+        found += _run_layers(project, ws, cfg, selected, wanted, report, db_source)
     ran = {k for k, v in report.layers.items() if v == "ran"}
     chosen = [f for f in ws.files if f.rel in selected]
     kept, report.suppressed = suppress.apply(found, chosen, ran)
@@ -46,7 +47,7 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     return report
 
 
-def _run_layers(project, ws, cfg, selected, wanted, report, database_url, server_url, dev) -> list[Finding]:
+def _run_layers(project, ws, cfg, selected, wanted, report, db_source: dict) -> list[Finding]:
     found: list[Finding] = []
     for layer in settings.LAYERS:
         if layer not in wanted:
@@ -62,11 +63,11 @@ def _run_layers(project, ws, cfg, selected, wanted, report, database_url, server
             report.layers[layer] = "ran" if exe else "skipped: squawk is not installed (pip install squawk-cli)"
             found += safety.check(ws, cfg, selected, exe) if exe else []
         else:
-            found += _bodies(project, ws, report, database_url, server_url, dev)
+            found += _bodies(project, ws, report, **db_source)
     return found
 
 
-def _bodies(project, ws, report, database_url, server_url, dev) -> list[Finding]:
+def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster) -> list[Finding]:
     if dev and not (database_url or server_url):
         from . import dev as dev_cmd
         try:
@@ -74,13 +75,16 @@ def _bodies(project, ws, report, database_url, server_url, dev) -> list[Finding]
         except DbtoolError as exc:
             report.layers["bodies"] = f"skipped: --dev: {exc.message}"
             return []
-    if not (database_url or server_url):
+    if not (database_url or server_url or temp_cluster):
         report.layers["bodies"] = NO_DATABASE
         return []
     if database_url:
         _note_if_behind(database_url, project, report)
-    source = nullcontext(database_url) if database_url else bodies.scratch_database(server_url, project)
-    with source as url:
+    with ExitStack() as stack:
+        if not (database_url or server_url):
+            from .snapshot import temporary_cluster  # initdb + start: a few seconds
+            server_url = stack.enter_context(temporary_cluster())
+        url = database_url or stack.enter_context(bodies.scratch_database(server_url, project))
         checked = bodies.check(url, ws)
     report.layers["bodies"] = "ran"
     report.notes += checked.notes

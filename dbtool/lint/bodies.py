@@ -156,7 +156,7 @@ def scratch_database(server_url: str, project: Project) -> Iterator[str]:
     name = f"dbtool_lint_{os.getpid()}_{secrets.token_hex(3)}"
     with db.connection(server_url) as admin:
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         except psycopg.Error as exc:
             raise DatabaseFailure(f"cannot create a scratch database for lint: {str(exc).strip().splitlines()[0]}",
                                   hint="--server-url needs a role allowed to CREATE DATABASE") from None
