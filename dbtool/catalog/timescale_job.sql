@@ -1,8 +1,9 @@
 -- TimescaleDB jobs and policies (retention, compression, continuous-aggregate refresh, add_job):
--- named by procedure and the hypertable or continuous aggregate they act on, since job ids differ
--- between databases. Schedule, config (without the internal hypertable ids), retries, owner.
+-- named by procedure (TimescaleDB's own policy procedures without their internal schema) and the
+-- hypertable or continuous aggregate they act on, since job ids differ between databases.
+-- Schedule, config (without the internal hypertable ids), retries, owner.
 -- TimescaleDB's own jobs (ids below 1000) and run statistics are left out.
-SELECT j.proc_schema || '.' || j.proc_name
+SELECT CASE WHEN j.proc_schema ~ '^_timescaledb' THEN '' ELSE j.proc_schema || '.' END || j.proc_name
        || coalesce(' on ' || coalesce(ca.view_schema || '.' || ca.view_name,
                                       j.hypertable_schema || '.' || j.hypertable_name), '')
        || CASE WHEN count(*) OVER w > 1 THEN ' #' || row_number() OVER w ELSE '' END AS name,
