@@ -116,6 +116,15 @@ def test_function_body_selecting_a_missing_column_is_reported_at_its_line_in_the
                          ("plpgsql/undefined-column", path, 24)}   # NEW.updated_at, checked with its table
     assert "nickname" in next(f.message for f in rep.findings if f.line == 10)
     assert rep.layers["bodies"] == "ran"
+    with server.admin() as c:  # the scratch database is gone
+        assert c.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbtool_lint_%'").fetchone()[0] == 0
+
+
+def test_temp_cluster_builds_the_function_body_database_without_any_server(proj):
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    res = cli("--project", str(proj.path), "--layer", "bodies", "--temp-cluster")
+    assert res.returncode == 1, res.stderr
+    assert "migrations/0001_create_things.sql:10:5: error plpgsql/undefined-column" in res.stdout
 
 
 def test_function_body_in_a_repeatable_file_is_reported_there(proj, migrated_db, server):
