@@ -1,0 +1,124 @@
+"""`dbtool verify`: on a scratch database, every migration must survive up, down, up.
+
+For each migration in order: apply it, roll it back, and the catalog (and the cron jobs it
+declares) must be exactly as before it; apply it again, and the catalog must be exactly as after
+the first apply. The first migration that breaks this is reported with the differences. At the
+end the repeatable objects must apply cleanly on the head schema.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from .. import catalog, cron, db, engine, ledger, migrations, repeatables
+from ..config import Project
+from ..engine import Progress, Settings, _quiet
+from ..errors import DbtoolError
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: list[str] = field(default_factory=list)
+    failed: str | None = None
+    problem: str | None = None
+    differences: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _state(conn) -> dict:
+    snap = catalog.snapshot(conn)
+    snap["declared cron job"] = {j.name: {"schedule": j.schedule, "command": j.command, "active": j.active}
+                                 for j in cron.desired(conn)}
+    return snap
+
+
+def _changes(a: dict, b: dict) -> list[dict]:
+    return [{"action": c.action, "kind": c.kind, "name": c.name, "before": c.before, "after": c.after}
+            for c in catalog.diff(a, b)]
+
+
+def verify(url: str, project: Project, *, settings: Settings | None = None, progress: Progress = _quiet,
+           scratch_name: str | None = None) -> VerifyResult:
+    settings = settings or Settings.from_project(project)
+    files = migrations.read(project.migrations_dir, project.root)
+    reps = repeatables.read(project.sql_dir, project.root)
+    scratch = scratch_name or f"dbtool_verify_{os.getpid()}"
+    _create(url, scratch)
+    try:
+        target = db.with_dbname(url, scratch)
+        with db.connection(target) as conn:
+            ledger.ensure(conn)
+        result = _walk(target, project, files, settings, progress)
+        if result.ok:
+            with db.connection(target) as conn:
+                _repeatables_at_head(conn, project, reps, settings)
+        return result
+    finally:
+        _drop(url, scratch)
+
+
+def _step(url: str, action, *args) -> dict:
+    """Run one apply or undo in its own session, as separate dbtool runs would (an extension such
+    as timescaledb cannot be re-created in the session that dropped it), and snapshot afterwards."""
+    with db.connection(url) as conn:
+        action(conn, *args)
+    with db.connection(url) as conn:
+        return _state(conn)
+
+
+def _walk(url, project, files, settings, progress) -> VerifyResult:
+    result = VerifyResult(ok=True)
+    with db.connection(url) as conn:
+        before = _state(conn)
+    for i, m in enumerate(files, 1):
+        progress("verify", m.id, {"n": i, "of": len(files)})
+        step = "apply"
+        try:
+            after_up = _step(url, engine.apply, project, m, settings)
+            step = "roll back"
+            diff = _changes(before, _step(url, engine.undo, project, m, settings))
+            if diff:
+                return _fail(result, m.id, "the rollback does not restore the catalog it started from", diff)
+            step = "re-apply"
+            again = _step(url, engine.apply, project, m, settings)
+        except DbtoolError as err:
+            return _fail(result, m.id, f"{step} failed: {err.message}", [])
+        diff = _changes(after_up, again)
+        if diff:
+            return _fail(result, m.id, "applying again after the rollback gives a different catalog", diff)
+        result.checked.append(m.id)
+        before = again
+    return result
+
+
+def _fail(result: VerifyResult, mid: str, problem: str, diff: list[dict]) -> VerifyResult:
+    result.ok, result.failed, result.problem, result.differences = False, mid, problem, diff
+    return result
+
+
+def _repeatables_at_head(conn, project, reps, settings) -> None:
+    plan = repeatables.plan(conn, reps)
+    with conn.transaction():
+        repeatables.apply(conn, plan, strict=True, run=engine.run_repeatable(conn, project, settings))
+
+
+def _create(url: str, name: str) -> None:
+    with db.connection(url) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise DbtoolError(f"cannot create the scratch database {name}: {db.server_error(exc).message}",
+                              hint="verify needs a role with CREATEDB on the server given by --database-url") from None
+
+
+def _drop(url: str, name: str) -> None:
+    cron.forget_database(url, name)
+    with db.connection(url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
