@@ -426,3 +426,38 @@ def test_repository_sql_lints_clean_including_function_bodies(project, migrated_
     rep = lint(project, database_url=migrated_db)
     assert rep.layers == {"style": "ran", "safety": "ran", "bodies": "ran", "rules": "ran"}
     assert rep.clean, "\n" + "\n".join(f.text() for f in rep.findings)
+
+
+def test_suppression_inside_a_function_body_covers_that_function(proj, server):
+    pair(proj, "0001_create_things", FUNCTIONS.replace(
+        "    BEGIN\n        RETURN (SELECT t.nickname",
+        "    BEGIN\n        -- dbtool-lint: ignore plpgsql/undefined-column because nickname arrives in 0002\n"
+        "        RETURN (SELECT t.nickname"), "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    rep = lint(proj.load(), server_url=server.url(), layers=["bodies", "rules"])
+    assert {f.line for f in rep.findings if f.rule == "plpgsql/undefined-column"} == {25}
+    assert rep.suppressed == 1
+
+
+def test_dev_without_a_running_dev_cluster_skips_bodies_with_a_note(proj):
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    rep = lint(proj.load(), dev=True, layers=["bodies"])
+    assert rep.clean and rep.layers["bodies"].startswith("skipped: --dev:")
+
+
+def test_pre_commit_hooks_call_existing_options_on_sql_files():
+    import yaml
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert hooks["dbtool-lint"]["entry"] == "dbtool lint" and hooks["dbtool-lint"]["pass_filenames"] is True
+    assert hooks["dbtool-lint"]["files"] == r"\.sql$"
+    assert hooks["dbtool-lint-changed"]["entry"] == "dbtool lint --changed"
+    assert hooks["dbtool-lint-changed"]["pass_filenames"] is False
+
+
+def test_given_files_limit_the_report_but_rules_still_read_the_whole_project(proj):
+    base_tables(proj)
+    pair(proj, "0002_replace_deals", "CREATE TABLE public.deals (id bigint PRIMARY KEY);\n")
+    pair(proj, "0003_create_notes", "CREATE TABLE notes (id bigint);\n")
+    only = str(proj.path / "migrations" / "0002_replace_deals.sql")
+    rep = lint(proj.load(), paths=[only], layers=["rules"])
+    assert hits(rep) == {("migration-recreates", "migrations/0002_replace_deals.sql", 4)}
+    assert rep.files == ["migrations/0002_replace_deals.rollback.sql", "migrations/0002_replace_deals.sql"]

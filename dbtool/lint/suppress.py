@@ -68,10 +68,10 @@ def _extent(f: SqlFile, line: int, col0: int, whole: bool) -> tuple[int, int]:
     offset = f._line_starts[line - 1] + col0
     standalone = not f.line_text(line)[:col0].strip()
     for s in f.statements:
+        if s.start <= offset <= s.end or (not standalone and s.line <= line <= s.end_line):
+            return s.line, s.end_line  # inside a statement (a column list, a body) or after it: all of it
         if standalone and s.start > offset:
             return line, s.end_line
-        if not standalone and s.line <= line <= s.end_line:
-            return s.line, s.end_line
     if standalone:  # unparsable file: the next line with code
         nxt = line + 1
         while nxt <= len(f._line_starts) and (not f.line_text(nxt).strip()
