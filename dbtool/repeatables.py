@@ -19,7 +19,8 @@ from .ledger import SCHEMA
 
 KINDS = ("functions", "policies", "views")  # apply order: policies and views call functions
 # Errors that mean "what this object needs is created by a migration not applied yet".
-MISSING_DEPENDENCY = {"42P01", "42883", "42704", "3F000", "42703", "42P02"}
+# 22023 is what `SET LOCAL ROLE maplatform_owner` raises when the roles migration is rolled back.
+MISSING_DEPENDENCY = {"42P01", "42883", "42704", "3F000", "42703", "42P02", "22023"}
 
 
 @dataclass
@@ -85,7 +86,11 @@ def identities(conn: psycopg.Connection, r: Repeatable) -> list[str]:
 
 def exists(conn: psycopg.Connection, kind: str, identity: str) -> bool:
     if kind == "functions":
-        return all(db.scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", [i]) for i in identity.split(";"))
+        # Not to_regprocedure: on PostgreSQL < 16 it raises when an argument type is gone (a rollback
+        # that dropped the extension defining it), instead of returning NULL.
+        return all(db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
+                                      WHERE proname = %s AND oid::regprocedure::text = %s)""",
+                             [i.split("(", 1)[0].rsplit(".", 1)[-1].strip('"'), i]) for i in identity.split(";"))
     if kind == "views":
         return bool(db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [identity]))
     name, _, table = identity.partition(" ON ")
