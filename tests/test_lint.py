@@ -127,7 +127,7 @@ def test_temp_cluster_builds_the_function_body_database_without_any_server(proj)
     assert "migrations/0001_create_things.sql:10:5: error plpgsql/undefined-column" in res.stdout
 
 
-def test_function_body_in_a_repeatable_file_is_reported_there(proj, migrated_db, server):
+def test_function_body_in_a_repeatable_file_is_reported_there(proj, server):
     pair(proj, "0001_create_things", FUNCTIONS.split("CREATE FUNCTION")[0],
          "DROP TABLE public.things;\nDROP SCHEMA app;\n")
     proj.write("sql/functions/app.thing_count.sql", """
@@ -461,3 +461,14 @@ def test_given_files_limit_the_report_but_rules_still_read_the_whole_project(pro
     rep = lint(proj.load(), paths=[only], layers=["rules"])
     assert hits(rep) == {("migration-recreates", "migrations/0002_replace_deals.sql", 4)}
     assert rep.files == ["migrations/0002_replace_deals.rollback.sql", "migrations/0002_replace_deals.sql"]
+
+
+def test_index_on_a_materialized_view_created_in_the_same_migration_is_safe(proj):
+    base_tables(proj)
+    pair(proj, "0002_create_deal_counts", """
+        CREATE MATERIALIZED VIEW public.deal_counts AS SELECT d.stage, count(*) AS n FROM public.deals AS d
+        GROUP BY d.stage;
+        CREATE UNIQUE INDEX deal_counts_stage_key ON public.deal_counts (stage);
+        """, "DROP MATERIALIZED VIEW public.deal_counts;\n")
+    rep = lint(proj.load(), layers=["safety"])
+    assert rep.clean, [f.text() for f in rep.findings]

@@ -80,5 +80,7 @@ def _on_new_table(f: SqlFile, line: int) -> bool:
     target = objects.target_table(stmt.node) if stmt else None
     if target is None:
         return False
-    return any(isinstance(s.node, ast.CreateStmt) and objects.name_of(s.node.relation) == target
-               for s in f.statements if s.start < stmt.start)
+    made = {key[1] for s in f.statements if s.start < stmt.start
+            and isinstance(s.node, (ast.CreateStmt, ast.CreateTableAsStmt))  # tables, materialized views
+            for key, _ in objects.created(s.node)}
+    return target in made
