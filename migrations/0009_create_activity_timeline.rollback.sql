@@ -1,0 +1,28 @@
+-- Undoes 0009_create_activity_timeline: statements run top to bottom, newest change first.
+-- The repeatable views on these objects (tenant_daily_activity_summary, timescaledb_capabilities) go first.
+SET LOCAL ROLE maplatform_owner;
+
+DROP VIEW IF EXISTS ops.timescaledb_capabilities;
+DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
+
+DELETE FROM ops.cron_jobs WHERE jobname IN ('activity_timeline_retention', 'refresh_daily_activity_summary');
+DROP FUNCTION ops.refresh_daily_activity_summary();
+DROP MATERIALIZED VIEW public.daily_activity_summary;
+DROP FUNCTION ops.drop_expired_activity_timeline();
+
+RESET ROLE;
+REVOKE USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
+    FROM maplatform_owner, maplatform_maintenance, maplatform_ops;
+GRANT USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
+    TO PUBLIC;
+DO $$
+BEGIN
+    IF current_setting('timescaledb.license', TRUE) = 'timescale' THEN
+        PERFORM public.remove_retention_policy('public.activity_timeline', if_exists => TRUE);
+    END IF;
+END
+$$;
+SET LOCAL ROLE maplatform_owner;
+
+DROP TABLE public.activity_timeline;
+DROP SCHEMA timeline_chunks;
