@@ -1,0 +1,35 @@
+-- The current tenant's documents nearest to an embedding (cosine distance), nearest first.
+-- Row-level security filters the HNSW index's candidates after the index produced them: with a
+-- plain index scan, a tenant owning 2% of the documents gets about 2% of hnsw.ef_search (40)
+-- candidates, i.e. often fewer rows than asked for. pgvector 0.8's iterative scan keeps reading
+-- the index until enough rows pass the filter (bounded by hnsw.max_scan_tuples); relaxed_order
+-- may return slightly out of order, so the outer query sorts the final rows again.
+SET LOCAL ROLE maplatform_owner;
+
+CREATE OR REPLACE FUNCTION public.match_documents(query_embedding public.VECTOR, match_count INTEGER DEFAULT 10)
+RETURNS TABLE (
+    id UUID,
+    name VARCHAR,
+    distance DOUBLE PRECISION
+)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET hnsw.iterative_scan = 'relaxed_order'
+AS $$
+    WITH nearest AS MATERIALIZED (
+        SELECT
+            d.id,
+            d.name,
+            d.embeddings OPERATOR(public.<=>) query_embedding AS distance
+        FROM public.documents AS d
+        WHERE d.embeddings IS NOT NULL
+        ORDER BY d.embeddings OPERATOR(public.<=>) query_embedding
+        LIMIT match_count
+    )
+    SELECT n.id, n.name, n.distance
+    FROM nearest AS n
+    ORDER BY n.distance;
+$$;
+REVOKE ALL ON FUNCTION public.match_documents(public.VECTOR, INTEGER) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.match_documents(public.VECTOR, INTEGER) TO maplatform_app, maplatform_readonly;

@@ -1,0 +1,37 @@
+-- Which TimescaleDB edition this server runs and which path the time-series migration took for
+-- compression, retention and daily_activity_summary (docs/timescaledb.md). Read live from the
+-- catalog, so it stays true after someone changes a policy by hand; `dbtool doctor` can show it.
+SET LOCAL ROLE maplatform_owner;
+
+DROP VIEW IF EXISTS ops.timescaledb_capabilities;
+CREATE VIEW ops.timescaledb_capabilities AS
+SELECT
+    pg_catalog.current_setting('timescaledb.license', TRUE) AS edition,
+    (SELECT e.extversion FROM pg_catalog.pg_extension AS e WHERE e.extname = 'timescaledb') AS version,
+    CASE
+        WHEN h.compression_enabled THEN 'enabled'
+        WHEN pg_catalog.current_setting('timescaledb.license', TRUE) = 'apache'
+            THEN 'unavailable: the Apache edition has no compression'
+        ELSE 'unavailable: TimescaleDB refuses compression on a table with row-level security'
+    END AS compression,
+    CASE
+        WHEN EXISTS (
+            SELECT 1 FROM timescaledb_information.jobs AS j
+            WHERE j.proc_name = 'policy_retention' AND j.hypertable_schema = 'public'
+              AND j.hypertable_name = 'activity_timeline'
+        ) THEN 'timescaledb retention policy'
+        WHEN EXISTS (SELECT 1 FROM ops.cron_jobs AS cj WHERE cj.jobname = 'activity_timeline_retention')
+            THEN 'pg_cron job activity_timeline_retention (drop_chunks)'
+        ELSE 'none'
+    END AS retention,
+    CASE
+        WHEN EXISTS (
+            SELECT 1 FROM timescaledb_information.continuous_aggregates AS ca
+            WHERE ca.view_schema = 'public' AND ca.view_name = 'daily_activity_summary'
+        ) THEN 'continuous aggregate'
+        ELSE 'materialized view refreshed by pg_cron job refresh_daily_activity_summary'
+    END AS daily_activity_summary
+FROM timescaledb_information.hypertables AS h
+WHERE h.hypertable_schema = 'public' AND h.hypertable_name = 'activity_timeline';
+REVOKE ALL ON ops.timescaledb_capabilities FROM PUBLIC;
+GRANT SELECT ON ops.timescaledb_capabilities TO maplatform_ops;
