@@ -47,12 +47,15 @@ BEGIN
        OR (rolname = 'maplatform_maintenance' AND (rolsuper OR NOT rolbypassrls));
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'roles exist with attributes that break tenant isolation: %', bad
-            USING HINT = 'as a superuser: ALTER ROLE <role> NOSUPERUSER NOBYPASSRLS (maplatform_maintenance: BYPASSRLS); see docs/roles.md';
+            USING HINT = 'as a superuser: ALTER ROLE <role> NOSUPERUSER NOBYPASSRLS '
+                         || '(maplatform_maintenance: BYPASSRLS); see docs/roles.md';
     END IF;
     IF NOT pg_catalog.pg_has_role(session_user, 'maplatform_owner', 'MEMBER') THEN
         RAISE EXCEPTION 'role % must be a member of maplatform_owner to run the migrations', session_user
-            USING HINT = pg_catalog.format('as a superuser: GRANT maplatform_owner TO %I; GRANT maplatform_maintenance TO %I',
-                                           session_user, session_user);
+            USING HINT = pg_catalog.format(
+                'as a superuser: GRANT maplatform_owner TO %I; GRANT maplatform_maintenance TO %I',
+                session_user, session_user
+            );
     END IF;
 END
 $$;

@@ -56,7 +56,8 @@ BEGIN
         RETURN NULL;  -- no tenant set: policies compare with NULL and match no row
     END IF;
     IF raw !~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$' THEN
-        RAISE EXCEPTION 'app.current_tenant is set to %, which is not a tenant id (a uuid)', quote_literal(left(raw, 80))
+        RAISE EXCEPTION 'app.current_tenant is set to %, which is not a tenant id (a uuid)',
+            quote_literal(left(raw, 80))
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'set the tenant with SELECT set_tenant_context(''<tenant uuid>'')';
     END IF;
@@ -64,7 +65,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION app.current_tenant_id() IS
-    'The tenant of this transaction or session; NULL when none is set. Policies call it as (SELECT app.current_tenant_id()).';
+    'The tenant of this transaction or session; NULL when none is set. '
+    'Policies call it as (SELECT app.current_tenant_id()).';
 GRANT EXECUTE ON FUNCTION app.current_tenant_id()
     TO maplatform_app, maplatform_readonly, maplatform_ops, maplatform_maintenance;
 
@@ -143,4 +145,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION app.enforce_same_tenant_ids() IS
-    'AFTER INSERT/UPDATE statement trigger (transition table new_rows): every id in array TG_ARGV[0] is a row of TG_ARGV[1] of the same tenant';
+    'AFTER INSERT/UPDATE statement trigger (transition table new_rows): '
+    'every id in array TG_ARGV[0] is a row of TG_ARGV[1] of the same tenant';

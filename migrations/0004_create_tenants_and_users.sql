@@ -66,7 +66,7 @@ CREATE TABLE public.users (
 
     -- Permissions
     role VARCHAR(50) NOT NULL DEFAULT 'member',
-    permissions TEXT [] DEFAULT '{}',
+    permissions TEXT[] DEFAULT '{}',
 
     -- Settings
     preferences JSONB DEFAULT '{

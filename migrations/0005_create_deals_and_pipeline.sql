@@ -32,11 +32,11 @@ CREATE TABLE public.deals (
 
     -- Assignment
     owner_id UUID,
-    team_ids UUID [] DEFAULT '{}',
+    team_ids UUID[] DEFAULT '{}',
 
     -- Custom fields
     custom_fields JSONB DEFAULT '{}'::JSONB,
-    tags TEXT [] DEFAULT '{}',
+    tags TEXT[] DEFAULT '{}',
 
     -- AI fields
     ai_score DECIMAL(3, 2) CHECK (ai_score >= 0 AND ai_score <= 1),
@@ -85,7 +85,7 @@ CREATE TABLE public.deal_team_members (
     deal_id UUID,
     user_id UUID,
     role VARCHAR(50) NOT NULL DEFAULT 'member',
-    permissions TEXT [] DEFAULT '{}',
+    permissions TEXT[] DEFAULT '{}',
     added_by UUID,
     added_at TIMESTAMPTZ DEFAULT now(),
 

@@ -75,7 +75,7 @@ CREATE TABLE public.documents (
     embeddings public.VECTOR(1536), -- OpenAI embeddings
 
     -- Metadata
-    tags TEXT [] DEFAULT '{}',
+    tags TEXT[] DEFAULT '{}',
     custom_metadata JSONB DEFAULT '{}'::JSONB,
 
     -- Audit
@@ -169,8 +169,8 @@ CREATE TABLE public.data_room_permissions (
     can_annotate BOOLEAN DEFAULT FALSE,
 
     -- Folder-level permissions
-    allowed_folders UUID [] DEFAULT '{}',
-    denied_folders UUID [] DEFAULT '{}',
+    allowed_folders UUID[] DEFAULT '{}',
+    denied_folders UUID[] DEFAULT '{}',
 
     -- Tracking
     expires_at TIMESTAMPTZ,

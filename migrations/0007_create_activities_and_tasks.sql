@@ -28,7 +28,7 @@ CREATE TABLE public.activities (
 
     -- Metadata
     metadata JSONB DEFAULT '{}'::JSONB,
-    attachments UUID [] DEFAULT '{}',
+    attachments UUID[] DEFAULT '{}',
 
     -- Audit
     created_at TIMESTAMPTZ DEFAULT now(),
@@ -66,7 +66,7 @@ CREATE TABLE public.activities_archive (
     occurred_at TIMESTAMPTZ,
     duration INTEGER,
     metadata JSONB,
-    attachments UUID [],
+    attachments UUID[],
     created_at TIMESTAMPTZ,
     created_by UUID,
     archived_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -79,7 +79,8 @@ CREATE TABLE public.activities_archive (
     FOREIGN KEY (tenant_id, user_id) REFERENCES public.users (tenant_id, id) ON DELETE SET NULL (user_id),
     FOREIGN KEY (tenant_id, created_by) REFERENCES public.users (tenant_id, id)
 );
-COMMENT ON TABLE public.activities_archive IS 'Activities older than a year, moved here weekly by ops.archive_activities()';
+COMMENT ON TABLE public.activities_archive IS
+    'Activities older than a year, moved here weekly by ops.archive_activities()';
 CREATE INDEX idx_activities_archive_occurred ON public.activities_archive (tenant_id, occurred_at DESC);
 CREATE INDEX idx_activities_archive_deal ON public.activities_archive (deal_id);
 ALTER TABLE public.activities_archive ENABLE ROW LEVEL SECURITY;
@@ -111,11 +112,11 @@ CREATE TABLE public.tasks (
     completed_by UUID,
 
     -- Dependencies
-    depends_on UUID [] DEFAULT '{}',
-    blocks UUID [] DEFAULT '{}',
+    depends_on UUID[] DEFAULT '{}',
+    blocks UUID[] DEFAULT '{}',
 
     -- Metadata
-    tags TEXT [] DEFAULT '{}',
+    tags TEXT[] DEFAULT '{}',
     created_at TIMESTAMPTZ DEFAULT now(),
     updated_at TIMESTAMPTZ DEFAULT now(),
 

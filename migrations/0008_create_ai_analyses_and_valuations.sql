@@ -69,7 +69,7 @@ CREATE TABLE public.valuations (
     -- Calculations
     calculations JSONB,
     sensitivity_analysis JSONB,
-    comparables UUID [], -- Reference to other deals
+    comparables UUID[], -- Reference to other deals
 
     -- Metadata
     confidence_score DECIMAL(3, 2),

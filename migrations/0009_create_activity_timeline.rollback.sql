@@ -5,7 +5,8 @@ SET LOCAL ROLE maplatform_owner;
 DROP VIEW IF EXISTS ops.timescaledb_capabilities;
 DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
 
-DELETE FROM ops.cron_jobs WHERE jobname IN ('activity_timeline_retention', 'refresh_daily_activity_summary');
+DELETE FROM ops.cron_jobs
+WHERE jobname IN ('activity_timeline_retention', 'refresh_daily_activity_summary');
 DROP FUNCTION ops.refresh_daily_activity_summary();
 DROP MATERIALIZED VIEW public.daily_activity_summary;
 DROP FUNCTION ops.drop_expired_activity_timeline();

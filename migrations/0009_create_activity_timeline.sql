@@ -18,7 +18,8 @@
 SET LOCAL ROLE maplatform_owner;
 
 CREATE SCHEMA timeline_chunks AUTHORIZATION maplatform_owner;
-COMMENT ON SCHEMA timeline_chunks IS 'Chunks of activity_timeline: no USAGE for application roles, chunks do not inherit RLS';
+COMMENT ON SCHEMA timeline_chunks IS
+    'Chunks of activity_timeline: no USAGE for application roles, chunks do not inherit RLS';
 
 CREATE TABLE public.activity_timeline (
     time TIMESTAMPTZ NOT NULL,
@@ -60,7 +61,8 @@ BEGIN
     IF current_setting('timescaledb.license', TRUE) = 'timescale' THEN
         PERFORM public.add_retention_policy('public.activity_timeline', INTERVAL '1 year');
     ELSE
-        RAISE NOTICE 'TimescaleDB % edition: no retention policies; activity_timeline_retention (pg_cron) drops year-old chunks',
+        RAISE NOTICE 'TimescaleDB % edition: no retention policies; '
+            'activity_timeline_retention (pg_cron) drops year-old chunks',
             coalesce(current_setting('timescaledb.license', TRUE), '(unknown)');
     END IF;
 END
@@ -135,5 +137,8 @@ COMMENT ON FUNCTION ops.refresh_daily_activity_summary() IS
 INSERT INTO ops.cron_jobs (jobname, schedule, command)
 VALUES ('refresh_daily_activity_summary', '5 * * * *', 'SELECT ops.refresh_daily_activity_summary()');
 INSERT INTO ops.cron_jobs (jobname, schedule, command)
-SELECT 'activity_timeline_retention', '30 1 * * *', 'SELECT ops.drop_expired_activity_timeline()'
+SELECT
+    'activity_timeline_retention' AS jobname,
+    '30 1 * * *' AS schedule,
+    'SELECT ops.drop_expired_activity_timeline()' AS command
 WHERE current_setting('timescaledb.license', TRUE) IS DISTINCT FROM 'timescale';

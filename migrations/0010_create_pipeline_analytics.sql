@@ -47,7 +47,7 @@ conversion_rates AS (
         lead(deal_count) OVER stage_order AS next_stage_count,
         CASE
             WHEN deal_count > 0
-                THEN CAST(lead(deal_count) OVER stage_order AS DECIMAL) / deal_count
+                THEN (lead(deal_count) OVER stage_order)::DECIMAL / deal_count
             ELSE 0
         END AS conversion_rate
     FROM stage_counts

@@ -6,7 +6,8 @@ SET LOCAL ROLE maplatform_owner;
 
 GRANT SELECT (settings), UPDATE (settings) ON public.tenants TO maplatform_maintenance;
 SET LOCAL ROLE maplatform_maintenance;
-UPDATE public.tenants SET settings = settings - 'version' WHERE settings ? 'version';
+UPDATE public.tenants SET settings = settings - 'version'
+WHERE settings ? 'version';
 SET LOCAL ROLE maplatform_owner;
 REVOKE SELECT (settings), UPDATE (settings) ON public.tenants FROM maplatform_maintenance;
 ALTER TABLE public.tenants ALTER COLUMN settings SET DEFAULT '{

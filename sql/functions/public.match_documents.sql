@@ -6,6 +6,11 @@
 -- may return slightly out of order, so the outer query sorts the final rows again.
 SET LOCAL ROLE maplatform_owner;
 
+-- Load pgvector in this session first: until it is loaded, hnsw.iterative_scan is an unknown
+-- placeholder, and PostgreSQL 15 lets only superusers put an unknown parameter in a SET clause.
+-- dbtool-lint: ignore repeatable-object because it defines nothing, it only loads pgvector
+SELECT '[0]'::public.VECTOR AS load_pgvector;
+
 CREATE OR REPLACE FUNCTION public.match_documents(query_embedding public.VECTOR, match_count INTEGER DEFAULT 10)
 RETURNS TABLE (
     id UUID,
@@ -15,7 +20,7 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET hnsw.iterative_scan = 'relaxed_order'
+SET "hnsw.iterative_scan" = 'relaxed_order'
 AS $$
     WITH nearest AS MATERIALIZED (
         SELECT

@@ -17,7 +17,10 @@ SELECT
 FROM public.pg_stat_statements AS s
 WHERE
     s.mean_exec_time > 100 -- milliseconds
-    AND s.dbid = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = pg_catalog.current_database())
+    AND s.dbid = (
+        SELECT d.oid FROM pg_catalog.pg_database AS d
+        WHERE d.datname = pg_catalog.current_database()
+    )
 ORDER BY s.mean_exec_time DESC
 LIMIT 50;
 REVOKE ALL ON ops.slow_queries FROM PUBLIC;

@@ -18,7 +18,7 @@ SELECT
     round(100.0 * s.n_dead_tup / nullif(s.n_live_tup + s.n_dead_tup, 0), 2) AS dead_tuple_percentage
 FROM pg_catalog.pg_tables AS t
 INNER JOIN pg_catalog.pg_namespace AS n ON t.schemaname = n.nspname
-INNER JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND t.tablename = c.relname
+INNER JOIN pg_catalog.pg_class AS c ON n.oid = c.relnamespace AND t.tablename = c.relname
 LEFT JOIN pg_catalog.pg_stat_all_tables AS s ON c.oid = s.relid
 WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY pg_catalog.pg_total_relation_size(c.oid) DESC;

@@ -7,7 +7,10 @@ DROP VIEW IF EXISTS ops.timescaledb_capabilities;
 CREATE VIEW ops.timescaledb_capabilities AS
 SELECT
     pg_catalog.current_setting('timescaledb.license', TRUE) AS edition,
-    (SELECT e.extversion FROM pg_catalog.pg_extension AS e WHERE e.extname = 'timescaledb') AS version,
+    (
+        SELECT e.extversion FROM pg_catalog.pg_extension AS e
+        WHERE e.extname = 'timescaledb'
+    ) AS version,
     CASE
         WHEN h.compression_enabled THEN 'enabled'
         WHEN pg_catalog.current_setting('timescaledb.license', TRUE) = 'apache'
@@ -20,7 +23,10 @@ SELECT
             WHERE j.proc_name = 'policy_retention' AND j.hypertable_schema = 'public'
               AND j.hypertable_name = 'activity_timeline'
         ) THEN 'timescaledb retention policy'
-        WHEN EXISTS (SELECT 1 FROM ops.cron_jobs AS cj WHERE cj.jobname = 'activity_timeline_retention')
+        WHEN EXISTS (
+            SELECT 1 FROM ops.cron_jobs AS cj
+            WHERE cj.jobname = 'activity_timeline_retention'
+        )
             THEN 'pg_cron job activity_timeline_retention (drop_chunks)'
         ELSE 'none'
     END AS retention,
