@@ -27,6 +27,10 @@ def has(attrs: dict, expected: dict) -> bool:
     return expected.items() <= attrs.items()
 
 
+def dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
 def snap(url: str) -> dict:
     return snap_cmd.take(url).data
 
@@ -49,13 +53,13 @@ def test_two_snapshots_of_one_database_are_byte_identical(migrated_db):
     assert catalog.parse(first) == snap(url)
 
 
-def test_a_clone_under_another_name_has_the_same_snapshot_and_no_database_name(migrated_db, db_factory):
-    name = migrated_db.rsplit("/", 1)[1]
-    clone = synced(db_factory(template=name))
+def test_two_databases_under_other_names_have_the_same_snapshot_and_no_database_name(
+        migrated_db, db_factory, server):
+    other = synced(db_factory(template=server.template))
     synced(migrated_db)
-    a, b = snap_cmd.take(migrated_db).text(), snap_cmd.take(clone).text()
+    a, b = snap_cmd.take(migrated_db).text(), snap_cmd.take(other).text()
     assert a == b
-    assert name not in a and clone.rsplit("/", 1)[1] not in b
+    assert dbname(migrated_db) not in a and dbname(other) not in b
 
 
 def test_render_and_parse_round_trip_awkward_text():
@@ -156,7 +160,7 @@ def test_snapshot_covers_every_kind_of_object_with_its_attributes(empty_db, conn
                       "config": ["search_path=pg_catalog, pg_temp"], "volatility": "volatile", "strict": False})
     assert "btrim" in f["body"] and "PUBLIC" not in f.get("privileges", {})
     proc = s["function"]["shop.tidy(integer)"]
-    assert proc["kind"] == "procedure" and proc["arguments"] == "keep integer DEFAULT 3"
+    assert proc["kind"] == "procedure" and proc["arguments"] == "IN keep integer DEFAULT 3"
     assert "DELETE FROM shop.item" in proc["body"]
     assert "EXECUTE FUNCTION shop.stamp()" in s["trigger"]["shop.item.item_stamp"]["definition"]
     v = s["view"]["shop.item_names"]
@@ -167,14 +171,23 @@ def test_snapshot_covers_every_kind_of_object_with_its_attributes(empty_db, conn
 
 def test_snapshot_leaves_out_chunks_extension_objects_bookkeeping_and_run_history(migrated_db, conn_to):
     conn = conn_to(migrated_db)
+    before = snap(migrated_db)
     conn.execute("CREATE TABLE public.ticks (t timestamptz NOT NULL, v integer)")
-    conn.execute("SELECT public.create_hypertable('public.ticks', 't', chunk_time_interval => interval '1 day')")
+    conn.execute("CREATE SCHEMA tick_chunks")  # chunks outside _timescaledb_internal are left out too
+    conn.execute("SELECT public.create_hypertable('public.ticks', 't', chunk_time_interval => interval '1 day', "
+                 "associated_schema_name => 'tick_chunks')")
     conn.execute("INSERT INTO public.ticks SELECT now() - i * interval '1 day', i FROM generate_series(1, 5) AS i")
+    assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'tick_chunks'::regnamespace "
+                        "AND relkind = 'r'").fetchone()[0] == 5
     conn.execute("CREATE SCHEMA IF NOT EXISTS dbtool")
     s = snap(migrated_db)
     text = catalog.render(s)
     assert has(s["hypertable"]["public.ticks"], {"time_column": "t", "chunk_interval": "1 day"})
     assert "_timescaledb_internal" not in text and "_hyper_" not in text  # no chunks
+    added = {kind: sorted(set(s[kind]) - set(before[kind])) for kind in s if set(s[kind]) - set(before[kind])}
+    assert added == {"schema": ["tick_chunks"], "table": ["public.ticks"], "hypertable": ["public.ticks"],
+                     "column": ["public.ticks.t", "public.ticks.v"], "index": ["public.ticks_t_idx"],
+                     "trigger": ["public.ticks.ts_insert_blocker"]}
     assert not [n for kind in s.values() for n in kind if n.startswith(("dbtool.", "timescaledb_", "_timescaledb"))]
     assert "dbtool" not in s["schema"]
     assert not [f for f in s["function"] if "uuid_generate_v4" in f or "time_bucket" in f]  # extension members

@@ -30,5 +30,6 @@ LEFT JOIN pg_collation AS co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace AS con ON con.oid = co.collnamespace
 WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
   AND n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema
   AND NOT EXISTS (SELECT FROM pg_depend AS d
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

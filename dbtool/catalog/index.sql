@@ -15,5 +15,6 @@ JOIN pg_class AS c ON c.oid = x.indrelid
 JOIN pg_namespace AS n2 ON n2.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm', 'f')
   AND n2.nspname <> ALL (%(skip_schemas)s) AND n2.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema
   AND NOT EXISTS (SELECT FROM pg_depend AS d
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

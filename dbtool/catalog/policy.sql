@@ -13,3 +13,4 @@ FROM pg_policy AS p
 JOIN pg_class AS c ON c.oid = p.polrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema

@@ -1,5 +1,6 @@
 -- Tables (ordinary, partitioned, foreign): owner, row-level security, options, partitioning,
--- privileges per role, comment. TimescaleDB chunks live in _timescaledb_internal and are skipped.
+-- privileges per role, comment. TimescaleDB chunks (parameter chunks: their oids) are skipped, in
+-- _timescaledb_internal or in the schema a hypertable was given (associated_schema_name).
 SELECT n.nspname || '.' || c.relname AS name,
        jsonb_strip_nulls(jsonb_build_object(
            'kind', CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' END,
@@ -26,5 +27,6 @@ FROM pg_class AS c
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'f')
   AND n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema
   AND NOT EXISTS (SELECT FROM pg_depend AS d
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

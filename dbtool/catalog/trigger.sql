@@ -10,5 +10,6 @@ JOIN pg_class AS c ON c.oid = t.tgrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 WHERE NOT t.tgisinternal
   AND n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema
   AND NOT EXISTS (SELECT FROM pg_depend AS d
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import catalog, db, ledger, migrations
+from .. import catalog, db, ledger
 from ..catalog import Change
 from ..config import Project
 from ..errors import DbtoolError, UsageError
@@ -55,7 +55,7 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
 
 def _live_version(conn, project: Project, database: str) -> str | None:
     done = ledger.applied(conn)
-    known = {m.id for m in migrations.read(project.migrations_dir, project.root)}
+    known = set(snap_cmd.migration_ids(project))
     unknown = sorted(set(done) - known)
     if unknown:
         raise DbtoolError(f"{database} has migration {unknown[0]} applied, which is not in "
@@ -66,8 +66,8 @@ def _live_version(conn, project: Project, database: str) -> str | None:
 
 def _expected_from_file(path: Path, project: Project, database: str, version: str | None) -> dict:
     snap = snap_cmd.read_file(path)
-    files = migrations.read(project.migrations_dir, project.root)
-    want = snap.version or (files[-1].id if files else None)
+    files = snap_cmd.migration_ids(project)
+    want = snap.version or (files[-1] if files else None)
     if version != want:
         raise UsageError(f"{database} is at {version or 'no migration'}, but {path.name} is the snapshot of "
                          f"{want or 'an empty schema'}",
@@ -107,6 +107,12 @@ def _text(value) -> str:
 
 
 def _value_diff(before, after) -> list[str]:
+    if isinstance(before, dict) or isinstance(after, dict):  # privileges: only the roles that differ
+        before, after, out = before or {}, after or {}, []
+        for key in sorted(set(before) | set(after), key=str):
+            if before.get(key) != after.get(key):
+                out += [f"- {key}: {_text(before.get(key))}", f"+ {key}: {_text(after.get(key))}"]
+        return out
     a, b = _text(before), _text(after)
     if "\n" in a or "\n" in b:  # a function body, a view: show only the lines that changed
         out = difflib.unified_diff(a.splitlines(), b.splitlines(), "expected", "live", n=1, lineterm="")
