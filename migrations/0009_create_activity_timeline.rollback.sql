@@ -12,10 +12,6 @@ DROP MATERIALIZED VIEW public.daily_activity_summary;
 DROP FUNCTION ops.drop_expired_activity_timeline();
 
 RESET ROLE;
-REVOKE USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
-    FROM maplatform_owner, maplatform_maintenance, maplatform_ops;
-GRANT USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
-    TO PUBLIC;
 DO $$
 BEGIN
     IF current_setting('timescaledb.license', TRUE) = 'timescale' THEN

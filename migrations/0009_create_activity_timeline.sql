@@ -5,8 +5,10 @@
 -- Three things differ from the document, each forced by the server (docs/timescaledb.md):
 --  * Chunks live in their own schema, timeline_chunks, where only the owner has USAGE. TimescaleDB
 --    copies the hypertable's grants to every chunk but not its row-level security, so a chunk
---    the application could name would bypass the policies. For the same reason PUBLIC loses
---    USAGE on TimescaleDB's internal schemas.
+--    the application could name would bypass the policies (measured). TimescaleDB's internal
+--    schemas keep PUBLIC's USAGE: without it the planner fails for the application role
+--    ("permission denied for schema _timescaledb_internal", measured), and with neither
+--    compression nor continuous aggregates nothing of ours is stored there.
 --  * Compression and continuous aggregates are not created on either edition: the Apache edition
 --    (Debian's build) has neither, and the community edition refuses both on a table with row
 --    security ("columnstore cannot be used on table with row security"; continuous aggregates
@@ -68,22 +70,6 @@ BEGIN
 END
 $$;
 
--- Chunks and TimescaleDB's internal tables are reachable only by name; without USAGE on their
--- schemas the application cannot name them. REVOKE by a role that cannot revoke only warns, so
--- the result is checked.
-REVOKE USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
-    FROM PUBLIC;
-GRANT USAGE ON SCHEMA _timescaledb_internal, _timescaledb_catalog, _timescaledb_config, _timescaledb_cache
-    TO maplatform_owner, maplatform_maintenance, maplatform_ops;
-DO $$
-BEGIN
-    IF has_schema_privilege('maplatform_app', '_timescaledb_internal', 'USAGE')
-       OR has_schema_privilege('maplatform_app', 'timeline_chunks', 'USAGE') THEN
-        RAISE EXCEPTION 'maplatform_app can still reach TimescaleDB chunks'
-            USING HINT = 'run the migrations as the role that created the timescaledb extension (or a superuser)';
-    END IF;
-END
-$$;
 SET LOCAL ROLE maplatform_owner;
 
 CREATE FUNCTION ops.drop_expired_activity_timeline()

@@ -1,7 +1,12 @@
--- Tenant isolation on public.activity_timeline: only the tenant set by set_tenant_context() is visible and
--- writable; with no tenant set nothing is (app.current_tenant_id() is NULL). WITH CHECK stops
--- writing a row for another tenant and moving a row to another tenant. The function is called
--- in a sub-select so it runs once per statement and the tenant_id indexes stay usable.
+-- Tenant isolation on public.activity_timeline: only the tenant set by set_tenant_context() is
+-- visible and writable; with no tenant set nothing is. WITH CHECK stops writing a row for another
+-- tenant and moving a row to another tenant.
+-- Written as tenant_id = ANY (ARRAY[...]) rather than tenant_id = (...) like the other policies:
+-- with the equality, a DELETE or UPDATE that also says WHERE tenant_id = '<uuid>' makes the planner
+-- derive the pseudo-constant "<current tenant> = '<uuid>'", whose gating Result node over
+-- TimescaleDB's ChunkAppend fails with "variable not found in subplan target list" (TimescaleDB
+-- 2.19, issues 5475 and 6790, fixed upstream in 2026). A one-element ANY is not an equivalence the
+-- planner merges, so no gate is built; the index condition is the same (measured).
 SET LOCAL ROLE maplatform_owner;
 
 DROP POLICY IF EXISTS tenant_isolation ON public.activity_timeline;
@@ -9,5 +14,5 @@ CREATE POLICY tenant_isolation ON public.activity_timeline
 AS PERMISSIVE
 FOR ALL
 TO PUBLIC
-USING (tenant_id = (SELECT app.current_tenant_id()))
-WITH CHECK (tenant_id = (SELECT app.current_tenant_id()));
+USING (tenant_id = ANY(ARRAY[(SELECT app.current_tenant_id())]))
+WITH CHECK (tenant_id = ANY(ARRAY[(SELECT app.current_tenant_id())]));

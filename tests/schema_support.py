@@ -1,0 +1,194 @@
+"""Shared by the schema and isolation tests: databases cloned once per module, two tenants seeded with
+a row in every tenant table, a realistic multi-tenant data set, acting as the application role, and a
+catalog dump to compare schemas with."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from dbtool import cluster
+
+APP, READONLY, OPS, OWNER, MAINTENANCE = ("maplatform_app", "maplatform_readonly", "maplatform_ops",
+                                          "maplatform_owner", "maplatform_maintenance")
+STAGES = ["prospecting", "qualification", "analysis", "negotiation", "due_diligence", "closing",
+          "closed_won", "closed_lost"]
+
+
+@contextmanager
+def cloned_db(server, label: str):
+    """A clone of the migrated template for a whole test module (seeding once is the expensive part)."""
+    name = f"{label}_{os.getpid()}"
+    url = server.create_db(name, template=server.template)
+    try:
+        yield url
+    finally:
+        server.drop_db(name)
+
+
+@contextmanager
+def acting_as(conn: psycopg.Connection, role: str, tenant=None, *, keep: bool = False):
+    """One transaction as `role` (the application roles are NOLOGIN: SET ROLE, as a pooler's
+    session would), with the tenant set by set_tenant_context; rolled back unless `keep`."""
+    with conn.transaction(force_rollback=not keep):
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        if tenant is not None:
+            conn.execute("SELECT public.set_tenant_context(%s)", [tenant])
+        yield conn
+
+
+def attempt(conn: psycopg.Connection, query, params=None) -> tuple[int | None, psycopg.Error | None]:
+    """Run one statement in a savepoint: (rows affected, None) or (None, the error)."""
+    try:
+        with conn.transaction():
+            cur = conn.execute(query, params)
+            return cur.rowcount, None
+    except psycopg.Error as exc:
+        return None, exc
+
+
+def schema_dump(url: str) -> str:
+    """The database's schema as pg_dump prints it, without dbtool's own bookkeeping schema."""
+    res = subprocess.run([str(cluster.find_bindir() / "pg_dump"), "--schema-only", "--exclude-schema=dbtool",
+                          "--dbname", url], capture_output=True, text=True, check=True)
+    return res.stdout
+
+
+def tenant_tables(conn: psycopg.Connection) -> list[str]:
+    """Every table in public that holds tenant data: it has a tenant_id column, or it is tenants."""
+    return [r[0] for r in conn.execute("""
+        SELECT c.oid::regclass::text
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+          AND (c.relname = 'tenants' OR EXISTS (
+                SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+        ORDER BY 1""")]
+
+
+def tenant_column(table: str) -> str:
+    return "id" if table == "tenants" else "tenant_id"
+
+
+def seed_tenant(conn: psycopg.Connection, tag: str) -> dict[str, uuid.UUID]:
+    """One tenant with a row in every tenant table, each reference pointing inside the tenant.
+    Runs as the superuser (no tenant context needed); returns the ids by name."""
+    i = {k: uuid.uuid4() for k in ("tenant", "user1", "user2", "deal", "folder", "doc", "room", "task1",
+                                   "task2", "activity", "archived", "comment", "notification", "valuation",
+                                   "analysis", "session")}
+    t = i["tenant"]
+    run = conn.execute
+    run("INSERT INTO public.tenants (id, subdomain, company_name) VALUES (%s, %s, %s)", [t, tag, f"{tag} Ltd"])
+    run("""INSERT INTO public.users (id, tenant_id, clerk_id, email) VALUES
+           (%(user1)s, %(tenant)s, %(c1)s, %(e1)s), (%(user2)s, %(tenant)s, %(c2)s, %(e2)s)""",
+        {**i, "c1": f"clerk-{tag}-1", "e1": f"one@{tag}.example", "c2": f"clerk-{tag}-2", "e2": f"two@{tag}.example"})
+    run("""INSERT INTO public.user_sessions (id, tenant_id, user_id, token_hash, expires_at)
+           VALUES (%(session)s, %(tenant)s, %(user1)s, %(token)s, now() + INTERVAL '1 day')""",
+        {**i, "token": uuid.uuid4().hex})
+    run("""INSERT INTO public.pipeline_stages (tenant_id, name, display_name, order_index)
+           SELECT %s, s, initcap(s), o FROM unnest(%s::text[]) WITH ORDINALITY AS x (s, o)""", [t, STAGES])
+    run("""INSERT INTO public.deals (id, tenant_id, name, owner_id, team_ids, created_by, value, expected_close_date)
+           VALUES (%(deal)s, %(tenant)s, 'Project Falcon', %(user1)s, ARRAY[%(user2)s]::uuid[], %(user1)s, 1000,
+                   current_date + 10)""", i)
+    run("""INSERT INTO public.deal_team_members (tenant_id, deal_id, user_id, added_by)
+           VALUES (%(tenant)s, %(deal)s, %(user2)s, %(user1)s)""", i)
+    run("""INSERT INTO public.document_folders (id, tenant_id, deal_id, name, path, created_by)
+           VALUES (%(folder)s, %(tenant)s, %(deal)s, 'Financials', '/financials', %(user1)s)""", i)
+    run("""INSERT INTO public.documents (id, tenant_id, deal_id, folder_id, name, storage_key, uploaded_by, locked_by)
+           VALUES (%(doc)s, %(tenant)s, %(deal)s, %(folder)s, 'Accounts 2024.pdf', %(key)s, %(user1)s, %(user2)s)""",
+        {**i, "key": f"{tag}/{i['doc']}"})
+    run("""INSERT INTO public.data_rooms (id, tenant_id, deal_id, name, access_code, created_by)
+           VALUES (%(room)s, %(tenant)s, %(deal)s, 'Buyer room', %(code)s, %(user1)s)""",
+        {**i, "code": uuid.uuid4().hex[:20]})
+    run("""INSERT INTO public.data_room_permissions (tenant_id, data_room_id, user_id, allowed_folders, granted_by)
+           VALUES (%(tenant)s, %(room)s, %(user2)s, ARRAY[%(folder)s]::uuid[], %(user1)s)""", i)
+    run("""INSERT INTO public.activities (id, tenant_id, deal_id, user_id, type, title, attachments, created_by)
+           VALUES (%(activity)s, %(tenant)s, %(deal)s, %(user1)s, 'note', 'Kick-off', ARRAY[%(doc)s]::uuid[],
+                   %(user1)s)""", i)
+    run("""INSERT INTO public.activities_archive (id, tenant_id, deal_id, type, title, occurred_at)
+           VALUES (%(archived)s, %(tenant)s, %(deal)s, 'call', 'Old call', now() - INTERVAL '2 years')""", i)
+    run("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, assigned_to) VALUES
+           (%(task1)s, %(tenant)s, %(deal)s, 'Collect accounts', %(user2)s)""", i)
+    run("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, depends_on)
+           VALUES (%(task2)s, %(tenant)s, %(deal)s, 'Review accounts', ARRAY[%(task1)s]::uuid[])""", i)
+    run("""INSERT INTO public.ai_analyses (id, tenant_id, deal_id, document_id, type, model, results)
+           VALUES (%(analysis)s, %(tenant)s, %(deal)s, %(doc)s, 'risk_assessment', 'model-x', '{}')""", i)
+    run("""INSERT INTO public.valuations (id, tenant_id, deal_id, method, base_value, assumptions, comparables)
+           VALUES (%(valuation)s, %(tenant)s, %(deal)s, 'dcf', 1000000, '{}', ARRAY[%(deal)s]::uuid[])""", i)
+    run("""INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
+           VALUES (now(), %(tenant)s, %(user1)s, %(deal)s, 'deal_viewed')""", i)
+    run("""INSERT INTO public.presence (tenant_id, user_id, resource_type, resource_id)
+           VALUES (%(tenant)s, %(user1)s, 'document', %(doc)s)""", i)
+    run("""INSERT INTO public.comments (id, tenant_id, commentable_type, commentable_id, user_id, content, mentions)
+           VALUES (%(comment)s, %(tenant)s, 'deal', %(deal)s, %(user1)s, 'Looks good', ARRAY[%(user2)s]::uuid[])""", i)
+    run("""INSERT INTO public.notifications (id, tenant_id, user_id, type, title, resource_type, resource_id)
+           VALUES (%(notification)s, %(tenant)s, %(user2)s, 'mention', 'You were mentioned', 'comment',
+                   %(comment)s)""", i)
+    return i
+
+
+# A realistic spread: 50 tenants of 300 deals, 20 documents and 7 weeks of timeline each, plus one
+# large tenant (tenant 1) with 3,000 deals and 600 documents, for which the tenant filter alone is
+# not selective and the search indexes must carry the query.
+BULK_TENANTS = """
+INSERT INTO public.tenants (id, subdomain, company_name)
+SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(t), 12, '0'))::uuid, 'bulk-' || t, 'Bulk ' || t
+FROM generate_series(1, 50) AS t"""
+BULK_USERS = """
+INSERT INTO public.users (tenant_id, clerk_id, email)
+SELECT te.id, 'clerk-' || te.subdomain || '-' || u, 'user' || u || '@' || te.subdomain || '.example'
+FROM public.tenants AS te, generate_series(1, 10) AS u
+WHERE te.subdomain LIKE 'bulk-%'"""
+BULK_DEALS = """
+INSERT INTO public.deals (tenant_id, name, description, stage, value, probability, expected_close_date, tags,
+                          archived_at)
+SELECT te.id,
+       (ARRAY['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark'])[1 + d % 6] || ' acquisition ' || d,
+       'Merger talks in ' || (ARRAY['fintech', 'retail', 'energy', 'health'])[1 + d % 4],
+       (ARRAY['prospecting', 'qualification', 'analysis', 'negotiation', 'due_diligence', 'closing',
+              'closed_won', 'closed_lost'])[1 + d % 8],
+       (d * 37919 % 5000000)::numeric, d % 101, current_date + (d % 120) - 30,
+       ARRAY[(ARRAY['tech', 'saas', 'retail', 'b2b'])[1 + d % 4]],
+       CASE WHEN d % 10 = 0 THEN now() END
+FROM public.tenants AS te,
+     generate_series(1, CASE WHEN te.subdomain = 'bulk-1' THEN 3000 ELSE 300 END) AS d
+WHERE te.subdomain LIKE 'bulk-%'"""
+BULK_DOCUMENTS = """
+INSERT INTO public.documents (tenant_id, name, storage_key, ai_summary, embeddings)
+SELECT te.id,
+       'Report ' || n || ' ' || (ARRAY['board minutes', 'financial statement', 'due diligence memo',
+                                       'customer contract', 'tax return'])[1 + n % 5]
+           || CASE WHEN n % 97 = 0 THEN ' merger agreement' ELSE '' END,
+       te.subdomain || '/doc/' || n,
+       'Summary of the ' || (ARRAY['audit', 'valuation', 'contract', 'lease'])[1 + n % 4],
+       (SELECT array_agg(random())::real[] FROM generate_series(1, 1536) WHERE n > 0 AND te.id IS NOT NULL)::vector
+FROM public.tenants AS te,
+     generate_series(1, CASE WHEN te.subdomain = 'bulk-1' THEN 600 ELSE 20 END) AS n
+WHERE te.subdomain LIKE 'bulk-%'"""
+BULK_TIMELINE = """
+INSERT INTO public.activity_timeline (time, tenant_id, event_type, value_impacted)
+SELECT now() - i * INTERVAL '1 hour', te.id, 'deal_viewed', i
+FROM public.tenants AS te, generate_series(1, 49 * 24, 2) AS i
+WHERE te.subdomain LIKE 'bulk-%'"""
+BULK_TENANT = uuid.UUID("00000000-0000-4000-8000-000000000001")
+SMALL_TENANT = uuid.UUID("00000000-0000-4000-8000-000000000007")
+
+
+def load_bulk(conn: psycopg.Connection) -> None:
+    """Load the realistic data set (about 4 s). The embeddings index is built after the load, from
+    its own definition, as one would bulk-load: inserting 1,600 vectors of 1,536 dimensions one by
+    one into HNSW costs several times more."""
+    indexdef = conn.execute("SELECT pg_get_indexdef('public.idx_documents_embeddings'::regclass)").fetchone()[0]
+    with conn.transaction():
+        for stmt in (BULK_TENANTS, BULK_USERS, BULK_DEALS):
+            conn.execute(stmt)
+        conn.execute("DROP INDEX public.idx_documents_embeddings")
+        conn.execute(BULK_DOCUMENTS)
+        conn.execute(indexdef)
+        conn.execute(BULK_TIMELINE)
+    conn.execute("VACUUM ANALYZE")

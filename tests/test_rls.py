@@ -1,0 +1,396 @@
+"""Tenant isolation against a hostile tenant, on the real migrated schema.
+
+Tenant tables are discovered from the catalog (every table in public with a tenant_id column, and
+tenants), so a table added later is covered without editing this file; the seed must then give it
+rows, or the coverage test says so. Everything runs as maplatform_app (NOLOGIN, so SET ROLE, as a
+pooler's login role would), with tenant A set, against tenants A and B seeded with a row in every
+table.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from schema_support import (APP, OPS, READONLY, acting_as, attempt, cloned_db, seed_tenant, tenant_column,
+                            tenant_tables)
+
+BLOCKED = "42501"  # insufficient_privilege: both "new row violates row-level security" and "permission denied"
+
+
+@pytest.fixture(scope="module")
+def db(server):
+    with cloned_db(server, "rls") as url:
+        with psycopg.connect(url, autocommit=True) as c:
+            a, b = seed_tenant(c, "tenant-a"), seed_tenant(c, "tenant-b")
+            c.execute("SELECT ops.refresh_pipeline_analytics(), ops.refresh_daily_activity_summary()")
+        yield url, a, b
+
+
+@pytest.fixture
+def conn(db, conn_to):
+    return conn_to(db[0])
+
+
+@pytest.fixture(scope="module")
+def tables(db):
+    with psycopg.connect(db[0], autocommit=True) as c:
+        return tenant_tables(c)
+
+
+def _rows(conn, table, tenant) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+        sql.Identifier(*table.split(".")) if "." in table else sql.Identifier(table),
+        sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
+
+
+def _ident(table: str) -> sql.Composable:
+    return sql.Identifier(*table.split(".")) if "." in table else sql.Identifier(table)
+
+
+def _copy_of_row(conn, table, tenant) -> tuple[sql.Composed, dict]:
+    """An INSERT that writes a copy of one of `tenant`'s rows (with a new id), read as the superuser."""
+    cols = [r[0] for r in conn.execute("""SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass
+                                          AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+                                          ORDER BY attnum""", [table])]
+    row = conn.execute(sql.SQL("SELECT to_jsonb(t) FROM {} AS t WHERE {} = %s LIMIT 1").format(
+        _ident(table), sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
+    if "id" in row and table != "tenants":
+        row["id"] = str(uuid.uuid4())
+    columns = sql.SQL(", ").join(map(sql.Identifier, cols))
+    stmt = sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)").format(
+        t=_ident(table), c=columns)
+    return stmt, row
+
+
+def test_every_tenant_table_is_discovered_and_seeded_for_both_tenants(conn, db, tables):
+    _, a, b = db
+    assert len(tables) >= 19, tables
+    unseeded = [t for t in tables for who in (a, b) if _rows(conn, t, who["tenant"]) == 0]
+    assert not unseeded, f"add rows for these tables to schema_support.seed_tenant: {sorted(set(unseeded))}"
+
+
+def test_every_tenant_table_has_row_level_security_enabled_and_forced(conn, tables):
+    lax = [r[0] for r in conn.execute("""SELECT oid::regclass::text FROM pg_class
+                                         WHERE oid = ANY(%s::regclass[])
+                                           AND NOT (relrowsecurity AND relforcerowsecurity)""", [tables])]
+    assert lax == []
+
+
+def test_app_with_tenant_a_sees_writes_and_moves_nothing_of_tenant_b(conn, db, tables):
+    _, a, b = db
+    A, B = a["tenant"], b["tenant"]
+    report, leaks = [], []
+    for table in tables:
+        col = sql.Identifier(tenant_column(table))
+        t = _ident(table)
+        insert_b, row_b = _copy_of_row(conn, table, B)
+        own = _rows(conn, table, A)
+        with acting_as(conn, APP, A):
+            visible = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]
+            seen_b = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(t, col), [B]).fetchone()[0]
+            _, insert_err = attempt(conn, insert_b, [Jsonb(row_b)])
+            updated, update_err = attempt(conn, sql.SQL("UPDATE {} SET {} = {} WHERE {} = %s").format(t, col, col, col), [B])
+            deleted, delete_err = attempt(conn, sql.SQL("DELETE FROM {} WHERE {} = %s").format(t, col), [B])
+            moved, move_err = attempt(conn, sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s").format(t, col, col), [B, A])
+        outcome = {
+            "sees_own": visible == own, "sees_b": seen_b,
+            "insert_b": insert_err.sqlstate if insert_err else "ALLOWED",
+            "update_b": updated if update_err is None else update_err.sqlstate,
+            "delete_b": deleted if delete_err is None else delete_err.sqlstate,
+            "move_to_b": move_err.sqlstate if move_err else f"ALLOWED ({moved})",
+        }
+        report.append((table, visible, outcome))
+        if (not outcome["sees_own"] or seen_b or outcome["insert_b"] != BLOCKED
+                or outcome["update_b"] not in (0, BLOCKED) or outcome["delete_b"] not in (0, BLOCKED)
+                or outcome["move_to_b"] != BLOCKED):
+            leaks.append((table, outcome))
+    print(f"\n{'table':34} {'A rows':>6}  outcome (app role, tenant A set)")
+    for table, visible, outcome in report:
+        print(f"{table:34} {visible:>6}  {outcome}")
+    print(f"{len(report)} tables, {len(leaks)} leaks")
+    assert leaks == []
+
+
+def test_app_without_a_tenant_sees_nothing_and_writes_nothing(conn, db, tables):
+    _, a, _ = db
+    report = {}
+    for table in tables:
+        insert_a, row_a = _copy_of_row(conn, table, a["tenant"])
+        with acting_as(conn, APP):
+            visible = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident(table))).fetchone()[0]
+            _, err = attempt(conn, insert_a, [Jsonb(row_a)])
+            changed, _ = attempt(conn, sql.SQL("UPDATE {} SET {} = {}").format(
+                _ident(table), *[sql.Identifier(tenant_column(table))] * 2))
+        report[table] = (visible, err.sqlstate if err else "ALLOWED", changed)
+    print("\nno tenant set: (rows seen, insert, rows updated)", report)
+    assert {t: r for t, r in report.items() if r[0] != 0 or r[1] != BLOCKED or r[2] not in (0, None)} == {}
+
+
+def test_readonly_role_reads_its_tenant_under_rls_and_writes_nothing(conn, db):
+    _, a, b = db
+    with acting_as(conn, READONLY, a["tenant"]):
+        assert conn.execute("SELECT count(*) FROM public.deals").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM public.deals WHERE tenant_id = %s", [b["tenant"]]).fetchone()[0] == 0
+        _, err = attempt(conn, "DELETE FROM public.deals")
+        assert err.sqlstate == BLOCKED
+
+
+# --- cross-tenant references --------------------------------------------------------------------
+
+# Each statement runs as the application role with tenant A set (tenant_id comes from the context
+# default) and names, through %(ref)s, a row of the kind in the key; {a_...} are tenant A's own rows.
+REFERENCES = {
+    "deals.owner_id -> users": ("user1", "INSERT INTO public.deals (name, owner_id) VALUES ('x', %(ref)s)"),
+    "deals.team_ids -> users": ("user1", "INSERT INTO public.deals (name, team_ids) VALUES ('x', ARRAY[%(ref)s]::uuid[])"),
+    "deal_team_members.deal_id -> deals": (
+        "deal", "INSERT INTO public.deal_team_members (deal_id, user_id) VALUES (%(ref)s, %(a_user1)s)"),
+    "deal_team_members.user_id -> users": (
+        "user1", "INSERT INTO public.deal_team_members (deal_id, user_id) VALUES (%(a_deal)s, %(ref)s)"),
+    "user_sessions.user_id -> users": (
+        "user1", "INSERT INTO public.user_sessions (user_id, token_hash, expires_at) VALUES (%(ref)s, 'x', now())"),
+    "documents.folder_id -> document_folders": (
+        "folder", "INSERT INTO public.documents (name, storage_key, folder_id) VALUES ('x', 'k1', %(ref)s)"),
+    "documents.parent_version_id -> documents": (
+        "doc", "INSERT INTO public.documents (name, storage_key, parent_version_id) VALUES ('x', 'k2', %(ref)s)"),
+    "document_folders.parent_id -> document_folders": (
+        "folder", "INSERT INTO public.document_folders (name, path, parent_id) VALUES ('x', '/x', %(ref)s)"),
+    "data_room_permissions.allowed_folders -> document_folders": (
+        "folder", "INSERT INTO public.data_room_permissions (data_room_id, allowed_folders) "
+                  "VALUES (%(a_room)s, ARRAY[%(ref)s]::uuid[])"),
+    "data_room_permissions.denied_folders -> document_folders": (
+        "folder", "INSERT INTO public.data_room_permissions (data_room_id, denied_folders) "
+                  "VALUES (%(a_room)s, ARRAY[%(ref)s]::uuid[])"),
+    "activities.attachments -> documents": (
+        "doc", "INSERT INTO public.activities (type, title, attachments) VALUES ('note', 'x', ARRAY[%(ref)s]::uuid[])"),
+    "tasks.depends_on -> tasks": ("task1", "INSERT INTO public.tasks (title, depends_on) VALUES ('x', ARRAY[%(ref)s]::uuid[])"),
+    "tasks.blocks -> tasks": ("task1", "INSERT INTO public.tasks (title, blocks) VALUES ('x', ARRAY[%(ref)s]::uuid[])"),
+    "ai_analyses.document_id -> documents": (
+        "doc", "INSERT INTO public.ai_analyses (document_id, type, model, results) VALUES (%(ref)s, 'valuation', 'm', '{}')"),
+    "valuations.comparables -> deals": (
+        "deal", "INSERT INTO public.valuations (method, base_value, assumptions, comparables) "
+                "VALUES ('dcf', 1, '{}', ARRAY[%(ref)s]::uuid[])"),
+    "activity_timeline.deal_id -> deals": (
+        "deal", "INSERT INTO public.activity_timeline (time, deal_id, event_type) VALUES (now(), %(ref)s, 'x')"),
+    "comments.mentions -> users": (
+        "user1", "INSERT INTO public.comments (commentable_type, commentable_id, content, mentions) "
+                 "VALUES ('deal', %(a_deal)s, 'x', ARRAY[%(ref)s]::uuid[])"),
+    "comments.commentable_id -> deals (polymorphic)": (
+        "deal", "INSERT INTO public.comments (commentable_type, commentable_id, content) VALUES ('deal', %(ref)s, 'x')"),
+    "presence.resource_id -> documents (polymorphic)": (
+        "doc", "INSERT INTO public.presence (user_id, resource_type, resource_id) VALUES (%(a_user1)s, 'document', %(ref)s)"),
+    "notifications.resource_id -> tasks (polymorphic)": (
+        "task1", "INSERT INTO public.notifications (type, title, resource_type, resource_id) "
+                 "VALUES ('x', 'x', 'task', %(ref)s)"),
+    "documents.locked_by -> users (update)": (
+        "user1", "UPDATE public.documents SET locked_by = %(ref)s WHERE id = %(a_doc)s"),
+}
+
+
+@pytest.mark.parametrize("case", REFERENCES)
+def test_a_reference_to_another_tenants_row_fails_exactly_like_one_to_no_row(conn, db, case):
+    _, a, b = db
+    kind, stmt = REFERENCES[case]
+    errors = {}
+    for label, ref in (("b", b[kind]), ("none", uuid.uuid4())):
+        params = {"ref": ref, **{f"a_{k}": v for k, v in a.items()}}
+        with acting_as(conn, APP, a["tenant"]):
+            _, err = attempt(conn, stmt, params)
+        assert err is not None, f"{case}: a reference to {label} was accepted"
+        # The id the caller passed may be echoed; nothing else may differ.
+        text = "\n".join(filter(None, [err.diag.message_primary, err.diag.message_detail])).replace(str(ref), "<id>")
+        errors[label] = (err.sqlstate, text)
+    assert errors["b"][0] == "23503", errors
+    assert errors["b"] == errors["none"]
+
+
+def test_the_same_references_inside_the_tenant_are_accepted(conn, db):
+    _, a, _ = db
+    with acting_as(conn, APP, a["tenant"]):
+        for case, (kind, stmt) in REFERENCES.items():
+            _, err = attempt(conn, stmt, {"ref": a[kind], **{f"a_{k}": v for k, v in a.items()}})
+            # a second membership or presence of the same pair is a duplicate, not an isolation error
+            assert err is None or err.sqlstate == "23505", f"{case}: {err}"
+
+
+def test_an_unknown_polymorphic_resource_type_is_refused_with_the_known_types(conn, db):
+    _, a, _ = db
+    with acting_as(conn, APP, a["tenant"]):
+        _, err = attempt(conn, "INSERT INTO public.comments (commentable_type, commentable_id, content) "
+                               "VALUES ('invoice', %s, 'x')", [a["deal"]])
+    assert err.sqlstate == "23503"
+    assert "'invoice' is not a known resource type" in err.diag.message_detail
+    assert "deal" in err.diag.message_hint
+
+
+def test_every_foreign_key_between_tenant_tables_carries_tenant_id(conn, tables):
+    """Catalog-wide: a key on x_id alone would let a row reference another tenant's row."""
+    bad = conn.execute("""
+        SELECT conname, conrelid::regclass::text, confrelid::regclass::text
+        FROM pg_constraint c
+        WHERE contype = 'f' AND conrelid = ANY(%(t)s::regclass[]) AND confrelid = ANY(%(t)s::regclass[])
+          AND confrelid <> 'public.tenants'::regclass
+          AND NOT ((SELECT attname FROM pg_attribute WHERE attrelid = conrelid AND attnum = conkey[1]) = 'tenant_id'
+                   AND (SELECT attname FROM pg_attribute WHERE attrelid = confrelid AND attnum = confkey[1]) = 'tenant_id')
+        """, {"t": tables}).fetchall()
+    assert bad == []
+
+
+def test_every_id_array_the_app_can_write_is_checked_by_same_tenant_triggers(conn, tables):
+    arrays = conn.execute("""
+        SELECT a.attrelid::regclass::text, a.attname FROM pg_attribute a
+        WHERE a.attrelid = ANY(%s::regclass[]) AND a.atttypid = 'uuid[]'::regtype AND NOT a.attisdropped
+          AND (has_table_privilege('maplatform_app', a.attrelid, 'INSERT')
+               OR has_table_privilege('maplatform_app', a.attrelid, 'UPDATE'))""", [tables]).fetchall()
+    assert len(arrays) >= 8
+    unchecked = []
+    for table, column in arrays:
+        events = {r[0] for r in conn.execute("""
+            SELECT CASE WHEN tgtype & 4 <> 0 THEN 'insert' WHEN tgtype & 16 <> 0 THEN 'update' END
+            FROM pg_trigger WHERE tgrelid = %s::regclass AND tgfoid = 'app.enforce_same_tenant_ids'::regproc
+              AND split_part(encode(tgargs, 'escape'), '\\000', 1) = %s""", [table, column])}
+        if events != {"insert", "update"}:
+            unchecked.append((table, column, events))
+    assert unchecked == []
+
+
+# --- materialized views, monitoring views, roles ------------------------------------------------
+
+@pytest.mark.parametrize("mv", ["public.pipeline_analytics", "public.daily_activity_summary"])
+def test_materialized_views_are_not_readable_by_the_app(conn, db, mv):
+    _, a, _ = db
+    with acting_as(conn, APP, a["tenant"]):
+        _, err = attempt(conn, f"SELECT * FROM {mv}")
+    assert err.sqlstate == BLOCKED
+
+
+@pytest.mark.parametrize("view, mv", [("public.tenant_pipeline_analytics", "public.pipeline_analytics"),
+                                      ("public.tenant_daily_activity_summary", "public.daily_activity_summary")])
+def test_tenant_filtered_views_return_only_the_current_tenants_rows(conn, db, view, mv):
+    _, a, b = db
+    both = conn.execute(f"SELECT count(DISTINCT tenant_id) FROM {mv} WHERE tenant_id IN (%s, %s)",
+                        [a["tenant"], b["tenant"]]).fetchone()[0]
+    assert both == 2, "the materialized view must hold both tenants for this test to mean anything"
+    with acting_as(conn, APP, a["tenant"]):
+        tenants = {r[0] for r in conn.execute(f"SELECT tenant_id FROM {view}")}
+        assert tenants == {a["tenant"]}
+    with acting_as(conn, APP):
+        assert conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0] == 0
+
+
+def test_tenant_views_are_security_barrier_views(conn):
+    opts = dict(conn.execute("""SELECT c.relname, c.reloptions FROM pg_class c
+                                WHERE c.oid IN ('public.tenant_pipeline_analytics'::regclass,
+                                                'public.tenant_daily_activity_summary'::regclass)"""))
+    assert all("security_barrier=true" in o for o in opts.values()), opts
+
+
+@pytest.mark.parametrize("role", [APP, READONLY])
+def test_slow_queries_and_other_monitoring_views_are_denied_to_application_roles(conn, role):
+    with acting_as(conn, role):
+        for view in ("ops.slow_queries", "ops.table_bloat", "ops.connection_stats"):
+            _, err = attempt(conn, f"SELECT * FROM {view}")
+            assert err.sqlstate == BLOCKED, view
+
+
+def test_ops_reads_slow_queries_with_every_statement_text(conn):
+    conn.execute("SELECT pg_sleep(0.12) AS slow_probe_for_ops")
+    with acting_as(conn, OPS):
+        texts = [r[0] for r in conn.execute("SELECT query FROM ops.slow_queries")]
+    assert any("slow_probe_for_ops" in t for t in texts), texts  # not "<insufficient privilege>"
+
+
+def test_the_app_role_can_reach_no_timescaledb_chunk(conn):
+    chunks = [r[0] for r in conn.execute("SELECT show_chunks('public.activity_timeline')::text")]
+    assert chunks, "the seed writes activity_timeline rows, so there is a chunk"
+    with acting_as(conn, APP):
+        for chunk in chunks:
+            _, err = attempt(conn, f"SELECT count(*) FROM {chunk}")
+            assert err.sqlstate == BLOCKED and "schema timeline_chunks" in err.diag.message_primary
+
+
+def test_the_app_role_owns_nothing_and_bypasses_nothing(conn):
+    attrs = conn.execute("SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = %s",
+                         [APP]).fetchone()
+    assert attrs == (False, False, False)
+    owned = conn.execute("""SELECT count(*) FROM pg_class WHERE relowner = %s::regrole""", [APP]).fetchone()[0]
+    assert owned == 0
+
+
+def test_the_app_role_cannot_execute_maintenance_functions(conn):
+    with acting_as(conn, APP):
+        for fn in ("ops.cleanup_sessions()", "ops.archive_activities()", "ops.refresh_pipeline_analytics()"):
+            _, err = attempt(conn, f"SELECT {fn}")
+            assert err.sqlstate == BLOCKED, fn
+
+
+# --- tenant context ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["not-a-uuid", "'; DROP TABLE deals; --", "1234"])
+def test_a_malformed_tenant_value_is_a_clear_error_never_rows(conn, value):
+    with acting_as(conn, APP):
+        conn.execute("SELECT set_config('app.current_tenant', %s, true)", [value])
+        _, err = attempt(conn, "SELECT * FROM public.deals")
+    assert err.sqlstate == "22023"
+    assert "not a tenant id" in err.diag.message_primary and "set_tenant_context" in err.diag.message_hint
+
+
+def test_set_tenant_context_lasts_one_transaction(db, conn_to):
+    url, a, _ = db
+    c = psycopg.connect(url)  # not autocommit: two explicit transactions on one connection
+    try:
+        c.execute(f"SET ROLE {APP}")
+        c.execute("SELECT public.set_tenant_context(%s)", [a["tenant"]])
+        first = c.execute("SELECT count(*) FROM public.deals").fetchone()[0]
+        c.commit()
+        second = c.execute("SELECT count(*) FROM public.deals").fetchone()[0]
+        c.commit()
+    finally:
+        c.close()
+    assert (first, second) == (1, 0)
+
+
+def test_set_tenant_context_for_session_lasts_the_session(db):
+    url, a, _ = db
+    c = psycopg.connect(url)
+    try:
+        c.execute(f"SET ROLE {APP}")
+        c.execute("SELECT public.set_tenant_context_for_session(%s)", [a["tenant"]])
+        c.commit()
+        counts = []
+        for _ in range(2):
+            counts.append(c.execute("SELECT count(*) FROM public.deals").fetchone()[0])
+            c.commit()
+    finally:
+        c.close()
+    assert counts == [1, 1]
+
+
+def test_set_tenant_context_null_clears_the_tenant(conn, db):
+    _, a, _ = db
+    with acting_as(conn, APP, a["tenant"]):
+        conn.execute("SELECT public.set_tenant_context(NULL)")
+        assert conn.execute("SELECT count(*) FROM public.deals").fetchone()[0] == 0
+
+
+def test_new_rows_take_the_tenant_from_the_context(conn, db):
+    _, a, _ = db
+    with acting_as(conn, APP, a["tenant"]):
+        tenant = conn.execute("INSERT INTO public.deals (name) VALUES ('context') RETURNING tenant_id").fetchone()[0]
+    assert tenant == a["tenant"]
+
+
+def test_error_messages_name_no_other_tenant(conn, db):
+    """The same-tenant trigger's message carries only the caller's own id and the table names."""
+    _, a, b = db
+    with acting_as(conn, APP, a["tenant"]):
+        _, err = attempt(conn, "INSERT INTO public.tasks (title, depends_on) VALUES ('x', ARRAY[%s]::uuid[])",
+                         [b["task1"]])
+    text = " ".join(filter(None, [err.diag.message_primary, err.diag.message_detail]))
+    assert str(b["tenant"]) not in text
+    assert re.search(r"is not the id of a row of public\.tasks of the same tenant", text)
