@@ -2,6 +2,7 @@
 -- The repeatable views in ops (sql/views/ops.*.sql) stand on this schema: they go first.
 SET LOCAL ROLE maplatform_owner;
 
+DROP VIEW IF EXISTS ops.timescaledb_capabilities;
 DROP VIEW IF EXISTS ops.connection_stats;
 DROP VIEW IF EXISTS ops.table_bloat;
 DROP VIEW IF EXISTS ops.slow_queries;

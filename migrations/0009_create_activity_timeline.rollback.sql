@@ -1,8 +1,7 @@
 -- Undoes 0009_create_activity_timeline: statements run top to bottom, newest change first.
--- The repeatable views on these objects (tenant_daily_activity_summary, timescaledb_capabilities) go first.
+-- The repeatable view on daily_activity_summary (tenant_daily_activity_summary) goes first.
 SET LOCAL ROLE maplatform_owner;
 
-DROP VIEW IF EXISTS ops.timescaledb_capabilities;
 DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
 
 DELETE FROM ops.cron_jobs

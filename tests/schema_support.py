@@ -56,7 +56,8 @@ def schema_dump(url: str) -> str:
     """The database's schema as pg_dump prints it, without dbtool's own bookkeeping schema."""
     res = subprocess.run([str(cluster.find_bindir() / "pg_dump"), "--schema-only", "--exclude-schema=dbtool",
                           "--dbname", url], capture_output=True, text=True, check=True)
-    return res.stdout
+    # pg_dump 15.14+ brackets its output with \restrict <random key> lines (CVE-2025-8714).
+    return "".join(line for line in res.stdout.splitlines(True) if not line.startswith(("\\restrict ", "\\unrestrict ")))
 
 
 def tenant_tables(conn: psycopg.Connection) -> list[str]:
