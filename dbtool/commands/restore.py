@@ -83,6 +83,7 @@ class Target:
     exists: bool = False
     contents: str = ""  # what makes it non-empty; "" when empty
     owner: str | None = None
+    sessions: str = ""  # other sessions connected to it
 
 
 def restore(archive: str, url: str, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
@@ -90,13 +91,14 @@ def restore(archive: str, url: str, *, replace: bool = False, confirm: Callable[
     """Restore `archive` (a local file or s3:// URL, the archive or its manifest) into the database
     of `url`, creating it if needed. A non-empty target is replaced only with `replace` or when
     `confirm(question)` says yes."""
+    target = Target(target_name(url))
     where, name = storage.split(archive)
     man, archive_name = load_manifest(where, name)
-    target = Target(target_name(url))
     with db.connection(_maintenance_url(url)) as admin:
         _inspect(admin, url, target)
         warnings = preflight(admin, man)
         _confirm_replace(target, replace, confirm)
+        _refuse_sessions(target.name, target.sessions)
         result = RestoreResult(database=target.name, archive=where.url(archive_name),
                                source_database=man["database"]["name"], backup_created_at=man["created_at"],
                                created=not target.exists, replaced=bool(target.contents), warnings=warnings)
@@ -153,8 +155,27 @@ def _inspect(admin: psycopg.Connection, url: str, target: Target) -> None:
     target.exists, target.owner = True, row[0]
     with db.connection(url) as conn:
         counts = conn.execute(EMPTY_SQL).fetchone()
+        target.sessions = _other_sessions(conn, target.name)  # from inside: our own session is not counted
     kinds = ("relations", "schemas", "extensions", "functions", "types")
     target.contents = ", ".join(f"{n} {k}" for n, k in zip(counts, kinds) if n)
+
+
+def _other_sessions(conn: psycopg.Connection, name: str) -> str:
+    """Sessions that would block the swap (a rename), as `user/application, ...`; "" when none.
+    TimescaleDB's workers are not counted: they stop by themselves for a rename."""
+    return conn.execute("""SELECT string_agg(coalesce(nullif(usename, ''), '?') || '/' ||
+                                  coalesce(nullif(application_name, ''), backend_type), ', ')
+                           FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()
+                             AND backend_type NOT LIKE 'TimescaleDB%%'""", [name]).fetchone()[0] or ""
+
+
+def _refuse_sessions(name: str, sessions: str) -> None:
+    """Restore never ends other sessions, and they prevent the rename: checked before the work
+    (not after an hour of pg_restore) and again before the swap."""
+    if sessions:
+        raise DbtoolError(f"cannot replace {name}: other sessions are connected to it ({sessions})",
+                          hint="stop the application (or ask those sessions to disconnect) and run the restore "
+                               "again; restore never terminates sessions")
 
 
 def _confirm_replace(target: Target, replace: bool, confirm) -> None:
@@ -431,6 +452,7 @@ def _swap(admin, url: str, tmpdb: str, target: Target, progress) -> None:
     """Put the verified copy under the target's name; the old database goes only after that."""
     aside = None
     if target.exists:
+        _refuse_sessions(target.name, _other_sessions(admin, target.name))  # again: a refused rename waits 5 s
         aside = _scratch_name(target.name, "replaced")
         try:
             _rename(admin, target.name, aside)

@@ -1,0 +1,221 @@
+"""A restore that cannot succeed says so in one line, exits non-zero, and leaves the target exactly
+as it was: no rows, schema object or database setting changed, no temporary database left behind.
+
+The target is a populated database and --yes is given (except where the refusal itself is what is
+tested), so every failure below happens after restore has agreed to replace it: the strongest
+case for "the target is untouched"."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from backup_support import RECIPIENT, databases, gpg_keyring, seed, state  # noqa: F401
+from dbtool import cluster
+from dbtool.backup import manifest as mf
+from dbtool.cli import app
+from dbtool.commands import backup as backup_cmd
+from dbtool.commands import restore as restore_cmd
+from dbtool.errors import DbtoolError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def backups(server, gpg_keyring, tmp_path_factory):
+    """One plain and one encrypted backup of a seeded database, made once for this module."""
+    name = "bk_failures_source"
+    server.create_db(name, server.template)
+    url = server.url(name)
+    seed(url)
+    folder = tmp_path_factory.mktemp("backups")
+    plain = backup_cmd.backup(url, folder / "plain")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GNUPGHOME", gpg_keyring["home"])
+        encrypted = backup_cmd.backup(url, folder / "encrypted", encrypt_to=RECIPIENT)
+    yield {"plain": Path(plain.archive), "encrypted": Path(encrypted.archive)}
+    server.drop_db(name)
+
+
+@pytest.fixture
+def target(migrated_db):
+    """A database with content of its own that a failed restore must not touch."""
+    with psycopg.connect(migrated_db, autocommit=True) as c:
+        name = c.execute("SELECT current_database()").fetchone()[0]
+        c.execute("CREATE TABLE public.precious (id int PRIMARY KEY, note text)")
+        c.execute("INSERT INTO public.precious SELECT g, 'row ' || g FROM generate_series(1, 25) g")
+        c.execute(f'ALTER DATABASE "{name}" SET work_mem = \'7MB\'')
+    return migrated_db
+
+
+def copy_backup(archive: Path, dest: Path) -> tuple[Path, Path]:
+    """A private copy of a backup (archive and manifest) to damage."""
+    dest.mkdir(parents=True, exist_ok=True)
+    manifest = archive.parent / (mf.stem_of(archive.name) + mf.MANIFEST)
+    return Path(shutil.copy(archive, dest)), Path(shutil.copy(manifest, dest))
+
+
+def edit_manifest(path: Path, change) -> None:
+    man = json.loads(path.read_text())
+    change(man)
+    path.write_text(json.dumps(man))
+
+
+def reseal(archive: Path, manifest: Path) -> None:
+    """Make the manifest agree with a damaged archive: only deeper checks can catch it now."""
+    def change(man):
+        man["archive"].update(bytes=archive.stat().st_size, sha256=mf.sha256_file(archive))
+        man["dump"] = dict(man["archive"]) if not archive.name.endswith(".gpg") else man["dump"]
+    edit_manifest(manifest, change)
+
+
+def pg_restore_ok(path: Path, *args) -> bool:
+    return subprocess.run([str(cluster.find_bindir() / "pg_restore"), *args, str(path)],
+                          capture_output=True).returncode == 0
+
+
+def damage_data_keeping_toc(archive: Path) -> None:
+    """Zero 64 bytes of table data: the table of contents still reads (--list passes), the
+    restore fails half-way. The offset is searched, not guessed, so archive layout changes do
+    not break the test."""
+    data = archive.read_bytes()
+    for tenths in range(990, 500, -10):
+        off = len(data) * tenths // 1000
+        archive.write_bytes(data[:off] + b"\0" * 64 + data[off + 64:])
+        if pg_restore_ok(archive, "--list") and not pg_restore_ok(archive, "--file", "/dev/null"):
+            return
+    pytest.fail("found no offset that damages data but not the table of contents")
+
+
+def assert_failed_cleanly(res, code: int, message: str, target_url: str, before: tuple, dbs: set, server):
+    assert res.exit_code == code, res.output
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], res.stderr  # one line says what is wrong
+    assert "Traceback" not in res.output
+    assert state(target_url) == before  # rows, schema, database settings: all as they were
+    assert databases(server) == dbs     # no temporary or renamed-aside database left
+
+
+def restore(archive: Path, url: str, *extra: str):
+    return runner.invoke(app, ["restore", str(archive), "--database-url", url, *extra])
+
+
+def test_truncated_archive(backups, target, server, tmp_path):
+    archive, _ = copy_backup(backups["plain"], tmp_path)
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "the archive is truncated", target, before, dbs, server)
+
+
+def test_corrupted_archive(backups, target, server, tmp_path):
+    archive, _ = copy_backup(backups["plain"], tmp_path)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "does not match its manifest: sha256", target, before, dbs, server)
+
+
+def test_wrong_checksum_in_manifest(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+    edit_manifest(manifest, lambda m: m["archive"].update(sha256="0" * 64))
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "does not match its manifest: sha256", target, before, dbs, server)
+
+
+def test_missing_secret_key(backups, gpg_keyring, target, server, tmp_path, monkeypatch):
+    archive, _ = copy_backup(backups["encrypted"], tmp_path)
+    monkeypatch.setenv("GNUPGHOME", gpg_keyring["public_only"])
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "is not in the GnuPG keyring", target, before, dbs, server)
+
+
+def test_non_empty_target_without_yes(backups, target, server):
+    before, dbs = state(target), databases(server)
+    res = restore(backups["plain"], target)
+    assert_failed_cleanly(res, 2, "is not empty (", target, before, dbs, server)
+    assert "pass --yes to replace it" in res.stderr
+
+
+def test_file_that_is_not_an_archive_with_a_matching_manifest(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+    archive.write_bytes(b"this is not a pg_dump archive\n" * 100)
+    reseal(archive, manifest)
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "is not a readable pg_dump archive", target, before, dbs, server)
+
+
+def test_damaged_table_data_fails_in_the_temporary_database(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+    damage_data_keeping_toc(archive)
+    reseal(archive, manifest)
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "pg_restore failed", target, before, dbs, server)
+    assert "temporary database was dropped" in res.stderr
+
+
+def test_rows_that_do_not_match_the_manifest(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+    edit_manifest(manifest, lambda m: m["tables"]["fixture.events"].update(rows=301))
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 3, "fixture.events: 300 rows, the manifest says 301", target, before, dbs, server)
+
+
+def test_role_missing_on_the_target_server(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+    edit_manifest(manifest, lambda m: m["roles"].append("role_from_another_cluster"))
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 2, "do not exist on this server: role_from_another_cluster", target, before, dbs, server)
+
+
+def test_timescaledb_version_not_installed(backups, target, server, tmp_path):
+    archive, manifest = copy_backup(backups["plain"], tmp_path)
+
+    def older(m):
+        m["timescaledb"]["version"] = "2.0.0"
+        next(e for e in m["extensions"] if e["name"] == "timescaledb")["version"] = "2.0.0"
+    edit_manifest(manifest, older)
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, "--yes")
+    assert_failed_cleanly(res, 2, "the archive needs TimescaleDB 2.0.0", target, before, dbs, server)
+
+
+def test_another_session_on_the_target_is_refused_before_any_work(backups, target, server):
+    before, dbs = state(target), databases(server)
+    with psycopg.connect(target, autocommit=True) as other:  # an application still connected
+        res = restore(backups["plain"], target, "--yes")
+        assert other.execute("SELECT count(*) FROM public.precious").fetchone()[0] == 25
+    assert_failed_cleanly(res, 3, "other sessions are connected to it", target, before, dbs, server)
+    assert "fetching" not in res.stderr  # refused before the archive was even read
+
+
+def test_a_session_that_arrives_during_the_restore_blocks_the_swap_cleanly(backups, target, server):
+    """The rename is refused; the verified copy is dropped and the target keeps its name and data."""
+    before, dbs = state(target), databases(server)
+    late = []
+
+    def connect_late(event, subject, info):
+        if event == "step" and subject.startswith("verifying"):
+            late.append(psycopg.connect(target, autocommit=True))
+    try:
+        with pytest.raises(DbtoolError, match="cannot replace"):
+            restore_cmd.restore(str(backups["plain"]), target, replace=True, progress=connect_late)
+        assert late and late[0].execute("SELECT count(*) FROM public.precious").fetchone()[0] == 25
+    finally:
+        for c in late:
+            c.close()
+    assert state(target) == before and databases(server) == dbs
