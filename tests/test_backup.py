@@ -103,6 +103,7 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
     assert {t: v["rows"] for t, v in man["tables"].items()} == counts
     assert counts["fixture.events"] == 300 and counts["ops.cron_jobs"] >= 2
     assert man["created_at"].endswith("Z") and man["dbtool_version"]
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}  # every tenant's data: owner only
 
 
 def test_backup_prints_a_progress_line_per_table_on_stderr(seeded_db, tmp_path):
@@ -183,6 +184,22 @@ def test_migrate_backup_first_backs_up_only_when_something_is_pending(tmp_projec
     res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path), "--backup-first", "--backup-dir", str(out))
     assert res.exit_code == 0
     assert len(list(out.glob("*" + mf.MANIFEST))) == 1  # nothing pending: no second backup
+
+
+def test_a_failed_dump_leaves_no_file(seeded_db, tmp_path, monkeypatch):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pg_dump").write_text("#!/bin/sh\n"
+                                  "[ \"$1\" = --version ] && { echo 'pg_dump (PostgreSQL) 99.0'; exit 0; }\n"
+                                  "for a; do case $a in --file=*) f=${a#--file=};; esac; done\n"
+                                  "echo 'half an archive' > \"$f\"\n"
+                                  "echo 'pg_dump: error: query failed: simulated' >&2; exit 1\n")
+    (fake / "pg_dump").chmod(0o755)
+    monkeypatch.setenv("PG_BINDIR", str(fake))
+    out = tmp_path / "out"
+    res = run("backup", "-d", seeded_db, "--out", str(out))
+    assert res.exit_code == 3 and "error: pg_dump failed: query failed: simulated" in res.stderr
+    assert list(out.iterdir()) == []  # no .partial, no manifest
 
 
 def test_restore_needs_an_explicit_target():

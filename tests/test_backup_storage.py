@@ -44,8 +44,9 @@ def write_sets(folder: Path, *sets) -> None:
             (folder / name).write_bytes(data)
 
 
-def test_upload_with_storage_class_then_list_and_restore_from_s3(seeded_db, empty_db, s3, tmp_path):
+def test_upload_with_storage_class_then_list_and_restore_from_s3(seeded_db, empty_db, s3, tmp_path, monkeypatch):
     client, bucket = s3
+    monkeypatch.chdir(tmp_path)
     res = run("backup", "-d", seeded_db, "--upload", f"s3://{bucket}/daily", "--storage-class", "STANDARD_IA",
               "--json")
     assert res.exit_code == 0, res.output
@@ -54,7 +55,7 @@ def test_upload_with_storage_class_then_list_and_restore_from_s3(seeded_db, empt
     archive_key = out["archive"].split(f"s3://{bucket}/", 1)[1]
     assert keys(client, bucket) == sorted([archive_key, archive_key.replace(".dump", mf.MANIFEST)])
     assert client.head_object(Bucket=bucket, Key=archive_key)["StorageClass"] == "STANDARD_IA"
-    assert not Path("backups").exists() or not any(Path("backups").iterdir())  # nothing kept locally
+    assert list(tmp_path.iterdir()) == []  # nothing kept locally (not even in ./backups)
 
     res = run("backup", "list", f"s3://{bucket}/daily", "--json")
     assert res.exit_code == 0, res.output

@@ -42,6 +42,9 @@ def pg_program(name: str, server_major: int) -> str:
     An older pg_dump refuses a newer server, and a newer one writes archives that older
     pg_restore cannot read, so the exact version is preferred."""
     versions = sorted((v, c) for c in _candidates(name) if (v := _major(c)) is not None)
+    chosen = os.environ.get("PG_BINDIR") and str(Path(os.environ["PG_BINDIR"]) / name)
+    if chosen and (_major(chosen) or 0) >= server_major:  # an explicit choice wins when it can work
+        return chosen
     for v, c in versions:
         if v == server_major:
             return c

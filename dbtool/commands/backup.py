@@ -70,6 +70,14 @@ def backup(url: str, out: str | Path | None = None, *, encrypt_to: str | None = 
     S3 when `upload` is given without `out`."""
     remote = _remote(upload, storage_class)
     key = tools.recipient_key(encrypt_to) if encrypt_to else None  # fail before dumping anything
+    umask = os.umask(0o077)  # a backup holds every tenant's data: readable by its owner only
+    try:
+        return _backup(url, out, remote, encrypt_to, key, storage_class, progress)
+    finally:
+        os.umask(umask)
+
+
+def _backup(url, out, remote, encrypt_to, key, storage_class, progress) -> BackupResult:
     with tempfile.TemporaryDirectory(prefix="dbtool-backup-") as tmp:
         folder = Path(out) if out else (Path(tmp) if remote else default_dir())
         try:
@@ -128,10 +136,10 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
         dump = _Dump(pg_dump, url, snapshot, partial, recipient, progress, total)
         try:
             man["tables"] = {t: mf.fingerprint(conn, t) for t in tables}  # while pg_dump runs
-        except BaseException:
+            dump.wait()
+        except BaseException:  # including Ctrl-C: no pg_dump left running, no partial file left
             dump.abort()
             raise
-        dump.wait()
     os.replace(partial, final)
     man["created_at"] = at.isoformat().replace("+00:00", "Z")
     man["pg_dump_version"] = subprocess.run([pg_dump, "--version"], capture_output=True, text=True).stdout.strip()
@@ -184,7 +192,7 @@ class _Dump:
                                         stderr=subprocess.PIPE)
             self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
-            self.proc = subprocess.Popen([*cmd, "--file", str(output)], env=env, stderr=subprocess.PIPE)
+            self.proc = subprocess.Popen([*cmd, f"--file={output}"], env=env, stderr=subprocess.PIPE)
         self.threads = [threading.Thread(target=self._read_stderr, daemon=True)]
         if self.gpg:
             self.threads.append(threading.Thread(target=self._pump, daemon=True))
