@@ -77,8 +77,8 @@ def _declared_job(conn, job: str, command: str) -> str | None:
     if job == "refresh_pipeline_analytics":
         row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE jobname = %s", [job]).fetchone()
     elif job.startswith("retention"):
-        row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE command ILIKE '%%drop_chunks%%' "
-                           "ORDER BY jobname LIMIT 1").fetchone()
+        row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE jobname ILIKE '%%retention%%' "
+                           "OR command ILIKE '%%drop_chunks%%' ORDER BY jobname LIMIT 1").fetchone()
     else:
         row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE command ILIKE '%%daily_activity_summary%%' "
                            "ORDER BY jobname LIMIT 1").fetchone()
@@ -250,16 +250,16 @@ def _timescale_license(conn) -> str:
     return conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
 
 
-def test_apache_edition_changing_the_retention_job_is_reported(live, project, head_file, cron_conn):
+def test_apache_edition_pausing_the_retention_job_is_reported(live, project, head_file, cron_conn):
     url, conn = live
     if _timescale_license(conn) == "timescale":
         pytest.skip("community edition: retention is a TimescaleDB policy (test_community_edition_...)")
     job = _declared_job(conn, "retention", "")
-    cron_conn.execute("SELECT cron.alter_job(jobid, command => replace(command, '1 year', '2 years')) "
-                      "FROM cron.job WHERE jobname = %s", [f"{job}@{dbname(url)}"])
+    cron_conn.execute("SELECT cron.alter_job(jobid, active => false) FROM cron.job WHERE jobname = %s",
+                      [f"{job}@{dbname(url)}"])
     change = only_change(url, project, head_file)
     assert (change.action, change.kind, change.name) == ("changed", "cron_job", job)
-    assert "2 years" in change.after["command"]
+    assert (change.before, change.after) == ({"active": True}, {"active": False})
 
 
 def test_apache_edition_changing_the_refresh_job_is_reported(live, project, head_file, cron_conn):
@@ -271,6 +271,7 @@ def test_apache_edition_changing_the_refresh_job_is_reported(live, project, head
                       [f"{job}@{dbname(url)}"])
     change = only_change(url, project, head_file)
     assert (change.action, change.kind, change.name) == ("changed", "cron_job", job)
+    assert change.after == {"schedule": "17 * * * *"}
 
 
 def test_community_edition_changing_the_retention_and_refresh_policies_is_reported(live, project, head_file):

@@ -204,6 +204,9 @@ def test_snapshot_inside_a_callers_transaction_restores_its_settings(migrated_db
         assert conn.execute("SELECT current_setting('search_path'), current_setting('IntervalStyle')").fetchone() \
             == ("public, pg_catalog", "iso_8601")
     assert s == catalog.snapshot(conn)
+    with psycopg.connect(migrated_db) as plain:  # not autocommit: left as found, no transaction open
+        assert catalog.snapshot(plain) == s
+        assert plain.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
 def test_cron_jobs_are_read_from_the_cron_database_without_the_database_suffix(migrated_db, conn_to, server):

@@ -64,10 +64,19 @@ def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None =
         snap = {kind: _rows(conn, kind, params) for kind in CORE_KINDS}
         for kind in TIMESCALE_KINDS:
             snap[kind] = _rows(conn, kind, params) if timescale else {}
-        database = db.scalar(conn, "SELECT current_database()")
+        database, cron_db = conn.execute(
+            "SELECT current_database(), current_setting('cron.database_name', true)").fetchone()
+        if cron_conn is None and cron_db == database:
+            cron_conn = conn  # read inside the same consistent, read-only transaction
+        if cron_conn is not None:
+            snap["cron_job"] = _cron_rows(cron_conn, database)
+    if "cron_job" not in snap:  # the cron database is another one: same server, same credentials
+        snap["cron_job"] = {}
+        if cron_db:
+            with db.connection(_same_server(conn, cron_db)) as other:
+                snap["cron_job"] = _cron_rows(other, database)
     for name in snap["continuous_aggregate"]:  # its user view is reported as the aggregate
         snap["view"].pop(name, None)
-    snap["cron_job"] = cron_jobs(conn, database, cron_conn)
     return normalise(snap)
 
 
@@ -94,19 +103,6 @@ def _set(conn: psycopg.Connection, settings: dict) -> None:
 
 def _rows(conn: psycopg.Connection, kind: str, params: dict) -> dict:
     return {name: attrs for name, attrs in conn.execute(query(kind), params)}
-
-
-def cron_jobs(conn: psycopg.Connection, database: str, cron_conn: psycopg.Connection | None = None) -> dict:
-    """This database's pg_cron jobs, {} when pg_cron is not loaded or not installed."""
-    if cron_conn is not None:
-        return _cron_rows(cron_conn, database)
-    cron_db = db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
-    if not cron_db:
-        return {}
-    if cron_db == database:
-        return _cron_rows(conn, database)
-    with db.connection(_same_server(conn, cron_db)) as other:
-        return _cron_rows(other, database)
 
 
 def _same_server(conn: psycopg.Connection, dbname: str) -> str:
