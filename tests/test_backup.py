@@ -186,20 +186,34 @@ def test_migrate_backup_first_backs_up_only_when_something_is_pending(tmp_projec
     assert len(list(out.glob("*" + mf.MANIFEST))) == 1  # nothing pending: no second backup
 
 
-def test_a_failed_dump_leaves_no_file(seeded_db, tmp_path, monkeypatch):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "pg_dump").write_text("#!/bin/sh\n"
+def failing_pg_dump(folder: Path) -> str:
+    """A pg_dump that writes half a file and fails, as one does when the server goes away."""
+    folder.mkdir()
+    (folder / "pg_dump").write_text("#!/bin/sh\n"
                                   "[ \"$1\" = --version ] && { echo 'pg_dump (PostgreSQL) 99.0'; exit 0; }\n"
                                   "for a; do case $a in --file=*) f=${a#--file=};; esac; done\n"
                                   "echo 'half an archive' > \"$f\"\n"
                                   "echo 'pg_dump: error: query failed: simulated' >&2; exit 1\n")
-    (fake / "pg_dump").chmod(0o755)
-    monkeypatch.setenv("PG_BINDIR", str(fake))
+    (folder / "pg_dump").chmod(0o755)
+    return str(folder)
+
+
+def test_a_failed_dump_leaves_no_file(seeded_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("PG_BINDIR", failing_pg_dump(tmp_path / "bin"))
     out = tmp_path / "out"
     res = run("backup", "-d", seeded_db, "--out", str(out))
     assert res.exit_code == 3 and "error: pg_dump failed: query failed: simulated" in res.stderr
     assert list(out.iterdir()) == []  # no .partial, no manifest
+
+
+def test_migrate_backup_first_migrates_nothing_when_the_backup_fails(tmp_project, empty_db, tmp_path, monkeypatch):
+    tmp_project.pair("0001_create_a", "-- Why: test.\nCREATE TABLE public.a (id int);\n", "DROP TABLE public.a;\n")
+    monkeypatch.setenv("PG_BINDIR", failing_pg_dump(tmp_path / "bin"))
+    res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path), "--backup-first",
+              "--backup-dir", str(tmp_path / "pre"))
+    assert res.exit_code == 3 and "pg_dump failed" in res.stderr
+    with psycopg.connect(empty_db) as c:
+        assert c.execute("SELECT to_regclass('public.a')").fetchone()[0] is None
 
 
 def test_restore_needs_an_explicit_target():

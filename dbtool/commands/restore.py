@@ -329,6 +329,8 @@ def _scratch_name(base: str, what: str) -> str:
 def _create_database(admin, name: str, man: dict, target: Target) -> None:
     d = man["database"]
     owner = target.owner if target.exists else d.get("owner")
+    if owner and not db.scalar(admin, "SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]):
+        owner = None  # the source's owner role is not here: the restoring user owns the new database
     parts = [sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {}").format(
         sql.Identifier(name), sql.Literal(d["encoding"]))]
     if d.get("locale_provider") == "icu":
