@@ -66,7 +66,8 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
             lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
             quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
             backup_first: Annotated[bool, typer.Option(
-                "--backup-first", help="Back up the database first (dbtool backup), when anything is pending.")] = False,
+                "--backup-first", help="Back up the database first (dbtool backup), when anything is "
+                                       "pending.")] = False,
             backup_dir: Annotated[Optional[str], typer.Option(
                 "--backup-dir", metavar="DIR", help="Where --backup-first writes (default: DBTOOL_BACKUP_DIR or "
                                                     "./backups).")] = None,
@@ -505,7 +506,8 @@ def backup(ctx: typer.Context,
 
 @backup_app.command("list")
 def backup_list(location: Annotated[Optional[str], typer.Argument(
-                    metavar="[DIR|s3://BUCKET/PREFIX]", help="Where to look (default: DBTOOL_BACKUP_DIR or ./backups).")] = None,
+                    metavar="[DIR|s3://BUCKET/PREFIX]",
+                    help="Where to look (default: DBTOOL_BACKUP_DIR or ./backups).")] = None,
                 json: Json = False):
     """List the backups in a folder or S3 prefix, oldest first; `incomplete` means an interrupted
     backup (no manifest or no archive)."""
@@ -574,11 +576,11 @@ def restore(archive: Annotated[str, typer.Argument(
         for w in res.warnings:
             err.print(f"warning: {w}", markup=False)
         c = res.cron or {}
+        jobs = len(c.get("scheduled", []) + c.get("updated", []) + c.get("unchanged", []))
         out.print(f"{res.database}: restored {res.archive} ({res.source_database}, {res.backup_created_at}); "
                   f"{res.tables} tables, {res.rows} rows verified"
                   + (f"; hypertables: {', '.join(res.hypertables)}" if res.hypertables else "")
-                  + (f"; cron jobs scheduled: {len(c.get('scheduled', []) + c.get('updated', []) + c.get('unchanged', []))}"
-                     if c else ""), markup=False)
+                  + (f"; cron jobs scheduled: {jobs}" if c else ""), markup=False)
 
 
 def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> None:

@@ -18,6 +18,7 @@ from dbtool.backup import manifest as mf
 from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd
 from dbtool.commands import restore as restore_cmd
+from dbtool.errors import UsageError
 
 runner = CliRunner()
 
@@ -80,7 +81,8 @@ def test_round_trip_gives_same_rows_schema_hypertable_settings_and_cron_jobs(see
     source, restored = seeded_db.rsplit("/", 1)[1], empty_db.rsplit("/", 1)[1]
     jobs = cron_jobs(server, restored)
     assert {"fixture_cleanup@" + restored, "fixture_paused@" + restored} <= set(jobs)
-    assert {j.split("@")[0]: v for j, v in jobs.items()} == {j.split("@")[0]: v for j, v in cron_jobs(server, source).items()}
+    by_job = lambda scheduled: {j.split("@")[0]: v for j, v in scheduled.items()}  # noqa: E731
+    assert by_job(jobs) == by_job(cron_jobs(server, source))  # same schedule, command, active
     assert database_props(empty_db)[:2] == database_props(seeded_db)[:2]
     assert databases(server) == before  # no temporary database left behind
 
@@ -99,7 +101,8 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
         counts = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in man["tables"]}
     assert {e["name"]: e["version"] for e in man["extensions"]} == versions
     assert man["timescaledb"]["edition"] == "apache"
-    assert set(man["timescaledb"]["hypertables"]) == set(hypertables(seeded_db)) and "fixture.events" in hypertables(seeded_db)
+    assert set(man["timescaledb"]["hypertables"]) == set(hypertables(seeded_db))
+    assert "fixture.events" in man["timescaledb"]["hypertables"]
     assert {t: v["rows"] for t, v in man["tables"].items()} == counts
     assert counts["fixture.events"] == 300 and counts["ops.cron_jobs"] >= 2
     assert man["created_at"].endswith("Z") and man["dbtool_version"]
@@ -169,6 +172,17 @@ def test_yes_replaces_a_non_empty_database_and_drops_the_old_one(seeded_db, migr
     assert json.loads(res.stdout)["replaced"] is True
     assert content(migrated_db) == content(seeded_db)  # old_only is gone with the old database
     assert databases(server) == before
+
+
+def test_a_no_at_the_prompt_refuses_and_a_yes_replaces(seeded_db, migrated_db, tmp_path):
+    backup_cmd.backup(seeded_db, tmp_path)
+    archive, _ = one_backup(tmp_path)
+    asked = []
+    with pytest.raises(UsageError, match="is not empty"):
+        restore_cmd.restore(str(archive), migrated_db, confirm=lambda q: asked.append(q) or False)
+    assert "Replace it with the backup?" in asked[0] and "dropped once the restored copy is verified" in asked[0]
+    res = restore_cmd.restore(str(archive), migrated_db, confirm=lambda q: True)
+    assert res.replaced and content(migrated_db) == content(seeded_db)
 
 
 def test_migrate_backup_first_backs_up_only_when_something_is_pending(tmp_project, empty_db, tmp_path):

@@ -135,7 +135,8 @@ def test_list_folder_shows_encrypted_and_incomplete_backups(tmp_path):
 
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
-    assert [next(w for w in ln.split() if w.startswith("app_")) for ln in lines] == [done[0], enc[0], mf.stem_of(interrupted.name)]  # oldest first
+    names = [next(w for w in ln.split() if w.startswith("app_")) for ln in lines]
+    assert names == [done[0], enc[0], mf.stem_of(interrupted.name)]  # oldest first
     assert lines[1].endswith("encrypted") and lines[2].endswith("incomplete") and "encrypted" not in lines[0]
 
 

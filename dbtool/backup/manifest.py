@@ -159,7 +159,7 @@ def describe(conn: psycopg.Connection) -> dict:
         "database": database_properties(conn),
         "server_version": version,
         "server_version_num": version_num,
-        "extensions": [dict(zip(("name", "version", "schema"), r)) for r in conn.execute(
+        "extensions": [dict(zip(("name", "version", "schema"), r, strict=True)) for r in conn.execute(
             "SELECT e.extname, e.extversion, n.nspname FROM pg_extension e "
             "JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY e.oid").fetchall()],
         "timescaledb": timescaledb(conn),

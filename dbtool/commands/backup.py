@@ -25,7 +25,7 @@ import psycopg
 from .. import db
 from ..backup import manifest as mf
 from ..backup import storage, tools
-from ..backup.storage import LocalDir, S3Prefix
+from ..backup.storage import S3Prefix
 from ..engine import Progress, _quiet
 from ..errors import DbtoolError, UsageError
 

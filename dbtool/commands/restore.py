@@ -157,7 +157,7 @@ def _inspect(admin: psycopg.Connection, url: str, target: Target) -> None:
         counts = conn.execute(EMPTY_SQL).fetchone()
         target.sessions = _other_sessions(conn, target.name)  # from inside: our own session is not counted
     kinds = ("relations", "schemas", "extensions", "functions", "types")
-    target.contents = ", ".join(f"{n} {k}" for n, k in zip(counts, kinds) if n)
+    target.contents = ", ".join(f"{n} {k}" for n, k in zip(counts, kinds, strict=True) if n)
 
 
 def _other_sessions(conn: psycopg.Connection, name: str) -> str:
@@ -418,7 +418,8 @@ def verify(url: str, man: dict, result: RestoreResult) -> None:
         ts = mf.timescaledb(conn)
         extensions = {r[0]: r[1] for r in conn.execute("SELECT extname, extversion FROM pg_extension").fetchall()}
     if migrations != man["migrations"]:
-        problems.append(f"applied migrations differ: {len(migrations)} restored, {len(man['migrations'])} in the manifest")
+        problems.append(f"applied migrations differ: {len(migrations)} restored, "
+                        f"{len(man['migrations'])} in the manifest")
     want_hyper = (man.get("timescaledb") or {}).get("hypertables", [])
     got_hyper = (ts or {}).get("hypertables", [])
     if sorted(want_hyper) != sorted(got_hyper):
@@ -430,7 +431,8 @@ def verify(url: str, man: dict, result: RestoreResult) -> None:
                           hint="the target was not touched; the temporary database was dropped")
     for e in man["extensions"]:
         if e["name"] not in NOT_RESTORED and extensions.get(e["name"]) != e["version"]:
-            result.warnings.append(f"extension {e['name']} is {extensions.get(e['name'])}, the source had {e['version']}")
+            result.warnings.append(f"extension {e['name']} is {extensions.get(e['name'])}, "
+                                   f"the source had {e['version']}")
     result.tables = len(man["tables"])
     result.rows = sum(t["rows"] for t in man["tables"].values())
     result.hypertables = got_hyper
@@ -506,4 +508,5 @@ def _finish(url: str, man: dict, progress, result: RestoreResult) -> None:
             result.cron = cron.sync(url, conn).as_dict()
         except DbtoolError as exc:
             raise DbtoolError(f"{result.database} is restored and verified, but its cron jobs could not be "
-                              f"scheduled: {exc.message}", hint=exc.hint or "fix pg_cron, then run `dbtool migrate`") from None
+                              f"scheduled: {exc.message}",
+                              hint=exc.hint or "fix pg_cron, then run `dbtool migrate`") from None
