@@ -8,7 +8,7 @@
 -- folder and keeps the tenant. data_room_permissions gets a tenant_id; its folder arrays are
 -- checked by statement triggers. The embeddings index is HNSW, not IVFFlat: IVFFlat trains its
 -- lists on the rows present when it is built, and here it would be built on an empty table.
--- Search, tag and listing indexes lead with tenant_id (btree_gin makes that possible for GIN).
+-- The listing index leads with tenant_id; the GIN indexes stay on their column (see 0005).
 SET LOCAL ROLE maplatform_owner;
 
 CREATE TABLE public.document_folders (
@@ -100,11 +100,13 @@ CREATE TABLE public.documents (
 CREATE INDEX idx_documents_deal ON public.documents (deal_id);
 CREATE INDEX idx_documents_folder ON public.documents (folder_id);
 CREATE INDEX idx_documents_latest ON public.documents (tenant_id, is_latest) WHERE is_latest = TRUE;
-CREATE INDEX idx_documents_search ON public.documents USING GIN (tenant_id, search_vector);
+CREATE INDEX idx_documents_search ON public.documents USING GIN (search_vector);
 CREATE INDEX idx_documents_embeddings ON public.documents USING HNSW (embeddings public.vector_cosine_ops);
-CREATE INDEX idx_documents_tags ON public.documents USING GIN (tenant_id, tags);
+CREATE INDEX idx_documents_tags ON public.documents USING GIN (tags);
 ALTER TABLE public.documents ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.documents FORCE ROW LEVEL SECURITY;
+-- maplatform_maintenance (BYPASSRLS) reads documents for search_documents().
+GRANT SELECT ON public.documents TO maplatform_maintenance;
 
 CREATE TABLE public.data_rooms (
     id UUID PRIMARY KEY DEFAULT public.uuid_generate_v4(),

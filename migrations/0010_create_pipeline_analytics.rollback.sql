@@ -5,4 +5,3 @@ SET LOCAL ROLE maplatform_owner;
 DROP VIEW IF EXISTS public.tenant_pipeline_analytics;
 DROP FUNCTION ops.refresh_pipeline_analytics();
 DROP MATERIALIZED VIEW public.pipeline_analytics;
-REVOKE SELECT ON public.deals, public.pipeline_stages FROM maplatform_maintenance;

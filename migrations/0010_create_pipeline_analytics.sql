@@ -11,8 +11,6 @@
 -- view tenant_pipeline_analytics (sql/views/).
 SET LOCAL ROLE maplatform_owner;
 
-GRANT SELECT ON public.deals, public.pipeline_stages TO maplatform_maintenance;
-
 CREATE MATERIALIZED VIEW public.pipeline_analytics AS
 WITH stage_metrics AS (
     SELECT

@@ -5,9 +5,10 @@
 -- idx_deals_closing_soon keeps the stage condition and the query supplies the date window; and
 -- date_trunc('quarter', <date>) goes through timestamptz, which depends on the time zone, so
 -- idx_deals_quarter truncates expected_close_date::timestamp instead (queries use the same
--- expression). Every deals index leads with tenant_id, because row-level security adds
+-- expression). Every deals b-tree leads with tenant_id, because row-level security adds
 -- tenant_id = <current tenant> to every query. The trigram indexes (pg_trgm) serve fuzzy name
--- search (name % 'acme', name ILIKE '%acme%') for a tenant.
+-- search (name % 'acme', name ILIKE '%acme%'); pg_trgm's operators are not leakproof, so under
+-- RLS only search_deals() (which applies the tenant filter itself) can use them.
 -- The tables are created empty by earlier migrations, so plain CREATE INDEX in the migration's
 -- transaction is safe; on a populated table use CREATE INDEX CONCURRENTLY in a
 -- `-- transactional: false` migration.
@@ -29,5 +30,5 @@ WHERE archived_at IS NULL;
 
 CREATE INDEX idx_activities_time_brin ON public.activities USING BRIN (occurred_at);
 
-CREATE INDEX idx_deals_name_trgm ON public.deals USING GIN (tenant_id, name public.gin_trgm_ops);
-CREATE INDEX idx_documents_name_trgm ON public.documents USING GIN (tenant_id, name public.gin_trgm_ops);
+CREATE INDEX idx_deals_name_trgm ON public.deals USING GIN (name public.gin_trgm_ops);
+CREATE INDEX idx_documents_name_trgm ON public.documents USING GIN (name public.gin_trgm_ops);

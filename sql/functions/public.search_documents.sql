@@ -1,0 +1,38 @@
+-- Full-text search over the current tenant's documents, best match first.
+-- Why a SECURITY DEFINER function: under row-level security PostgreSQL evaluates the policy before
+-- any user condition whose operator is not leakproof, and @@ (ts_match_vq) is not, so for the
+-- application role idx_documents_search can never be an index condition: a search reads every
+-- document of the tenant. This function runs as maplatform_maintenance (BYPASSRLS, no policies
+-- applied) and applies the tenant filter itself, from the same fail-closed context function: no
+-- tenant set, no rows. The caller chooses only the search text and the number of results.
+-- Positional parameters ($1 text, $2 max results), so a test can PREPARE the body and EXPLAIN it.
+SET LOCAL ROLE maplatform_owner;
+
+CREATE OR REPLACE FUNCTION public.search_documents(query TEXT, max_results INTEGER DEFAULT 20)
+RETURNS TABLE (
+    id UUID,
+    name VARCHAR,
+    display_name VARCHAR,
+    deal_id UUID,
+    rank REAL
+)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT
+        d.id,
+        d.name,
+        d.display_name,
+        d.deal_id,
+        ts_rank(d.search_vector, websearch_to_tsquery('english', $1)) AS rank
+    FROM public.documents AS d
+    WHERE d.tenant_id = (SELECT app.current_tenant_id())
+      AND d.search_vector @@ websearch_to_tsquery('english', $1)
+    ORDER BY rank DESC, d.id
+    LIMIT $2;
+$$;
+ALTER FUNCTION public.search_documents(TEXT, INTEGER) OWNER TO maplatform_maintenance;
+REVOKE ALL ON FUNCTION public.search_documents(TEXT, INTEGER) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.search_documents(TEXT, INTEGER) TO maplatform_app, maplatform_readonly;

@@ -1,0 +1,166 @@
+"""The document's common queries stay on their indexes under row-level security.
+
+Realistic data (schema_support.load_bulk: 50 tenants, 16,500 deals, 1,580 documents with 1,536-dim
+embeddings, 7 weeks of timeline), ANALYZEd; every query runs as maplatform_app with a tenant set,
+so the policy's tenant filter is part of the plan. No enable_* switch is touched except in the
+one test that forces the ANN path on purpose, to show what the iterative scan buys.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from schema_support import APP, BULK_TENANT, SMALL_TENANT, acting_as, cloned_db, load_bulk
+
+
+@pytest.fixture(scope="module")
+def bulk(server):
+    with cloned_db(server, "bulk") as url:
+        with psycopg.connect(url, autocommit=True) as c:
+            load_bulk(c)
+        yield url
+
+
+@pytest.fixture
+def conn(bulk, conn_to):
+    return conn_to(bulk)
+
+
+def plan(conn, query, params=None) -> str:
+    return "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + query, params))
+
+
+PIPELINE = """SELECT d.stage, count(*)::INTEGER, sum(d.value)
+              FROM public.deals AS d WHERE d.tenant_id = %s AND d.archived_at IS NULL GROUP BY d.stage"""
+COMMON = {
+    # get_deal_pipeline's query (EXPLAIN of the call would not show the plan inside the function)
+    "a tenant's pipeline": (PIPELINE, "tenant", ("idx_deals_",)),
+    "the dashboard (covering index)": (
+        """SELECT stage, value, probability, expected_close_date, name, owner_id FROM public.deals
+           WHERE archived_at IS NULL ORDER BY stage, value""", None, ("Index Only Scan using idx_deals_dashboard",)),
+    "deals closing soon": (
+        """SELECT name, expected_close_date FROM public.deals
+           WHERE archived_at IS NULL AND stage IN ('negotiation', 'due_diligence')
+             AND expected_close_date BETWEEN current_date AND current_date + 30 ORDER BY expected_close_date""",
+        None, ("idx_deals_closing_soon", "idx_deals_dashboard")),
+    "the largest open deals": (
+        "SELECT name, value FROM public.deals WHERE archived_at IS NULL ORDER BY value DESC LIMIT 10",
+        None, ("idx_deals_value",)),
+    "activity timeline, last 7 days": (
+        """SELECT time_bucket('1 day', time) AS day, count(*) FROM public.activity_timeline
+           WHERE time > now() - INTERVAL '7 days' GROUP BY 1""", None, ("activity_timeline_tenant_id_time_idx",)),
+}
+
+
+@pytest.mark.parametrize("tenant", [SMALL_TENANT, BULK_TENANT], ids=["small tenant", "large tenant"])
+@pytest.mark.parametrize("name", COMMON)
+def test_common_queries_use_index_scans_as_the_app_role(conn, name, tenant):
+    query, param, indexes = COMMON[name]
+    with acting_as(conn, APP, tenant):
+        text = plan(conn, query, [tenant] if param else None)
+    print(f"\n-- {name}\n{text}")
+    assert "Seq Scan" not in text, text
+    assert any(i in text for i in indexes), text
+
+
+def test_the_policy_filter_is_an_index_condition_evaluated_once(conn):
+    with acting_as(conn, APP, SMALL_TENANT):
+        text = plan(conn, "SELECT count(*) FROM public.deals WHERE archived_at IS NULL")
+    assert "InitPlan" in text and "Index Cond: (tenant_id = $0)" in text, text
+
+
+def test_under_rls_a_text_search_condition_cannot_use_its_gin_index(conn):
+    """Why search_documents/search_deals exist: @@ and pg_trgm's operators are not leakproof, so the
+    planner must apply the policy first and may not use them as index conditions."""
+    leakproof = dict(conn.execute("""SELECT proname, proleakproof FROM pg_proc
+                                     WHERE oid IN ('ts_match_vq'::regproc, 'public.word_similarity_op'::regproc)"""))
+    assert leakproof == {"ts_match_vq": False, "word_similarity_op": False}
+    with acting_as(conn, APP, SMALL_TENANT):
+        text = plan(conn, "SELECT id FROM public.documents WHERE search_vector @@ websearch_to_tsquery('english', 'merger')")
+    assert "idx_documents_search" not in text and "Filter: (search_vector @@" in text, text
+
+
+SEARCHES = {
+    "search_documents": ("merger", "idx_documents_search"),
+    "search_deals": ("Initeck acquisiton 29", "idx_deals_name_trgm"),
+}
+
+
+@pytest.mark.parametrize("tenant", [SMALL_TENANT, BULK_TENANT], ids=["small tenant", "large tenant"])
+@pytest.mark.parametrize("function", SEARCHES)
+def test_search_functions_run_their_query_on_the_text_index(conn, function, tenant):
+    """The function body as it executes: as its owner, maplatform_maintenance, with the caller's tenant."""
+    text_arg, index = SEARCHES[function]
+    body = conn.execute("SELECT prosrc FROM pg_proc WHERE oid = %s::regproc", [f"public.{function}"]).fetchone()[0]
+    with conn.transaction(force_rollback=True):
+        conn.execute("SELECT public.set_tenant_context(%s)", [tenant])
+        conn.execute("SET LOCAL ROLE maplatform_maintenance")
+        conn.execute(f"PREPARE body (TEXT, INTEGER) AS {body}")
+        try:
+            text = plan(conn, sql.SQL("EXECUTE body ({}, 20)").format(sql.Literal(text_arg)).as_string(conn))
+        finally:
+            conn.execute("DEALLOCATE body")
+    print(f"\n-- {function}\n{text}")
+    assert index in text and "Seq Scan" not in text, text
+
+
+def test_search_functions_return_only_the_current_tenants_rows(conn):
+    with acting_as(conn, APP, SMALL_TENANT):
+        docs = conn.execute("SELECT id FROM public.search_documents('merger', 100)").fetchall()
+        deals = conn.execute("SELECT name, similarity FROM public.search_deals('Hoolie acquisiton 124', 5)").fetchall()
+    owners = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM public.documents WHERE id = ANY(%s)",
+                                         [[d[0] for d in docs]])}
+    assert len(docs) == 4 and owners == {SMALL_TENANT}  # names 97, 194, 291 and 388 of 400
+    assert deals[0][0] == "Hooli acquisition 124"
+    with acting_as(conn, APP):
+        assert conn.execute("SELECT count(*) FROM public.search_documents('merger')").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM public.search_deals('Hooli')").fetchone()[0] == 0
+
+
+def test_vector_similarity_uses_the_hnsw_index(conn):
+    """Across tenants (maintenance, e.g. duplicate detection) the planner takes the ANN index; for one
+    tenant under RLS it weighs it against an exact scan of the tenant's rows (next tests)."""
+    probe = conn.execute("SELECT embeddings::text FROM public.documents WHERE embeddings IS NOT NULL LIMIT 1").fetchone()[0]
+    with acting_as(conn, "maplatform_maintenance"):
+        text = plan(conn, "SELECT id FROM public.documents ORDER BY embeddings <=> %s::vector LIMIT 10", [probe])
+    assert "Index Scan using idx_documents_embeddings" in text, text
+
+
+def test_match_documents_returns_the_tenants_nearest_documents_nearest_first(conn):
+    with acting_as(conn, APP, BULK_TENANT):
+        probe = conn.execute("SELECT embeddings::text FROM public.documents "
+                             "WHERE embeddings IS NOT NULL LIMIT 1").fetchone()[0]
+        text = plan(conn, "SELECT id FROM public.documents ORDER BY embeddings <=> %s::vector LIMIT 10", [probe])
+        rows = conn.execute("SELECT id, distance FROM public.match_documents(%s::vector, 10)", [probe]).fetchall()
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL enable_indexscan = off")  # brute force: the true nearest ten
+        exact = [r[0] for r in conn.execute(
+            "SELECT id FROM public.documents WHERE tenant_id = %s AND embeddings IS NOT NULL "
+            "ORDER BY embeddings <=> %s::vector LIMIT 10", [BULK_TENANT, probe])]
+    assert "Seq Scan" not in text, text
+    assert len(rows) == 10 and rows[0][1] == pytest.approx(0, abs=1e-6)
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
+    assert len({r[0] for r in rows} & set(exact)) >= 8  # approximate search: recall, not identity
+
+
+def test_iterative_scan_returns_k_rows_where_a_plain_ann_scan_under_rls_does_not(conn):
+    """A tenant with 40 of 2,560 embedded documents. Force the ANN plan (as the planner may choose it when it
+    misjudges a tenant's size): HNSW yields hnsw.ef_search = 40 candidates, RLS keeps ~1% of them.
+    match_documents turns on pgvector 0.8's relaxed iterative scan and still returns 10 rows."""
+    with acting_as(conn, APP, SMALL_TENANT):
+        probe = conn.execute("SELECT embeddings::text FROM public.documents "
+                             "WHERE embeddings IS NOT NULL LIMIT 1").fetchone()[0]
+        conn.execute("SET LOCAL enable_sort = off")
+        conn.execute("SET LOCAL enable_bitmapscan = off")
+        text = plan(conn, "SELECT id FROM public.documents ORDER BY embeddings <=> %s::vector LIMIT 10", [probe])
+        plain = conn.execute("SELECT count(*) FROM (SELECT id FROM public.documents "
+                             "ORDER BY embeddings <=> %s::vector LIMIT 10) AS s", [probe]).fetchone()[0]
+        iterative = conn.execute("SELECT count(*) FROM public.match_documents(%s::vector, 10)", [probe]).fetchone()[0]
+        tenant_docs = conn.execute("SELECT count(embeddings) FROM public.documents").fetchone()[0]
+    assert "idx_documents_embeddings" in text, text
+    assert tenant_docs == 40
+    print(f"\nplain HNSW under RLS: {plain} of 10 rows; match_documents (iterative): {iterative}")
+    assert plain < 10
+    assert iterative == 10
