@@ -28,6 +28,9 @@ SERVER_OPTIONS = " ".join([
     f"-c shared_preload_libraries='{cluster.PRELOAD}'",
     f"-c cron.database_name={CRON_DB}",
     "-c timescaledb.telemetry_level=off",
+    # One TimescaleDB scheduler per test database exhausts the worker slots, and a scheduler
+    # connected to the template makes CREATE DATABASE ... TEMPLATE wait; jobs are run by hand.
+    "-c timescaledb.max_background_workers=0",
     "-c pg_stat_statements.track=all",
     "-c max_connections=200",
     # A throwaway cluster: durability buys nothing and costs seconds.
