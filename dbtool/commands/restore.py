@@ -132,7 +132,8 @@ def load_manifest(where, name: str) -> tuple[dict, str]:
                          hint="restore needs the manifest to verify the archive; copy it from where the "
                               "backup was made") from None
     man = mf.parse(text, where.url(stem + mf.MANIFEST))
-    return man, man["archive"]["file"]
+    # Given the archive, use that file (its sha256 proves it is the manifest's); given the manifest, its archive.
+    return man, man["archive"]["file"] if name.endswith(mf.MANIFEST) else name
 
 
 def _maintenance_url(url: str) -> str:
