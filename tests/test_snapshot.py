@@ -258,3 +258,13 @@ def test_snapshot_from_migrations_builds_and_drops_a_scratch_database(migrated_d
     with server.admin() as c:
         assert not c.execute("SELECT datname FROM pg_database WHERE datname LIKE 'dbtool_scratch_%'").fetchall()
         assert not c.execute("SELECT jobname FROM cron.job WHERE database LIKE 'dbtool_scratch_%'").fetchall()
+
+
+def test_a_varchar_in_list_compares_equal_before_and_after_a_dump_and_restore():
+    from dbtool.catalog import canonical_expression
+    written = "((stage)::text = ANY ((ARRAY['negotiation'::character varying, 'it''s'::character varying])::text[]))"
+    restored = "((stage)::text = ANY (ARRAY[('negotiation'::character varying)::text, ('it''s'::character varying)::text]))"
+    assert canonical_expression(written) == canonical_expression(restored)
+    assert canonical_expression(restored) == "((stage)::text = ANY (ARRAY['negotiation'::text, 'it''s'::text]))"
+    other = "((stage)::text = ANY (ARRAY['closing'::text]))"
+    assert canonical_expression(other) == other

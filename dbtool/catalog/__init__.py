@@ -14,6 +14,7 @@ objects that belong to an extension, dbtool's bookkeeping schema, cron run histo
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -133,10 +134,26 @@ def normalise(snap: dict) -> dict:
     return {kind: {name: _attrs(kind, snap[kind][name]) for name in sorted(snap[kind])} for kind in sorted(snap)}
 
 
+# PostgreSQL deparses `varchar_col IN ('a', 'b')` as ... = ANY ((ARRAY['a'::character varying, ...])::text[])
+# when it was written, and as ... = ANY (ARRAY[('a'::character varying)::text, ...]) once it has been
+# through pg_dump and restore. Both mean col::text = ANY (ARRAY['a'::text, ...]): compare that form,
+# or every restored database would show its CHECKs and partial indexes as drift.
+_VARCHAR_ITEM = r"'(?:[^']|'')*'::character varying"
+_VARCHAR_ARRAY = re.compile(r"\(ARRAY\[((?:" + _VARCHAR_ITEM + r"(?:, )?)+)\]\)::text\[\]")
+_VARCHAR_CAST = re.compile(r"\(('(?:[^']|'')*')::character varying\)::text")
+
+
+def canonical_expression(text: str) -> str:
+    text = _VARCHAR_CAST.sub(r"\1::text", text)
+    return _VARCHAR_ARRAY.sub(lambda m: "ARRAY[" + m.group(1).replace("::character varying", "::text") + "]", text)
+
+
 def _attrs(kind: str, a: dict) -> dict:
     out = {}
     for k in sorted(a):
         v = a[k]
+        if isinstance(v, str) and "::character varying" in v:
+            v = canonical_expression(v)
         if k == "privileges" and isinstance(v, dict):
             v = {role: sorted(v[role]) for role in sorted(v)
                  if not (role == a.get("owner") and sorted(v[role]) == OWNER_DEFAULT.get(kind))}
