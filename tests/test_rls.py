@@ -394,3 +394,22 @@ def test_error_messages_name_no_other_tenant(conn, db):
     text = " ".join(filter(None, [err.diag.message_primary, err.diag.message_detail]))
     assert str(b["tenant"]) not in text
     assert re.search(r"is not the id of a row of public\.tasks of the same tenant", text)
+
+
+def test_default_privileges_make_later_objects_follow(conn):
+    """A table a later migration creates in public is the app's to use under RLS (DML, nothing more);
+    a later function is executable by nobody until granted."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL ROLE maplatform_owner")
+        conn.execute("CREATE TABLE public.later_probe (id int)")
+        conn.execute("CREATE FUNCTION public.later_probe_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        privileges = {
+            f"{role}:{p}": conn.execute("SELECT has_table_privilege(%s, 'public.later_probe', %s)", [role, p]).fetchone()[0]
+            for role, p in [(APP, "SELECT"), (APP, "INSERT"), (APP, "UPDATE"), (APP, "DELETE"), (APP, "TRUNCATE"),
+                            (READONLY, "SELECT"), (READONLY, "INSERT")]}
+        executable = conn.execute("SELECT has_function_privilege(%s, 'public.later_probe_fn()', 'EXECUTE')",
+                                  [APP]).fetchone()[0]
+    assert privileges == {f"{APP}:SELECT": True, f"{APP}:INSERT": True, f"{APP}:UPDATE": True,
+                          f"{APP}:DELETE": True, f"{APP}:TRUNCATE": False,
+                          f"{READONLY}:SELECT": True, f"{READONLY}:INSERT": False}
+    assert executable is False
