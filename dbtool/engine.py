@@ -79,7 +79,13 @@ def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings, 
             err.detail = "\n".join(filter(None, [err.detail, f"dropped INVALID index {', '.join(left)}"]))
         raise
     finally:
-        conn.execute("RESET ALL")
+        _reset_session(conn)
+
+
+def _reset_session(conn) -> None:
+    """Undo what a non-transactional migration may have SET for the session (RESET ALL keeps the role)."""
+    conn.execute("RESET ALL")
+    conn.execute("RESET ROLE")
 
 
 def _named_in(index: str, text: str) -> bool:
@@ -114,7 +120,7 @@ def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Set
         try:
             runner.run(conn, m.rollback, m.rollback_path, text, shown)
         finally:
-            conn.execute("RESET ALL")
+            _reset_session(conn)
         with conn.transaction():
             ledger.unrecord(conn, m.id, m.checksum)
     return int((time.monotonic() - t0) * 1000)

@@ -9,13 +9,14 @@ advisory lock that the server releases when the connection ends, however it ends
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 
 from . import db
-from .errors import DatabaseFailure
+from .errors import DatabaseFailure, UsageError
 
 SCHEMA = "dbtool"
 LOCK_KEY = 0x6462746F6F6C  # "dbtool": one migration run per database at a time
@@ -106,21 +107,37 @@ def history(conn: psycopg.Connection, limit: int = 50) -> list[tuple]:
 
 
 def lock(conn: psycopg.Connection, timeout: str) -> None:
-    """Take the session advisory lock, waiting at most `timeout`; say who holds it if we give up."""
+    """Take the session advisory lock, waiting at most `timeout`; say who holds it if we give up.
+
+    Waits by polling pg_try_advisory_lock, not by blocking in pg_advisory_lock: a blocked call holds
+    a snapshot for as long as it waits, and CREATE INDEX CONCURRENTLY in the run holding the lock
+    waits for every older snapshot to go away, which would deadlock the two."""
+    deadline = time.monotonic() + _seconds(conn, timeout)
+    pause = 0.05
+    while not db.scalar(conn, "SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]):
+        if time.monotonic() >= deadline:
+            raise DatabaseFailure(f"another dbtool run holds the migration lock on this database{_holder(conn)}",
+                                  hint=f"waited {timeout}; let it finish, or raise --lock-wait") from None
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _seconds(conn: psycopg.Connection, duration: str) -> float:
+    """A PostgreSQL duration ('60s', '2min', '500ms', '1 minute') in seconds, parsed by the server."""
     try:
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])
-        conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
-    except psycopg.errors.LockNotAvailable:
-        holder = conn.execute("""SELECT a.pid, a.usename, a.client_addr::text, a.backend_start
-                                 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                                 WHERE l.locktype = 'advisory' AND l.granted AND l.database =
-                                   (SELECT oid FROM pg_database WHERE datname = current_database())
-                                   AND ((l.classid::bigint << 32) | l.objid::bigint) = %s""", [LOCK_KEY]).fetchone()
-        who = f" (pid {holder[0]}, user {holder[1]}, connected {holder[3]:%Y-%m-%d %H:%M:%S})" if holder else ""
-        raise DatabaseFailure(f"another dbtool run holds the migration lock on this database{who}",
-                              hint=f"waited {timeout}; let it finish, or raise --lock-wait") from None
-    finally:
-        conn.execute("RESET lock_timeout")
+        return db.scalar(conn, "SELECT extract(epoch FROM %s::interval)::float8",
+                         [duration if not duration.isdigit() else duration + "ms"])
+    except psycopg.Error:
+        raise UsageError(f"invalid duration {duration!r}", hint="e.g. 60s, 2min, 500ms") from None
+
+
+def _holder(conn: psycopg.Connection) -> str:
+    holder = conn.execute("""SELECT a.pid, a.usename, a.backend_start
+                             FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                             WHERE l.locktype = 'advisory' AND l.granted AND l.database =
+                               (SELECT oid FROM pg_database WHERE datname = current_database())
+                               AND ((l.classid::bigint << 32) | l.objid::bigint) = %s""", [LOCK_KEY]).fetchone()
+    return f" (pid {holder[0]}, user {holder[1]}, connected {holder[2]:%Y-%m-%d %H:%M:%S})" if holder else ""
 
 
 def unlock(conn: psycopg.Connection) -> None:

@@ -9,26 +9,31 @@
 -- tenant_id = <current tenant> to every query. The trigram indexes (pg_trgm) serve fuzzy name
 -- search (name % 'acme', name ILIKE '%acme%'); pg_trgm's operators are not leakproof, so under
 -- RLS only search_deals() (which applies the tenant filter itself) can use them.
--- The tables are created empty by earlier migrations, so plain CREATE INDEX in the migration's
--- transaction is safe; on a populated table use CREATE INDEX CONCURRENTLY in a
--- `-- transactional: false` migration.
--- dbtool-lint: ignore-file squawk/require-concurrent-index-creation because the tables are still empty
-SET LOCAL ROLE maplatform_owner;
+-- Built CONCURRENTLY, outside a transaction, so that on a populated database they never block
+-- writes; each statement is idempotent (IF NOT EXISTS) because a run killed half-way resumes
+-- here, and dbtool drops an INVALID index of this file left by such a run before retrying.
+-- No SET ROLE: an index belongs to its table's owner, and a member of maplatform_owner may
+-- build and drop indexes on the owner's tables.
+-- transactional: false
 
-CREATE INDEX idx_deals_active_high_value ON public.deals (tenant_id, value DESC)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_deals_active_high_value ON public.deals (tenant_id, value DESC)
 WHERE archived_at IS NULL AND value > 1000000;
 
-CREATE INDEX idx_deals_closing_soon ON public.deals (tenant_id, expected_close_date)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_deals_closing_soon ON public.deals (tenant_id, expected_close_date)
 WHERE archived_at IS NULL AND stage IN ('negotiation', 'due_diligence');
 
-CREATE INDEX idx_deals_dashboard ON public.deals (tenant_id, stage, value, probability, expected_close_date)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_deals_dashboard
+ON public.deals (tenant_id, stage, value, probability, expected_close_date)
 INCLUDE (name, owner_id)
 WHERE archived_at IS NULL;
 
-CREATE INDEX idx_deals_quarter ON public.deals (tenant_id, date_trunc('quarter', expected_close_date::TIMESTAMP))
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_deals_quarter
+ON public.deals (tenant_id, date_trunc('quarter', expected_close_date::TIMESTAMP))
 WHERE archived_at IS NULL;
 
-CREATE INDEX idx_activities_time_brin ON public.activities USING BRIN (occurred_at);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_activities_time_brin ON public.activities USING BRIN (occurred_at);
 
-CREATE INDEX idx_deals_name_trgm ON public.deals USING GIN (name public.gin_trgm_ops);
-CREATE INDEX idx_documents_name_trgm ON public.documents USING GIN (name public.gin_trgm_ops);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_deals_name_trgm ON public.deals USING GIN (name public.gin_trgm_ops);
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_documents_name_trgm
+ON public.documents USING GIN (name public.gin_trgm_ops);

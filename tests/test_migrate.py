@@ -207,3 +207,18 @@ def test_new_creates_the_next_numbered_pair_with_a_header(three):
     assert fwd.read_text().startswith("-- Add deal region")
     with pytest.raises(UsageError, match="not verb_object"):
         new(three.load(), "Bad Name!")
+
+
+def test_a_held_migration_lock_makes_migrate_give_up_after_lock_wait_naming_the_holder(three, empty_db, conn_to):
+    from dbtool.engine import Settings
+    from dbtool.ledger import LOCK_KEY
+    holder = conn_to(empty_db)
+    holder.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+    pid = holder.info.backend_pid
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, three.load(), settings=Settings(lock_wait="300ms"))
+    assert e.value.message.startswith(f"another dbtool run holds the migration lock on this database (pid {pid},")
+    assert "--lock-wait" in e.value.hint
+    assert tables(conn_to(empty_db)) == set()
+    holder.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    assert len(migrate(empty_db, three.load()).applied) == 3
