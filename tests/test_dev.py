@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,13 +129,19 @@ def _as_user(user: str, fn) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an ordinary user")
-def test_dev_up_and_down_work_as_an_ordinary_user(tmp_path):
+def test_dev_up_and_down_work_as_an_ordinary_user(tmp_path, monkeypatch):
     home = tmp_path / "user-owned"
     home.mkdir()
     os.chown(home, pwd.getpwnam("postgres").pw_uid, -1)
     for p in [tmp_path, *tmp_path.parents]:  # let the user reach its folder
         if p != Path("/"):
             os.chmod(p, os.stat(p).st_mode | 0o001)
+    # This checkout belongs to root and may sit in a folder the user cannot enter (a CI clone in a
+    # mktemp folder); an ordinary user runs dbtool from a checkout of their own, so give the user
+    # a copy of the pg_ctl wrapper it can execute.
+    wrapper = tmp_path / "pg_ctl_runas"
+    shutil.copy2(cluster.WRAPPER, wrapper)
+    monkeypatch.setattr(cluster, "WRAPPER", wrapper)
     proj = config.load(ROOT)
     # Modules the child needs must be loaded before it drops root (they live under /root here).
     import psycopg.pq  # noqa: F401
