@@ -28,7 +28,7 @@ def test_reports_a_table_created_without_rls(migrated_db, project, conn_to):
     assert problems(migrated_db, project) >= {
         ("table extra.leaky", "row level security is not enabled"),
         ("table extra.leaky", "row level security is not forced: its owner bypasses it"),
-        ("table extra.leaky", "no policy for SELECT, INSERT, UPDATE, DELETE"),
+        ("table extra.leaky", "no policy for SELECT, INSERT, UPDATE, DELETE that applies to the tenant-facing roles"),
     }
 
 
@@ -39,7 +39,7 @@ def test_reports_enabled_but_not_forced_and_missing_commands(migrated_db, projec
     c.execute("CREATE POLICY only_read ON public.half FOR SELECT USING (tenant_id IS NOT NULL)")
     found = problems(migrated_db, project)
     assert ("table half", "row level security is not forced: its owner bypasses it") in found
-    assert ("table half", "no policy for INSERT, UPDATE, DELETE") in found
+    assert ("table half", "no policy for INSERT, UPDATE, DELETE that applies to the tenant-facing roles") in found
     assert not any(p == "row level security is not enabled" for o, p in found if o == "table half")
 
 
@@ -77,3 +77,26 @@ def test_cli_exit_1_and_json_on_findings(migrated_db, project, conn_to):
     assert res.exit_code == 1
     body = json.loads(res.stdout)
     assert any(f["object"] == "table bare" for f in body["findings"])
+
+
+def test_timeline_chunks_the_app_cannot_reach_are_not_findings_but_reachable_ones_are(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("INSERT INTO public.tenants (id, subdomain, company_name) "
+              "VALUES ('00000000-0000-0000-0000-00000000000a', 'a', 'A')")
+    c.execute("INSERT INTO public.activity_timeline (time, tenant_id, event_type) "
+              "VALUES (now(), '00000000-0000-0000-0000-00000000000a', 'note')")
+    chunk = c.execute("SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks "
+                      "WHERE hypertable_name = 'activity_timeline'").fetchone()[0]
+    assert check_rls(migrated_db, project)[0] == []
+    c.execute(f"GRANT USAGE ON SCHEMA {chunk.split('.')[0]} TO maplatform_app")
+    c.execute(f"GRANT SELECT ON {chunk} TO maplatform_app")
+    assert any(f.object == f"table {chunk}" for f in check_rls(migrated_db, project)[0])
+
+
+def test_a_policy_only_for_another_role_does_not_count_for_the_app(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("CREATE TABLE public.ops_only (id int, tenant_id uuid)")
+    c.execute("ALTER TABLE public.ops_only ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
+    c.execute("CREATE POLICY ops_all ON public.ops_only TO maplatform_ops USING (true)")
+    assert ("table ops_only", "no policy for SELECT, INSERT, UPDATE, DELETE that applies to the tenant-facing roles") \
+        in problems(migrated_db, project)

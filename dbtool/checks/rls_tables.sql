@@ -1,8 +1,15 @@
--- Tables that hold tenant data, with their row-level security state and the commands their
--- policies cover. A table holds tenant data when it has the tenant column, is the tenant table,
--- or references (through foreign keys, at any depth) a table that does.
--- Parameters: %(column)s tenant column name, %(tenant_table)s tenant table (regclass text).
-WITH RECURSIVE app_tables AS (
+-- Tables that hold tenant data, with their row-level security state and the commands that
+-- permissive policies applying to the tenant-facing roles (or PUBLIC) cover. A table holds tenant
+-- data when it has the tenant column, is the tenant table, or references (through foreign keys,
+-- at any depth) a table that does. A child of a table with row-level security (a TimescaleDB chunk,
+-- an inheritance child) is checked only when a tenant-facing role can reach it directly: through
+-- the parent its policies apply, directly they do not.
+-- Parameters: %(column)s tenant column, %(tenant_table)s tenant table (regclass text),
+-- %(roles)s tenant-facing role names.
+WITH RECURSIVE facing AS (
+    SELECT oid FROM pg_roles WHERE rolname = ANY (%(roles)s)
+),
+app_tables AS (
     SELECT c.oid, c.relrowsecurity, c.relforcerowsecurity
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -11,6 +18,13 @@ WITH RECURSIVE app_tables AS (
       AND n.nspname !~ '^(pg_|_timescaledb|timescaledb_)'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d
                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      AND NOT (
+          EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class parent ON parent.oid = i.inhparent
+                  WHERE i.inhrelid = c.oid AND parent.relrowsecurity)
+          AND NOT EXISTS (SELECT 1 FROM facing f
+                          WHERE has_schema_privilege(f.oid, c.relnamespace, 'USAGE')
+                            AND has_table_privilege(f.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE'))
+      )
 ),
 tenant_tables (oid, via) AS (
     SELECT t.oid, format('has column %%I', %(column)s)
@@ -29,7 +43,9 @@ SELECT t.oid::regclass::text AS table_name,
        min(tt.via) AS via,
        t.relrowsecurity AS rls_enabled,
        t.relforcerowsecurity AS rls_forced,
-       coalesce(array_agg(DISTINCT p.polcmd::text) FILTER (WHERE p.polcmd IS NOT NULL), '{}') AS commands
+       coalesce(array_agg(DISTINCT p.polcmd::text) FILTER (
+           WHERE p.polpermissive
+             AND (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT oid FROM facing))), '{}') AS commands
 FROM (SELECT DISTINCT ON (oid) oid, via FROM tenant_tables ORDER BY oid, via) tt
 JOIN app_tables t ON t.oid = tt.oid
 LEFT JOIN pg_policy p ON p.polrelid = t.oid

@@ -54,6 +54,7 @@ def _table_findings(table: str, via: str, enabled: bool, forced: bool, commands:
     if "*" not in commands:
         missing = [name for code, name in COMMANDS.items() if code not in commands]
         if missing:
-            out.append(Finding(f"table {table}", f"no policy for {', '.join(missing)} ({via})",
+            out.append(Finding(f"table {table}", f"no policy for {', '.join(missing)} that applies to the "
+                               f"tenant-facing roles ({via})",
                                f"CREATE POLICY ... ON {table} FOR {missing[0]} ... (sql/policies/)"))
     return out
