@@ -219,3 +219,69 @@ def test_a_session_that_arrives_during_the_restore_blocks_the_swap_cleanly(backu
         for c in late:
             c.close()
     assert state(target) == before and databases(server) == dbs
+
+
+# ----- after the swap: nothing can fail the restore any more ------------------------------------
+
+def restoring_setting(server, pattern: str) -> dict:
+    """timescaledb.restoring as stored for the databases whose name matches `pattern` (LIKE)."""
+    with server.admin() as c:
+        return dict(c.execute("""SELECT d.datname, x FROM pg_database d
+                                 JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0,
+                                      unnest(s.setconfig) x
+                                 WHERE d.datname LIKE %s AND x LIKE 'timescaledb.restoring=%%'""",
+                              [pattern]).fetchall())
+
+
+def test_the_copy_leaves_timescaledb_restoring_mode_before_it_is_verified_and_swapped(backups, target, server):
+    """timescaledb_post_restore() runs in the temporary database: the target is never swapped in
+    in restoring mode, whatever happens after the swap."""
+    name = target.rsplit("/", 1)[1].split("?")[0]
+    seen = {}
+
+    def at_verification(event, subject, info):
+        if event == "step" and subject.startswith("verifying"):
+            with server.admin() as c:
+                [tmpdb] = [r[0] for r in c.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                                   [name + r"\_restore\_%"])]
+            seen.update(restoring_setting(server, tmpdb), checked=tmpdb)
+
+    res = restore_cmd.restore(str(backups["plain"]), target, replace=True, progress=at_verification)
+
+    assert seen.get("checked") and list(seen) == ["checked"], seen  # no restoring=on in the copy
+    assert res.warnings == []  # TimescaleDB's workers, stopped by the rename, were started again
+    assert restoring_setting(server, name) == {}
+    with psycopg.connect(target) as c:
+        assert c.execute("SHOW timescaledb.restoring").fetchone()[0] == "off"
+
+
+def test_an_old_copy_that_cannot_be_dropped_is_a_warning_saying_what_to_drop(backups, target, server):
+    """The restore itself succeeded: exit 0, the target is the backup's, and the warning names the
+    database to drop by hand. The drop is made to fail for real by marking the renamed-aside
+    database as a template (any failure of that DROP takes the same path; a connected session
+    would too, after DROP DATABASE's 5 s wait)."""
+    name = target.rsplit("/", 1)[1].split("?")[0]
+    aside = []
+
+    def block_the_drop(event, subject, info):
+        if event == "step" and subject.startswith("dropping the previous"):
+            with server.admin() as c:
+                aside.extend(r[0] for r in c.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                                     [name + r"\_replaced\_%"]))
+                c.execute(f'ALTER DATABASE "{aside[0]}" IS_TEMPLATE true')
+    try:
+        res = restore_cmd.restore(str(backups["plain"]), target, replace=True, progress=block_the_drop)
+        assert len(aside) == 1
+        [warning] = [w for w in res.warnings if aside[0] in w]
+        assert "could not be dropped" in warning and f'DROP DATABASE "{aside[0]}"' in warning, warning
+        with psycopg.connect(target) as c:
+            assert c.execute("SELECT to_regclass('public.precious')").fetchone()[0] is None  # the backup's content
+            assert c.execute("SHOW timescaledb.restoring").fetchone()[0] == "off"
+        with psycopg.connect(server.url(aside[0])) as c:  # the old content is still there to recover
+            assert c.execute("SELECT count(*) FROM public.precious").fetchone()[0] == 25
+        assert res.cron is not None  # the step after the drop ran: cron jobs scheduled
+    finally:
+        with server.admin() as c:
+            for db in aside:
+                c.execute(f'ALTER DATABASE "{db}" IS_TEMPLATE false')
+                c.execute(f'DROP DATABASE "{db}"')

@@ -9,14 +9,16 @@ the restored copy has passed every check:
    is decrypted into a private temporary folder and the plain dump's sha256 checked as well;
    `pg_restore --list` proves it is a readable archive.
 3. It is restored into a new temporary database `<target>_restore_<random>` on the same server,
-   with TimescaleDB's procedure (extension at the archive's version, timescaledb_pre_restore(),
-   pg_restore, and later timescaledb_post_restore()) and the database-level settings and grants
-   from the manifest. Every table's row count and fingerprint must match the manifest.
+   with TimescaleDB's whole procedure (extension at the archive's version, timescaledb_pre_restore(),
+   pg_restore, timescaledb_post_restore()) and the database-level settings and grants from the
+   manifest. Every table's row count and fingerprint must match the manifest.
 4. Only then is the target swapped: the old database is renamed aside, the new one renamed to
    the target's name, and the old one dropped. Any failure before that drops the temporary
-   database; a failure of the swap renames the old database back.
-5. pg_cron jobs, which live in the cron database and not in the dump, are scheduled for the
-   restored database from its ops.cron_jobs table (dbtool.cron.sync).
+   database; a failure of the swap renames the old database back. Once the copy has the target's
+   name the restore has succeeded: a failure to drop the old copy is a warning naming it.
+5. TimescaleDB's background workers, which the rename stopped, are started again, and pg_cron
+   jobs, which live in the cron database and not in the dump, are scheduled for the restored
+   database from its ops.cron_jobs table (dbtool.cron.sync).
 """
 
 from __future__ import annotations
@@ -313,9 +315,10 @@ def _restore_and_swap(admin, url, target: Target, man: dict, dump: Path, workdir
     try:
         tmp_url = db.with_dbname(url, tmpdb)
         _load(admin, tmp_url, tmpdb, man, dump, workdir, progress)
+        _post_restore(tmp_url, man)
         progress("step", "verifying row counts and fingerprints against the manifest", {})
         verify(tmp_url, man, result)
-        _swap(admin, url, tmpdb, target, progress)
+        _swap(admin, url, tmpdb, target, progress, result)
     except BaseException:
         _drop_quietly(admin, tmpdb)
         raise
@@ -360,6 +363,20 @@ def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Path, workdir: Path,
     toc, total = _toc(pg_restore, dump, workdir, schema if ts and schema != "public" else None)
     progress("step", f"restoring into a temporary database {tmpdb}", {})
     _pg_restore(pg_restore, dump, toc, tmp_url, progress, total)
+
+
+def _post_restore(tmp_url: str, man: dict) -> None:
+    """TimescaleDB out of restoring mode, in the temporary database: the copy is verified and takes
+    the target's name only in its final state, so nothing after the swap can leave the target in
+    restoring mode (where TimescaleDB's background jobs do not run)."""
+    if not man.get("timescaledb"):
+        return
+    schema = next(e["schema"] for e in man["extensions"] if e["name"] == "timescaledb")
+    with db.connection(tmp_url) as conn:
+        try:
+            conn.execute(sql.SQL("SELECT {}.timescaledb_post_restore()").format(sql.Identifier(schema)))
+        except psycopg.Error as exc:
+            raise db.server_error(exc, "timescaledb_post_restore() failed in the restored copy") from None
 
 
 def _pg_restore(pg_restore: str, dump: Path, toc: Path, tmp_url: str, progress, total: int) -> None:
@@ -453,7 +470,7 @@ def _table_problems(conn, expected: dict) -> list[str]:
     return problems
 
 
-def _swap(admin, url: str, tmpdb: str, target: Target, progress) -> None:
+def _swap(admin, url: str, tmpdb: str, target: Target, progress, result: RestoreResult) -> None:
     """Put the verified copy under the target's name; the old database goes only after that."""
     aside = None
     if target.exists:
@@ -474,21 +491,37 @@ def _swap(admin, url: str, tmpdb: str, target: Target, progress) -> None:
         raise db.server_error(exc, f"cannot rename the restored copy to {target.name}") from None
     if aside:
         progress("step", f"dropping the previous {target.name}", {})
+        _drop_old(admin, target.name, aside, result)
+
+
+def _drop_old(admin, name: str, aside: str, result: RestoreResult) -> None:
+    """The restore has succeeded once the copy has the target's name: an old copy that cannot be
+    dropped is a warning (it only takes space), not a failure."""
+    try:
         admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(aside)))
+    except psycopg.Error as exc:
+        quoted = sql.Identifier(aside).as_string(admin)
+        result.warnings.append(f"the previous content of {name} was kept as database {aside}: it could not be "
+                               f"dropped ({db.server_error(exc).message}); drop it by hand when it is no longer "
+                               f"needed: DROP DATABASE {quoted};")
 
 
 def _rename(admin, old: str, new: str) -> None:
     admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
 
 
-def _restart_workers(url: str) -> None:
-    """A refused rename has already stopped the database's TimescaleDB workers: start them again."""
+def _restart_workers(url: str) -> str | None:
+    """A rename (done or refused) stops the database's TimescaleDB background workers: start them
+    again. Returns the reason when that failed."""
     try:
         with db.connection(url) as conn:
             if db.scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"):
                 conn.execute("SELECT _timescaledb_functions.start_background_workers()")
-    except (DbtoolError, psycopg.Error):
-        pass
+    except DbtoolError as exc:
+        return exc.message
+    except psycopg.Error as exc:
+        return db.server_error(exc).message
+    return None
 
 
 def _drop_quietly(admin, name: str) -> None:
@@ -499,11 +532,14 @@ def _drop_quietly(admin, name: str) -> None:
 
 
 def _finish(url: str, man: dict, progress, result: RestoreResult) -> None:
-    """After the swap: TimescaleDB back to normal mode, pg_cron jobs for the restored database."""
-    schema = next((e["schema"] for e in man["extensions"] if e["name"] == "timescaledb"), None)
+    """After the swap: TimescaleDB's workers (the rename stopped them), pg_cron jobs for the restored database."""
+    if man.get("timescaledb"):
+        failed = _restart_workers(url)
+        if failed:
+            result.warnings.append(f"TimescaleDB's background workers for {result.database} could not be started "
+                                   f"({failed}); run SELECT _timescaledb_functions.start_background_workers(); "
+                                   "in it, or restart the server")
     with db.connection(url) as conn:
-        if man.get("timescaledb"):
-            conn.execute(sql.SQL("SELECT {}.timescaledb_post_restore()").format(sql.Identifier(schema)))
         progress("step", "scheduling the cron jobs declared in the restored database", {})
         try:
             result.cron = cron.sync(url, conn).as_dict()
