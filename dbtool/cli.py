@@ -59,6 +59,15 @@ def _settings(project, lock_timeout, statement_timeout, lock_wait) -> Settings:
                                  lock_wait=lock_wait)
 
 
+def _confirm(yes: bool, question: str, refusal: str, hint: str = "re-run with --yes to confirm") -> None:
+    """Destructive commands ask in a terminal and need --yes anywhere else."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(refusal, hint=hint)
+    typer.confirm(question, abort=True)
+
+
 @app.command()
 def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
                 "--to", metavar="ID", help="Stop after this migration (id or number).")] = None,
@@ -136,11 +145,9 @@ def rollback(database_url: Url = None,
             else:
                 out.print("\n".join(f"would roll back {i}" for i in ids) or f"{plan.database}: nothing to roll back")
             return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"rolling back {len(ids)} migration(s) on {plan.database} can destroy data",
-                                 hint="re-run with --yes to confirm (or --dry-run to see what would be undone)")
-            typer.confirm(f"Roll back {', '.join(ids)} on {plan.database}? This can destroy data", abort=True)
+        _confirm(yes, f"Roll back {', '.join(ids)} on {plan.database}? This can destroy data",
+                 f"rolling back {len(ids)} migration(s) on {plan.database} can destroy data",
+                 "re-run with --yes to confirm (or --dry-run to see what would be undone)")
         res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, settings=settings,
                                     progress=progress(json))
         if json:
@@ -286,8 +293,7 @@ def dev_reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.
     """Drop and recreate the application database (the cluster keeps running)."""
     with handled(json):
         proj = config.load(project)
-        if not yes and sys.stdin.isatty():
-            typer.confirm("Drop the dev database and everything in it?", abort=True)
+        _confirm(yes, "Drop the dev database and everything in it?", "dev reset drops the dev database")
         d = dev_cmd.reset(proj)
         emit_json(d.as_dict()) if json else out.print(d.url)
 
@@ -312,8 +318,7 @@ def dev_destroy(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not as
                 project: Project = None):
     """Stop the local cluster and delete its data folder."""
     with handled():
-        if not yes and sys.stdin.isatty():
-            typer.confirm("Delete the dev cluster and all its data?", abort=True)
+        _confirm(yes, "Delete the dev cluster and all its data?", "dev destroy deletes the dev cluster's data")
         dev_cmd.destroy(config.load(project))
         out.print("dev cluster removed")
 

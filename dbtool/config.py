@@ -14,8 +14,9 @@ DEFAULTS = {
     "migrations": "migrations",
     "sql": "sql",
     "lock_timeout": "5s",
-    "statement_timeout": "0",
+    "statement_timeout": "30min",
     "advisory_lock_timeout": "60s",
+    "concurrent_lock_timeout": "0",
 }
 
 

@@ -6,6 +6,7 @@ import os
 import re
 from contextlib import contextmanager
 from typing import Iterator
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
@@ -33,7 +34,7 @@ def parse(url: str) -> dict:
     try:
         return pg_conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc)}",
+        raise UsageError(f"invalid database URL {redact(url)!r}: {scrub(_first_line(exc), url)}",
                          hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'") from None
 
 
@@ -46,9 +47,20 @@ def with_dbname(url: str, dbname: str) -> str:
 
 def redact(url: str) -> str:
     """A URL fit to print: the password, in either syntax, becomes ***."""
-    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    url = re.sub(r"(://[^:/@\s]*:).*@", r"\1***@", url)  # greedy: a password may hold an @ or a space
     url = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url, flags=re.I)
     return url
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` with every form of the URL's password replaced by ***: libpq quotes the offending
+    part of a URL it cannot parse, and that part can be the password."""
+    secrets = set(re.findall(r"://[^:/@\s]*:(.*)@", url or ""))
+    secrets |= {m.strip("'") for m in re.findall(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url or "", re.I)}
+    secrets |= {unquote(x) for x in secrets}
+    for secret in sorted((x for x in secrets if x), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return redact(text)
 
 
 def describe(url: str) -> str:
@@ -76,7 +88,7 @@ def connect(url: str, *, autocommit: bool = True, dbname: str | None = None) -> 
     try:
         return psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=autocommit)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc)}") from None
+        raise UsageError(f"invalid database URL {redact(url)!r}: {scrub(_first_line(exc), url)}") from None
     except psycopg.OperationalError as exc:
         raise connect_error(url if not dbname else with_dbname(url, dbname), exc) from None
 
@@ -92,18 +104,19 @@ def connection(url: str, **kw) -> Iterator[psycopg.Connection]:
 
 def connect_error(url: str, exc: Exception) -> DbtoolError:
     text = str(exc)
-    if re.search(r"connection option|invalid URI|invalid .* value", text):
-        return UsageError(f"invalid database URL {redact(url)!r}: {_first_line(exc).replace('connection is bad: ', '')}",
+    if re.search(r"connection option|invalid URI|invalid .* value|invalid port|percent-encoded|unexpected spaces", text):
+        reason = scrub(_first_line(exc).replace("connection is bad: ", ""), url)
+        return UsageError(f"invalid database URL {redact(url)!r}: {reason}",
                           hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'")
     where = describe(url)
     if "password authentication failed" in text or "no password supplied" in text:
         return DatabaseFailure(f"cannot connect to {where}: authentication failed",
                                hint="check the user and password (PGPASSWORD, ~/.pgpass or the URL)")
     if re.search(r"database \".*\" does not exist", text):
-        return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}",
+        return DatabaseFailure(f"cannot connect to {where}: {scrub(_first_line(exc), url)}",
                                hint="create the database first (createdb), or fix the database name")
     if re.search(r"role \".*\" does not exist", text):
-        return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}",
+        return DatabaseFailure(f"cannot connect to {where}: {scrub(_first_line(exc), url)}",
                                hint="fix the user name, or create that role")
     if "could not translate host name" in text or "failed to resolve host" in text:
         return DatabaseFailure(f"cannot connect to {where}: unknown host",
@@ -117,7 +130,7 @@ def connect_error(url: str, exc: Exception) -> DbtoolError:
     if "Connection refused" in text or "No such file or directory" in text:
         return DatabaseFailure(f"cannot connect to {where}: no server is listening there",
                                hint="start the server (`dbtool dev up` for a local one) or fix host and port")
-    return DatabaseFailure(f"cannot connect to {where}: {_first_line(exc)}")
+    return DatabaseFailure(f"cannot connect to {where}: {scrub(_first_line(exc), url)}")
 
 
 def _first_line(exc: Exception) -> str:

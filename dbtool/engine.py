@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import psycopg
 
-from . import ledger, migrations, repeatables, runner
-from .config import Project
-from .errors import DbtoolError
+from . import db, ledger, migrations, repeatables, runner
+from .config import DEFAULTS, Project
+from .errors import DbtoolError, UsageError
 from .migrations import Migration
 
 Progress = Callable[[str, str, dict], None]  # (event, subject, info)
@@ -20,21 +21,34 @@ def _quiet(event: str, subject: str, info: dict) -> None:
     pass
 
 
+DURATION_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
 @dataclass
 class Settings:
-    lock_timeout: str = "5s"
-    statement_timeout: str = "30min"
-    lock_wait: str = "60s"
+    lock_timeout: str = DEFAULTS["lock_timeout"]
+    statement_timeout: str = DEFAULTS["statement_timeout"]
+    lock_wait: str = DEFAULTS["advisory_lock_timeout"]
+    # CREATE INDEX CONCURRENTLY waits for older transactions without blocking anyone: let it wait.
+    concurrent_lock_timeout: str = DEFAULTS["concurrent_lock_timeout"]
 
     @classmethod
     def from_project(cls, project: Project, **overrides) -> "Settings":
-        s = cls(lock_timeout=project.get("lock_timeout") or cls.lock_timeout,
-                statement_timeout=project.settings.get("statement_timeout", cls.statement_timeout),
-                lock_wait=project.get("advisory_lock_timeout") or cls.lock_wait)
+        s = cls(lock_timeout=project.get("lock_timeout"), statement_timeout=project.get("statement_timeout"),
+                lock_wait=project.get("advisory_lock_timeout"),
+                concurrent_lock_timeout=project.get("concurrent_lock_timeout"))
         for k, v in overrides.items():
             if v is not None:
                 setattr(s, k, v)
+        s.check()
         return s
+
+    def check(self) -> None:
+        """Bad durations are usage errors, found before anything connects."""
+        for name in ("lock_timeout", "statement_timeout", "lock_wait", "concurrent_lock_timeout"):
+            if not DURATION_RE.match(str(getattr(self, name))):
+                raise UsageError(f"{name.replace('_', '-')} {getattr(self, name)!r} is not a duration",
+                                 hint="e.g. 5s, 500ms, 2min, 1h (0 means no limit)")
 
 
 def _shown(project: Project, path) -> str:
@@ -46,12 +60,15 @@ def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Se
     t0 = time.monotonic()
     text = m.path.read_text(encoding="utf-8")
     if m.transactional:
-        with conn.transaction():
-            runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
-            runner.run(conn, m.statements, m.path, text, _shown(project, m.path))
-            conn.execute("RESET ROLE")
-            ms = int((time.monotonic() - t0) * 1000)
-            ledger.record(conn, m, ms)
+        try:
+            with conn.transaction():
+                runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
+                runner.run(conn, m.statements, m.path, text, _shown(project, m.path))
+                conn.execute("RESET ROLE")
+                ms = int((time.monotonic() - t0) * 1000)
+                ledger.record(conn, m, ms)
+        finally:
+            _reset_session(conn)  # a migration's plain SET must not reach the next one
         return ms
     _apply_autocommit(conn, project, m, settings, text)
     ms = int((time.monotonic() - t0) * 1000)
@@ -62,46 +79,49 @@ def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Se
 
 def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings, text: str) -> None:
     """A `-- transactional: false` migration: each statement commits on its own. On failure, undo the
-    steps done with their paired rollback statements and drop any INVALID index left behind."""
-    runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=False)
+    steps done with their paired rollback statements and drop the INVALID indexes of this file."""
+    names = runner.concurrent_index_names(m.statements)
     # A run killed during CREATE INDEX CONCURRENTLY leaves an INVALID index that IF NOT EXISTS would keep.
-    runner.drop_indexes(conn, {i for i in runner.invalid_indexes(conn) if _named_in(i, text)})
-    before = runner.invalid_indexes(conn)
+    runner.drop_indexes(conn, runner.invalid_indexes(conn, names))
     done: list[int] = []
     try:
         for i, stmt in enumerate(m.statements):
+            concurrent = runner.is_concurrent(stmt.sql)
+            runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
+                                    settings.statement_timeout, local=False)
             runner.run(conn, [stmt], m.path, text, _shown(project, m.path))
             done.append(i)
     except DbtoolError as err:
-        _compensate(conn, m, done)
-        left = runner.drop_indexes(conn, runner.invalid_indexes(conn) - before)
-        if left:
-            err.detail = "\n".join(filter(None, [err.detail, f"dropped INVALID index {', '.join(left)}"]))
+        notes = _compensate(conn, m, done)
+        left = runner.invalid_indexes(conn, names)
+        dropped = runner.drop_indexes(conn, left)
+        notes += [f"dropped INVALID index {i}" for i in dropped]
+        notes += [f"could not drop INVALID index {i}: drop it by hand" for i in sorted(left - set(dropped))]
+        err.detail = "\n".join(filter(None, [err.detail, *notes]))
         raise
     finally:
         _reset_session(conn)
 
 
 def _reset_session(conn) -> None:
-    """Undo what a non-transactional migration may have SET for the session (RESET ALL keeps the role)."""
+    """Undo what a migration may have SET for the session (RESET ALL keeps the role)."""
     conn.execute("RESET ALL")
     conn.execute("RESET ROLE")
 
 
-def _named_in(index: str, text: str) -> bool:
-    bare = index.split(".")[-1].strip('"')
-    return bare in text
-
-
-def _compensate(conn, m: Migration, done: list[int]) -> None:
+def _compensate(conn, m: Migration, done: list[int]) -> list[str]:
+    """Run the paired rollback statement of every step done, newest first; say what failed."""
+    notes = []
     for i in reversed(done):
         comp = m.compensation[i] if i < len(m.compensation) else None
         if comp is None:
             continue
         try:
             conn.execute(comp.sql, prepare=False)
-        except psycopg.Error:
-            pass
+            notes.append(f"undid statement {i + 1} with {m.rollback_path.name}:{comp.line}")
+        except psycopg.Error as exc:
+            notes.append(f"could not undo statement {i + 1}: {db.server_error(exc).message}")
+    return notes
 
 
 def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings) -> int:
@@ -109,20 +129,23 @@ def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Set
     t0 = time.monotonic()
     text = m.rollback_path.read_text(encoding="utf-8")
     shown = _shown(project, m.rollback_path)
-    if m.transactional:
-        with conn.transaction():
-            runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
-            runner.run(conn, m.rollback, m.rollback_path, text, shown)
-            conn.execute("RESET ROLE")
-            ledger.unrecord(conn, m.id, m.checksum)
-    else:
-        runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=False)
-        try:
-            runner.run(conn, m.rollback, m.rollback_path, text, shown)
-        finally:
-            _reset_session(conn)
-        with conn.transaction():
-            ledger.unrecord(conn, m.id, m.checksum)
+    try:
+        if m.transactional:
+            with conn.transaction():
+                runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
+                runner.run(conn, m.rollback, m.rollback_path, text, shown)
+                conn.execute("RESET ROLE")
+                ledger.unrecord(conn, m.id, m.checksum)
+        else:
+            for stmt in m.rollback:
+                concurrent = runner.is_concurrent(stmt.sql)
+                runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
+                                        settings.statement_timeout, local=False)
+                runner.run(conn, [stmt], m.rollback_path, text, shown)
+            with conn.transaction():
+                ledger.unrecord(conn, m.id, m.checksum)
+    finally:
+        _reset_session(conn)
     return int((time.monotonic() - t0) * 1000)
 
 

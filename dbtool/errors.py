@@ -26,7 +26,8 @@ class DbtoolError(Exception):
 
 
 class UsageError(DbtoolError):
-    """Bad options, bad files, bad configuration: exit 2."""
+    """Bad options, a bad URL, bad configuration: exit 2. (An unsound migration folder is a
+    migration failure, exit 3, like a migration that fails on the server.)"""
 
     exit_code = USAGE
 

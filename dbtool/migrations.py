@@ -142,6 +142,7 @@ def _check_folder(folder: Path, root: Path) -> None:
             raise _fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file")
         if p.suffix != ".sql" or p.name.startswith("post-apply"):
             continue
+        read_text(p, root)  # yoyo reads them as UTF-8 and would fail with a traceback
         if p.name.endswith(".rollback.sql"):
             fwd = p.with_name(p.name[: -len(".rollback.sql")] + ".sql")
             if not fwd.exists():
@@ -159,10 +160,19 @@ def _check_folder(folder: Path, root: Path) -> None:
         numbers[m.group(1)] = p
 
 
+def read_text(path: Path, root: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise _fail(f"{rel(path, root)}:{line}: not UTF-8 text ({exc.reason})",
+                    hint="save the file as UTF-8") from None
+
+
 def _load(ym, root: Path) -> Migration:
     path = Path(ym.path)
     rb_path = path.with_name(path.stem + ".rollback.sql")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, root)
     try:
         ym.load()
     except yoyo_exceptions.BadMigration as exc:
@@ -174,10 +184,15 @@ def _load(ym, root: Path) -> Migration:
     if not rb_path.exists():
         raise _fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
                     hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)")
-    rb_text = rb_path.read_text(encoding="utf-8")
+    rb_text = read_text(rb_path, root)
     if not backward:
         raise _fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
                     hint="write the statements that undo the migration")
+    if not ym.use_transactions and len(forward) != len(backward):
+        raise _fail(f"{rel(path, root)}: a `transactional: false` migration needs one rollback statement per "
+                    f"statement ({len(forward)} here, {len(backward)} in {rb_path.name})",
+                    hint="dbtool undoes a failed statement's predecessors with their paired rollback statements, "
+                         "last first: write them in reverse order, one each")
     stmts = locate(text, forward)
     rb_stmts = locate(rb_text, list(reversed(backward)))  # yoyo pairs them reversed; file order is run order
     rb_by_sql = {}

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from . import db
-from .errors import FAILURE, DbtoolError
+from .errors import FAILURE, USAGE, DbtoolError, UsageError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,6 +47,9 @@ def handled(as_json: bool = False):
     except psycopg.Error as e:  # a server error no command anticipated: still one line, no traceback
         _report(db.server_error(e), as_json)
         raise typer.Exit(FAILURE) from None
+    except (OSError, UnicodeError) as e:  # a file the user named cannot be read or written
+        _report(UsageError(f"{getattr(e, 'filename', None) or 'file'}: {getattr(e, 'strerror', None) or e}"), as_json)
+        raise typer.Exit(USAGE) from None
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
@@ -56,7 +59,7 @@ def _report(e: DbtoolError, as_json: bool) -> None:
     if os.environ.get("DBTOOL_DEBUG"):
         traceback.print_exc()
     if as_json:
-        emit_json(e.as_dict())
+        emit_json({k: db.redact(v) if isinstance(v, str) else v for k, v in e.as_dict().items()})
         return
     err.print(f"[bold red]error:[/] {db.redact(e.message)}", markup=True, highlight=False)
     if e.detail:

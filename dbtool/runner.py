@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import psycopg
@@ -52,13 +53,38 @@ def session_settings(conn: psycopg.Connection, lock_timeout: str, statement_time
                  [lock_timeout, local, statement_timeout, local])
 
 
-def invalid_indexes(conn: psycopg.Connection) -> set[str]:
+CONCURRENT_INDEX_RE = re.compile(
+    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?((?:\"[^\"]+\"|\w+)(?:\.(?:\"[^\"]+\"|\w+))?)",
+    re.IGNORECASE)
+
+
+def is_concurrent(sql: str) -> bool:
+    return re.search(r"\bCONCURRENTLY\b", sql, re.IGNORECASE) is not None
+
+
+def concurrent_index_names(statements: list[Statement]) -> set[str]:
+    """The bare names of the indexes a file builds CONCURRENTLY."""
+    names = set()
+    for s in statements:
+        for m in CONCURRENT_INDEX_RE.finditer(s.sql):
+            last = m.group(1).split(".")[-1]
+            names.add(last[1:-1] if last.startswith('"') else last.lower())
+    return names
+
+
+def invalid_indexes(conn: psycopg.Connection, names: set[str]) -> set[str]:
+    """INVALID indexes with one of these names, except those another session is building right now."""
+    if not names:
+        return set()
     return {r[0] for r in conn.execute(
-        "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()}
+        """SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE NOT i.indisvalid AND c.relname = ANY (%s)
+             AND i.indexrelid NOT IN (SELECT index_relid FROM pg_stat_progress_create_index
+                                      WHERE pid <> pg_backend_pid())""", [list(names)]).fetchall()}
 
 
 def drop_indexes(conn: psycopg.Connection, names: set[str]) -> list[str]:
-    """Drop INVALID indexes left by a failed or killed CREATE INDEX CONCURRENTLY."""
+    """Drop INVALID indexes left by a failed or killed CREATE INDEX CONCURRENTLY; returns the dropped."""
     dropped = []
     for name in sorted(names):
         try:

@@ -74,16 +74,17 @@ def test_rollback_without_tty_needs_yes(tmp_project, empty_db):
     assert res.exit_code == 0 and "rolled back 1 migration(s)" in res.stdout
 
 
-@pytest.mark.parametrize("url, message", [
-    ("postgresql://postgres@127.0.0.1:1/x", "no server is listening there"),
-    ("postgresql://postgres@no-such-host.invalid:5432/x", "unknown host"),
-    ("postgresql://postgres@127.0.0.1:5432:99/x", "invalid database URL"),
-    ("host=127.0.0.1 port=5432 bogus_option=1", "invalid database URL"),
+@pytest.mark.parametrize("url, message, code", [
+    ("postgresql://postgres@127.0.0.1:1/x", "no server is listening there", 3),
+    ("postgresql://postgres@no-such-host.invalid:5432/x", "unknown host", 3),
+    ("postgresql://postgres@127.0.0.1:5432:99/x", "invalid database URL", 2),
+    ("postgresql://postgres@127.0.0.1:99999/x", "invalid database URL", 2),
+    ("host=127.0.0.1 port=5432 bogus_option=1", "invalid database URL", 2),
 ])
-def test_unreachable_or_malformed_url_is_one_clear_line(tmp_project, url, message):
+def test_unreachable_or_malformed_url_is_one_clear_line(tmp_project, url, message, code):
     proj = project_with_one_migration(tmp_project)
     res = run("migrate", "-d", url, "--project", proj)
-    assert res.exit_code in (2, 3)
+    assert res.exit_code == code
     assert message in res.stderr
     assert "Traceback" not in res.output + res.stderr
     assert res.stderr.count("error:") == 1
@@ -107,14 +108,21 @@ def test_right_password_connects(tmp_project, server, password_user, db_factory)
     assert res.exit_code == 0, res.stderr
 
 
-def test_migration_error_json_has_message_detail_hint(tmp_project, empty_db):
-    tmp_project.pair("0001_create_a", "-- Why: test.\nCREATE TABLE public.a (id int REFERENCES public.nope(id));\n",
-                     "DROP TABLE public.a;\n")
+@pytest.mark.parametrize("sql, sqlstate, field, text", [
+    ("CREATE TABLE public.p (id int PRIMARY KEY);\nCREATE TABLE public.c (p_id int REFERENCES public.p);\n"
+     "INSERT INTO public.c VALUES (7);\n", "23503", "detail", "Key (p_id)=(7) is not present in table \"p\"."),
+    ("CREATE TABLE public.p (id int);\nSELECT public.no_such_function(1);\n", "42883", "hint",
+     "No function matches the given name and argument types"),
+])
+def test_migration_error_json_carries_postgresql_detail_and_hint(tmp_project, empty_db, sql, sqlstate, field, text):
+    tmp_project.pair("0001_create_p", "-- Why: test.\n" + sql, "DROP TABLE public.p;\n")
     res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path), "--json")
     assert res.exit_code == 3
     body = json.loads(res.stdout)
-    assert body["error"].startswith("migrations/0001_create_a.sql:2:")
-    assert "42P01" in body["error"] and body["exit_code"] == 3
+    assert body["error"].startswith("migrations/0001_create_p.sql:") and sqlstate in body["error"]
+    assert text in body[field]
+    res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path))
+    assert f"{field}: {text}" in res.stderr or f"  {text}" in res.stderr
 
 
 def test_real_subprocess_migrate_prints_progress_on_stderr_and_result_on_stdout(tmp_project, empty_db):
@@ -137,3 +145,38 @@ def test_real_subprocess_bad_input_has_no_traceback(tmp_project):
 def test_unknown_option_is_usage_exit_2():
     res = run("migrate", "--frobnicate")
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("postgresql://u:my secret@127.0.0.1:1/db", "my secret"),
+    ("postgresql://u:pa%zzss@127.0.0.1:1/db", "pa%zzss"),
+    ("postgresql://u:p@ss@127.0.0.1:1/db", "p@ss"),
+    ("host=127.0.0.1 port=1 user=u password=hunter2 bogus=1", "hunter2"),
+    ("postgresql://u:hunter2@127.0.0.1:99999/db", "hunter2"),
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_no_error_path_prints_the_password(tmp_project, url, secret, as_json):
+    proj = project_with_one_migration(tmp_project)
+    res = run("status", "-d", url, "--project", proj, *(["--json"] if as_json else []))
+    assert res.exit_code in (2, 3)
+    assert secret not in res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_bad_rollback_options_are_usage_errors_found_before_connecting(tmp_project):
+    proj = project_with_one_migration(tmp_project)
+    dead = "postgresql://postgres@127.0.0.1:1/x"
+    res = run("rollback", "-d", dead, "--project", proj, "--steps", "0")
+    assert res.exit_code == 2 and "--steps must be at least 1" in res.stderr
+    res = run("rollback", "-d", dead, "--project", proj, "--steps", "1", "--all")
+    assert res.exit_code == 2 and "only one of" in res.stderr
+    res = run("migrate", "-d", dead, "--project", proj, "--lock-wait", "soon")
+    assert res.exit_code == 2 and "lock-wait 'soon' is not a duration" in res.stderr
+
+
+def test_dev_reset_and_destroy_need_yes_without_a_terminal(tmp_path):
+    env = {"DBTOOL_PROJECT": str(tmp_path)}
+    (tmp_path / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "x"\n')
+    for cmd in (["dev", "reset"], ["dev", "destroy"]):
+        res = run(*cmd, env=env)
+        assert res.exit_code == 2 and "--yes" in res.stderr, cmd

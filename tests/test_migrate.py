@@ -222,3 +222,45 @@ def test_a_held_migration_lock_makes_migrate_give_up_after_lock_wait_naming_the_
     assert tables(conn_to(empty_db)) == set()
     holder.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
     assert len(migrate(empty_db, three.load()).applied) == 3
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(three, empty_db):
+    (three.path / "migrations/0004_latin1.sql").write_bytes(b"-- Why: test.\nSELECT 'caf\xe9';\n")
+    three.write("migrations/0004_latin1.rollback.sql", "SELECT 1;\n")
+    with pytest.raises(DbtoolError, match=r"^migrations/0004_latin1.sql:2: not UTF-8 text"):
+        migrate(empty_db, three.load())
+
+
+def test_non_transactional_migration_needs_one_rollback_statement_per_statement(three, empty_db):
+    three.pair("0004_index_a", "-- Why: test.\n-- transactional: false\n"
+               "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_x ON public.a (id);\n"
+               "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_y ON public.a (id);\n",
+               "DROP INDEX CONCURRENTLY IF EXISTS public.a_y;\n")
+    with pytest.raises(DbtoolError, match="needs one rollback statement per statement"):
+        migrate(empty_db, three.load())
+
+
+def test_failed_concurrent_index_build_leaves_no_invalid_index_and_undoes_earlier_steps(three, empty_db, conn_to):
+    migrate(empty_db, three.load())
+    c = conn_to(empty_db)
+    c.execute("INSERT INTO public.c VALUES (1), (1)")  # duplicates: a unique index on c fails
+    three.pair("0004_index_tables", "-- Why: test.\n-- transactional: false\n"
+               "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_id_idx ON public.b (id);\n"
+               "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS c_id_key ON public.c (id);\n",
+               "DROP INDEX CONCURRENTLY IF EXISTS public.c_id_key;\n"
+               "DROP INDEX CONCURRENTLY IF EXISTS public.b_id_idx;\n")
+    with pytest.raises(DbtoolError) as e:
+        migrate(empty_db, three.load())
+    assert e.value.message.startswith("migrations/0004_index_tables.sql:4:1: 23505")
+    assert "dropped INVALID index c_id_key" in e.value.detail
+    assert "undid statement 1 with 0004_index_tables.rollback.sql:2" in e.value.detail
+    names = {r[0] for r in c.execute("SELECT indexrelid::regclass::text FROM pg_index "
+                                     "WHERE indrelid IN ('public.b'::regclass, 'public.c'::regclass)")}
+    assert names == {"b_pkey"}
+    assert "0004_index_tables" not in recorded(c)
+
+
+def test_a_bad_duration_is_a_usage_error_before_connecting(three):
+    from dbtool.engine import Settings
+    with pytest.raises(UsageError, match="lock-timeout 'bogus' is not a duration"):
+        Settings.from_project(three.load(), lock_timeout="bogus")

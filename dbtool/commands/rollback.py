@@ -23,10 +23,16 @@ class RollbackResult:
         return dict(self.__dict__)
 
 
-def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool) -> list[str]:
-    """The applied ids to undo, newest first."""
+def check_options(steps: int | None, to: str | None, all_: bool) -> None:
     if sum(x is not None and x is not False for x in (steps, to, all_ or None)) > 1:
         raise UsageError("give only one of --steps, --to and --all")
+    if steps is not None and steps < 1:
+        raise UsageError("--steps must be at least 1")
+
+
+def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool) -> list[str]:
+    """The applied ids to undo, newest first."""
+    check_options(steps, to, all_)
     newest_first = list(reversed(applied_ids))
     if all_:
         return newest_first
@@ -36,15 +42,13 @@ def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool
             raise UsageError(f"--to {to}: not an applied migration", hint="see `dbtool status` for applied ids")
         keep = applied_ids.index(matches[0])
         return list(reversed(applied_ids[keep + 1:]))
-    n = 1 if steps is None else steps
-    if n < 1:
-        raise UsageError("--steps must be at least 1")
-    return newest_first[:n]
+    return newest_first[:1 if steps is None else steps]
 
 
 def rollback(url: str, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
              dry_run: bool = False, settings: Settings | None = None, progress: Progress = _quiet,
              sync_cron: bool = True) -> RollbackResult:
+    check_options(steps, to, all_)
     settings = settings or Settings.from_project(project)
     files, reps = migrate_cmd.load(project)
     by_id = {m.id: m for m in files}
