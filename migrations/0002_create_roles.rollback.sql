@@ -5,6 +5,9 @@
 -- any more, and keeps it otherwise. Not DROP OWNED BY: it also revokes the role's privileges on
 -- shared objects, i.e. CREATE on every other database of the cluster (measured; docs/roles.md).
 -- A role kept because of a leftover in this database shows up in the schema comparison tests.
+REVOKE SELECT ON public.pg_stat_statements FROM maplatform_owner;
+GRANT SELECT ON public.pg_stat_statements, public.pg_stat_statements_info TO PUBLIC;
+
 REVOKE USAGE, CREATE ON SCHEMA public FROM maplatform_maintenance;
 REVOKE USAGE, CREATE ON SCHEMA public FROM maplatform_owner;
 

@@ -78,3 +78,9 @@ GRANT USAGE, CREATE ON SCHEMA public TO maplatform_owner;
 -- A role must be able to create in a schema to be given ownership of an object in it: the
 -- materialized views in public belong to maplatform_maintenance.
 GRANT USAGE, CREATE ON SCHEMA public TO maplatform_maintenance;
+
+-- pg_stat_statements grants SELECT to PUBLIC, so every role, the application's included, could read
+-- the statement texts of every tenant. Only the owner of the view ops.slow_queries keeps it;
+-- maplatform_ops reads that view (and, as a member of pg_read_all_stats, sees every text).
+REVOKE ALL ON public.pg_stat_statements, public.pg_stat_statements_info FROM PUBLIC;
+GRANT SELECT ON public.pg_stat_statements TO maplatform_owner;

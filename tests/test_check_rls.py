@@ -2,6 +2,9 @@
 
 import json
 
+import psycopg
+import pytest
+
 from typer.testing import CliRunner
 
 from dbtool.cli import app
@@ -99,4 +102,17 @@ def test_a_policy_only_for_another_role_does_not_count_for_the_app(migrated_db, 
     c.execute("ALTER TABLE public.ops_only ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
     c.execute("CREATE POLICY ops_all ON public.ops_only TO maplatform_ops USING (true)")
     assert ("table ops_only", "no policy for SELECT, INSERT, UPDATE, DELETE that applies to the tenant-facing roles") \
+        in problems(migrated_db, project)
+
+
+def test_the_app_cannot_read_statement_texts_and_check_rls_reports_it_if_it_could(migrated_db, project, conn_to):
+    c = conn_to(migrated_db)
+    assert not c.execute("SELECT has_table_privilege('maplatform_app', 'public.pg_stat_statements', 'SELECT')"
+                         ).fetchone()[0]
+    with c.transaction():
+        c.execute("SET LOCAL ROLE maplatform_app")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute("SELECT count(*) FROM public.pg_stat_statements")
+    c.execute("GRANT SELECT ON public.pg_stat_statements TO PUBLIC")
+    assert ("view pg_stat_statements", "maplatform_app can read every tenant's statement texts") \
         in problems(migrated_db, project)

@@ -33,6 +33,7 @@ def check_rls(url: str, project: Project | None = None) -> tuple[list[Finding], 
         tables = conn.execute(query("rls_tables"), params).fetchall()
         functions = conn.execute(query("rls_functions")).fetchall()
         matviews = conn.execute(query("rls_matviews"), params).fetchall()
+        statements = conn.execute(query("rls_statements"), params).fetchall()
     findings = [f for row in tables for f in _table_findings(*row)]
     findings += [Finding(f"function {name}", "SECURITY DEFINER without a fixed search_path",
                          f"ALTER FUNCTION {name} SET search_path = pg_catalog, <schemas it uses>")
@@ -40,6 +41,9 @@ def check_rls(url: str, project: Project | None = None) -> tuple[list[Finding], 
     findings += [Finding(f"materialized view {name}", f"holds tenant data and {role} can read it (RLS does not apply)",
                          f"REVOKE SELECT ON {name} FROM {role}; give it a tenant-filtered view instead")
                  for name, role in matviews]
+    findings += [Finding(f"view {name}", f"{role} can read every tenant's statement texts",
+                         f"REVOKE ALL ON {name} FROM PUBLIC, {role}")
+                 for name, role in statements]
     return findings, len(tables)
 
 
