@@ -10,6 +10,7 @@ databases can share one cron database.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -18,6 +19,11 @@ from . import db
 from .errors import DbtoolError
 
 DEFAULT_TABLE = "ops.cron_jobs"
+_NAME = r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*"
+# The shapes a job's command may take: it runs as whoever runs dbtool, often a superuser, so the
+# table must not be a way to run arbitrary SQL as that user (the same CHECK guards ops.cron_jobs,
+# but a restored dump or a hand-made table might lack it).
+COMMAND_RE = re.compile(rf"^(SELECT|CALL) {_NAME}\(\)$|^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( {_NAME}(, {_NAME})*)?$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,13 @@ def desired(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> list[Job]:
     if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [table]):
         return []
     rows = conn.execute(f"SELECT jobname, schedule, command, active FROM {table} ORDER BY jobname").fetchall()
-    return [Job(*r) for r in rows]
+    jobs = [Job(*r) for r in rows]
+    for j in jobs:
+        if not COMMAND_RE.fullmatch(j.command):
+            raise DbtoolError(f"cron job {j.name!r} in {table} has a command dbtool will not schedule: {j.command!r}",
+                              hint="a job may call one function without arguments (SELECT schema.f()), "
+                                   "VACUUM or ANALYZE; put anything else in a function")
+    return jobs
 
 
 def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:

@@ -34,10 +34,16 @@ ALTER DEFAULT PRIVILEGES FOR ROLE maplatform_owner IN SCHEMA ops
     GRANT SELECT ON TABLES TO maplatform_ops;
 
 -- pg_cron jobs are declared here and scheduled by dbtool (dbtool/cron.py, docs/cron.md).
+-- A job runs as whoever runs dbtool, often a superuser, so a row here must not be a way to run
+-- arbitrary SQL as that user: commands are limited to calling a function without arguments, VACUUM
+-- and ANALYZE (dbtool.cron checks the same shapes again before scheduling, e.g. after a restore).
 CREATE TABLE ops.cron_jobs (
     jobname TEXT PRIMARY KEY CHECK (jobname ~ '^[a-z][a-z0-9_]*$'),
     schedule TEXT NOT NULL,
-    command TEXT NOT NULL,
+    command TEXT NOT NULL CONSTRAINT cron_jobs_command_shape CHECK (
+        command ~ '^(SELECT|CALL) [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\(\)$'
+        OR command ~ '^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)*)?$'
+    ),
     active BOOLEAN NOT NULL DEFAULT TRUE
 );
 COMMENT ON TABLE ops.cron_jobs IS 'pg_cron jobs this database wants; dbtool schedules them as <jobname>@<database>';

@@ -19,6 +19,7 @@ from pytest_postgresql import factories
 from dbtool import cluster, cron
 from dbtool.commands.migrate import migrate
 from dbtool.commands.rollback import rollback
+from dbtool.errors import DbtoolError
 from schema_support import cloned_db, seed_tenant
 
 DOCUMENT_JOBS = {
@@ -248,3 +249,22 @@ def test_pg_cron_itself_runs_every_declared_command(jobs_db, server, conn_to):
     assert outcome.pop("document_vacuum") == "failed"
     assert "VACUUM cannot run inside a transaction block" in " ".join(messages.values())
     assert outcome == {job: "succeeded" for job in outcome}
+
+
+@pytest.mark.parametrize("command", [
+    "DELETE FROM public.deals",
+    "SELECT ops.cleanup_sessions(); ALTER ROLE maplatform_app SUPERUSER",
+    "SELECT ops.cleanup_sessions()\n",
+    "SELECT pg_catalog.set_config('x', 'y', false)",
+])
+def test_a_job_command_that_is_not_a_plain_call_vacuum_or_analyze_is_refused(migrated_db, conn_to, command):
+    """Jobs run as whoever runs dbtool, often a superuser: ops.cron_jobs must not be a way to run
+    arbitrary SQL as that user. The table refuses such a row, and so does the sync when the
+    constraint is missing (a hand-made table, a doctored dump)."""
+    c = conn_to(migrated_db)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        c.execute("INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('evil', '* * * * *', %s)", [command])
+    c.execute("ALTER TABLE ops.cron_jobs DROP CONSTRAINT cron_jobs_command_shape")
+    c.execute("INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('evil', '* * * * *', %s)", [command])
+    with pytest.raises(DbtoolError, match="cron job 'evil' in ops.cron_jobs has a command dbtool will not schedule"):
+        cron.sync(migrated_db, c)
