@@ -4,6 +4,11 @@
 -- that must reach every tenant runs as maplatform_maintenance.
 SET LOCAL ROLE maplatform_owner;
 
+ALTER TABLE public.documents
+DROP CONSTRAINT documents_tenant_id_locked_by_fkey,
+DROP COLUMN locked_at,
+DROP COLUMN locked_by;
+
 GRANT SELECT (settings), UPDATE (settings) ON public.tenants TO maplatform_maintenance;
 SET LOCAL ROLE maplatform_maintenance;
 UPDATE public.tenants SET settings = settings - 'version'
@@ -28,8 +33,3 @@ DROP TABLE public.comments;
 DROP TABLE public.presence;
 DROP FUNCTION app.enforce_same_tenant_resource();
 DROP TABLE app.resource_types;
-
-ALTER TABLE public.documents
-DROP CONSTRAINT documents_tenant_id_locked_by_fkey,
-DROP COLUMN locked_at,
-DROP COLUMN locked_by;

@@ -14,14 +14,6 @@
 -- The default settings of new tenants carry the version too, so old and new tenants agree.
 SET LOCAL ROLE maplatform_owner;
 
--- NOT VALID: enforced for every new write at once, without scanning documents under this
--- statement's ACCESS EXCLUSIVE lock; 0014 validates it under a lock that lets the application work.
-ALTER TABLE public.documents
-ADD COLUMN locked_by UUID,
-ADD COLUMN locked_at TIMESTAMPTZ,
-ADD CONSTRAINT documents_tenant_id_locked_by_fkey
-FOREIGN KEY (tenant_id, locked_by) REFERENCES public.users (tenant_id, id) NOT VALID;
-
 CREATE TABLE app.resource_types (
     resource_type VARCHAR(50) PRIMARY KEY,
     table_name REGCLASS NOT NULL
@@ -228,3 +220,13 @@ SET LOCAL ROLE maplatform_maintenance;
 UPDATE public.tenants SET settings = jsonb_set(settings, '{version}', '"2.0.0"'::JSONB);
 SET LOCAL ROLE maplatform_owner;
 REVOKE SELECT (settings), UPDATE (settings) ON public.tenants FROM maplatform_maintenance;
+
+-- Last, so that the ACCESS EXCLUSIVE lock on documents is held only from here to the commit, not
+-- through the tables, triggers and the every-tenant update above.
+-- NOT VALID: enforced for every new write at once, without scanning documents under that lock;
+-- 0014 validates it under a lock that lets the application work.
+ALTER TABLE public.documents
+ADD COLUMN locked_by UUID,
+ADD COLUMN locked_at TIMESTAMPTZ,
+ADD CONSTRAINT documents_tenant_id_locked_by_fkey
+FOREIGN KEY (tenant_id, locked_by) REFERENCES public.users (tenant_id, id) NOT VALID;
