@@ -73,6 +73,23 @@ def ensure(conn: psycopg.Connection) -> None:
             conn.execute(stmt)
 
 
+def adopt(conn: psycopg.Connection, role: str | None) -> None:
+    """Give the bookkeeping to the schema's owner role, once it exists, so any member of it can run
+    dbtool later, not only the login that happened to run it first. Quietly does nothing when
+    the role is missing or this login may not hand the schema over."""
+    if not role or not db.scalar(conn, "SELECT to_regrole(%s) IS NOT NULL", [role]):
+        return
+    if db.scalar(conn, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", [SCHEMA]) == role:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(f'ALTER SCHEMA {SCHEMA} OWNER TO "{role}"')
+            for table in ("migrations", "repeatables", "log"):
+                conn.execute(f'ALTER TABLE {SCHEMA}.{table} OWNER TO "{role}"')
+    except psycopg.Error:
+        pass
+
+
 def applied(conn: psycopg.Connection) -> dict[str, Applied]:
     if not exists(conn):
         return {}

@@ -1,9 +1,19 @@
 -- Drop the extensions, in reverse order of creation.
--- pg_cron is dropped only where it was created here; in a shared cron database it serves others.
+-- pg_cron is dropped only where it was created here, and only while it holds no job of another
+-- database: dropping the extension deletes every job of the cluster with it.
 DO $$
+DECLARE
+    others BIGINT := 0;
 BEGIN
     IF current_database() = current_setting('cron.database_name', true) THEN
-        DROP EXTENSION IF EXISTS pg_cron;
+        IF to_regclass('cron.job') IS NOT NULL THEN
+            EXECUTE 'SELECT count(*) FROM cron.job WHERE database <> current_database()' INTO others;
+        END IF;
+        IF others = 0 THEN
+            DROP EXTENSION IF EXISTS pg_cron;
+        ELSE
+            RAISE NOTICE 'pg_cron kept: it holds % job(s) of other databases', others;
+        END IF;
     END IF;
 END
 $$;

@@ -124,6 +124,25 @@ def test_jobs_are_scheduled_when_the_application_database_is_the_cron_database(c
             admin.execute(f"DROP DATABASE IF EXISTS {SAME_DB} WITH (FORCE)")
 
 
+def test_rolling_back_everything_keeps_pg_cron_while_it_holds_another_databases_jobs(cron_same_db_proc, project):
+    host, port, user = cron_same_db_proc.host, cron_same_db_proc.port, cron_same_db_proc.user
+    admin_url = f"postgresql://{user}@{host}:{port}/postgres"
+    url = f"postgresql://{user}@{host}:{port}/{SAME_DB}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {SAME_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {SAME_DB}")
+    try:
+        migrate(url, project)
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("SELECT cron.schedule_in_database('other_job', '0 5 * * *', 'SELECT 1', 'postgres')")
+        rollback(url, project, all_=True)
+        with psycopg.connect(url, autocommit=True) as c:
+            assert c.execute("SELECT jobname, database FROM cron.job").fetchall() == [("other_job", "postgres")]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {SAME_DB} WITH (FORCE)")
+
+
 @pytest.fixture(scope="module")
 def jobs_db(server):
     with cloned_db(server, "cronjobs") as url:

@@ -264,3 +264,24 @@ def test_a_bad_duration_is_a_usage_error_before_connecting(three):
     from dbtool.engine import Settings
     with pytest.raises(UsageError, match="lock-timeout 'bogus' is not a duration"):
         Settings.from_project(three.load(), lock_timeout="bogus")
+
+
+def test_the_bookkeeping_is_handed_to_the_owner_role_so_another_member_can_migrate_later(
+        tmp_project, empty_db, conn_to, project):
+    tmp_project.copy_real_migrations()
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool]\nowner_role = "maplatform_owner"\n')
+    migrate(empty_db, tmp_project.load(), to="0002", sync_cron=False)
+    c = conn_to(empty_db)
+    owners = c.execute("""SELECT DISTINCT relowner::regrole::text FROM pg_class
+                          WHERE relnamespace = 'dbtool'::regnamespace AND relkind = 'r'""").fetchall()
+    assert owners == [("maplatform_owner",)]
+    assert c.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'dbtool'").fetchone()[0] \
+        == "maplatform_owner"
+    # A DBA who is only a member of the owner role takes it from there to head.
+    c.execute("DO $$BEGIN CREATE ROLE dbtool_member LOGIN IN ROLE maplatform_owner; "
+              "EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+    member_url = empty_db.replace("postgresql://postgres@", "postgresql://dbtool_member@")
+    res = migrate(member_url, tmp_project.load(), sync_cron=False)
+    assert len(res.applied) == len(recorded(c)) - 2 > 0
+    assert c.execute("SELECT DISTINCT applied_by FROM dbtool.migrations WHERE id >= '0003'").fetchall() == [
+        ("dbtool_member",)]

@@ -78,6 +78,7 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
                 ms = engine.apply(conn, project, m, settings)
                 result.applied.append({"id": m.id, "ms": ms})
                 progress("applied", m.id, {"n": i, "of": len(pending), "ms": ms})
+            ledger.adopt(conn, project.get("owner_role"))
             _repeatables(conn, project, reps, settings, at_head, result, progress)
             if sync_cron:
                 result.cron = cron.sync(url, conn, project.get("cron_jobs_table") or cron.DEFAULT_TABLE).as_dict()
