@@ -8,80 +8,44 @@ import os
 import shutil
 import subprocess
 import tempfile
+from datetime import date
 
 import psycopg
 import pytest
 
 from dbtool import catalog, cluster, cron
+from dbtool.commands import seed as seed_cmd
 
-# Rows in the application tables that exist when the tests run (the schema is growing; a later
-# `dbtool seed` replaces this), then a fixture schema that covers what a dump must carry: an enum,
-# identity, numeric, float, arrays, jsonb, bytea, interval, a generated tsvector, a vector, text
-# with quotes, tabs, newlines, backslashes and non-ASCII, NULLs, RLS forced with a policy, a
-# TimescaleDB hypertable over several chunks with a foreign key, and cron job declarations.
-SEED_APP = {
-    "public.tenants": """INSERT INTO public.tenants (subdomain, company_name)
-        SELECT 'acme-' || g, 'Acme ' || g || ' Holdings' FROM generate_series(1, 3) g""",
-    "public.users": """INSERT INTO public.users (tenant_id, clerk_id, email, first_name)
-        SELECT t.id, 'clerk_' || t.subdomain || '_' || g, 'user' || g || '@' || t.subdomain || '.example', 'User ' || g
-        FROM public.tenants t, generate_series(1, 4) g""",
-    "public.deals": """INSERT INTO public.deals (tenant_id, name)
-        SELECT t.id, 'Project ' || t.subdomain || '-' || g FROM public.tenants t, generate_series(1, 5) g""",
-}
+# The data: the real schema at head with the real data set (`dbtool seed`, small and repeatable),
+# so every application table round-trips with rows: activity_timeline's chunks in timeline_chunks,
+# forced RLS with policies, composite same-tenant foreign keys, uuid[] and text[] arrays, jsonb,
+# inet, the generated tsvector, 1,536-dimension vectors, the cron jobs the migrations declare.
+SCALE = seed_cmd.Scale(tenants=2, deals_per_tenant=20, seed="backup-tests", as_of=date(2025, 6, 1))
 
+# What the real schema does not have yet, and a dump must carry as well: an enum type, an identity
+# column (its sequence's position must come back), bytea, interval and double precision values,
+# text with quotes, tabs, newlines, backslashes and non-ASCII characters (COPY's escaping), and a
+# paused cron job (the migrations declare only active ones).
 SEED_FIXTURE = r"""
 CREATE SCHEMA fixture;
 CREATE TYPE fixture.stage AS ENUM ('sourcing', 'diligence', 'closed');
-CREATE TABLE fixture.companies (
+CREATE TABLE fixture.values_not_in_the_schema (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant_id uuid NOT NULL,
     name text NOT NULL,
     stage fixture.stage NOT NULL,
-    valuation numeric(14, 2),
     ratio double precision,
-    tags text[],
-    profile jsonb,
     logo bytea,
-    founded date,
-    updated_at timestamptz NOT NULL,
-    holding interval,
-    search tsvector GENERATED ALWAYS AS (to_tsvector('english', name)) STORED,
-    embedding public.vector(3));
-ALTER TABLE fixture.companies ENABLE ROW LEVEL SECURITY;
-ALTER TABLE fixture.companies FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON fixture.companies
-    USING (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid);
-INSERT INTO fixture.companies (tenant_id, name, stage, valuation, ratio, tags, profile, logo, founded,
-                               updated_at, holding, embedding)
-SELECT ('00000000-0000-0000-0000-00000000000' || (g % 3 + 1))::uuid,
-       CASE g % 5 WHEN 0 THEN E'Soci\u00e9t\u00e9 G\u00e9n\u00e9rale \u2116' || g
+    holding interval);
+INSERT INTO fixture.values_not_in_the_schema (name, stage, ratio, logo, holding)
+SELECT CASE g % 4 WHEN 0 THEN E'Soci\u00e9t\u00e9 G\u00e9n\u00e9rale \u2116' || g
                   WHEN 1 THEN E'O''Brien & Sons\t"quoted"\n line ' || g
                   WHEN 2 THEN E'back\\slash ' || g ELSE 'Company ' || g END,
        (ARRAY['sourcing', 'diligence', 'closed'])[g % 3 + 1]::fixture.stage,
-       CASE WHEN g % 7 = 0 THEN NULL ELSE g * 1234567.89 END,
-       g / 3.0::float8, ARRAY['tag' || g, 'sector' || g % 4],
-       jsonb_build_object('employees', g * 10, 'public', g % 2 = 0, 'nested', jsonb_build_object('k', g)),
-       decode(md5(g::text), 'hex'), date '2001-01-01' + g * 37,
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '13 hours 7 minutes',
-       make_interval(months => g, days => g % 9),
-       ('[' || g || ',' || g * 0.5 || ',' || -g || ']')::public.vector
+       CASE WHEN g % 7 = 0 THEN NULL ELSE g / 3.0::float8 END,
+       decode(md5(g::text), 'hex'), make_interval(months => g, days => g % 9)
 FROM generate_series(1, 40) g;
-CREATE TABLE fixture.events (
-    at timestamptz NOT NULL,
-    company_id bigint REFERENCES fixture.companies (id),
-    kind text NOT NULL,
-    payload jsonb);
-SELECT public.create_hypertable('fixture.events', 'at', chunk_time_interval => interval '7 days');
-INSERT INTO fixture.events
-SELECT timestamptz '2024-03-01 00:00:00+00' + g * interval '5 hours', g % 40 + 1,
-       (ARRAY['call', 'email', 'meeting'])[g % 3 + 1], jsonb_build_object('n', g)
-FROM generate_series(1, 300) g;
-CREATE SCHEMA IF NOT EXISTS ops;
-CREATE TABLE IF NOT EXISTS ops.cron_jobs (jobname text PRIMARY KEY, schedule text NOT NULL,
-                                          command text NOT NULL, active boolean NOT NULL DEFAULT true);
 INSERT INTO ops.cron_jobs (jobname, schedule, command, active) VALUES
-    ('fixture_cleanup', '0 3 * * *', $$DELETE FROM fixture.events WHERE at < now() - interval '90 days'$$, true),
-    ('fixture_paused', '*/5 * * * *', 'SELECT 1', false);
+    ('fixture_paused', '*/5 * * * *', 'SELECT ops.cleanup_sessions()', false);
 """
 
 # Independent of dbtool's fingerprints: md5 of every row's text, sorted, per top-level table.
@@ -93,16 +57,19 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^(pg_|_timescaledb)' AND n.nspna
 ORDER BY 1"""
 
 
-def seed(url: str) -> dict:
-    """Insert rows into every table there is; returns how many rows each app table got."""
+def seed(url: str, *, schedule: bool = True) -> dict:
+    """The real data set plus the fixture schema; with `schedule`, the cron jobs are scheduled for
+    the database as after `dbtool migrate`. Returns the rows of each application table."""
+    result = seed_cmd.seed(url, SCALE)
     with psycopg.connect(url, autocommit=True) as c:
-        got = {}
-        for table, insert in SEED_APP.items():
-            if c.execute("SELECT to_regclass(%s)", [table]).fetchone()[0]:
-                got[table] = c.execute(insert).rowcount
         c.execute(SEED_FIXTURE)
-        cron.sync(url, c)  # the source has its jobs scheduled, as after `dbtool migrate`
-    return got
+        if schedule:
+            cron.sync(url, c)
+    return {f"public.{t.table}": t.rows for t in result.tables if t.table in seed_cmd.TABLES}
+
+
+def expected_rows() -> dict:
+    return {f"public.{t}": n for t, n in seed_cmd.expected_rows(SCALE).items()}
 
 
 def content(url: str) -> dict:
@@ -141,6 +108,18 @@ def hypertables(url: str) -> dict:
                               "FROM timescaledb_information.hypertables").fetchall())
 
 
+def chunks(url: str, hypertable: str) -> list[tuple]:
+    """Each chunk of the hypertable: its table, time range, and rows (read from the chunk itself)."""
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SET TimeZone = 'UTC'")
+        found = c.execute("""SELECT format('%%I.%%I', chunk_schema, chunk_name), range_start, range_end
+                             FROM timescaledb_information.chunks
+                             WHERE format('%%I.%%I', hypertable_schema, hypertable_name) = %s
+                             ORDER BY range_start""", [hypertable]).fetchall()
+        return [(name, start, end, c.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+                for name, start, end in found]
+
+
 def databases(server) -> set[str]:
     with server.admin() as c:
         return {r[0] for r in c.execute("SELECT datname FROM pg_database").fetchall()}
@@ -158,10 +137,25 @@ def pg_restore_list(path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+@pytest.fixture(scope="module")
+def seeded_template(server, request) -> str:
+    """Seeded once per test module (a fixture imported from here is a separate fixture in each
+    module, so not per session); each test gets a clone: seeding costs about a second, a clone less."""
+    name = f"bk_seeded_{request.module.__name__[-20:]}_{os.getpid()}"
+    server.create_db(name, server.template)
+    try:
+        seed(server.url(name), schedule=False)  # a clone's jobs are its own: scheduled per clone
+        yield name
+    finally:
+        server.drop_db(name)
+
+
 @pytest.fixture
-def seeded_db(migrated_db) -> str:
-    seed(migrated_db)
-    return migrated_db
+def seeded_db(seeded_template, db_factory) -> str:
+    url = db_factory(template=seeded_template)
+    with psycopg.connect(url, autocommit=True) as c:
+        cron.sync(url, c)
+    return url
 
 
 # ----- GnuPG -----------------------------------------------------------------------------------

@@ -10,13 +10,15 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from backup_support import (RECIPIENT, cron_jobs, content, databases, database_props, gpg_home,  # noqa: F401
-                            gpg_keyring, hypertables, pg_restore_list, schema, seeded_db)
+from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props,  # noqa: F401
+                            expected_rows, gpg_home, gpg_keyring, hypertables, pg_restore_list, schema,
+                            seeded_db, seeded_template)
 from dbtool import catalog, ledger
 from dbtool.backup import manifest as mf
 from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd
 from dbtool.commands import restore as restore_cmd
+from dbtool.commands import seed as seed_cmd
 from dbtool.errors import UsageError
 
 runner = CliRunner()
@@ -52,16 +54,27 @@ def test_round_trip_gives_same_rows_schema_hypertable_settings_and_cron_jobs(see
     res = run("restore", str(archive), "--database-url", empty_db)
 
     assert res.exit_code == 0, res.output
-    assert content(empty_db) == content(seeded_db)
+    restored = content(empty_db)
+    assert restored == content(seeded_db)  # rows and md5 of every table, sequences
+    app_tables = {f"public.{t}" for t in seed_cmd.TABLES}
+    assert {t: restored[t][0] for t in app_tables} == expected_rows()  # each of the 19 has its rows
     assert schema_diff(seeded_db, empty_db) == []  # `dbtool drift` between them: none
-    assert hypertables(empty_db) == hypertables(seeded_db) and hypertables(empty_db)["fixture.events"] > 1
+    timeline = chunks(empty_db, "public.activity_timeline")
+    assert timeline == chunks(seeded_db, "public.activity_timeline")  # same chunks, ranges and rows
+    assert hypertables(empty_db) == hypertables(seeded_db) == {"public.activity_timeline": len(timeline)}
+    assert len(timeline) > 1 and all(n > 0 for *_, n in timeline)
+    assert all(name.startswith("timeline_chunks.") for name, *_ in timeline)
     with psycopg.connect(empty_db) as c:
         assert c.execute("SHOW timescaledb.restoring").fetchone()[0] == "off"
-    source, restored = seeded_db.rsplit("/", 1)[1], empty_db.rsplit("/", 1)[1]
-    jobs = cron_jobs(server, restored)
-    assert {"fixture_cleanup@" + restored, "fixture_paused@" + restored} <= set(jobs)
+    source, target = seeded_db.rsplit("/", 1)[1], empty_db.rsplit("/", 1)[1]
+    jobs = cron_jobs(server, target)
     by_job = lambda scheduled: {j.split("@")[0]: v for j, v in scheduled.items()}  # noqa: E731
+    with psycopg.connect(seeded_db) as c:
+        declared = {r[0] for r in c.execute("SELECT jobname FROM ops.cron_jobs")}
+    assert {"refresh_pipeline_analytics", "activity_timeline_retention", "fixture_paused"} <= declared
+    assert set(jobs) == {f"{j}@{target}" for j in declared}
     assert by_job(jobs) == by_job(cron_jobs(server, source))  # same schedule, command, active
+    assert by_job(jobs)["fixture_paused"][2] is False
     assert database_props(empty_db)[:2] == database_props(seeded_db)[:2]
     assert databases(server) == before  # no temporary database left behind
 
@@ -81,9 +94,10 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
     assert {e["name"]: e["version"] for e in man["extensions"]} == versions
     assert man["timescaledb"]["edition"] == "apache"
     assert set(man["timescaledb"]["hypertables"]) == set(hypertables(seeded_db))
-    assert "fixture.events" in man["timescaledb"]["hypertables"]
+    assert man["timescaledb"]["hypertables"] == ["public.activity_timeline"]
     assert {t: v["rows"] for t, v in man["tables"].items()} == counts
-    assert counts["fixture.events"] == 300 and counts["ops.cron_jobs"] >= 2
+    assert {t: counts[t] for t in expected_rows()} == expected_rows()  # every application table
+    assert counts["fixture.values_not_in_the_schema"] == 40 and counts["ops.cron_jobs"] > 1
     assert man["created_at"].endswith("Z") and man["dbtool_version"]
     assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}  # every tenant's data: owner only
 
@@ -91,7 +105,8 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
 def test_backup_prints_a_progress_line_per_table_on_stderr(seeded_db, tmp_path):
     res = run("backup", "-d", seeded_db, "--out", str(tmp_path))
     assert res.exit_code == 0
-    assert "dumping fixture.companies" in res.stderr and "] dumping" in res.stderr
+    assert "dumping public.deals" in res.stderr and "dumping timeline_chunks._hyper_" in res.stderr
+    assert "] dumping" in res.stderr
     assert "backed up" in res.stdout and "dumping" not in res.stdout
 
 
@@ -102,7 +117,9 @@ def test_encrypted_backup_is_unreadable_without_the_key_and_restores_with_it(see
     archive, man = one_backup(tmp_path)
     assert archive.name.endswith(".dump.gpg") and json.loads(res.stdout)["encrypted_to"] == RECIPIENT
     data = archive.read_bytes()
-    assert not data.startswith(b"PGDMP") and b"Holdings" not in data and b"fixture" not in data
+    assert not data.startswith(b"PGDMP")
+    for plain_in_a_dump in (b"timeline_chunks", b"activity_timeline", b"fixture"):  # a plain TOC names them
+        assert plain_in_a_dump not in data
     assert pg_restore_list(archive).returncode != 0
     assert not list(tmp_path.glob("*.dump"))  # no plain copy was left on disk
     assert man["archive"]["sha256"] == mf.sha256_file(archive) and man["dump"]["sha256"] != man["archive"]["sha256"]

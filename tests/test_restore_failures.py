@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from backup_support import RECIPIENT, databases, gpg_keyring, seed, state  # noqa: F401
+from backup_support import RECIPIENT, databases, expected_rows, gpg_keyring, seed, state  # noqa: F401
 from dbtool import cluster
 from dbtool.backup import manifest as mf
 from dbtool.cli import app
@@ -168,10 +168,12 @@ def test_damaged_table_data_fails_in_the_temporary_database(backups, target, ser
 
 def test_rows_that_do_not_match_the_manifest(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
-    edit_manifest(manifest, lambda m: m["tables"]["fixture.events"].update(rows=301))
+    rows = expected_rows()["public.activity_timeline"]
+    edit_manifest(manifest, lambda m: m["tables"]["public.activity_timeline"].update(rows=rows + 1))
     before, dbs = state(target), databases(server)
     res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "fixture.events: 300 rows, the manifest says 301", target, before, dbs, server)
+    assert_failed_cleanly(res, 3, f"public.activity_timeline: {rows} rows, the manifest says {rows + 1}",
+                          target, before, dbs, server)
 
 
 def test_role_missing_on_the_target_server(backups, target, server, tmp_path):
