@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dbtool import catalog, config, db  # noqa: E402
+from dbtool import catalog, config, cron, db, scratch  # noqa: E402
 from dbtool.commands import drift as drift_cmd  # noqa: E402
 from dbtool.commands import snapshot as snap_cmd  # noqa: E402
 
@@ -67,7 +67,7 @@ def measure(url: str, project, runs: int, workdir: Path, label: str) -> dict:
     objects = sum(len(v) for v in snap.data.values())
 
     def snapshot_only():
-        with db.connection(url) as conn, snap_cmd.cron_connection(url, conn) as cron_conn:
+        with db.connection(url) as conn, cron.connection(url, conn) as cron_conn:
             catalog.snapshot(conn, cron_conn=cron_conn)
 
     def drift(against: Path):
@@ -102,7 +102,9 @@ def table(rows: list[dict], against_migrations: list[float] | None, args) -> str
 
 def run(url: str, args) -> str:
     project = config.load(ROOT)
-    with tempfile.TemporaryDirectory() as tmp, snap_cmd.scratch_database(url, project) as live:
+    with tempfile.TemporaryDirectory() as tmp, scratch.migrated(url, project) as live:
+        with db.connection(live) as conn:  # a live database has its cron jobs scheduled
+            cron.sync(live, conn)
         workdir = Path(tmp)
         rows = [measure(live, project, args.runs, workdir, "migrated schema")]
         am = timed(lambda: drift_cmd.drift(live, project, against_migrations=True), max(1, args.runs // 2))
@@ -122,7 +124,7 @@ def main() -> None:
     if args.database_url:
         print(run(args.database_url, args))
     else:
-        with snap_cmd.temporary_cluster() as url:
+        with scratch.temporary_cluster() as url:
             print(run(url, args))
 
 

@@ -11,7 +11,9 @@ databases can share one cron database.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Iterator
 
 import psycopg
 
@@ -19,11 +21,11 @@ from . import db
 from .errors import DbtoolError
 
 DEFAULT_TABLE = "ops.cron_jobs"
-_NAME = r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*"
 # The shapes a job's command may take: it runs as whoever runs dbtool, often a superuser, so the
 # table must not be a way to run arbitrary SQL as that user (the same CHECK guards ops.cron_jobs,
 # but a restored dump or a hand-made table might lack it).
-COMMAND_RE = re.compile(rf"^(SELECT|CALL) {_NAME}\(\)$|^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( {_NAME}(, {_NAME})*)?$")
+COMMAND_RE = re.compile(r"^(SELECT|CALL) \w+\.\w+\(\)$|^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( \w+\.\w+(, \w+\.\w+)*)?$",
+                        re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,16 @@ def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:
     return {r[1][: -len(suffix)]: (r[0], r[2], r[3], r[4]) for r in rows}
 
 
-def _cron_connection(url: str, conn: psycopg.Connection, cron_db: str) -> psycopg.Connection:
-    if cron_db == db.scalar(conn, "SELECT current_database()"):
-        return conn
-    return db.connect(url, dbname=cron_db)
+@contextmanager
+def connection(url: str, conn: psycopg.Connection) -> Iterator[psycopg.Connection | None]:
+    """The cron database: `conn` itself when this is it, a new connection with the same credentials
+    when it is another one, None when pg_cron is not loaded."""
+    cron_db = cron_database(conn)
+    if not cron_db or cron_db == db.scalar(conn, "SELECT current_database()"):
+        yield conn if cron_db else None
+        return
+    with db.connection(url, dbname=cron_db) as other:
+        yield other
 
 
 def _ensure_extension(cron_conn: psycopg.Connection, cron_db: str) -> None:
@@ -93,7 +101,7 @@ def _ensure_extension(cron_conn: psycopg.Connection, cron_db: str) -> None:
                           hint=f"as a superuser, run CREATE EXTENSION pg_cron in database {cron_db}") from None
 
 
-def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE, dry_run: bool = False) -> SyncResult:
+def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> SyncResult:
     """Make pg_cron hold exactly the jobs the application database declares."""
     database = db.scalar(conn, "SELECT current_database()")
     want = {j.name: j for j in desired(conn, table)}
@@ -105,23 +113,16 @@ def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE, dry_run
                               hint="add pg_cron to shared_preload_libraries and restart (see `dbtool doctor`)")
         result.note = "pg_cron is not loaded; no jobs declared"
         return result
-    cron_conn = _cron_connection(url, conn, cron_db)
-    try:
+    with connection(url, conn) as cron_conn:
         if not want and not db.scalar(cron_conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"):
             return result
-        if not dry_run:
-            _ensure_extension(cron_conn, cron_db)
-        have = scheduled(cron_conn, database) if db.scalar(
-            cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL") else {}
-        _reconcile(cron_conn, database, want, have, result, dry_run)
-    finally:
-        if cron_conn is not conn:
-            cron_conn.close()
+        _ensure_extension(cron_conn, cron_db)
+        have = scheduled(cron_conn, database)
+        _reconcile(cron_conn, database, want, have, result)
     return result
 
 
-def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple], result: SyncResult,
-               dry_run: bool) -> None:
+def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple], result: SyncResult) -> None:
     with cron_conn.transaction():
         for name, job in want.items():
             full = cron_name(name, database)
@@ -133,16 +134,14 @@ def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple]
                 result.unchanged.append(name)
                 continue
             (result.updated if current else result.scheduled).append(name)
-            if not dry_run:
-                if current:
-                    cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [current[0]])
-                cron_conn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
-                                  [full, job.schedule, job.command, database, job.active])
+            if current:
+                cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [current[0]])
+            cron_conn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
+                              [full, job.schedule, job.command, database, job.active])
         for name, (jobid, *_rest) in have.items():
             if name not in want:
                 result.unscheduled.append(name)
-                if not dry_run:
-                    cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
+                cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
 
 
 def forget_database(url: str, database: str) -> int:

@@ -41,8 +41,8 @@ CREATE TABLE ops.cron_jobs (
     jobname TEXT PRIMARY KEY CHECK (jobname ~ '^[a-z][a-z0-9_]*$'),
     schedule TEXT NOT NULL,
     command TEXT NOT NULL CONSTRAINT cron_jobs_command_shape CHECK (
-        command ~ '^(SELECT|CALL) [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\(\)$'
-        OR command ~ '^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)*)?$'
+        command ~ '^(SELECT|CALL) \w+\.\w+\(\)$'
+        OR command ~ '^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( \w+\.\w+(, \w+\.\w+)*)?$'
     ),
     active BOOLEAN NOT NULL DEFAULT TRUE
 );

@@ -9,7 +9,7 @@ import pytest
 
 from dbtool.commands.migrate import migrate
 from dbtool.commands.rollback import rollback
-from schema_support import APP, OPS, STAGES, acting_as, attempt, cloned_db, seed_tenant
+from schema_support import APP, OPS, acting_as, attempt, cloned_db, seed_tenant
 
 DOC_COLUMNS = {
     "tenants": "id subdomain company_name plan stripe_customer_id stripe_subscription_id trial_ends_at settings "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 
-from .. import db
+from .. import db, scratch
 from ..config import Project
 from ..errors import DbtoolError, UsageError
 from ..lint import bodies, files, rules, safety, settings, style, suppress
@@ -82,9 +82,8 @@ def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster) ->
         _note_if_behind(database_url, project, report)
     with ExitStack() as stack:
         if not (database_url or server_url):
-            from .snapshot import temporary_cluster  # initdb + start: a few seconds
-            server_url = stack.enter_context(temporary_cluster())
-        url = database_url or stack.enter_context(bodies.scratch_database(server_url, project))
+            server_url = stack.enter_context(scratch.temporary_cluster())  # initdb + start: a few seconds
+        url = database_url or stack.enter_context(scratch.migrated(server_url, project, prefix="dbtool_lint_"))
         checked = bodies.check(url, ws)
     report.layers["bodies"] = "ran"
     report.notes += checked.notes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import cron, db, engine, ledger, migrations
+from .. import cron, db, engine, ledger
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import UsageError

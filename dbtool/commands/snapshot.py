@@ -7,23 +7,16 @@ compares a live database with it, or with a scratch database built here from mig
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
-from psycopg import sql
 
-from .. import catalog, cluster, cron, db, ledger
+from .. import catalog, cron, db, ledger, scratch
 from ..config import Project
-from ..errors import DbtoolError, UsageError
+from ..errors import UsageError
 
 DEFAULT_FILE = "schema/snapshot.yaml"
-SCRATCH_PREFIX = "dbtool_scratch_"
 
 
 @dataclass
@@ -65,96 +58,41 @@ def applied_version(conn: psycopg.Connection, project: Project | None = None) ->
     return max(done)
 
 
-@contextmanager
-def cron_connection(url: str, conn: psycopg.Connection) -> Iterator[psycopg.Connection | None]:
-    """A connection to the cron database (this one when it is), or None when pg_cron is not loaded."""
-    cron_db = cron.cron_database(conn)
-    if not cron_db or cron_db == db.scalar(conn, "SELECT current_database()"):
-        yield conn if cron_db else None
-        return
-    with db.connection(url, dbname=cron_db) as other:
-        yield other
-
-
 def take(url: str, project: Project | None = None) -> Snapshot:
     """The snapshot of the database at `url`, its cron jobs included."""
-    with db.connection(url) as conn, cron_connection(url, conn) as cron_conn:
+    with db.connection(url) as conn, cron.connection(url, conn) as cron_conn:
         return Snapshot(catalog.snapshot(conn, cron_conn=cron_conn), applied_version(conn, project))
 
 
 def from_migrations(url: str | None, project: Project, to: str | None = None) -> Snapshot:
     """The snapshot of a scratch database migrated from migrations/ and sql/ (up to `to`) on the
-    server of `url`, or, with no url, in a temporary local cluster."""
+    server of `url`, or, with no url, in a temporary local cluster. Its cron jobs are the ones the
+    migrations declare (ops.cron_jobs): scheduling them for real would create jobs on that server."""
     if url is None:
-        with temporary_cluster() as tmp_url:
+        with scratch.temporary_cluster() as tmp_url:
             return from_migrations(tmp_url, project, to)
-    with scratch_database(url, project, to) as scratch_url:
-        return take(scratch_url, project)
-
-
-@contextmanager
-def scratch_database(url: str, project: Project, to: str | None = None) -> Iterator[str]:
-    """CREATE DATABASE on the server of `url`, migrate it (cron jobs synced, so they can be
-    compared), yield its URL; drop it and its cron jobs however the block ends."""
-    from .migrate import migrate  # the engine; imported late to keep `dbtool snapshot` light
-
-    name = SCRATCH_PREFIX + secrets.token_hex(4)
-    with db.connection(url) as admin:
-        try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        except psycopg.Error as exc:
-            raise DbtoolError(f"cannot create a scratch database to build the schema in: "
-                              f"{db.server_error(exc).message}",
-                              hint="the user needs CREATEDB on that server (or give another server with "
-                                   "--database-url)") from None
-    scratch_url = db.with_dbname(url, name)
-    try:
-        migrate(scratch_url, project, to=to)
-        yield scratch_url
-    finally:
-        drop_scratch(url, name)
-
-
-def drop_scratch(url: str, name: str) -> None:
-    cron.forget_database(url, name)
-    with db.connection(url) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-TEMP_SERVER_OPTIONS = " ".join([
-    f"-c shared_preload_libraries='{cluster.PRELOAD}'",
-    "-c cron.database_name=postgres",  # as on managed services: the application database is not it
-    "-c timescaledb.telemetry_level=off",
-    "-c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",  # throwaway: durability buys nothing
-])
-
-
-@contextmanager
-def temporary_cluster() -> Iterator[str]:
-    """A throwaway local PostgreSQL with the schema's extensions, removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="dbtool-snapshot-"))
-    datadir = home / "pgdata"
-    try:
-        cluster.initdb(datadir)
-        port = cluster.free_port()
-        cluster.start(datadir, port, home / "postgresql.log", TEMP_SERVER_OPTIONS)
-        try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            cluster.stop(datadir)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with scratch.migrated(url, project, to) as scratch_url:
+        snap = take(scratch_url, project)
+        with db.connection(scratch_url) as conn:
+            snap.data["cron_job"] = {j.name: {"schedule": j.schedule, "command": j.command, "active": j.active}
+                                     for j in cron.desired(conn)}
+        snap.data = catalog.normalise(snap.data)
+        return snap
 
 
 def write(snap: Snapshot, out: Path | None, as_json: bool = False) -> str:
     """The text of the snapshot, written to `out` when given (whole file or nothing)."""
     text = _json(snap) if as_json else snap.text()
     if out is not None:
+        if out.is_dir():
+            raise UsageError(f"--out {out} is a folder", hint="give a file name, e.g. schema/snapshot.yaml")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
     return text
 
 

@@ -8,13 +8,9 @@ end the repeatable objects must apply cleanly on the head schema.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 
-import psycopg
-from psycopg import sql
-
-from .. import catalog, cron, db, engine, ledger, migrations, repeatables
+from .. import catalog, cron, db, engine, ledger, migrations, repeatables, scratch
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import DbtoolError
@@ -49,10 +45,7 @@ def verify(url: str, project: Project, *, settings: Settings | None = None, prog
     settings = settings or Settings.from_project(project)
     files = migrations.read(project.migrations_dir, project.root)
     reps = repeatables.read(project.sql_dir, project.root)
-    scratch = scratch_name or f"dbtool_verify_{os.getpid()}"
-    _create(url, scratch)
-    try:
-        target = db.with_dbname(url, scratch)
+    with scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:
         with db.connection(target) as conn:
             ledger.ensure(conn)
         result = _walk(target, project, files, settings, progress)
@@ -60,8 +53,6 @@ def verify(url: str, project: Project, *, settings: Settings | None = None, prog
             with db.connection(target) as conn:
                 _repeatables_at_head(conn, project, reps, settings)
         return result
-    finally:
-        _drop(url, scratch)
 
 
 def _step(url: str, action, *args) -> dict:
@@ -107,18 +98,3 @@ def _repeatables_at_head(conn, project, reps, settings) -> None:
     plan = repeatables.plan(conn, reps)
     with conn.transaction():
         repeatables.apply(conn, plan, strict=True, run=engine.run_repeatable(conn, project, settings))
-
-
-def _create(url: str, name: str) -> None:
-    with db.connection(url) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.Error as exc:
-            raise DbtoolError(f"cannot create the scratch database {name}: {db.server_error(exc).message}",
-                              hint="verify needs a role with CREATEDB on the server given by --database-url") from None
-
-
-def _drop(url: str, name: str) -> None:
-    cron.forget_database(url, name)
-    with db.connection(url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -10,19 +10,13 @@ order whose body is the one in the database), at the line of the body where the 
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import psycopg
-from psycopg import sql
 
 from .. import db
-from ..config import Project
-from ..errors import DatabaseFailure, DbtoolError
+from ..errors import DbtoolError
 from . import objects
 from .files import Workspace
 from .model import ERROR, WARNING, Finding
@@ -148,22 +142,3 @@ def _finding(ident: str, where: Where, lineno, sqlstate, message, detail, hint, 
     return Finding(where.file.rel, line, col, severity, rule, text, hint, "bodies")
 
 
-@contextmanager
-def scratch_database(server_url: str, project: Project) -> Iterator[str]:
-    """A new database on the server, migrated to head, dropped afterwards."""
-    from ..commands.migrate import migrate
-
-    name = f"dbtool_lint_{os.getpid()}_{secrets.token_hex(3)}"
-    with db.connection(server_url) as admin:
-        try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        except psycopg.Error as exc:
-            raise DatabaseFailure(f"cannot create a scratch database for lint: {str(exc).strip().splitlines()[0]}",
-                                  hint="--server-url needs a role allowed to CREATE DATABASE") from None
-    url = db.with_dbname(server_url, name)
-    try:
-        migrate(url, project, sync_cron=False)
-        yield url
-    finally:
-        with db.connection(server_url) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

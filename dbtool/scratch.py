@@ -1,0 +1,84 @@
+"""Throwaway databases and clusters: verify, drift --against-migrations, snapshot --from-migrations
+and lint build the schema in one, then remove it (its cron jobs included) however the block ends."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+from psycopg import sql
+
+from . import cluster, cron, db
+from .config import Project
+from .errors import DbtoolError
+
+
+def create(url: str, name: str) -> str:
+    """CREATE DATABASE name (from template0: nothing of template1 leaks in) on the server of `url`."""
+    with db.connection(url) as admin:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise DbtoolError(f"cannot create the scratch database {name}: {db.server_error(exc).message}",
+                              hint="the role needs CREATEDB on that server (or give another server "
+                                   "with --database-url)") from None
+    return db.with_dbname(url, name)
+
+
+def drop(url: str, name: str) -> None:
+    cron.forget_database(url, name)
+    with db.connection(url) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def database(url: str, prefix: str = "dbtool_scratch_", name: str | None = None) -> Iterator[str]:
+    """A new empty database on the server of `url`; yields its URL, drops it afterwards."""
+    name = name or prefix + secrets.token_hex(4)
+    scratch_url = create(url, name)
+    try:
+        yield scratch_url
+    finally:
+        drop(url, name)
+
+
+@contextmanager
+def migrated(url: str, project: Project, to: str | None = None, prefix: str = "dbtool_scratch_") -> Iterator[str]:
+    """A scratch database migrated from migrations/ and sql/ (up to `to`). Its cron jobs are not
+    scheduled: they would be real jobs on that server; compare ops.cron_jobs instead."""
+    from .commands.migrate import migrate  # the engine imports the commands layer; keep this module light
+
+    with database(url, prefix) as scratch_url:
+        migrate(scratch_url, project, to=to, sync_cron=False)
+        yield scratch_url
+
+
+TEMP_SERVER_OPTIONS = " ".join([
+    f"-c shared_preload_libraries='{cluster.PRELOAD}'",
+    "-c cron.database_name=postgres",  # as on managed services: the application database is not it
+    "-c timescaledb.telemetry_level=off",
+    "-c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",  # throwaway: durability buys nothing
+])
+
+
+@contextmanager
+def temporary_cluster() -> Iterator[str]:
+    """A throwaway local PostgreSQL with the schema's extensions, removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="dbtool-scratch-"))
+    datadir = home / "pgdata"
+    try:
+        cluster.initdb(datadir)
+        port = cluster.free_port()
+        cluster.start(datadir, port, home / "postgresql.log", TEMP_SERVER_OPTIONS)
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            cluster.stop(datadir)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
