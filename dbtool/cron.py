@@ -54,7 +54,12 @@ def cron_name(job: str, database: str) -> str:
 
 
 def cron_database(conn: psycopg.Connection) -> str | None:
-    return db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
+    try:
+        return db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
+    except psycopg.errors.InsufficientPrivilege:
+        user = db.scalar(conn, "SELECT current_user")
+        raise DbtoolError(f"role {user} may not read cron.database_name, so dbtool cannot tell where pg_cron lives",
+                          hint=f"as a superuser: GRANT pg_read_all_settings TO {user}") from None
 
 
 def desired(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> list[Job]:

@@ -51,3 +51,20 @@ def test_doctor_cli_exits_0_on_a_fit_server(migrated_db):
     res = runner.invoke(app, ["doctor", "-d", migrated_db])
     assert res.exit_code == 0, res.output
     assert "timescaledb edition" in res.stdout
+
+
+def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db):
+    check = by_name(doctor(migrated_db))["time-series path taken"]
+    assert check.status == "ok"
+    assert "retention: pg_cron job activity_timeline_retention (drop_chunks)" in check.value
+    assert "daily_activity_summary: materialized view refreshed by pg_cron" in check.value
+
+
+def test_doctor_tells_a_member_of_the_owner_role_it_may_migrate_and_a_stranger_what_to_grant(migrated_db, conn_to):
+    c = conn_to(migrated_db)
+    c.execute("DO $$BEGIN CREATE ROLE doctor_member LOGIN IN ROLE maplatform_owner; "
+              "CREATE ROLE doctor_stranger LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+    member = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_member@")))
+    assert member["member of maplatform_owner"].status == "ok"
+    stranger = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_stranger@")))
+    assert stranger["member of maplatform_owner"].fix == "GRANT maplatform_owner TO doctor_stranger; (migrations SET ROLE to it)"

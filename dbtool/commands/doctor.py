@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
-from .. import cluster, db
+from .. import cluster, cron, db
+from ..errors import DbtoolError
 
 REQUIRED = ["uuid-ossp", "pgcrypto", "pg_trgm", "btree_gin", "pg_stat_statements", "timescaledb", "vector"]
 OWNER_ROLE = "maplatform_owner"
@@ -38,7 +39,12 @@ def _version(conn) -> Check:
 
 
 def _preload(conn) -> Check:
-    have = [x.strip() for x in (db.scalar(conn, "SHOW shared_preload_libraries") or "").split(",") if x.strip()]
+    try:
+        value = db.scalar(conn, "SHOW shared_preload_libraries")
+    except psycopg.errors.InsufficientPrivilege:
+        return Check("shared_preload_libraries", "warn", "not readable by this role",
+                     "GRANT pg_read_all_settings TO <this role>; or run doctor as a superuser")
+    have = [x.strip() for x in (value or "").split(",") if x.strip()]
     missing = [lib for lib in cluster.PRELOAD.split(",") if lib not in have]
     fix = None
     if missing:
@@ -59,7 +65,10 @@ def _extension(conn, name: str) -> Check:
 
 
 def _cron(url: str, conn) -> list[Check]:
-    cron_db = db.scalar(conn, "SELECT current_setting('cron.database_name', true)")
+    try:
+        cron_db = cron.cron_database(conn)
+    except DbtoolError as exc:
+        return [Check("cron.database_name", "warn", exc.message, exc.hint)]
     if not cron_db:
         return [Check("pg_cron", "missing", "not loaded",
                       "add pg_cron to shared_preload_libraries, set cron.database_name, restart")]
@@ -83,48 +92,59 @@ def _timescaledb(conn) -> list[Check]:
         return [Check("timescaledb edition", "missing", "timescaledb not loaded",
                       "add timescaledb to shared_preload_libraries and restart")]
     if license_ == "timescale":
-        path = "community edition: compression, retention policy and continuous aggregate"
+        path = ("community edition: retention by TimescaleDB's policy; compression and the continuous aggregate "
+                "stay off, TimescaleDB refuses them on a table with row-level security (docs/timescaledb.md)")
     else:
-        path = ("Apache edition: retention by pg_cron drop_chunks job, daily_activity_summary as a materialized "
+        path = ("Apache edition: retention by a pg_cron drop_chunks job, daily_activity_summary a materialized "
                 "view refreshed by pg_cron, compression unavailable")
-    checks = [Check("timescaledb edition", "ok", f"{license_} — {path}")]
-    taken = _path_taken(conn)
-    if taken:
-        want = "continuous aggregate" if license_ == "timescale" else "materialized view"
-        status = "ok" if taken == want else "warn"
-        checks.append(Check("time-series path taken", status, f"daily_activity_summary is a {taken}",
-                            None if status == "ok" else
-                            "the database was migrated on the other edition; see docs/timescaledb.md"))
-    return checks
+    return [Check("timescaledb edition", "ok", f"{license_} — {path}"), *_path_taken(conn)]
 
 
-def _path_taken(conn) -> str | None:
-    try:
-        if db.scalar(conn, """SELECT 1 FROM timescaledb_information.continuous_aggregates
-                              WHERE view_name = 'daily_activity_summary'"""):
-            return "continuous aggregate"
-    except psycopg.Error:
-        return None
-    if db.scalar(conn, "SELECT 1 FROM pg_matviews WHERE matviewname = 'daily_activity_summary'"):
-        return "materialized view"
-    return None
+def _path_taken(conn) -> list[Check]:
+    """What the migrations built on this server, read live by ops.timescaledb_capabilities."""
+    if not db.scalar(conn, "SELECT to_regnamespace('ops') IS NOT NULL"):
+        return []  # not migrated yet
+    if not db.scalar(conn, "SELECT has_schema_privilege('ops', 'USAGE')"):
+        readable = False
+    else:
+        found = db.scalar(conn, "SELECT to_regclass('ops.timescaledb_capabilities') IS NOT NULL")
+        if not found:
+            return []
+        readable = db.scalar(conn, "SELECT has_table_privilege('ops.timescaledb_capabilities', 'SELECT')")
+    if not readable:
+        return [Check("time-series path taken", "warn", "ops.timescaledb_capabilities is not readable by this role",
+                      "run doctor as a member of maplatform_ops or maplatform_owner")]
+    row = conn.execute("SELECT compression, retention, daily_activity_summary FROM ops.timescaledb_capabilities"
+                       ).fetchone()
+    if row is None:
+        return [Check("time-series path taken", "warn", "activity_timeline is not a hypertable",
+                      "see docs/timescaledb.md; `dbtool drift` shows what changed")]
+    compression, retention, summary = row
+    status = "warn" if retention == "none" else "ok"
+    return [Check("time-series path taken", status,
+                  f"retention: {retention}; daily_activity_summary: {summary}; compression: {compression}",
+                  None if status == "ok" else "no retention is in place: re-run `dbtool migrate`, see `dbtool drift`")]
+
+
+ROLES = ["maplatform_owner", "maplatform_app", "maplatform_readonly", "maplatform_ops", "maplatform_maintenance"]
 
 
 def _privileges(conn) -> list[Check]:
-    r = conn.execute("""SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls,
-                               has_database_privilege(current_database(), 'CREATE'),
+    r = conn.execute("""SELECT rolname, rolsuper, rolcreatedb, rolbypassrls,
+                               (SELECT count(*) FROM pg_roles WHERE rolname = ANY (%s)),
                                to_regrole(%s) IS NOT NULL AND pg_has_role(current_user, %s, 'MEMBER')
-                        FROM pg_roles WHERE rolname = current_user""", [OWNER_ROLE, OWNER_ROLE]).fetchone()
-    name, superuser, createdb, createrole, bypass, create_db_priv, owner_member = r
+                        FROM pg_roles WHERE rolname = current_user""", [ROLES, OWNER_ROLE, OWNER_ROLE]).fetchone()
+    name, superuser, createdb, bypass, roles_present, owner_member = r
     if superuser:
         return [Check("connecting role", "ok", f"{name}: superuser")]
-    attrs = [a for a, on in (("CREATEDB", createdb), ("CREATEROLE", createrole), ("BYPASSRLS", bypass)) if on]
-    checks = [Check("connecting role", "ok" if createrole and create_db_priv else "warn",
-                    f"{name}: {', '.join(attrs) or 'no role attributes'}",
-                    None if createrole else "the roles migration needs CREATEROLE (or run it as a superuser)")]
-    checks.append(Check(f"member of {OWNER_ROLE}", "ok" if owner_member else "warn", "yes" if owner_member else "no",
-                        None if owner_member else f"GRANT {OWNER_ROLE} TO {name}; (migrations SET ROLE to it)"))
-    return checks
+    attrs = ", ".join(a for a, on in (("CREATEDB", createdb), ("BYPASSRLS", bypass)) if on) or "no role attributes"
+    if roles_present < len(ROLES):
+        # Only a superuser may create a BYPASSRLS role (maplatform_maintenance).
+        return [Check("connecting role", "missing", f"{name}: {attrs}; the schema's roles do not exist yet",
+                      "run the first migrations as a superuser, or have one create the roles of docs/roles.md")]
+    return [Check("connecting role", "ok", f"{name}: {attrs}"),
+            Check(f"member of {OWNER_ROLE}", "ok" if owner_member else "missing", "yes" if owner_member else "no",
+                  None if owner_member else f"GRANT {OWNER_ROLE} TO {name}; (migrations SET ROLE to it)")]
 
 
 def as_dicts(checks: list[Check]) -> list[dict]:
