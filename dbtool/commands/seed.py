@@ -42,6 +42,7 @@ COMMENTS_PER_THREAD = 2  # a comment and its reply
 NOTIFICATIONS_PER_DEAL = 1
 EVENTS_PER_DEAL = 10  # activity_timeline, over the last 90 days
 EMBEDDING_BASIS_VECTORS = 24 + 256 + 256  # 08_embedding_basis.sql
+TIMELINE_CHUNK_PROBES = 94  # 20_timeline_chunks.sql: one per day from 92 days before as_of to a day after
 
 # The session settings of a bulk load. None of them weakens a constraint or a trigger.
 SESSION = {
@@ -127,7 +128,8 @@ def steps(s: Scale) -> list[Step]:
         Step("comments", "17_comments", COMMENTS_PER_THREAD * s.every(DEALS_PER_COMMENT_THREAD), 2, pairs=True),
         Step("notifications", "18_notifications", NOTIFICATIONS_PER_DEAL * d, 2),
         Step("presence", "19_presence", users, 2),
-        Step("activity_timeline", "20_activity_timeline", EVENTS_PER_DEAL * d, 2),
+        Step("timeline chunks", "20_timeline_chunks", TIMELINE_CHUNK_PROBES, 2, split=False),
+        Step("activity_timeline", "21_activity_timeline", EVENTS_PER_DEAL * d, 2),
         Step("embedding basis", "08_embedding_basis", EMBEDDING_BASIS_VECTORS, 3, every_lane=True),
         Step("documents", "09_documents", DOCUMENTS_PER_DEAL * d, 3),
         Step("data_room_permissions", "11_data_room_permissions", PERMISSIONS_PER_DATA_ROOM * rooms, 3),
