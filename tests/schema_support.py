@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from dbtool import cluster
+from dbtool.checks import query
 
 APP, READONLY, OPS, OWNER, MAINTENANCE = ("maplatform_app", "maplatform_readonly", "maplatform_ops",
                                           "maplatform_owner", "maplatform_maintenance")
@@ -60,77 +61,98 @@ def schema_dump(url: str) -> str:
     return "".join(line for line in res.stdout.splitlines(True) if not line.startswith(("\\restrict ", "\\unrestrict ")))
 
 
+# The tables that hold tenant data, found by the catalog query `dbtool check rls` uses: in any
+# application schema, with a tenant_id column, the tenants table itself, or a foreign-key path to
+# one. Names come back schema-qualified whatever the search_path.
+TENANT_TABLE = "public.tenants"
+TENANT_TABLES = ("SELECT format('%%I.%%I', n.nspname, c.relname) FROM (" + query("rls_tables") + "\n) AS t "
+                 "JOIN pg_class c ON c.oid = t.table_name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "ORDER BY 1")
+
+
 def tenant_tables(conn: psycopg.Connection) -> list[str]:
-    """Every table in public that holds tenant data: it has a tenant_id column, or it is tenants."""
-    return [r[0] for r in conn.execute("""
-        SELECT c.oid::regclass::text
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-          AND (c.relname = 'tenants' OR EXISTS (
-                SELECT 1 FROM pg_attribute a
-                WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))
-        ORDER BY 1""")]
+    """Every table that holds tenant data, as `dbtool check rls` finds them (so a table a later
+    migration adds, in any schema, is covered without editing the tests)."""
+    params = {"column": "tenant_id", "tenant_table": TENANT_TABLE, "roles": [APP, READONLY]}
+    return [r[0] for r in conn.execute(TENANT_TABLES, params)]
 
 
 def tenant_column(table: str) -> str:
-    return "id" if table == "tenants" else "tenant_id"
+    return "id" if table in (TENANT_TABLE, TENANT_TABLE.split(".")[1]) else "tenant_id"
 
 
-def seed_tenant(conn: psycopg.Connection, tag: str) -> dict[str, uuid.UUID]:
+def seed_tenant(conn: psycopg.Connection, tag: str, tables: list[str] | None = None) -> dict[str, uuid.UUID]:
     """One tenant with a row in every tenant table, each reference pointing inside the tenant.
-    Runs as the superuser (no tenant context needed); returns the ids by name."""
+    Runs as the superuser (no tenant context needed); returns the ids by name. Given the discovered
+    `tables`, a table this helper has no row for is an error naming it, before anything is written."""
     i = {k: uuid.uuid4() for k in ("tenant", "user1", "user2", "deal", "folder", "doc", "room", "task1",
                                    "task2", "activity", "archived", "comment", "notification", "valuation",
                                    "analysis", "session")}
+    rows = _tenant_rows(tag, i)
+    unknown = sorted(set(tables or ()) - {table for table, _, _ in rows})
+    if unknown:
+        raise AssertionError(f"schema_support.seed_tenant does not know how to fill {', '.join(unknown)}: add an "
+                             "INSERT for each (the isolation tests need rows of two tenants in every tenant table)")
+    for _, stmt, params in rows:
+        conn.execute(stmt, params)
+    return i
+
+
+def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict]]:
+    """(table, INSERT, parameters) for one tenant, in dependency order."""
     t = i["tenant"]
-    run = conn.execute
-    run("INSERT INTO public.tenants (id, subdomain, company_name) VALUES (%s, %s, %s)", [t, tag, f"{tag} Ltd"])
-    run("""INSERT INTO public.users (id, tenant_id, clerk_id, email) VALUES
+    rows = []
+
+    def add(stmt: str, params) -> None:
+        table = stmt.split("INSERT INTO ", 1)[1].split()[0]
+        rows.append((table, stmt, params))
+    add("INSERT INTO public.tenants (id, subdomain, company_name) VALUES (%s, %s, %s)", [t, tag, f"{tag} Ltd"])
+    add("""INSERT INTO public.users (id, tenant_id, clerk_id, email) VALUES
            (%(user1)s, %(tenant)s, %(c1)s, %(e1)s), (%(user2)s, %(tenant)s, %(c2)s, %(e2)s)""",
         {**i, "c1": f"clerk-{tag}-1", "e1": f"one@{tag}.example", "c2": f"clerk-{tag}-2", "e2": f"two@{tag}.example"})
-    run("""INSERT INTO public.user_sessions (id, tenant_id, user_id, token_hash, expires_at)
+    add("""INSERT INTO public.user_sessions (id, tenant_id, user_id, token_hash, expires_at)
            VALUES (%(session)s, %(tenant)s, %(user1)s, %(token)s, now() + INTERVAL '1 day')""",
         {**i, "token": uuid.uuid4().hex})
-    run("""INSERT INTO public.pipeline_stages (tenant_id, name, display_name, order_index)
+    add("""INSERT INTO public.pipeline_stages (tenant_id, name, display_name, order_index)
            SELECT %s, s, initcap(s), o FROM unnest(%s::text[]) WITH ORDINALITY AS x (s, o)""", [t, STAGES])
-    run("""INSERT INTO public.deals (id, tenant_id, name, owner_id, team_ids, created_by, value, expected_close_date)
+    add("""INSERT INTO public.deals (id, tenant_id, name, owner_id, team_ids, created_by, value, expected_close_date)
            VALUES (%(deal)s, %(tenant)s, 'Project Falcon', %(user1)s, ARRAY[%(user2)s]::uuid[], %(user1)s, 1000,
                    current_date + 10)""", i)
-    run("""INSERT INTO public.deal_team_members (tenant_id, deal_id, user_id, added_by)
+    add("""INSERT INTO public.deal_team_members (tenant_id, deal_id, user_id, added_by)
            VALUES (%(tenant)s, %(deal)s, %(user2)s, %(user1)s)""", i)
-    run("""INSERT INTO public.document_folders (id, tenant_id, deal_id, name, path, created_by)
+    add("""INSERT INTO public.document_folders (id, tenant_id, deal_id, name, path, created_by)
            VALUES (%(folder)s, %(tenant)s, %(deal)s, 'Financials', '/financials', %(user1)s)""", i)
-    run("""INSERT INTO public.documents (id, tenant_id, deal_id, folder_id, name, storage_key, uploaded_by, locked_by)
+    add("""INSERT INTO public.documents (id, tenant_id, deal_id, folder_id, name, storage_key, uploaded_by, locked_by)
            VALUES (%(doc)s, %(tenant)s, %(deal)s, %(folder)s, 'Accounts 2024.pdf', %(key)s, %(user1)s, %(user2)s)""",
         {**i, "key": f"{tag}/{i['doc']}"})
-    run("""INSERT INTO public.data_rooms (id, tenant_id, deal_id, name, access_code, created_by)
+    add("""INSERT INTO public.data_rooms (id, tenant_id, deal_id, name, access_code, created_by)
            VALUES (%(room)s, %(tenant)s, %(deal)s, 'Buyer room', %(code)s, %(user1)s)""",
         {**i, "code": uuid.uuid4().hex[:20]})
-    run("""INSERT INTO public.data_room_permissions (tenant_id, data_room_id, user_id, allowed_folders, granted_by)
+    add("""INSERT INTO public.data_room_permissions (tenant_id, data_room_id, user_id, allowed_folders, granted_by)
            VALUES (%(tenant)s, %(room)s, %(user2)s, ARRAY[%(folder)s]::uuid[], %(user1)s)""", i)
-    run("""INSERT INTO public.activities (id, tenant_id, deal_id, user_id, type, title, attachments, created_by)
+    add("""INSERT INTO public.activities (id, tenant_id, deal_id, user_id, type, title, attachments, created_by)
            VALUES (%(activity)s, %(tenant)s, %(deal)s, %(user1)s, 'note', 'Kick-off', ARRAY[%(doc)s]::uuid[],
                    %(user1)s)""", i)
-    run("""INSERT INTO public.activities_archive (id, tenant_id, deal_id, type, title, occurred_at)
+    add("""INSERT INTO public.activities_archive (id, tenant_id, deal_id, type, title, occurred_at)
            VALUES (%(archived)s, %(tenant)s, %(deal)s, 'call', 'Old call', now() - INTERVAL '2 years')""", i)
-    run("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, assigned_to) VALUES
+    add("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, assigned_to) VALUES
            (%(task1)s, %(tenant)s, %(deal)s, 'Collect accounts', %(user2)s)""", i)
-    run("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, depends_on)
+    add("""INSERT INTO public.tasks (id, tenant_id, deal_id, title, depends_on)
            VALUES (%(task2)s, %(tenant)s, %(deal)s, 'Review accounts', ARRAY[%(task1)s]::uuid[])""", i)
-    run("""INSERT INTO public.ai_analyses (id, tenant_id, deal_id, document_id, type, model, results)
+    add("""INSERT INTO public.ai_analyses (id, tenant_id, deal_id, document_id, type, model, results)
            VALUES (%(analysis)s, %(tenant)s, %(deal)s, %(doc)s, 'risk_assessment', 'model-x', '{}')""", i)
-    run("""INSERT INTO public.valuations (id, tenant_id, deal_id, method, base_value, assumptions, comparables)
+    add("""INSERT INTO public.valuations (id, tenant_id, deal_id, method, base_value, assumptions, comparables)
            VALUES (%(valuation)s, %(tenant)s, %(deal)s, 'dcf', 1000000, '{}', ARRAY[%(deal)s]::uuid[])""", i)
-    run("""INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
+    add("""INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
            VALUES (now(), %(tenant)s, %(user1)s, %(deal)s, 'deal_viewed')""", i)
-    run("""INSERT INTO public.presence (tenant_id, user_id, resource_type, resource_id)
+    add("""INSERT INTO public.presence (tenant_id, user_id, resource_type, resource_id)
            VALUES (%(tenant)s, %(user1)s, 'document', %(doc)s)""", i)
-    run("""INSERT INTO public.comments (id, tenant_id, commentable_type, commentable_id, user_id, content, mentions)
+    add("""INSERT INTO public.comments (id, tenant_id, commentable_type, commentable_id, user_id, content, mentions)
            VALUES (%(comment)s, %(tenant)s, 'deal', %(deal)s, %(user1)s, 'Looks good', ARRAY[%(user2)s]::uuid[])""", i)
-    run("""INSERT INTO public.notifications (id, tenant_id, user_id, type, title, resource_type, resource_id)
+    add("""INSERT INTO public.notifications (id, tenant_id, user_id, type, title, resource_type, resource_id)
            VALUES (%(notification)s, %(tenant)s, %(user2)s, 'mention', 'You were mentioned', 'comment',
                    %(comment)s)""", i)
-    return i
+    return rows
 
 
 # A realistic spread: 50 tenants of 300 deals, 400 documents (40 with embeddings) and 7 weeks of

@@ -1,9 +1,10 @@
 """Tenant isolation against a hostile tenant, on the real migrated schema.
 
-Tenant tables are discovered from the catalog (every table in public with a tenant_id column, and
-tenants), so a table added later is covered without editing this file; the seed must then give it
-rows, or the coverage test says so. Everything runs as maplatform_app (NOLOGIN, so SET ROLE, as a
-pooler's login role would), with tenant A set, against tenants A and B seeded with a row in every
+Tenant tables are discovered from the catalog with the query `dbtool check rls` uses (any
+application schema; a tenant_id column, the tenants table, or a foreign-key path to it), so a table
+added later is covered without editing this file; seeding then fails, naming the table, until
+schema_support.seed_tenant gives it rows. Everything runs as maplatform_app (NOLOGIN, so SET ROLE, as
+a pooler's login role would), with tenant A set, against tenants A and B seeded with a row in every
 table.
 """
 
@@ -27,7 +28,8 @@ BLOCKED = "42501"  # insufficient_privilege: both "new row violates row-level se
 def db(server):
     with cloned_db(server, "rls") as url:
         with psycopg.connect(url, autocommit=True) as c:
-            a, b = seed_tenant(c, "tenant-a"), seed_tenant(c, "tenant-b")
+            tables = tenant_tables(c)
+            a, b = seed_tenant(c, "tenant-a", tables), seed_tenant(c, "tenant-b", tables)
             c.execute("SELECT ops.refresh_pipeline_analytics(), ops.refresh_daily_activity_summary()")
         yield url, a, b
 
@@ -39,8 +41,15 @@ def conn(db, conn_to):
 
 @pytest.fixture(scope="module")
 def tables(db):
-    with psycopg.connect(db[0], autocommit=True) as c:
-        return tenant_tables(c)
+    """The discovered tenant tables; each must hold rows of both tenants, or every test using them
+    fails naming the tables (an empty table would make its isolation checks pass vacuously)."""
+    url, a, b = db
+    with psycopg.connect(url, autocommit=True) as c:
+        found = tenant_tables(c)
+        empty = sorted({t for t in found for who in (a, b) if _rows(c, t, who["tenant"]) == 0})
+    if empty:
+        pytest.fail(f"no rows of both tenants in {', '.join(empty)}: add rows for them to schema_support.seed_tenant")
+    return found
 
 
 def _rows(conn, table, tenant) -> int:
@@ -60,7 +69,7 @@ def _copy_of_row(conn, table, tenant) -> tuple[sql.Composed, dict]:
                                           ORDER BY attnum""", [table])]
     row = conn.execute(sql.SQL("SELECT to_jsonb(t) FROM {} AS t WHERE {} = %s LIMIT 1").format(
         _ident(table), sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
-    if "id" in row and table != "tenants":
+    if "id" in row and tenant_column(table) != "id":
         row["id"] = str(uuid.uuid4())
     columns = sql.SQL(", ").join(map(sql.Identifier, cols))
     stmt = sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)").format(
@@ -70,9 +79,23 @@ def _copy_of_row(conn, table, tenant) -> tuple[sql.Composed, dict]:
 
 def test_every_tenant_table_is_discovered_and_seeded_for_both_tenants(conn, db, tables):
     _, a, b = db
-    assert len(tables) >= 19, tables
+    assert len(tables) >= 19 and {"public.tenants", "public.deals", "public.activity_timeline"} <= set(tables), tables
     unseeded = [t for t in tables for who in (a, b) if _rows(conn, t, who["tenant"]) == 0]
     assert not unseeded, f"add rows for these tables to schema_support.seed_tenant: {sorted(set(unseeded))}"
+
+
+def test_a_tenant_table_added_later_anywhere_is_discovered_and_seeding_fails_naming_it(conn, tables):
+    """A later table in another schema, with a tenant_id column or only a foreign key to a tenant table,
+    is discovered like `dbtool check rls` finds it; the seed helper refuses to leave it empty."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("CREATE SCHEMA crm")
+        conn.execute("CREATE TABLE crm.contacts (id uuid PRIMARY KEY, tenant_id uuid NOT NULL)")
+        conn.execute("CREATE TABLE crm.deal_notes (id uuid PRIMARY KEY, deal_id uuid REFERENCES public.deals (id))")
+        later = tenant_tables(conn)
+        with pytest.raises(AssertionError) as refused:
+            seed_tenant(conn, "later", later)
+    assert set(later) - set(tables) == {"crm.contacts", "crm.deal_notes"}
+    assert "does not know how to fill crm.contacts, crm.deal_notes" in str(refused.value)
 
 
 def test_every_tenant_table_has_row_level_security_enabled_and_forced(conn, tables):
