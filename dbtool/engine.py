@@ -149,6 +149,21 @@ def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Set
     return int((time.monotonic() - t0) * 1000)
 
 
+def reapply(conn: psycopg.Connection, project: Project, reps: list[repeatables.Repeatable], settings: Settings,
+            *, strict: bool, progress: Progress = _quiet) -> tuple[list[str], list[str], list[dict]]:
+    """Re-apply the repeatable files that are new, changed or whose object is gone, and drop the
+    objects of deleted files, in one transaction. Returns (applied, dropped, pending) paths; with
+    `strict` (the database is at head) a file that cannot apply is an error, else it waits."""
+    plan = repeatables.plan(conn, reps)
+    if not plan.apply and not plan.drop:
+        return [], [], []
+    progress("repeatables", "", {"count": len(plan.apply), "drop": len(plan.drop)})
+    with conn.transaction():
+        applied, pending = repeatables.apply(conn, plan, strict=strict, run=run_repeatable(conn, project, settings))
+    return ([r.rel for r in applied], [p for p, _, _ in plan.drop],
+            [{"path": r.rel, "waits_for": e.message} for r, e in pending])
+
+
 def run_repeatable(conn: psycopg.Connection, project: Project, settings: Settings):
     def run(r: repeatables.Repeatable) -> None:
         stmts = migrations.locate(r.text, _split(r.text))

@@ -116,13 +116,6 @@ def log(conn: psycopg.Connection, operation: str, subject: str, checksum: str | 
                  [operation, subject, checksum, socket.gethostname(), note])
 
 
-def history(conn: psycopg.Connection, limit: int = 50) -> list[tuple]:
-    if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.log"]):
-        return []
-    return conn.execute(f"""SELECT at, operation, subject, username, note FROM {SCHEMA}.log
-                            ORDER BY id DESC LIMIT %s""", [limit]).fetchall()
-
-
 def lock(conn: psycopg.Connection, timeout: str) -> None:
     """Take the session advisory lock, waiting at most `timeout`; say who holds it if we give up.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import migrations as yoyo
 
-from .errors import DbtoolError
+from .errors import DbtoolError, UsageError
 
 ID_RE = re.compile(r"^(\d+)_")
 
@@ -44,6 +44,15 @@ class Migration:
     # compensation[i]: the rollback statement undoing forward statement i (yoyo's positional pairing)
     compensation: list[Statement | None] = field(default_factory=list)
     description: str = ""
+
+
+def find_id(ids: list[str], given: str, what: str = "migration") -> str:
+    """The id `given` names: the full id or its number (0007). UsageError if none or several."""
+    matches = [i for i in ids if i == given or i.split("_", 1)[0] == given]
+    if len(matches) != 1:
+        raise UsageError(f"--to {given}: {'no such ' + what if not matches else 'ambiguous'}",
+                         hint="use an id from `dbtool status`" + (f", e.g. {ids[-1]}" if ids else ""))
+    return matches[0]
 
 
 def checksum(text: str) -> str:

@@ -112,19 +112,23 @@ def drop_statement(kind: str, identity: str) -> list[str]:
 class Plan:
     apply: list[Repeatable]
     drop: list[tuple[str, str, str]]  # (path, kind, identity) whose file is gone
+    reasons: dict[str, str]  # path -> new | changed | missing (its object is gone from the catalog)
 
 
 def plan(conn: psycopg.Connection, files: list[Repeatable]) -> Plan:
     """What to re-apply: new files, changed files, and files whose object is gone from the catalog."""
     done = recorded(conn)
-    todo = []
+    todo, reasons = [], {}
     for r in files:
         rec = done.get(r.rel)
-        if rec is None or rec[2] != r.checksum or not exists(conn, rec[0], rec[1]):
+        reason = ("new" if rec is None else "changed" if rec[2] != r.checksum
+                  else "missing" if not exists(conn, rec[0], rec[1]) else None)
+        if reason:
             todo.append(r)
+            reasons[r.rel] = reason
     present = {r.rel for r in files}
     gone = [(p, k, i) for p, (k, i, _) in sorted(done.items()) if p not in present]
-    return Plan(apply=todo, drop=gone)
+    return Plan(apply=todo, drop=gone, reasons=reasons)
 
 
 def apply(conn: psycopg.Connection, plan_: Plan, *, strict: bool, run) -> tuple[list[Repeatable], list[tuple]]:

@@ -180,7 +180,7 @@ def test_rollback_options_are_exclusive_and_checked(three, empty_db):
     migrate(empty_db, three.load())
     with pytest.raises(UsageError, match="only one of"):
         rollback(empty_db, three.load(), steps=1, all_=True)
-    with pytest.raises(UsageError, match="not an applied migration"):
+    with pytest.raises(UsageError, match="--to 0042: no such applied migration"):
         rollback(empty_db, three.load(), to="0042")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .. import cron, db, engine, ledger, migrations, repeatables
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
-from ..errors import DbtoolError, UsageError
+from ..errors import DbtoolError
 from ..migrations import Migration
 
 
@@ -34,11 +34,7 @@ def select_target(files: list[Migration], to: str | None) -> list[Migration]:
     if to is None:
         return files
     ids = [m.id for m in files]
-    matches = [i for i in ids if i == to or i.split("_", 1)[0] == to]
-    if len(matches) != 1:
-        raise UsageError(f"--to {to}: no such migration" if not matches else f"--to {to} is ambiguous",
-                         hint="use an id from `dbtool status`, e.g. " + (ids[-1] if ids else "0001_create_x"))
-    return files[: ids.index(matches[0]) + 1]
+    return files[: ids.index(migrations.find_id(ids, to)) + 1]
 
 
 def check_integrity(project: Project, files: list[Migration], done: dict[str, ledger.Applied]) -> None:
@@ -79,25 +75,13 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
                 result.applied.append({"id": m.id, "ms": ms})
                 progress("applied", m.id, {"n": i, "of": len(pending), "ms": ms})
             ledger.adopt(conn, project.get("owner_role"))
-            _repeatables(conn, project, reps, settings, at_head, result, progress)
+            result.repeatables, result.repeatables_dropped, result.repeatables_pending = engine.reapply(
+                conn, project, reps, settings, strict=at_head, progress=progress)
             if sync_cron:
-                result.cron = cron.sync(url, conn, project.get("cron_jobs_table") or cron.DEFAULT_TABLE).as_dict()
+                result.cron = cron.sync(url, conn).as_dict()
         finally:
             ledger.unlock(conn)
     return result
-
-
-def _repeatables(conn, project, reps, settings, strict, result: MigrateResult, progress: Progress) -> None:
-    plan = repeatables.plan(conn, reps)
-    if not plan.apply and not plan.drop:
-        return
-    progress("repeatables", "", {"count": len(plan.apply), "drop": len(plan.drop)})
-    with conn.transaction():
-        applied, pending = repeatables.apply(conn, plan, strict=strict,
-                                             run=engine.run_repeatable(conn, project, settings))
-    result.repeatables = [r.rel for r in applied]
-    result.repeatables_dropped = [p for p, _, _ in plan.drop]
-    result.repeatables_pending = [{"path": r.rel, "waits_for": e.message} for r, e in pending]
 
 
 def _dry_run(conn, project, files, target, reps, result: MigrateResult) -> MigrateResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import cron, db, engine, ledger
+from .. import cron, db, engine, ledger, migrations
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import UsageError
@@ -37,10 +37,7 @@ def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool
     if all_:
         return newest_first
     if to is not None:
-        matches = [i for i in applied_ids if i == to or i.split("_", 1)[0] == to]
-        if not matches:
-            raise UsageError(f"--to {to}: not an applied migration", hint="see `dbtool status` for applied ids")
-        keep = applied_ids.index(matches[0])
+        keep = applied_ids.index(migrations.find_id(applied_ids, to, "applied migration"))
         return list(reversed(applied_ids[keep + 1:]))
     return newest_first[:1 if steps is None else steps]
 
@@ -72,11 +69,10 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
                 progress("rolled_back", mid, {"n": i, "of": len(targets), "ms": ms})
             if not dry_run and targets:
                 # Rolling back may drop what a policy or view stood on: put back what still applies.
-                sub = migrate_cmd.MigrateResult(database=result.database, dry_run=False)
-                migrate_cmd._repeatables(conn, project, reps, settings, False, sub, progress)
-                result.repeatables_pending = sub.repeatables_pending
+                _, _, result.repeatables_pending = engine.reapply(conn, project, reps, settings, strict=False,
+                                                                  progress=progress)
                 if sync_cron:
-                    result.cron = cron.sync(url, conn, project.get("cron_jobs_table") or cron.DEFAULT_TABLE).as_dict()
+                    result.cron = cron.sync(url, conn).as_dict()
         finally:
             ledger.unlock(conn)
     return result

@@ -72,20 +72,15 @@ def _migrations(files, done: dict[str, ledger.Applied]) -> list[Entry]:
 
 
 def _repeatables(conn, reps) -> list[Entry]:
-    done = repeatables.recorded(conn)
+    plan = repeatables.plan(conn, reps)
     out = []
     for r in reps:
-        rec = done.get(r.rel)
-        if rec is None:
-            out.append(Entry(r.rel, "pending"))
-        elif rec[2] != r.checksum:
-            out.append(Entry(r.rel, "changed"))
-        elif not repeatables.exists(conn, rec[0], rec[1]):
+        reason = plan.reasons.get(r.rel)
+        if reason is None:
+            out.append(Entry(r.rel, "applied"))
+        elif reason == "missing":
             out.append(Entry(r.rel, "pending", note=f"{r.label} is missing from the database"))
         else:
-            out.append(Entry(r.rel, "applied"))
-    present = {r.rel for r in reps}
-    for path, (kind, identity, _) in sorted(done.items()):
-        if path not in present:
-            out.append(Entry(path, "missing", note=f"file removed; migrate drops {identity}"))
+            out.append(Entry(r.rel, "changed" if reason == "changed" else "pending"))
+    out += [Entry(path, "missing", note=f"file removed; migrate drops {identity}") for path, _, identity in plan.drop]
     return out

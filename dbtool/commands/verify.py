@@ -51,7 +51,7 @@ def verify(url: str, project: Project, *, settings: Settings | None = None, prog
         result = _walk(target, project, files, settings, progress)
         if result.ok:
             with db.connection(target) as conn:
-                _repeatables_at_head(conn, project, reps, settings)
+                engine.reapply(conn, project, reps, settings, strict=True)
         return result
 
 
@@ -92,9 +92,3 @@ def _walk(url, project, files, settings, progress) -> VerifyResult:
 def _fail(result: VerifyResult, mid: str, problem: str, diff: list[dict]) -> VerifyResult:
     result.ok, result.failed, result.problem, result.differences = False, mid, problem, diff
     return result
-
-
-def _repeatables_at_head(conn, project, reps, settings) -> None:
-    plan = repeatables.plan(conn, reps)
-    with conn.transaction():
-        repeatables.apply(conn, plan, strict=True, run=engine.run_repeatable(conn, project, settings))
