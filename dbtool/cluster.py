@@ -81,9 +81,11 @@ def check_owner(datadir: Path) -> None:
                           hint=f"run as root or as {owner!r}, or remove the folder (you are {me!r})")
 
 
-def initdb(datadir: Path, superuser: str = "postgres") -> None:
+def initdb(datadir: Path, superuser: str = "postgres", pwfile: Path | None = None) -> None:
+    """Without pwfile, trust (throwaway clusters on a private port); with one, scram over TCP."""
+    auth = f"--auth=scram-sha-256 --pwfile={pwfile}" if pwfile else "--auth=trust"
     res = pg_ctl("initdb", "-D", str(datadir), "-s",
-                 "-o", f"--username={superuser} --auth=trust --encoding=UTF8 --locale=C.UTF-8")
+                 "-o", f"--username={superuser} {auth} --encoding=UTF8 --locale=C.UTF-8")
     if res.returncode != 0:
         raise DatabaseFailure(f"initdb failed for {datadir}: {_last_line(res.stderr)}")
 

@@ -163,7 +163,19 @@ def test_cli_dev_up_prints_a_usable_url(tmp_path):
         p = subprocess.run([exe, "dev", "up"], capture_output=True, text=True, env=env)
         assert p.returncode == 0, p.stderr
         url = p.stdout.strip()
-        assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/clidev")
+        assert url.startswith("postgresql://postgres@127.0.0.1:") and "/clidev?passfile=" in url
         assert subprocess.run([exe, "dev", "url"], capture_output=True, text=True, env=env).stdout.strip() == url
     finally:
         subprocess.run([exe, "dev", "destroy", "--yes"], capture_output=True, env=env)
+
+
+def test_dev_cluster_wants_a_password_that_only_the_passfile_holds(dev_home):
+    """Trust on 127.0.0.1 would make every local OS user the superuser: the cluster wants scram,
+    the URL carries no password, and the passfile it names is readable by its owner only."""
+    d = dev.up(config.load(ROOT), base=dev_home)
+    assert "passfile=" in d.url and ":" not in d.url.split("//", 1)[1].split("@", 1)[0]
+    assert oct(d.passfile.stat().st_mode & 0o777) == "0o600"
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(d.url.split("?", 1)[0], passfile="/dev/null", connect_timeout=5)

@@ -2,12 +2,19 @@
 
 import json
 
+import psycopg
+
 from typer.testing import CliRunner
 
 from dbtool.cli import app
 from dbtool.commands.doctor import doctor
 
 runner = CliRunner()
+
+
+def conn_version(url, ext):
+    with psycopg.connect(url) as c:
+        return c.execute("SELECT extversion FROM pg_extension WHERE extname = %s", [ext]).fetchone()[0]
 
 
 def by_name(checks):
@@ -18,16 +25,24 @@ def test_doctor_is_clean_on_the_prepared_test_server(migrated_db, server, conn_t
     conn_to(server.url("postgres")).execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
     checks = by_name(doctor(migrated_db))
     assert {c.status for c in checks.values()} == {"ok"}, [c for c in checks.values() if c.status != "ok"]
-    assert "installed 0.8.0" in checks["extension vector"].value
+    installed = conn_version(migrated_db, "vector")
+    assert checks["extension vector"].value.startswith(f"installed {installed} (available ")
     assert checks["timescaledb edition"].value.startswith("apache — Apache edition")
     assert "database 'postgres'" in checks["cron.database_name"].value
     assert checks["connecting role"].value == "postgres: superuser"
 
 
 def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migrated_db, server, conn_to):
-    conn_to(server.url("postgres")).execute("DROP EXTENSION IF EXISTS pg_cron")
-    check = by_name(doctor(migrated_db))["cron.database_name"]
-    assert check.status == "warn" and "CREATE EXTENSION pg_cron in postgres" in check.fix
+    cron_db = conn_to(server.url("postgres"))
+    if cron_db.execute("SELECT to_regclass('cron.job')").fetchone()[0]:
+        assert cron_db.execute("SELECT count(*) FROM cron.job").fetchone()[0] == 0, \
+            "another test left cron jobs behind; dropping pg_cron here would delete them"
+    cron_db.execute("DROP EXTENSION IF EXISTS pg_cron")
+    try:
+        check = by_name(doctor(migrated_db))["cron.database_name"]
+        assert check.status == "warn" and "CREATE EXTENSION pg_cron in postgres" in check.fix
+    finally:
+        cron_db.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
 
 
 def test_doctor_names_each_missing_item_with_its_fix_on_an_untouched_server(bare_server):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import secrets
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from psycopg import sql
 
@@ -15,6 +18,7 @@ from ..config import Project
 from ..errors import DbtoolError
 
 SUPERUSER = "postgres"
+PASSFILE = "pgpass"
 
 
 @dataclass
@@ -24,8 +28,14 @@ class DevCluster:
     database: str
 
     @property
+    def passfile(self) -> Path:
+        return self.datadir.parent / PASSFILE
+
+    @property
     def url(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+        """No password in it: libpq reads it from the project's passfile, readable by its owner only."""
+        base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+        return f"{base}?passfile={quote(str(self.passfile))}" if self.passfile.exists() else base
 
     def as_dict(self) -> dict:
         return {**asdict(self), "datadir": str(self.datadir), "url": self.url,
@@ -59,6 +69,25 @@ def _configure(datadir: Path, database: str) -> None:
     os.chown(conf, owner.st_uid, owner.st_gid)
 
 
+def _initdb(home: Path, datadir: Path) -> None:
+    """A cluster that wants a password over TCP (scram), the password kept in a passfile only this
+    user can read: with trust, every local OS user would be the superuser, and through COPY ... PROGRAM
+    the server's OS account."""
+    password = secrets.token_urlsafe(24)
+    passfile = home / PASSFILE
+    passfile.write_text(f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
+    passfile.chmod(0o600)
+    pwfile = home / "initdb-password"
+    pwfile.write_text(password + "\n")
+    try:
+        if os.geteuid() == 0:  # initdb runs as the server user and must read it
+            os.chown(pwfile, pwd.getpwnam(cluster.server_user()).pw_uid, -1)
+        pwfile.chmod(0o600)
+        cluster.initdb(datadir, SUPERUSER, pwfile=pwfile)
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
 def _load(home: Path) -> DevCluster | None:
     state = home / "state.json"
     if not state.is_file():
@@ -82,7 +111,7 @@ def up(project: Project, port: int | None = None, base: Path | None = None) -> D
         cluster.check_owner(datadir)
     else:
         home.mkdir(parents=True, exist_ok=True)
-        cluster.initdb(datadir, SUPERUSER)
+        _initdb(home, datadir)
         _configure(datadir, dev.database)
     if cluster.is_running(datadir):
         if port and port != dev.port:
