@@ -589,12 +589,9 @@ def restore(archive: Annotated[str, typer.Argument(
 
 
 def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> None:
-    """migrate --backup-first: a backup, but only when the run will change something."""
-    plan = migrate_cmd.migrate(url, proj, to=to, dry_run=True)
-    if not (plan.applied or plan.repeatables or plan.repeatables_dropped):
-        return
-    res = backup_cmd.backup(url, backup_dir or backup_cmd.default_dir(), progress=_backup_progress(quiet))
-    err.print(f"backup before migrating: {res.archive}", markup=False)
+    archive = migrate_cmd.backup_first(url, proj, to, backup_dir, _backup_progress(quiet))
+    if archive:
+        err.print(f"backup before migrating: {archive}", markup=False)
 
 
 # ----- seed -------------------------------------------------------------------------------------

@@ -94,3 +94,13 @@ def _dry_run(conn, project, files, target, reps, result: MigrateResult) -> Migra
     result.repeatables = [r.rel for r in plan.apply]
     result.repeatables_dropped = [p for p, _, _ in plan.drop]
     return result
+
+
+def backup_first(url: str, project: Project, to: str | None, backup_dir: str | None, progress=None) -> str | None:
+    """migrate --backup-first: a backup, but only when the run will change something; its path."""
+    from . import backup as backup_cmd  # pg_dump, gpg, boto3: only when asked for
+
+    plan = migrate(url, project, to=to, dry_run=True)
+    if not (plan.applied or plan.repeatables or plan.repeatables_dropped):
+        return None
+    return str(backup_cmd.backup(url, backup_dir or backup_cmd.default_dir(), progress=progress).archive)
