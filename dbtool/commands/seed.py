@@ -42,7 +42,7 @@ COMMENTS_PER_THREAD = 2  # a comment and its reply
 NOTIFICATIONS_PER_DEAL = 1
 EVENTS_PER_DEAL = 10  # activity_timeline, over the last 90 days
 EMBEDDING_BASIS_VECTORS = 24 + 256 + 256  # 08_embedding_basis.sql
-TIMELINE_CHUNK_PROBES = 94  # 20_timeline_chunks.sql: one per day from 92 days before as_of to a day after
+TIMELINE_CHUNK_PROBES = 91  # 20_timeline_chunks.sql: each midnight of the 90 days, and an hour before them
 
 # The session settings of a bulk load. None of them weakens a constraint or a trigger.
 SESSION = {
