@@ -24,6 +24,7 @@ test: setup
 demo: setup
 	$(BIN)/dbtool dev up
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool migrate
+	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool seed --small
 	DATABASE_URL=$$($(BIN)/dbtool dev url) $(BIN)/dbtool status
 
 # Lint all SQL: sqlfluff, squawk, dbtool's rules, and PL/pgSQL bodies checked with plpgsql_check in a
@@ -39,6 +40,15 @@ snapshot: setup
 	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
 		$(BIN)/dbtool snapshot --from-migrations --out schema/snapshot.yaml \
 		$(if $(SNAPSHOT_DATABASE_URL),--database-url '$(SNAPSHOT_DATABASE_URL)')
+
+# docs/benchmarks.md from a throwaway cluster: RLS cost, tenant scaling, dbtool vs psql, drift, refresh.
+# bench: 100 and 1,000 tenants x 20 deals, a few minutes. bench-full: 1,000 tenants x 1,000 deals
+# (1,000,000 deals, 10,000,000 timeline events) plus 100 x 1,000, about an hour on 2 cores.
+bench: setup
+	$(BIN)/python -m bench
+
+bench-full: setup
+	$(BIN)/python -m bench --full
 
 clean:
 	-$(BIN)/dbtool dev destroy --yes
