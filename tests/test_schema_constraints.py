@@ -26,7 +26,9 @@ BAD_ROWS = {
     ("ai_analyses", "valid_analysis_type"):
         "INSERT INTO public.ai_analyses (tenant_id, type, model, results) VALUES (%(t)s, 'horoscope', 'm', '{}')",
     ("cron_jobs", "cron_jobs_jobname_check"):
-        "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('Bad Name', '* * * * *', 'SELECT 1')",
+        "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('Bad Name', '* * * * *', 'ANALYZE')",
+    ("cron_jobs", "cron_jobs_command_shape"):
+        "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('ok_name', '* * * * *', 'DROP TABLE x')",
 }
 # and the boundary values the same constraints accept
 GOOD_ROWS = [
