@@ -184,11 +184,11 @@ def status(database_url: Url = None,
 
 @app.command()
 def new(name: Annotated[str, typer.Argument(help="verb_object, e.g. add_deal_region")],
-        project: Project = None):
+        json: Json = False, project: Project = None):
     """Create the next NNNN_name.sql and NNNN_name.rollback.sql pair, with a header to fill in."""
-    with handled():
+    with handled(json):
         fwd, rb = new_cmd.new(config.load(project), name)
-        out.print(f"created {fwd}\ncreated {rb}")
+        emit_json({"migration": str(fwd), "rollback": str(rb)}) if json else out.print(f"created {fwd}\ncreated {rb}")
 
 
 @app.command()
@@ -299,10 +299,11 @@ def dev_reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.
 
 
 @dev_app.command("url")
-def dev_url(project: Project = None):
+def dev_url(json: Json = False, project: Project = None):
     """Print the DATABASE_URL of the running local cluster."""
-    with handled():
-        out.print(dev_cmd.url(config.load(project)))
+    with handled(json):
+        url = dev_cmd.url(config.load(project))
+        emit_json({"url": url}) if json else out.print(url)
 
 
 @dev_app.command("psql")

@@ -31,9 +31,6 @@ class Workspace:
     def files(self) -> list[SqlFile]:
         return [*self.forward, *self.rollbacks.values(), *self.repeatables, *self.other]
 
-    def by_rel(self) -> dict[str, SqlFile]:
-        return {f.rel: f for f in self.files}
-
     @staticmethod
     def transactional(f: SqlFile) -> bool:
         found = dict((k, v.strip().lower()) for k, v in DIRECTIVE.findall(f.leading_comment()))

@@ -118,7 +118,3 @@ def qualified(names) -> tuple[str | None, str]:
         return names.schemaname, names.relname
     parts = [n.sval for n in names]
     return (parts[-2] if len(parts) > 1 else None), parts[-1]
-
-
-def dotted(schema: str | None, name: str) -> str:
-    return f"{schema}.{name}" if schema else name
