@@ -304,3 +304,14 @@ def test_a_role_under_row_level_security_is_refused_with_what_a_dba_must_grant(m
     assert res.stderr.startswith("error: role seed_plain cannot seed")
     assert "ALTER ROLE seed_plain BYPASSRLS" in res.stderr
     assert _count(admin, "tenants") == 0
+
+
+def test_a_step_shared_between_connections_covers_every_row_once_and_never_splits_a_pair():
+    step = seed_cmd.Step("tasks", "14_tasks", 50_001, 2, pairs=True)
+    for lanes in (2, 3, 4):
+        parts = step.slices(lanes)
+        assert len(parts) == lanes and parts[0][0] == 0 and parts[-1][1] == 50_000
+        assert all(b + 1 == a2 for (_, b), (a2, _) in zip(parts, parts[1:]))
+        assert all(b % 2 == 1 for _, b in parts[:-1])  # rows 2k and 2k + 1 stay together
+    assert seed_cmd.Step("tasks", "14_tasks", 500, 2).slices(2) == [(0, 499)]
+    assert seed_cmd.Step("users", "02_users", 60_000, 0, split=False).slices(2) == [(0, 59_999)]
