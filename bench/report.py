@@ -135,6 +135,14 @@ The shape, per tenant and per deal (`dbtool/commands/seed.py`; `--deals-per-tena
 | notifications | {seed_cmd.NOTIFICATIONS_PER_DEAL} per deal |
 | activity_timeline | {seed_cmd.EVENTS_PER_DEAL} per deal, spread over the 90 days before the seed's date |
 
+Seeding writes every tenant's rows, so it runs as a role that bypasses row-level security: the
+superuser here. Where you are not a superuser, a DBA creates the seeding role once:
+`CREATE ROLE seeder LOGIN BYPASSRLS; GRANT maplatform_owner TO seeder;` (BYPASSRLS is granted by a
+superuser; membership of the owner role gives INSERT on every table and lets TimescaleDB create chunks).
+`dbtool seed` checks this first and says what to grant; it never disables a trigger
+(session_replication_role) or a constraint to go faster. With `--jobs 1` it is one transaction; with
+more, each step commits as its connections finish and a failure (or Ctrl-C) removes what was committed.
+
 Why only 1 document in 40 has an embedding: inserting into the HNSW index costs about 2 ms per
 1,536-dimension vector on this machine (8 ms for uniformly random vectors; the seed's are clustered
 by topic, as real embeddings are), so an embedding on every document would make the embeddings

@@ -7,6 +7,7 @@ read-only tests; tests that write get a fresh clone."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -272,6 +273,19 @@ def test_cli_prints_rows_per_second_for_every_table_and_a_second_run_does_nothin
         other = run_cli("--tenants", "5", "--database-url", url)
         assert other.returncode == 2
         assert other.stderr.startswith("error: the database already holds 3 tenant(s)")
+
+
+def test_cli_json_reports_every_table_with_its_rate_and_prints_no_progress(server):
+    with cloned_db(server, "seed_json") as url:
+        res = run_cli("--tenants", "2", "--deals-per-tenant", "5", "--seed", "json", "--json", "--database-url", url)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    data = json.loads(res.stdout)
+    tables = {t["table"]: t for t in data["tables"]}
+    assert set(seed_cmd.TABLES) <= set(tables)
+    assert tables["deals"]["rows"] == 10 and tables["deals"]["rows_per_second"] > 0
+    assert data["scale"]["tenants"] == 2 and data["scale"]["seed"] == "json" and data["already_seeded"] is False
+    assert data["rows"] == sum(seed_cmd.expected_rows(seed_cmd.Scale(2, 5)).values())
 
 
 @pytest.mark.parametrize("args, message", [
