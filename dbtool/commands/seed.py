@@ -1,9 +1,11 @@
 """`dbtool seed`: realistic M&A data, generated on the server by set-based SQL (dbtool/seed/*.sql).
 
-One INSERT ... SELECT over generate_series per table, all in one transaction (a failure leaves
-nothing), then VACUUM (ANALYZE) so the planner has statistics and index-only scans work. Every
-value is a pure function of (seed, field, row number), so the same --seed gives the same rows.
-The ratios below are the documented shape of the data (docs/benchmarks.md, "The seed data").
+One INSERT ... SELECT over generate_series per table, with every constraint and trigger active,
+then VACUUM (ANALYZE) so the planner has statistics and index-only scans work. jobs=1 is one
+transaction; with more, each large step is shared between connections, each commits its share, and
+a failure removes what was committed. Every value is a pure function of (seed, field, row number),
+so the same --seed gives the same rows however many connections wrote them. The ratios below are
+the documented shape of the data (docs/benchmarks.md, "The seed data").
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "seed"
 SMALL = (3, 40)  # `dbtool seed --small`: tenants, deals per tenant (make demo)
 MAX_DEALS = 100_000_000  # row numbers are INTEGER: 10 timeline events per deal must stay below 2^31
 
-# Rows per deal (or deals per row) of each table: the shape of the data.
+# Rows per deal (or deals per row) of each table: the shape of the data. The pairs (team members,
+# folders, tasks, permissions, comment threads) are fixed by their SQL; the others are parameters.
 TEAM_MEMBERS_PER_DEAL = 2
 FOLDERS_PER_DEAL = 2
 DOCUMENTS_PER_DEAL = 1  # in the deal's subfolder
