@@ -69,13 +69,14 @@ def _seed_log(event: str, step, info: dict) -> None:
         log(f"  {step.name}: {info['rows']:,} rows in {info['seconds']:.1f} s")
 
 
-def machine(server: cluster.Server, url: str, settings: dict) -> dict:
+def machine(url: str, settings: dict) -> dict:
     with psycopg.connect(url, autocommit=True) as c:
         version = c.execute("SELECT version()").fetchone()[0]
         ext = dict(c.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1").fetchall())
         edition = c.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
-    with psycopg.connect(server.url("postgres"), autocommit=True) as c:
-        ext.update(c.execute("SELECT extname, extversion FROM pg_extension WHERE extname = 'pg_cron'").fetchall())
+        # pg_cron lives in the cron database, where no one created it in this run: its packaged version
+        ext.update(c.execute("SELECT name, default_version FROM pg_available_extensions "
+                             "WHERE name = 'pg_cron'").fetchall())
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     mem_kb = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
@@ -136,7 +137,7 @@ def measure(scale: Scale, keep: bool) -> dict:
         log(f"cluster in {server.socket_dir}")
         url_many, seeded = prepare(server, many, scale, project)
         url_few, seeded_few = prepare(server, few, scale, project)
-        out: dict = {"scale": scale, "seed": seeded, "seed_few": seeded_few, "machine": machine(server, url_many, settings)}
+        out: dict = {"scale": scale, "seed": seeded, "seed_few": seeded_few, "machine": machine(url_many, settings)}
         log("1. RLS cost")
         out["rls"] = sections.rls_cost(url_many, scale.runs, scale.target_s)
         log("2. tenant scaling")

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 
 from dbtool import catalog, cluster, config
+from dbtool.commands import migrate as migrate_cmd
 from dbtool.migrations import read as read_migrations
 
 from . import drift as drift_bench
@@ -109,6 +110,10 @@ class _Migrate:
 
     def batch(self, n: int) -> None:
         url = self.server.url(self.name)
+        if self.tool == "in-process":  # dbtool's engine without the start-up of a Python process
+            for _ in range(n):
+                migrate_cmd.migrate(url, self.project)
+            return
         cmds = ([[DBTOOL, "migrate", "--quiet", "--database-url", url, "--project", str(self.project.root)]]
                 if self.tool == "dbtool" else psql_commands(url, self.project))
         for _ in range(n):
@@ -121,9 +126,11 @@ def tool_overhead(server: Server, runs: int) -> dict:
     a, b = _Migrate(server, "bench_migrate_dbtool", "dbtool", project), _Migrate(server, "bench_migrate_psql", "psql", project)
     pair = interleave(a, b, runs, executions=1)
     same = _same_schema(server.url(a.name), server.url(b.name))
-    for side in (a, b):
+    c = _Migrate(server, "bench_migrate_inprocess", "in-process", project)
+    in_process = interleave(c, b, runs, executions=1)
+    for side in (a, b, c):
         server.drop_db(side.name)
-    return {"pair": pair, "same_schema": same, "psql": [_shown(c) for c in psql_commands("$URL", project)],
+    return {"pair": pair, "in_process": in_process, "same_schema": same, "psql": [_shown(c) for c in psql_commands("$URL", project)],
             "migrations": len(read_migrations(project.migrations_dir, project.root))}
 
 
