@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import datetime
+import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from . import config, db
-from .commands import check_rls as check_rls_cmd
-from .commands import dev as dev_cmd
-from .commands import doctor as doctor_cmd
-from .commands import migrate as migrate_cmd
-from .commands import new as new_cmd
-from .commands import repair as repair_cmd
-from .commands import rollback as rollback_cmd
-from .commands import status as status_cmd
-from .commands import verify as verify_cmd
-from .engine import Settings
 from .errors import FINDINGS, UsageError
 from .output import emit_json, err, handled, out, progress
+
+
+class _Lazy:
+    """A command module imported when a command first uses it, so that a run loads the code of
+    its own command only (lint, backup or seed bring sqlfluff, boto3, yaml...)."""
+
+    def __init__(self, name: str):
+        self._name, self._module = name, None
+
+    def __getattr__(self, attr: str):
+        if self._module is None:
+            self._module = importlib.import_module(f"{__package__}.commands.{self._name}")
+        return getattr(self._module, attr)
+
+
+backup_cmd, check_rls_cmd, dev_cmd, doctor_cmd, drift_cmd = (
+    _Lazy("backup"), _Lazy("check_rls"), _Lazy("dev"), _Lazy("doctor"), _Lazy("drift"))
+lint_cmd, migrate_cmd, new_cmd, repair_cmd, restore_cmd = (
+    _Lazy("lint"), _Lazy("migrate"), _Lazy("new"), _Lazy("repair"), _Lazy("restore"))
+rollback_cmd, seed_cmd, snapshot_cmd, status_cmd, verify_cmd = (
+    _Lazy("rollback"), _Lazy("seed"), _Lazy("snapshot"), _Lazy("status"), _Lazy("verify"))
 
 EXIT_CODES = """\b
 Exit codes:
@@ -54,7 +68,9 @@ LockWait = Annotated[Optional[str], typer.Option(
     "--lock-wait", metavar="DURATION", help="How long to wait for another dbtool run's migration lock (default 60s).")]
 
 
-def _settings(project, lock_timeout, statement_timeout, lock_wait) -> Settings:
+def _settings(project, lock_timeout, statement_timeout, lock_wait):
+    from .engine import Settings
+
     return Settings.from_project(project, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
                                  lock_wait=lock_wait)
 
@@ -326,7 +342,6 @@ def dev_destroy(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not as
 
 # ----- lint -------------------------------------------------------------------------------------
 
-from .commands import lint as lint_cmd  # noqa: E402  (here, so the lint command is one block)
 
 
 @app.command()
@@ -377,10 +392,7 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
 
 # ----- snapshot and drift -----------------------------------------------------------------------
 
-from pathlib import Path  # noqa: E402  (here, so the snapshot/drift commands are one block)
 
-from .commands import drift as drift_cmd  # noqa: E402
-from .commands import snapshot as snapshot_cmd  # noqa: E402
 
 
 @app.command()
@@ -445,8 +457,6 @@ def drift(against: Annotated[Optional[Path], typer.Option(
 
 # ----- backup and restore -----------------------------------------------------------------------
 
-from .commands import backup as backup_cmd  # noqa: E402  (here, so backup/restore are one block)
-from .commands import restore as restore_cmd  # noqa: E402
 
 backup_app = typer.Typer(help="Back up the database: pg_dump in custom format (compressed) and a manifest next to it "
                          "(versions, applied migrations, per-table row counts and fingerprints, the archive's "
@@ -597,9 +607,7 @@ def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Option
 
 # ----- seed -------------------------------------------------------------------------------------
 
-import datetime  # noqa: E402  (here, so the seed command is one block)
 
-from .commands import seed as seed_cmd  # noqa: E402
 
 
 @app.command()

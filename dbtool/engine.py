@@ -166,15 +166,10 @@ def reapply(conn: psycopg.Connection, project: Project, reps: list[repeatables.R
 
 def run_repeatable(conn: psycopg.Connection, project: Project, settings: Settings):
     def run(r: repeatables.Repeatable) -> None:
-        stmts = migrations.locate(r.text, _split(r.text))
+        stmts = migrations.locate(r.text, migrations.split(r.text, r.path, project.root))
         runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
         try:
             runner.run(conn, stmts, r.path, r.text, r.rel)
         except DbtoolError as err:
             raise repeatables.RepeatableError(getattr(err, "sqlstate", "") or "", err) from None
     return run
-
-
-def _split(text: str) -> list[str]:
-    import sqlparse  # yoyo's splitter, so repeatable files split exactly like migrations
-    return [s for s in sqlparse.split(text) if migrations.code_start(s) >= 0]

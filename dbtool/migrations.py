@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pglast
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import migrations as yoyo
 
@@ -129,18 +130,26 @@ def read(folder: Path, root: Path | None = None) -> list[Migration]:
     _check_folder(folder, root)
     listed = _yoyo_list(folder)
     known = {ym.id for ym in listed}
-    for ym in listed:  # checked before yoyo loads them: its own message names no dependency
-        for d in yoyo.read_sql_migration(ym.path)[0].get("depends", "").split():
-            if d not in known:
-                raise _fail(f"{rel(Path(ym.path), root)}: depends on {d!r}, which is not in {rel(folder, root)}/",
-                            hint="fix the `-- depends:` line or restore the missing migration")
-    out = [_load(ym, root) for ym in listed]
+    out = [_load(ym, root, known) for ym in listed]
     try:
         ordered = yoyo.topological_sort(listed)
     except yoyo_exceptions.BadMigration as exc:
         raise _fail(f"{rel(folder, root)}: {exc}", hint="the `-- depends:` lines form a cycle") from None
     by_id = {m.id: m for m in out}
     return [by_id[ym.id] for ym in ordered]
+
+
+def split(text: str, path: Path, root: Path) -> list[str]:
+    """The statements of a file, PostgreSQL's own lexer (pglast) deciding where each one ends: it
+    knows dollar quotes, E'' strings and standard_conforming_strings, where sqlparse (yoyo's
+    splitter) merges two statements after a string ending in a backslash, and is 50 times faster."""
+    try:
+        return [s for s in pglast.split(text, with_parser=False) if code_start(s) >= 0]
+    except pglast.parser.ParseError as exc:
+        at = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        line = text.count("\n", 0, at) + 1
+        raise _fail(f"{rel(path, root)}:{line}: {str(exc).split(', at ')[0]}",
+                    hint="an unterminated quote or comment runs to the end of the file") from None
 
 
 def _check_folder(folder: Path, root: Path) -> None:
@@ -178,39 +187,50 @@ def read_text(path: Path, root: Path) -> str:
                     hint="save the file as UTF-8") from None
 
 
-def _load(ym, root: Path) -> Migration:
+def _load(ym, root: Path, known: set[str]) -> Migration:
     path = Path(ym.path)
     rb_path = path.with_name(path.stem + ".rollback.sql")
     text = read_text(path, root)
-    try:
-        ym.load()
-    except yoyo_exceptions.BadMigration as exc:
-        raise _fail(f"{rel(path, root)}: {exc}") from None
-    forward = [s.step._apply for s in ym.steps if s.step._apply]
-    backward = [s.step._rollback for s in ym.steps if s.step._rollback]
+    directives, leading, _ = yoyo.parse_metadata_from_sql_comments(text)
+    depends = directives.get("depends", "").split()
+    for d in depends:
+        if d not in known:
+            raise _fail(f"{rel(path, root)}: depends on {d!r}, which is not in {rel(path.parent, root)}/",
+                        hint="fix the `-- depends:` line or restore the missing migration")
+    transactional = _transactional(directives.get("transactional", "true"), path, root)
+    # What yoyo's loader would have found, so that its topological sort orders the folder without
+    # splitting every file with sqlparse once more.
+    registry = yoyo.Migration._Migration__all_migrations
+    ym._depends, ym.use_transactions, ym.steps = {registry[d] for d in depends}, transactional, []
+    forward = split(text, path, root)
     if not forward:
         raise _fail(f"{rel(path, root)}: the migration has no SQL statements", hint="write the migration or delete the file")
     if not rb_path.exists():
         raise _fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
                     hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)")
     rb_text = read_text(rb_path, root)
+    backward = split(rb_text, rb_path, root)
     if not backward:
         raise _fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
                     hint="write the statements that undo the migration")
-    if not ym.use_transactions and len(forward) != len(backward):
+    if not transactional and len(forward) != len(backward):
         raise _fail(f"{rel(path, root)}: a `transactional: false` migration needs one rollback statement per "
                     f"statement ({len(forward)} here, {len(backward)} in {rb_path.name})",
                     hint="dbtool undoes a failed statement's predecessors with their paired rollback statements, "
                          "last first: write them in reverse order, one each")
-    stmts = locate(text, forward)
-    rb_stmts = locate(rb_text, list(reversed(backward)))  # yoyo pairs them reversed; file order is run order
-    rb_by_sql = {}
-    for s in rb_stmts:
-        rb_by_sql.setdefault(s.sql, s)
-    compensation = [rb_by_sql.get(s.step._rollback) if s.step._rollback else None for s in ym.steps]
+    stmts, rb_stmts = locate(text, forward), locate(rb_text, backward)
+    # yoyo's pairing: forward statement i is undone by rollback statement n-1-i.
+    n = len(rb_stmts)
+    compensation = [rb_stmts[n - 1 - i] if i < n else None for i in range(len(stmts))]
     return Migration(
         id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
-        transactional=ym.use_transactions, depends=sorted(d.id for d in ym.depends),
-        statements=stmts, rollback=rb_stmts, compensation=compensation,
-        description=(ym.module.__doc__ or "").strip().splitlines()[0] if (ym.module.__doc__ or "").strip() else "",
+        transactional=transactional, depends=sorted(depends), statements=stmts, rollback=rb_stmts,
+        compensation=compensation, description=next((ln for ln in leading.splitlines() if ln.strip()), ""),
     )
+
+
+def _transactional(value: str, path: Path, root: Path) -> bool:
+    flag = {"true": True, "false": False}.get(value.strip().lower())
+    if flag is None:
+        raise _fail(f"{rel(path, root)}: `-- transactional: {value.strip()}` is neither true nor false")
+    return flag

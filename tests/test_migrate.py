@@ -285,3 +285,19 @@ def test_the_bookkeeping_is_handed_to_the_owner_role_so_another_member_can_migra
     assert len(res.applied) == len(recorded(c)) - 2 > 0
     assert c.execute("SELECT DISTINCT applied_by FROM dbtool.migrations WHERE id >= '0003'").fetchall() == [
         ("dbtool_member",)]
+
+
+def test_a_string_ending_in_a_backslash_does_not_swallow_the_next_statement(tmp_project, empty_db, conn_to):
+    """sqlparse, yoyo's splitter, merges the two statements here; PostgreSQL's lexer does not."""
+    tmp_project.pair("0001_create_paths", "-- Why: test.\nCREATE TABLE public.paths (p text);\n"
+                     "INSERT INTO public.paths VALUES ('C:\\\\');\nINSERT INTO public.paths VALUES ('D:');\n",
+                     "DROP TABLE public.paths;\n")
+    migrate(empty_db, tmp_project.load())
+    assert conn_to(empty_db).execute("SELECT p FROM public.paths ORDER BY p").fetchall() == [("C:\\\\",), ("D:",)]
+
+
+def test_an_unterminated_quote_is_a_clear_error_naming_its_line(tmp_project, empty_db):
+    tmp_project.pair("0001_create_q", "-- Why: test.\nCREATE TABLE public.q (id int);\nSELECT 'oops;\n",
+                     "DROP TABLE public.q;\n")
+    with pytest.raises(DbtoolError, match=r"^migrations/0001_create_q.sql:3: unterminated quoted string"):
+        migrate(empty_db, tmp_project.load())
