@@ -43,7 +43,7 @@ class Scale:
 
 
 SMALL = Scale("small", (100, 1000), 20, runs=9, target_s=0.05, migrate_runs=7, drift_runs=3, refresh_runs=7)
-FULL = Scale("full", (100, 1000), 1000, runs=11, target_s=0.2, migrate_runs=7, drift_runs=5, refresh_runs=5)
+FULL = Scale("full", (100, 1000), 1000, runs=15, target_s=0.2, migrate_runs=7, drift_runs=5, refresh_runs=5)
 
 
 def log(msg: str) -> None:
