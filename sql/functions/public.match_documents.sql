@@ -8,8 +8,13 @@ SET LOCAL ROLE maplatform_owner;
 
 -- Load pgvector in this session first: until it is loaded, hnsw.iterative_scan is an unknown
 -- placeholder, and PostgreSQL 15 lets only superusers put an unknown parameter in a SET clause.
--- dbtool-lint: ignore repeatable-object because it defines nothing, it only loads pgvector
-SELECT '[0]'::public.VECTOR AS load_pgvector;
+-- PL/pgSQL does not check its body against the tables when created, so name public.documents
+-- here: until the migration that creates it has run, this file waits instead of creating a
+-- function that rolling that migration back would not remove.
+-- dbtool-lint: ignore repeatable-object because it defines nothing, it loads pgvector and checks documents exists
+SELECT
+    '[0]'::public.VECTOR AS load_pgvector,
+    'public.documents'::REGCLASS AS needs_documents;
 
 -- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined and is planned again on
 -- every call, while PL/pgSQL keeps the plan of RETURN QUERY for the session (0.49 ms against
