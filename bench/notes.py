@@ -31,10 +31,10 @@ WHY: dict[str, str] = {
         "row it filters instead of once per call, and fixing that is part of the proposal there."),
     "rls.vector": _FUNCTION.format(fn="match_documents, with SET hnsw.iterative_scan") + _FIXED + (
         "Here the ↳ row misses by as much as the function call: on a 0.4 ms query the per-statement cost of "
-        "the policy is what remains. Rewriting match_documents in PL/pgSQL (`RETURN QUERY`, plan cached "
-        "for the session) was measured on the full data set at 0.49 ms against 0.68 ms for the SQL "
-        "function and 0.58 ms by hand, which would meet the goal; it is sql/functions/, not the "
-        "benchmark's to change."),
+        "the policy is what remains. match_documents in PL/pgSQL (`RETURN QUERY`, plan cached for the "
+        "session) was tried: 0.49 ms a call against 0.68 ms in a loop on one connection, but in the full "
+        "benchmark (commit fc56dcc, same data) 1.26x here and 1.42x for tenant scaling, against 1.16-1.19x "
+        "and 1.00x for the SQL function in the runs before and after it; the SQL function was kept."),
     "rls.timeline": (
         "The policy of activity_timeline is `tenant_id = ANY (ARRAY[(SELECT app.current_tenant_id())])`, not "
         "the equality of every other table, because with the equality TimescaleDB 2.19 fails a DELETE or UPDATE "
@@ -99,8 +99,9 @@ Tried and not kept: app.current_tenant_id() as an inlinable SQL function (saves 
 statement: inlining parses the body at every planning), a covering (tenant_id) INCLUDE (search_vector)
 index (the search needs other columns, so it is never index-only). Proposed, with the figures above,
 because they are not the benchmark's files: the activity_timeline policy (rls.timeline), computing
-websearch_to_tsquery() once in search_documents and dropping the text GIN (scaling.search),
-match_documents in PL/pgSQL (rls.vector), importing dbtool's commands lazily (tool)."""
+websearch_to_tsquery() once in search_documents and dropping the text GIN (scaling.search).
+Made outside the benchmark, from its figures: dbtool's CLI imports each command's modules only when it
+runs (tool). Tried and reverted: match_documents in PL/pgSQL (rls.vector)."""
 
 
 def why(key: str) -> str:
