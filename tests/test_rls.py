@@ -356,11 +356,16 @@ def test_the_app_role_cannot_execute_maintenance_functions(conn):
 
 @pytest.mark.parametrize("value", ["not-a-uuid", "'; DROP TABLE deals; --", "1234"])
 def test_a_malformed_tenant_value_is_a_clear_error_never_rows(conn, value):
+    """The policies read the setting inline, so a read fails the uuid cast naming the value; the
+    tenant_id default goes through app.current_tenant_id(), whose error names set_tenant_context."""
     with acting_as(conn, APP):
         conn.execute("SELECT set_config('app.current_tenant', %s, true)", [value])
-        _, err = attempt(conn, "SELECT * FROM public.deals")
-    assert err.sqlstate == "22023"
-    assert "not a tenant id" in err.diag.message_primary and "set_tenant_context" in err.diag.message_hint
+        rows, read = attempt(conn, "SELECT * FROM public.deals")
+        _, write = attempt(conn, "INSERT INTO public.pipeline_stages (name, display_name, order_index) VALUES ('x', 'X', 99)")
+    assert rows is None and read.sqlstate == "22P02"
+    assert "uuid" in read.diag.message_primary and value in read.diag.message_primary
+    assert write.sqlstate == "22023"
+    assert "not a tenant id" in write.diag.message_primary and "set_tenant_context" in write.diag.message_hint
 
 
 def test_set_tenant_context_lasts_one_transaction(db, conn_to):

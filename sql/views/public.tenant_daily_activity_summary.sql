@@ -1,5 +1,6 @@
 -- daily_activity_summary for the current tenant only: the application's way into the
 -- materialized view, which has no row-level security and is not granted to it.
+-- The tenant is read as the policies read it (sql/policies/): in a sub-select, without a function call.
 SET LOCAL ROLE maplatform_owner;
 
 DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
@@ -14,6 +15,6 @@ SELECT
     das.active_deals,
     das.total_value_impacted
 FROM public.daily_activity_summary AS das
-WHERE das.tenant_id = (SELECT app.current_tenant_id());
+WHERE das.tenant_id = (SELECT NULLIF(current_setting('app.current_tenant', TRUE), '')::UUID);
 REVOKE ALL ON public.tenant_daily_activity_summary FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_daily_activity_summary TO maplatform_app, maplatform_readonly;
