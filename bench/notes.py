@@ -5,15 +5,11 @@ hidden. Keys: rls.<query>, scaling.<query>, tool."""
 from __future__ import annotations
 
 _FIXED = ("At this size the query itself takes a few tenths of a millisecond, so what row-level security "
-          "adds once per statement shows: planning the policy's condition and its sub-select, and the "
-          "InitPlan calling app.current_tenant_id() (a PL/pgSQL function: 30-50 µs per statement measured "
-          "against the tenant as a literal, although a loop of calls costs 4 µs each; an inlinable SQL "
-          "version was tried and saves only about 10 µs, because inlining parses the function's body at "
-          "every planning). A policy comparing with `NULLIF(current_setting('app.current_tenant', true), "
-          "'')::uuid` directly, without the function, measured about 35 µs cheaper per statement, enough for "
-          "the goal; it would lose the function's explicit error and hint for a malformed tenant id (the "
-          "cast still fails, so isolation still fails closed), a choice for the policies' owners "
-          "(sql/policies/). The spread of these ratios (see the table) straddles the goal from run to run. ")
+          "adds once per statement shows: planning the policy's condition and the InitPlan of its sub-select "
+          "reading app.current_tenant. The policies read the setting there instead of calling "
+          "app.current_tenant_id() (PL/pgSQL), which saved 40-60 µs a statement (docs/deviations.md); what is "
+          "left is planning the extra condition and running its InitPlan. The spread of these ratios (see the table) straddles the "
+          "goal from run to run. ")
 
 _FUNCTION = ("The application reaches this query through a LANGUAGE sql function of the schema ({fn}). "
              "PostgreSQL never inlines a SQL function that is SECURITY DEFINER or has a SET clause, and plans a "
@@ -100,8 +96,9 @@ statement: inlining parses the body at every planning), a covering (tenant_id) I
 index (the search needs other columns, so it is never index-only). Proposed, with the figures above,
 because they are not the benchmark's files: the activity_timeline policy (rls.timeline), computing
 websearch_to_tsquery() once in search_documents and dropping the text GIN (scaling.search).
-Made outside the benchmark, from its figures: dbtool's CLI imports each command's modules only when it
-runs (tool). Tried and reverted: match_documents in PL/pgSQL (rls.vector)."""
+Made outside the benchmark, from its figures: the policies and the tenant-filtered views read
+app.current_tenant in a sub-select instead of calling app.current_tenant_id() (rls.*, 40-60 µs a
+statement); dbtool's CLI imports each command's modules only when it runs (tool). Tried and reverted: match_documents in PL/pgSQL (rls.vector)."""
 
 
 def why(key: str) -> str:
