@@ -26,13 +26,14 @@ WHY: dict[str, str] = {
         "0.2 ms search. See also scaling.search: the function also computes websearch_to_tsquery() once per "
         "row it filters instead of once per call, and fixing that is part of the proposal there."),
     "rls.vector": _FUNCTION.format(fn="match_documents, with SET hnsw.iterative_scan") + _FIXED + (
-        "Here the ↳ row misses by as much as the function call: on a 0.4 ms query the per-statement cost of "
-        "the policy is what remains. match_documents in PL/pgSQL (`RETURN QUERY`, plan cached for the "
+        "The ↳ row, the function's query run directly under RLS, is the query's own RLS cost; what the "
+        "function adds on top is its call: a SQL function with SET clauses (search_path, "
+        "hnsw.iterative_scan) is neither inlined nor planned once per session. match_documents in PL/pgSQL (`RETURN QUERY`, plan cached for the "
         "session) was tried: 0.49 ms a call against 0.68 ms in a loop on one connection, but in the full "
         "benchmark (commit fc56dcc, same data) 1.26x here and 1.42x for tenant scaling, against 1.16-1.19x "
         "and 1.00x for the SQL function in the runs before and after it; the SQL function was kept."),
     "rls.timeline": (
-        "The policy of activity_timeline is `tenant_id = ANY (ARRAY[(SELECT app.current_tenant_id())])`, not "
+        "The policy of activity_timeline is `tenant_id = ANY (ARRAY[(SELECT <the tenant setting>)])`, not "
         "the equality of every other table, because with the equality TimescaleDB 2.19 fails a DELETE or UPDATE "
         "that also names the tenant (docs/deviations.md; reproduced: 'variable not found in subplan target "
         "list'). To the planner a one-element ANY is not an equality, so it does not know that every row has "
@@ -49,7 +50,8 @@ WHY: dict[str, str] = {
         "another tenant's rows of the materialized view, which has no row-level security). PostgreSQL does "
         "not flatten a security-barrier subquery, and planning it costs 15-30 µs on a query of 0.1 ms; the "
         "superuser reading the same view pays the same (measured), so this is the barrier's price, not "
-        "row-level security's. Keep it."),
+        "row-level security's. Keep it. (Runs before the view read the tenant setting in a sub-select instead "
+        "of calling app.current_tenant_id() measured 1.28-1.41x.)"),
     "scaling.search": (
         "idx_documents_search (tenant_id, search_vector) holds every tenant's documents under each lexeme, "
         "and a tenant's documents are spread over the whole table (they arrive over time, interleaved with "
