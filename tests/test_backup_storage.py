@@ -106,6 +106,16 @@ def test_prune_folder_keeps_the_newest_backup_of_each_database_even_when_old(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*a_old[1], *b_old[1]])
 
 
+def test_prune_keep_last_larger_than_the_backups_there_keeps_them_all(tmp_path):
+    sets = [fake_backup("app", 40), fake_backup("app", 50), fake_backup("app", 60)]
+    write_sets(tmp_path, *sets)
+
+    res = backup_cmd.prune(str(tmp_path), 30, keep_last=4)
+
+    assert res.deleted == [] and res.kept == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for _, files in sets for n in files)
+
+
 def test_prune_folder_dates_leftovers_by_file_time_and_ignores_other_files(tmp_path):
     recent = fake_backup("app", 1)
     write_sets(tmp_path, recent)

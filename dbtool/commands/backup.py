@@ -354,4 +354,4 @@ def _newest_complete(sets: list[BackupSet], keep_last: int) -> set[str]:
     for s in sets:
         if s.complete:
             by_db.setdefault(s.database, []).append(s)
-    return {s.stem for group in by_db.values() for s in group[len(group) - keep_last:] if keep_last}
+    return {s.stem for group in by_db.values() for s in group[-keep_last:] if keep_last}
