@@ -1,4 +1,4 @@
--- Tenant isolation on public.activity_timeline:: only the tenant set by set_tenant_context() is
+-- Tenant isolation on public.activity_timeline: only the tenant set by set_tenant_context() is
 -- visible and writable; with no tenant set nothing is. WITH CHECK stops writing a row for another
 -- tenant and moving a row to another tenant.
 -- Written as tenant_id = ANY (ARRAY[...]) rather than tenant_id = (...) like the other policies:
