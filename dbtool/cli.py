@@ -104,10 +104,10 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
     with handled(json):
         proj = config.load(project)
         url = db.resolve_url(database_url)
+        settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)  # bad options fail before the dump
         if backup_first and not dry_run:
             _backup_before_migrate(url, proj, to, backup_dir, quiet or json)
-        res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run,
-                                  settings=_settings(proj, lock_timeout, statement_timeout, lock_wait),
+        res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run, settings=settings,
                                   progress=progress(quiet or json))
         if json:
             emit_json(res.as_dict())

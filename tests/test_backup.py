@@ -226,6 +226,15 @@ def test_migrate_backup_first_migrates_nothing_when_the_backup_fails(tmp_project
         assert c.execute("SELECT to_regclass('public.a')").fetchone()[0] is None
 
 
+def test_migrate_backup_first_rejects_a_bad_timeout_before_dumping(tmp_project, empty_db, tmp_path):
+    tmp_project.pair("0001_create_a", "-- Why: test.\nCREATE TABLE public.a (id int);\n", "DROP TABLE public.a;\n")
+    out = tmp_path / "pre"
+    res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path), "--backup-first",
+              "--backup-dir", str(out), "--lock-timeout", "bogus")
+    assert res.exit_code == 2 and "bogus" in res.stderr, res.output
+    assert not out.exists() or list(out.iterdir()) == []  # no dump was taken for a run that cannot start
+
+
 def test_restore_needs_an_explicit_target():
     res = run("restore", "x.dump", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
     assert res.exit_code == 2 and "restore needs --database-url" in res.stderr
