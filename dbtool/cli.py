@@ -153,23 +153,23 @@ def rollback(database_url: Url = None,
         proj = config.load(project)
         url = db.resolve_url(database_url)
         settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)
-        plan = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=True, settings=settings)
-        ids = [r["id"] for r in plan.rolled_back]
-        if dry_run or not ids:
-            if json:
-                emit_json(plan.as_dict())
-            else:
-                out.print("\n".join(f"would roll back {i}" for i in ids) or f"{plan.database}: nothing to roll back")
-            return
-        _confirm(yes, f"Roll back {', '.join(ids)} on {plan.database}? This can destroy data",
-                 f"rolling back {len(ids)} migration(s) on {plan.database} can destroy data",
-                 "re-run with --yes to confirm (or --dry-run to see what would be undone)")
-        res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, settings=settings,
-                                    progress=progress(json))
+
+        def confirm(ids: list[str], database: str) -> None:
+            _confirm(yes, f"Roll back {', '.join(ids)} on {database}? This can destroy data",
+                     f"rolling back {len(ids)} migration(s) on {database} can destroy data",
+                     "re-run with --yes to confirm (or --dry-run to see what would be undone)")
+
+        res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run, settings=settings,
+                                    progress=progress(json), confirm=confirm)
+        ids = [r["id"] for r in res.rolled_back]
         if json:
             emit_json(res.as_dict())
+        elif not ids:
+            out.print(f"{res.database}: nothing to roll back")
+        elif dry_run:
+            out.print("\n".join(f"would roll back {i}" for i in ids))
         else:
-            out.print(f"{res.database}: rolled back {len(res.rolled_back)} migration(s)")
+            out.print(f"{res.database}: rolled back {len(ids)} migration(s)")
 
 
 @app.command()

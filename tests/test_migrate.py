@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from dbtool import ledger
 from dbtool.commands.migrate import migrate
 from dbtool.commands.new import new
 from dbtool.commands.repair import repair
@@ -165,6 +166,22 @@ def test_rollback_undoes_newest_first_by_steps_to_and_all(three, empty_db, conn_
     rollback(empty_db, three.load(), all_=True)
     assert tables(c) == set() and recorded(c) == []
     assert [r[0] for r in c.execute("SELECT operation FROM dbtool.log ORDER BY id")].count("rollback") == 4
+
+
+def test_rollback_asks_under_the_lock_and_a_refusal_undoes_nothing(three, empty_db, conn_to):
+    migrate(empty_db, three.load())
+    other = conn_to(empty_db)
+    asked = []
+
+    def refuse(ids, database):
+        held = not other.execute("SELECT pg_try_advisory_lock(%s)", [ledger.LOCK_KEY]).fetchone()[0]
+        asked.append((ids, database, held))
+        raise UsageError("refused")
+
+    with pytest.raises(UsageError, match="refused"):
+        rollback(empty_db, three.load(), steps=2, confirm=refuse)
+    assert asked == [(["0003_create_c", "0002_create_b"], empty_db.rsplit("/", 1)[1], True)]
+    assert tables(other) == {"a", "b", "c"} and len(recorded(other)) == 3
 
 
 def test_failing_rollback_changes_nothing(three, empty_db, conn_to):

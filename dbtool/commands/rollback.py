@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .. import cron, db, engine, ledger, migrations
 from ..config import Project
@@ -31,8 +32,7 @@ def check_options(steps: int | None, to: str | None, all_: bool) -> None:
 
 
 def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool) -> list[str]:
-    """The applied ids to undo, newest first."""
-    check_options(steps, to, all_)
+    """The applied ids to undo, newest first (options already checked by rollback())."""
     newest_first = list(reversed(applied_ids))
     if all_:
         return newest_first
@@ -44,7 +44,9 @@ def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool
 
 def rollback(url: str, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
              dry_run: bool = False, settings: Settings | None = None, progress: Progress = _quiet,
-             sync_cron: bool = True) -> RollbackResult:
+             sync_cron: bool = True, confirm: Callable[[list[str], str], None] | None = None) -> RollbackResult:
+    """`confirm(ids, database)` is called under the lock with the migrations about to be undone (and
+    may raise to refuse), so what was confirmed is what runs, whatever another run did meanwhile."""
     check_options(steps, to, all_)
     settings = settings or Settings.from_project(project)
     files, reps = migrate_cmd.load(project)
@@ -53,12 +55,15 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
         result = RollbackResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
         if not ledger.exists(conn):
             return result
-        ledger.lock(conn, settings.lock_wait)
+        if not dry_run:  # as migrate --dry-run: a plan only reads
+            ledger.lock(conn, settings.lock_wait)
         try:
             done = ledger.applied(conn)
             migrate_cmd.check_integrity(project, files, done)
             order = [m.id for m in files if m.id in done]
             targets = choose(order, steps, to, all_)
+            if confirm and targets and not dry_run:
+                confirm(targets, result.database)
             for i, mid in enumerate(targets, 1):
                 if dry_run:
                     result.rolled_back.append({"id": mid})
@@ -74,5 +79,6 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
                 if sync_cron:
                     result.cron = cron.sync(url, conn).as_dict()
         finally:
-            ledger.unlock(conn)
+            if not dry_run:
+                ledger.unlock(conn)
     return result
