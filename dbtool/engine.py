@@ -113,9 +113,7 @@ def _compensate(conn, m: Migration, done: list[int]) -> list[str]:
     """Run the paired rollback statement of every step done, newest first; say what failed."""
     notes = []
     for i in reversed(done):
-        comp = m.compensation[i] if i < len(m.compensation) else None
-        if comp is None:
-            continue
+        comp = m.rollback[-1 - i]
         try:
             conn.execute(comp.sql, prepare=False)
             notes.append(f"undid statement {i + 1} with {m.rollback_path.name}:{comp.line}")

@@ -39,12 +39,10 @@ class Migration:
     checksum: str
     rollback_checksum: str | None
     transactional: bool
-    depends: list[str]
     statements: list[Statement]
+    # yoyo's positional pairing: forward statement i is undone by rollback[-1 - i] (equal counts are
+    # enforced where it is used, in non-transactional migrations)
     rollback: list[Statement] = field(default_factory=list)
-    # compensation[i]: the rollback statement undoing forward statement i (yoyo's positional pairing)
-    compensation: list[Statement | None] = field(default_factory=list)
-    description: str = ""
 
 
 def find_id(ids: list[str], given: str, what: str = "migration") -> str:
@@ -191,13 +189,13 @@ def _load(ym, root: Path, known: set[str]) -> Migration:
     path = Path(ym.path)
     rb_path = path.with_name(path.stem + ".rollback.sql")
     text = read_text(path, root)
-    directives, leading, _ = yoyo.parse_metadata_from_sql_comments(text)
-    depends = directives.get("depends", "").split()
+    found = directives(text)
+    depends = found.get("depends", "").split()
     for d in depends:
         if d not in known:
             raise _fail(f"{rel(path, root)}: depends on {d!r}, which is not in {rel(path.parent, root)}/",
                         hint="fix the `-- depends:` line or restore the missing migration")
-    transactional = _transactional(directives.get("transactional", "true"), path, root)
+    transactional = _transactional(found.get("transactional", "true"), path, root)
     # What yoyo's loader would have found, so that its topological sort orders the folder without
     # splitting every file with sqlparse once more.
     registry = yoyo.Migration._Migration__all_migrations
@@ -218,19 +216,24 @@ def _load(ym, root: Path, known: set[str]) -> Migration:
                     f"statement ({len(forward)} here, {len(backward)} in {rb_path.name})",
                     hint="dbtool undoes a failed statement's predecessors with their paired rollback statements, "
                          "last first: write them in reverse order, one each")
-    stmts, rb_stmts = locate(text, forward), locate(rb_text, backward)
-    # yoyo's pairing: forward statement i is undone by rollback statement n-1-i.
-    n = len(rb_stmts)
-    compensation = [rb_stmts[n - 1 - i] if i < n else None for i in range(len(stmts))]
     return Migration(
         id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
-        transactional=transactional, depends=sorted(depends), statements=stmts, rollback=rb_stmts,
-        compensation=compensation, description=next((ln for ln in leading.splitlines() if ln.strip()), ""),
+        transactional=transactional, statements=locate(text, forward), rollback=locate(rb_text, backward),
     )
 
 
+def directives(text: str) -> dict[str, str]:
+    """The `-- depends:` / `-- transactional:` lines at the top of a migration, as yoyo reads them."""
+    return yoyo.parse_metadata_from_sql_comments(text)[0]
+
+
+def transactional_flag(value: str) -> bool | None:
+    """`-- transactional:` as migrate reads it: True, False, or None for anything else (refused)."""
+    return {"true": True, "false": False}.get(value.strip().lower())
+
+
 def _transactional(value: str, path: Path, root: Path) -> bool:
-    flag = {"true": True, "false": False}.get(value.strip().lower())
+    flag = transactional_flag(value)
     if flag is None:
         raise _fail(f"{rel(path, root)}: `-- transactional: {value.strip()}` is neither true nor false")
     return flag

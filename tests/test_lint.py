@@ -472,3 +472,21 @@ def test_index_on_a_materialized_view_created_in_the_same_migration_is_safe(proj
         """, "DROP MATERIALIZED VIEW public.deal_counts;\n")
     rep = lint(proj.load(), layers=["safety"])
     assert rep.clean, [f.text() for f in rep.findings]
+
+
+@pytest.mark.parametrize("header, migrate_reads", [
+    ("-- transactional: false\n", False),
+    ("-- Why: test.\n-- transactional: FALSE\n", False),
+    ("/* c */\n-- transactional: false\n", True),  # yoyo stops at the first non-comment line
+    ("-- transactional: true\n", True),
+])
+def test_lint_reads_the_transactional_directive_as_migrate_does(tmp_path, header, migrate_reads):
+    from dbtool import migrations
+    from dbtool.lint.files import Workspace
+    from dbtool.lint.sources import FORWARD, SqlFile
+
+    path = tmp_path / "0001_create_a.sql"
+    path.write_text(header + "CREATE TABLE public.a (id int);\n")
+    found = migrations.directives(path.read_text()).get("transactional", "true")
+    assert migrations.transactional_flag(found) is migrate_reads
+    assert Workspace.transactional(SqlFile.read(path, tmp_path, FORWARD)) is migrate_reads

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from .. import migrations
 from ..config import Project
 from ..errors import UsageError
 from .settings import LintConfig
 from .sources import FORWARD, OTHER, REPEATABLE, ROLLBACK, SqlFile, relpath
-
-DIRECTIVE = re.compile(r"^--\s*(depends|transactional)\s*:\s*(.*)$", re.M)
 
 
 @dataclass
@@ -33,8 +31,8 @@ class Workspace:
 
     @staticmethod
     def transactional(f: SqlFile) -> bool:
-        found = dict((k, v.strip().lower()) for k, v in DIRECTIVE.findall(f.leading_comment()))
-        return found.get("transactional", "true") not in ("false", "no", "0", "off")
+        """As `dbtool migrate` reads the file (a value it refuses counts as transactional here)."""
+        return migrations.transactional_flag(migrations.directives(f.text).get("transactional", "true")) is not False
 
 
 def _excluded(rel: str, cfg: LintConfig) -> bool:
