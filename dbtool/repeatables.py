@@ -56,7 +56,7 @@ def read(sql_dir: Path, root: Path) -> list[Repeatable]:
                 shape = "<schema>.<table>.<policy>.sql" if kind == "policies" else "<schema>.<name>.sql"
                 raise DbtoolError(f"{migrations.rel(path, root)}: repeatable files are named {shape}",
                                   hint="name the file after the one object it defines")
-            text = path.read_text(encoding="utf-8")
+            text = migrations.read_text(path, root)
             out.append(Repeatable(path=path, rel=migrations.rel(path, root), kind=kind, schema=parts[0],
                                   name=parts[-1], table=parts[1] if kind == "policies" else None,
                                   text=text, checksum=migrations.checksum(text)))

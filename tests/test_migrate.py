@@ -248,6 +248,14 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(three, empty_db):
         migrate(empty_db, three.load())
 
 
+def test_a_repeatable_file_that_is_not_utf8_is_the_same_clear_error(three, empty_db):
+    folder = three.path / "sql/functions"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "public.latin1.sql").write_bytes(b"-- Why: test.\n\nSELECT 'caf\xe9';\n")
+    with pytest.raises(DbtoolError, match=r"^sql/functions/public.latin1.sql:3: not UTF-8 text"):
+        migrate(empty_db, three.load())
+
+
 def test_non_transactional_migration_needs_one_rollback_statement_per_statement(three, empty_db):
     three.pair("0004_index_a", "-- Why: test.\n-- transactional: false\n"
                "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_x ON public.a (id);\n"
