@@ -35,6 +35,10 @@ class Job:
     command: str
     active: bool = True
 
+    def attrs(self) -> dict:
+        """The job as a catalog snapshot shows it (keyed by name elsewhere)."""
+        return {"schedule": self.schedule, "command": self.command, "active": self.active}
+
 
 @dataclass
 class SyncResult:

@@ -36,9 +36,10 @@ class DriftReport:
 
 
 def drift(url: str, project: Project, *, against: Path | None = None, against_migrations: bool = False) -> DriftReport:
+    ids = snap_cmd.migration_ids(project)
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
-        version = _live_version(conn, project, database)
+        version = _live_version(conn, project, database, ids)
     if against_migrations:
         if version is None:
             raise UsageError(f"{database} has no migration applied: there is no version to rebuild",
@@ -47,27 +48,25 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
         where = f"migrations/ at {version}"
     else:
         path = against or snap_cmd.snapshot_file(project)
-        expected = _expected_from_file(path, project, database, version)
+        expected = _expected_from_file(path, ids, database, version)
         where = str(path)
     actual = snap_cmd.take(url, project).data
     return DriftReport(database, where, version, catalog.diff(expected, actual))
 
 
-def _live_version(conn, project: Project, database: str) -> str | None:
+def _live_version(conn, project: Project, database: str, ids: list[str]) -> str | None:
     done = ledger.applied(conn)
-    known = set(snap_cmd.migration_ids(project))
-    unknown = sorted(set(done) - known)
+    unknown = sorted(set(done) - set(ids))
     if unknown:
         raise DbtoolError(f"{database} has migration {unknown[0]} applied, which is not in "
                           f"{project.get('migrations')}/", hint="see `dbtool status`; check out the matching "
                           "revision of the project, or `dbtool repair --forget` it")
-    return snap_cmd.applied_version(conn, project)
+    return snap_cmd.newest(done, ids)
 
 
-def _expected_from_file(path: Path, project: Project, database: str, version: str | None) -> dict:
+def _expected_from_file(path: Path, ids: list[str], database: str, version: str | None) -> dict:
     snap = snap_cmd.read_file(path)
-    files = snap_cmd.migration_ids(project)
-    want = snap.version or (files[-1] if files else None)
+    want = snap.version or (ids[-1] if ids else None)
     if version != want:
         raise UsageError(f"{database} is at {version or 'no migration'}, but {path.name} is the snapshot of "
                          f"{want or 'an empty schema'}",

@@ -48,14 +48,13 @@ def migration_ids(project: Project) -> list[str]:
 
 def applied_version(conn: psycopg.Connection, project: Project | None = None) -> str | None:
     """The newest applied migration, in file order when the project is known."""
-    done = ledger.applied(conn)
-    if not done:
-        return None
-    if project is not None:
-        ids = [i for i in migration_ids(project) if i in done]
-        if ids:
-            return ids[-1]
-    return max(done)
+    return newest(ledger.applied(conn), migration_ids(project) if project is not None else [])
+
+
+def newest(done, ids: list[str]) -> str | None:
+    """The newest of the applied ids `done`: in the order of `ids` (the files), else by name."""
+    in_files = [i for i in ids if i in done]
+    return in_files[-1] if in_files else max(done, default=None)
 
 
 def take(url: str, project: Project | None = None) -> Snapshot:
@@ -74,8 +73,7 @@ def from_migrations(url: str | None, project: Project, to: str | None = None) ->
     with scratch.migrated(url, project, to) as scratch_url:
         snap = take(scratch_url, project)
         with db.connection(scratch_url) as conn:
-            snap.data["cron_job"] = {j.name: {"schedule": j.schedule, "command": j.command, "active": j.active}
-                                     for j in cron.desired(conn)}
+            snap.data["cron_job"] = {j.name: j.attrs() for j in cron.desired(conn)}
         snap.data = catalog.normalise(snap.data)
         return snap
 

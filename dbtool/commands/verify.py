@@ -30,14 +30,12 @@ class VerifyResult:
 
 def _state(conn) -> dict:
     snap = catalog.snapshot(conn)
-    snap["declared cron job"] = {j.name: {"schedule": j.schedule, "command": j.command, "active": j.active}
-                                 for j in cron.desired(conn)}
+    snap["declared cron job"] = {j.name: j.attrs() for j in cron.desired(conn)}
     return snap
 
 
 def _changes(a: dict, b: dict) -> list[dict]:
-    return [{"action": c.action, "kind": c.kind, "name": c.name, "before": c.before, "after": c.after}
-            for c in catalog.diff(a, b)]
+    return [c.as_dict() for c in catalog.diff(a, b)]
 
 
 def verify(url: str, project: Project, *, settings: Settings | None = None, progress: Progress = _quiet,
