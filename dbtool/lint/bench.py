@@ -19,7 +19,8 @@ DBTOOL = str(Path(sys.executable).parent / "dbtool")
 
 
 def variants(project: config.Project) -> list[tuple[str, list[str]]]:
-    newest = sorted(project.migrations_dir.glob("[0-9]*[!k].sql"))[-1:]  # the newest forward migration
+    newest = [p for p in sorted(project.migrations_dir.glob("[0-9]*.sql"))
+              if not p.name.endswith(".rollback.sql")][-1:]  # the newest forward migration
     return [
         ("make lint: all layers, bodies in a temporary cluster", ["--temp-cluster"]),
         ("all layers but bodies (no database)", []),

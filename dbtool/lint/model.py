@@ -53,7 +53,7 @@ class Report:
         return not self.findings
 
     def sort(self) -> None:
-        self.findings = sorted(set(self.findings), key=lambda f: (f.path, f.line, f.col, f.rule, f.message))
+        self.findings = sorted(set(self.findings), key=lambda f: f.key)
 
     def summary(self) -> str:
         errors = sum(f.severity == ERROR for f in self.findings)

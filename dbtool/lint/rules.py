@@ -48,7 +48,7 @@ RULES = {r.id: r for r in [
     Rule("schema-qualified", WARNING, "every table, view and function name is schema-qualified",
          "write schema.name (public.deals, app.current_tenant_id)"),
     Rule("suppression-reason", ERROR, "a suppression names its rules and gives a reason",
-         "write `-- dbtool-lint: ignore RULE because REASON`"),
+         "say why the rule does not apply here; see docs/rules/suppression-reason.md"),
     Rule("suppression-unused", WARNING, "a suppression matches no finding",
          "delete it, or move it next to the statement it is meant for"),
 ]}

@@ -111,10 +111,3 @@ def relpath(path: Path, root: Path) -> str:
     except ValueError:
         return path.as_posix()
 
-
-def qualified(names) -> tuple[str | None, str]:
-    """(schema, name) from a pglast name list (String nodes) or a RangeVar."""
-    if isinstance(names, ast.RangeVar):
-        return names.schemaname, names.relname
-    parts = [n.sval for n in names]
-    return (parts[-2] if len(parts) > 1 else None), parts[-1]

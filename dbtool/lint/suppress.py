@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .model import ERROR, WARNING, Finding
+from .model import Finding
+from .rules import finding
 from .sources import SqlFile
 
 DIRECTIVE = re.compile(r"--\s*dbtool-lint:\s*(?P<verb>[\w-]*)(?P<rest>.*)$")
@@ -51,11 +52,8 @@ def parse(f: SqlFile) -> tuple[list[Suppression], list[Finding]]:
         rules = [r for r in re.split(r"[,\s]+", body.group("rules")) if r] if body else []
         reason = body.group("reason").strip() if body else ""
         if m.group("verb") not in ("ignore", "ignore-file") or not rules or len(reason) < 3:
-            bad.append(Finding(f.rel, n, col, ERROR, "suppression-reason",
-                               "suppression needs rule id(s) and a reason: "
-                               "`-- dbtool-lint: ignore RULE because REASON`",
-                               hint="say why the rule does not apply here; see docs/rules/suppression-reason.md",
-                               layer="rules"))
+            bad.append(finding("suppression-reason", f, n, col, "suppression needs rule id(s) and a reason: "
+                                                               "`-- dbtool-lint: ignore RULE because REASON`"))
             continue
         first, last = _extent(f, n, m.start(), m.group("verb") == "ignore-file")
         sups.append(Suppression(f.rel, n, col, rules, reason, first, last))
@@ -91,17 +89,16 @@ def apply(findings: list[Finding], files: list[SqlFile], layers_ran: set[str]
         sups += s
         out += bad
     suppressed = 0
-    for finding in findings:
-        hits = [s for s in sups if s.covers(finding)]
+    for found in findings:
+        hits = [s for s in sups if s.covers(found)]
         for s in hits:
             s.used = True
         if hits:
             suppressed += 1
         else:
-            out.append(finding)
+            out.append(found)
     for s in sups:
         if not s.used and all(layer_of(r) in layers_ran for r in s.rules):
-            out.append(Finding(s.rel, s.line, s.col, WARNING, "suppression-unused",
-                               f"suppression of {', '.join(s.rules)} matches no finding",
-                               hint="delete it, or move it next to the statement it is meant for", layer="rules"))
+            out.append(finding("suppression-unused", s.rel, s.line, s.col,
+                               f"suppression of {', '.join(s.rules)} matches no finding"))
     return out, suppressed
