@@ -68,6 +68,21 @@ def libpq(url: str) -> tuple[str, dict]:
     return pg_conninfo.make_conninfo(**params), env
 
 
+def follow(stream, table: "re.Pattern[str]", verb: str, total: int, progress) -> list[str]:
+    """Read a client program's --verbose stderr to its end, reporting each table that `table`
+    matches as progress; returns the last 30 lines (for last_error)."""
+    tail: list[str] = []
+    n = 0
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        tail = (tail + [line])[-30:]
+        m = table.search(line)
+        if m:
+            n += 1
+            progress("table", m.group(1), {"n": n, "of": max(n, total), "verb": verb})
+    return tail
+
+
 def last_error(stderr_lines: list[str], program: str) -> str:
     """The line of a client program's stderr that says what went wrong."""
     for ln in stderr_lines:

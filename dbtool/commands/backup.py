@@ -199,15 +199,8 @@ class _Dump:
         for t in self.threads:
             t.start()
 
-    def _read_stderr(self) -> None:
-        n = 0
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            self.stderr = (self.stderr + [line])[-30:]
-            m = self.TABLE.search(line)
-            if m:
-                n += 1
-                self.progress("table", m.group(1), {"n": n, "of": max(n, self.total), "verb": "dumping"})
+    def _read_stderr(self) -> None:  # wait() reads self.stderr only after joining this thread
+        self.stderr = tools.follow(self.proc.stderr, self.TABLE, "dumping", self.total, self.progress)
 
     def _pump(self) -> None:
         h = hashlib.sha256()

@@ -43,6 +43,7 @@ from ..errors import DatabaseFailure, DbtoolError, UsageError
 
 NOT_RESTORED = ("plpgsql", "pg_cron")  # built in; pg_cron lives in the cron database (see _toc)
 MAINTENANCE_DBS = ("postgres", "template1")
+RESTORING = re.compile(r'processing data for table "(.+)"')  # pg_restore --verbose, per table
 # GUCs whose values are lists (pg_dump's variable_is_guc_list_quote): one literal per element.
 LIST_GUCS = {"local_preload_libraries", "search_path", "session_preload_libraries",
              "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"}
@@ -257,7 +258,14 @@ def _check_timescaledb(admin: psycopg.Connection, man: dict) -> None:
 
 # ----- the archive ----------------------------------------------------------------------------
 
-def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress = _quiet) -> Path:
+@dataclass
+class Dump:
+    path: Path  # the plain pg_dump archive
+    pg_restore: str  # the pg_restore of the archive's server version
+    listing: list[str]  # its table of contents (pg_restore --list)
+
+
+def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress = _quiet) -> Dump:
     """The plain pg_dump archive, after proving it is the one the manifest describes."""
     progress("step", f"fetching {where.url(name)}", {})
     stored = where.fetch(name, workdir)
@@ -273,7 +281,7 @@ def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress
     if res.returncode != 0:
         raise DbtoolError(f"{name} is not a readable pg_dump archive: "
                           f"{tools.last_error(res.stderr.splitlines(), 'pg_restore')}")
-    return plain
+    return Dump(plain, pg_restore, res.stdout.splitlines())
 
 
 def _check_file(path: Path, expected: dict, label: str) -> None:
@@ -290,12 +298,10 @@ def _check_file(path: Path, expected: dict, label: str) -> None:
                                "the target was not touched")
 
 
-def _toc(pg_restore: str, dump: Path, workdir: Path, skip_schema: str | None) -> tuple[Path, int]:
+def _toc(listing: list[str], workdir: Path, skip_schema: str | None) -> tuple[Path, int]:
     """The archive's table of contents minus pg_cron: its jobs are re-created by dbtool in the
     cron database, and its extension can only exist there. Returns the list file and the number
     of tables with data (for progress)."""
-    listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True,
-                             check=True).stdout.splitlines()
     drop = [re.compile(r"^\d+; \d+ \d+ (EXTENSION - |COMMENT - EXTENSION )pg_cron\b"),
             re.compile(r"^\d+; \d+ \d+ [A-Z ]+? cron ")]
     if skip_schema:  # created before pg_restore, with the extension in it
@@ -308,14 +314,14 @@ def _toc(pg_restore: str, dump: Path, workdir: Path, skip_schema: str | None) ->
 
 # ----- restore into a temporary database, verify, swap ---------------------------------------
 
-def _restore_and_swap(admin, url, target: Target, man: dict, dump: Path, workdir: Path, progress,
+def _restore_and_swap(admin, url, target: Target, man: dict, dump: Dump, workdir: Path, progress,
                       result: RestoreResult) -> None:
     tmpdb = _scratch_name(target.name, "restore")
     _create_database(admin, tmpdb, man, target)
     try:
         tmp_url = db.with_dbname(url, tmpdb)
         _load(admin, tmp_url, tmpdb, man, dump, workdir, progress)
-        _post_restore(tmp_url, man)
+        _post_restore(tmp_url, _timescaledb_schema(man))
         progress("step", "verifying row counts and fingerprints against the manifest", {})
         verify(tmp_url, man, result)
         _swap(admin, url, tmpdb, target, progress, result)
@@ -348,9 +354,16 @@ def _create_database(admin, name: str, man: dict, target: Target) -> None:
         raise db.server_error(exc, "cannot create the database to restore into") from None
 
 
-def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Path, workdir: Path, progress) -> None:
+def _timescaledb_schema(man: dict) -> str | None:
+    """Where the archive's TimescaleDB lives, or None when the archive has none."""
+    if not man.get("timescaledb"):
+        return None
+    return next(e["schema"] for e in man["extensions"] if e["name"] == "timescaledb")
+
+
+def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Dump, workdir: Path, progress) -> None:
     ts = man.get("timescaledb")
-    schema = next((e["schema"] for e in man["extensions"] if e["name"] == "timescaledb"), None)
+    schema = _timescaledb_schema(man)
     with db.connection(tmp_url) as conn:
         if ts:  # TimescaleDB's procedure: the archive's version, then restoring mode
             if schema != "public":
@@ -359,19 +372,17 @@ def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Path, workdir: Path,
                 sql.Identifier(schema), sql.Literal(ts["version"])))
             conn.execute(sql.SQL("SELECT {}.timescaledb_pre_restore()").format(sql.Identifier(schema)))
     database_properties(admin, tmpdb, man["database"])
-    pg_restore = tools.pg_program("pg_restore", man["server_version_num"] // 10000)
-    toc, total = _toc(pg_restore, dump, workdir, schema if ts and schema != "public" else None)
+    toc, total = _toc(dump.listing, workdir, schema if ts and schema != "public" else None)
     progress("step", f"restoring into a temporary database {tmpdb}", {})
-    _pg_restore(pg_restore, dump, toc, tmp_url, progress, total)
+    _pg_restore(dump.pg_restore, dump.path, toc, tmp_url, progress, total)
 
 
-def _post_restore(tmp_url: str, man: dict) -> None:
-    """TimescaleDB out of restoring mode, in the temporary database: the copy is verified and takes
-    the target's name only in its final state, so nothing after the swap can leave the target in
-    restoring mode (where TimescaleDB's background jobs do not run)."""
-    if not man.get("timescaledb"):
+def _post_restore(tmp_url: str, schema: str | None) -> None:
+    """TimescaleDB (in `schema`) out of restoring mode, in the temporary database: the copy is
+    verified and takes the target's name only in its final state, so nothing after the swap can
+    leave the target in restoring mode (where TimescaleDB's background jobs do not run)."""
+    if schema is None:
         return
-    schema = next(e["schema"] for e in man["extensions"] if e["name"] == "timescaledb")
     with db.connection(tmp_url) as conn:
         try:
             conn.execute(sql.SQL("SELECT {}.timescaledb_post_restore()").format(sql.Identifier(schema)))
@@ -385,15 +396,7 @@ def _pg_restore(pg_restore: str, dump: Path, toc: Path, tmp_url: str, progress, 
     cmd = [pg_restore, "--verbose", "--exit-on-error", "--no-password", "--use-list", str(toc),
            "--dbname", conninfo, str(dump)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    tail: list[str] = []
-    n = 0
-    for raw in proc.stderr:
-        line = raw.decode(errors="replace").rstrip()
-        tail = (tail + [line])[-30:]
-        m = re.search(r'processing data for table "(.+)"', line)
-        if m:
-            n += 1
-            progress("table", m.group(1), {"n": n, "of": max(n, total), "verb": "restoring"})
+    tail = tools.follow(proc.stderr, RESTORING, "restoring", total, progress)
     if proc.wait() != 0:
         command = next((ln for ln in tail if ln.startswith("Command was:")), None)
         raise DatabaseFailure(f"pg_restore failed: {tools.last_error(tail, 'pg_restore')}", detail=command,
