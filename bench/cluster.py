@@ -13,7 +13,7 @@ from typing import Iterator
 import psycopg
 from psycopg import sql
 
-from dbtool import cluster, cron
+from dbtool import cluster, scratch
 
 
 def settings(full: bool) -> dict[str, str]:
@@ -52,9 +52,7 @@ class Server:
         return self.url(name)
 
     def drop_db(self, name: str) -> None:
-        cron.forget_database(self.url(), name)
-        with psycopg.connect(self.url(), autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        scratch.drop(self.url(), name)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ for an application without a statement cache, and both sides are treated alike."
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 
@@ -109,10 +109,9 @@ class QuerySide:
     query: Query
     tenants: list[Tenant]
     variant: int | None = None
-    rows: list[int] = field(default_factory=list)
 
     def prepare(self, rep: int) -> None:
         self.session.use(self.tenants[rep % len(self.tenants)])
 
     def batch(self, n: int) -> None:
-        self.rows.append(len(self.session.run(self.query, n, self.variant)))
+        self.session.run(self.query, n, self.variant)

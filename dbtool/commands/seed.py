@@ -169,11 +169,15 @@ class SeedResult:
     vacuum_seconds: float = 0.0
     already_seeded: bool = False
 
+    @property
+    def rows(self) -> int:
+        """Rows loaded into the tables (not the helper steps such as the embedding basis)."""
+        return sum(t.rows for t in self.tables if t.table in TABLES)
+
     def as_dict(self) -> dict:
         return {"database": self.database, "scale": self.scale, "already_seeded": self.already_seeded,
                 "tables": [t.as_dict() for t in self.tables], "load_seconds": round(self.load_seconds, 3),
-                "vacuum_seconds": round(self.vacuum_seconds, 3),
-                "rows": sum(t.rows for t in self.tables if t.table in TABLES)}
+                "vacuum_seconds": round(self.vacuum_seconds, 3), "rows": self.rows}
 
 
 # on_step(event, step, info): "start" before a step, "done" after it (info: rows, seconds)
