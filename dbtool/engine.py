@@ -55,29 +55,45 @@ def _shown(project: Project, path) -> str:
     return migrations.rel(path, project.root)
 
 
+def _run_in_transaction(conn, stmts, path, text: str, shown: str, settings: Settings) -> None:
+    """Inside the caller's transaction: timeouts local to it, the statements, then the caller's role
+    back (a file's SET LOCAL ROLE must not own the ledger record written next)."""
+    runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
+    runner.run(conn, stmts, path, text, shown)
+    conn.execute("RESET ROLE")
+
+
+def _run_each(conn, stmts, path, text: str, shown: str, settings: Settings, done: list[int]) -> None:
+    """Outside a transaction, each statement committing on its own; CONCURRENTLY gets its own lock
+    timeout. Appends the index of each statement that ran to `done`."""
+    for i, stmt in enumerate(stmts):
+        concurrent = runner.is_concurrent(stmt.sql)
+        runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
+                                settings.statement_timeout, local=False)
+        runner.run(conn, [stmt], path, text, shown)
+        done.append(i)
+
+
 def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings) -> int:
     """Apply one migration and record it; returns its duration in ms."""
     t0 = time.monotonic()
-    text = m.path.read_text(encoding="utf-8")
     if m.transactional:
         try:
             with conn.transaction():
-                runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
-                runner.run(conn, m.statements, m.path, text, _shown(project, m.path))
-                conn.execute("RESET ROLE")
+                _run_in_transaction(conn, m.statements, m.path, m.text, _shown(project, m.path), settings)
                 ms = int((time.monotonic() - t0) * 1000)
                 ledger.record(conn, m, ms)
         finally:
             _reset_session(conn)  # a migration's plain SET must not reach the next one
         return ms
-    _apply_autocommit(conn, project, m, settings, text)
+    _apply_autocommit(conn, project, m, settings)
     ms = int((time.monotonic() - t0) * 1000)
     with conn.transaction():
         ledger.record(conn, m, ms)
     return ms
 
 
-def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings, text: str) -> None:
+def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings) -> None:
     """A `-- transactional: false` migration: each statement commits on its own. On failure, undo the
     steps done with their paired rollback statements and drop the INVALID indexes of this file."""
     names = runner.concurrent_index_names(m.statements)
@@ -85,12 +101,7 @@ def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings, 
     runner.drop_indexes(conn, runner.invalid_indexes(conn, names))
     done: list[int] = []
     try:
-        for i, stmt in enumerate(m.statements):
-            concurrent = runner.is_concurrent(stmt.sql)
-            runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
-                                    settings.statement_timeout, local=False)
-            runner.run(conn, [stmt], m.path, text, _shown(project, m.path))
-            done.append(i)
+        _run_each(conn, m.statements, m.path, m.text, _shown(project, m.path), settings, done)
     except DbtoolError as err:
         notes = _compensate(conn, m, done)
         left = runner.invalid_indexes(conn, names)
@@ -125,21 +136,14 @@ def _compensate(conn, m: Migration, done: list[int]) -> list[str]:
 def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings) -> int:
     """Run a migration's rollback file and remove its record, in one transaction when it is transactional."""
     t0 = time.monotonic()
-    text = m.rollback_path.read_text(encoding="utf-8")
     shown = _shown(project, m.rollback_path)
     try:
         if m.transactional:
             with conn.transaction():
-                runner.session_settings(conn, settings.lock_timeout, settings.statement_timeout, local=True)
-                runner.run(conn, m.rollback, m.rollback_path, text, shown)
-                conn.execute("RESET ROLE")
+                _run_in_transaction(conn, m.rollback, m.rollback_path, m.rollback_text, shown, settings)
                 ledger.unrecord(conn, m.id, m.checksum)
         else:
-            for stmt in m.rollback:
-                concurrent = runner.is_concurrent(stmt.sql)
-                runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
-                                        settings.statement_timeout, local=False)
-                runner.run(conn, [stmt], m.rollback_path, text, shown)
+            _run_each(conn, m.rollback, m.rollback_path, m.rollback_text, shown, settings, [])
             with conn.transaction():
                 ledger.unrecord(conn, m.id, m.checksum)
     finally:

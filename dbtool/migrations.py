@@ -39,6 +39,8 @@ class Migration:
     checksum: str
     rollback_checksum: str | None
     transactional: bool
+    text: str  # what was read, checksummed and split: the engine runs and locates errors in this
+    rollback_text: str
     statements: list[Statement]
     # yoyo's positional pairing: forward statement i is undone by rollback[-1 - i] (equal counts are
     # enforced where it is used, in non-transactional migrations)
@@ -158,7 +160,6 @@ def _check_folder(folder: Path, root: Path) -> None:
             raise _fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file")
         if p.suffix != ".sql" or p.name.startswith("post-apply"):
             continue
-        read_text(p, root)  # yoyo reads them as UTF-8 and would fail with a traceback
         if p.name.endswith(".rollback.sql"):
             fwd = p.with_name(p.name[: -len(".rollback.sql")] + ".sql")
             if not fwd.exists():
@@ -218,7 +219,8 @@ def _load(ym, root: Path, known: set[str]) -> Migration:
                          "last first: write them in reverse order, one each")
     return Migration(
         id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
-        transactional=transactional, statements=locate(text, forward), rollback=locate(rb_text, backward),
+        transactional=transactional, text=text, rollback_text=rb_text,
+        statements=locate(text, forward), rollback=locate(rb_text, backward),
     )
 
 
