@@ -9,7 +9,7 @@ import psycopg
 
 from . import db
 from .errors import DatabaseFailure
-from .migrations import Statement, code_start, position
+from .migrations import Statement, position
 
 HINTS = {
     "55P03": "another session holds a lock this statement needs; retry when it is done, or raise --lock-timeout",
@@ -18,10 +18,9 @@ HINTS = {
 
 
 def run(conn: psycopg.Connection, statements: list[Statement], path: Path, text: str, shown: str) -> None:
-    """Execute statements in order; a psycopg error becomes `shown:line:col: SQLSTATE message`."""
+    """Execute statements in order (migrations.split() already left out comment-only ones); a
+    psycopg error becomes `shown:line:col: SQLSTATE message`."""
     for s in statements:
-        if code_start(s.sql) < 0:  # a trailing comment is not a statement
-            continue
         try:
             conn.execute(s.sql, prepare=False)
         except psycopg.Error as exc:

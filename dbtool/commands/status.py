@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .. import db, ledger, migrations, repeatables
+from .. import db, ledger, repeatables
 from ..config import Project
+from . import migrate as migrate_cmd
 
 
 @dataclass
@@ -41,8 +42,7 @@ class StatusReport:
 
 
 def status(url: str, project: Project) -> StatusReport:
-    files = migrations.read(project.migrations_dir, project.root)
-    reps = repeatables.read(project.sql_dir, project.root)
+    files, reps = migrate_cmd.load(project)
     with db.connection(url) as conn:
         report = StatusReport(database=db.scalar(conn, "SELECT current_database()"))
         done = ledger.applied(conn)

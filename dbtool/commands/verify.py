@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .. import catalog, cron, db, engine, ledger, migrations, repeatables, scratch
+from .. import catalog, cron, db, engine, ledger, scratch
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import DbtoolError
+from . import migrate as migrate_cmd
 
 
 @dataclass
@@ -41,8 +42,7 @@ def _changes(a: dict, b: dict) -> list[dict]:
 def verify(url: str, project: Project, *, settings: Settings | None = None, progress: Progress = _quiet,
            scratch_name: str | None = None) -> VerifyResult:
     settings = settings or Settings.from_project(project)
-    files = migrations.read(project.migrations_dir, project.root)
-    reps = repeatables.read(project.sql_dir, project.root)
+    files, reps = migrate_cmd.load(project)
     with scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:
         with db.connection(target) as conn:
             ledger.ensure(conn)
