@@ -89,11 +89,13 @@ def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:
 
 
 @contextmanager
-def connection(url: str, conn: psycopg.Connection) -> Iterator[psycopg.Connection | None]:
+def connection(url: str, conn: psycopg.Connection, cron_db: str | None = None,
+               database: str | None = None) -> Iterator[psycopg.Connection | None]:
     """The cron database: `conn` itself when this is it, a new connection with the same credentials
-    when it is another one, None when pg_cron is not loaded."""
-    cron_db = cron_database(conn)
-    if not cron_db or cron_db == db.scalar(conn, "SELECT current_database()"):
+    when it is another one, None when pg_cron is not loaded. `cron_db` and `database` (conn's), when
+    the caller has them already, save asking again."""
+    cron_db = cron_db or cron_database(conn)
+    if not cron_db or cron_db == (database or db.scalar(conn, "SELECT current_database()")):
         yield conn if cron_db else None
         return
     with db.connection(url, dbname=cron_db) as other:
@@ -122,7 +124,7 @@ def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> Sync
                               hint="add pg_cron to shared_preload_libraries and restart (see `dbtool doctor`)")
         result.note = "pg_cron is not loaded; no jobs declared"
         return result
-    with connection(url, conn) as cron_conn:
+    with connection(url, conn, cron_db, database) as cron_conn:
         if not want and not db.scalar(cron_conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"):
             return result
         _ensure_extension(cron_conn, cron_db)
@@ -155,12 +157,8 @@ def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple]
 
 def forget_database(url: str, database: str) -> int:
     """Unschedule every job of a database that is being dropped; returns how many."""
-    with db.connection(url) as conn:
-        cron_db = cron_database(conn)
-        if not cron_db:
-            return 0
-    with db.connection(url, dbname=cron_db) as cron_conn:
-        if not db.scalar(cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL"):
+    with db.connection(url) as conn, connection(url, conn) as cron_conn:
+        if cron_conn is None or not db.scalar(cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL"):
             return 0
         jobs = scheduled(cron_conn, database)
         for jobid, *_ in jobs.values():

@@ -75,7 +75,7 @@ def _cron(url: str, conn) -> list[Check]:
     here = db.scalar(conn, "SELECT current_database()")
     placement = "this database" if cron_db == here else f"database {cron_db!r} (jobs run here via schedule_in_database)"
     try:
-        with db.connection(url, dbname=cron_db) as cc:
+        with cron.connection(url, conn, cron_db, here) as cc:
             version = db.scalar(cc, "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
     except Exception as exc:  # the cron database may not be reachable with these credentials
         return [Check("cron.database_name", "warn", f"{cron_db}: cannot connect ({getattr(exc, 'message', exc)})",
