@@ -30,12 +30,21 @@ def resolve_url(explicit: str | None = None) -> str:
                           "(`dbtool dev up` prints a URL for a local cluster)")
 
 
+# The password of a URL (greedy: it may hold an @ or a space) and of a keyword=value string.
+URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)(.*)@")
+KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def _bad_url(url: str, reason: str) -> UsageError:
+    return UsageError(f"invalid database URL {redact(url)!r}: {scrub(reason, url)}",
+                      hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'")
+
+
 def parse(url: str) -> dict:
     try:
         return pg_conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid database URL {redact(url)!r}: {scrub(_first_line(exc), url)}",
-                         hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'") from None
+        raise _bad_url(url, _first_line(exc)) from None
 
 
 def with_dbname(url: str, dbname: str) -> str:
@@ -47,16 +56,14 @@ def with_dbname(url: str, dbname: str) -> str:
 
 def redact(url: str) -> str:
     """A URL fit to print: the password, in either syntax, becomes ***."""
-    url = re.sub(r"(://[^:/@\s]*:).*@", r"\1***@", url)  # greedy: a password may hold an @ or a space
-    url = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url, flags=re.I)
-    return url
+    return KEYWORD_PASSWORD.sub(r"\1***", URL_PASSWORD.sub(r"\1***@", url))
 
 
 def scrub(text: str, url: str) -> str:
     """`text` with every form of the URL's password replaced by ***: libpq quotes the offending
     part of a URL it cannot parse, and that part can be the password."""
-    secrets = set(re.findall(r"://[^:/@\s]*:(.*)@", url or ""))
-    secrets |= {m.strip("'") for m in re.findall(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url or "", re.I)}
+    secrets = {m[1] for m in URL_PASSWORD.findall(url or "")}
+    secrets |= {m[1].strip("'") for m in KEYWORD_PASSWORD.findall(url or "")}
     secrets |= {unquote(x) for x in secrets}
     for secret in sorted((x for x in secrets if x), key=len, reverse=True):
         text = text.replace(secret, "***")
@@ -88,7 +95,7 @@ def connect(url: str, *, autocommit: bool = True, dbname: str | None = None) -> 
     try:
         return psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=autocommit)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid database URL {redact(url)!r}: {scrub(_first_line(exc), url)}") from None
+        raise _bad_url(url, _first_line(exc)) from None
     except psycopg.OperationalError as exc:
         raise connect_error(url if not dbname else with_dbname(url, dbname), exc) from None
 
@@ -105,9 +112,7 @@ def connection(url: str, **kw) -> Iterator[psycopg.Connection]:
 def connect_error(url: str, exc: Exception) -> DbtoolError:
     text = str(exc)
     if re.search(r"connection option|invalid URI|invalid .* value|invalid port|percent-encoded|unexpected spaces", text):
-        reason = scrub(_first_line(exc).replace("connection is bad: ", ""), url)
-        return UsageError(f"invalid database URL {redact(url)!r}: {reason}",
-                          hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'")
+        return _bad_url(url, _first_line(exc).replace("connection is bad: ", ""))
     where = describe(url)
     if "password authentication failed" in text or "no password supplied" in text:
         return DatabaseFailure(f"cannot connect to {where}: authentication failed",
