@@ -88,9 +88,10 @@ def _reading(conn: psycopg.Connection) -> Iterator[None]:
     idle = conn.info.transaction_status == TransactionStatus.IDLE
     names = list(READ_SETTINGS)
     with conn.transaction():
-        if idle:
+        if idle:  # the settings end with the transaction
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        old = conn.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchone()
+        else:
+            old = conn.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchone()
         _set(conn, dict(zip(names, READ_SETTINGS.values())))
         yield
         if not idle:

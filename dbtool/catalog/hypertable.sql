@@ -2,13 +2,8 @@
 -- Run only when the timescaledb extension is installed. Chunks are not schema and are left out.
 SELECT h.hypertable_schema || '.' || h.hypertable_name AS name,
        jsonb_strip_nulls(jsonb_build_object(
-           'time_column', (SELECT d.column_name FROM timescaledb_information.dimensions AS d
-                           WHERE d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
-                           ORDER BY d.dimension_number LIMIT 1),
-           'chunk_interval', (SELECT coalesce(d.time_interval::text, d.integer_interval::text)
-                              FROM timescaledb_information.dimensions AS d
-                              WHERE d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
-                              ORDER BY d.dimension_number LIMIT 1),
+           'time_column', first_dim.column_name,
+           'chunk_interval', coalesce(first_dim.time_interval::text, first_dim.integer_interval::text),
            'other_dimensions', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                                      'column', d.column_name,
                                      'type', d.dimension_type,
@@ -18,10 +13,14 @@ SELECT h.hypertable_schema || '.' || h.hypertable_name AS name,
                                 WHERE d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
                                   AND d.dimension_number > 1),
            'compression_enabled', h.compression_enabled,
-           'compress_segmentby', (SELECT s.segmentby FROM timescaledb_information.hypertable_compression_settings AS s
-                                  WHERE s.hypertable = format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass),
-           'compress_orderby', (SELECT s.orderby FROM timescaledb_information.hypertable_compression_settings AS s
-                                WHERE s.hypertable = format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass)
+           'compress_segmentby', s.segmentby,
+           'compress_orderby', s.orderby
        )) AS attrs
 FROM timescaledb_information.hypertables AS h
+LEFT JOIN LATERAL (SELECT d.column_name, d.time_interval, d.integer_interval
+                   FROM timescaledb_information.dimensions AS d
+                   WHERE d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
+                   ORDER BY d.dimension_number LIMIT 1) AS first_dim ON TRUE
+LEFT JOIN timescaledb_information.hypertable_compression_settings AS s
+    ON s.hypertable = format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass
 WHERE h.hypertable_schema <> ALL (%(skip_schemas)s) AND h.hypertable_schema !~ %(skip_schema_re)s
