@@ -70,12 +70,11 @@ def from_migrations(url: str | None, project: Project, to: str | None = None) ->
     if url is None:
         with scratch.temporary_cluster() as tmp_url:
             return from_migrations(tmp_url, project, to)
-    with scratch.migrated(url, project, to) as scratch_url:
-        snap = take(scratch_url, project)
-        with db.connection(scratch_url) as conn:
-            snap.data["cron_job"] = {j.name: j.attrs() for j in cron.desired(conn)}
-        snap.data = catalog.normalise(snap.data)
-        return snap
+    with scratch.migrated(url, project, to) as scratch_url, db.connection(scratch_url) as conn:
+        # cron_conn=conn: pg_cron's jobs of the scratch database are not read (there are none)
+        data = catalog.snapshot(conn, cron_conn=conn)
+        data["cron_job"] = {j.name: j.attrs() for j in cron.desired(conn)}
+        return Snapshot(catalog.normalise(data), applied_version(conn, project))
 
 
 def write(snap: Snapshot, out: Path | None, as_json: bool = False) -> str:
