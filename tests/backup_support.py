@@ -137,11 +137,10 @@ def pg_restore_list(path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-@pytest.fixture(scope="module")
-def seeded_template(server, request) -> str:
-    """Seeded once per test module (a fixture imported from here is a separate fixture in each
-    module, so not per session); each test gets a clone: seeding costs about a second, a clone less."""
-    name = f"bk_seeded_{request.module.__name__[-20:]}_{os.getpid()}"
+@pytest.fixture(scope="session")
+def seeded_template(server) -> str:
+    """Seeded once per session (conftest.py registers these fixtures); each test gets a clone."""
+    name = f"bk_seeded_{os.getpid()}"
     server.create_db(name, server.template)
     try:
         seed(server.url(name), schedule=False)  # a clone's jobs are its own: scheduled per clone

@@ -205,3 +205,8 @@ def bare_server(bare_postgresql_proc) -> Server:
     """A second cluster with no preload libraries at all: what a DBA's untouched server looks like."""
     return Server(host=bare_postgresql_proc.host, port=bare_postgresql_proc.port,
                   user=bare_postgresql_proc.user, template=bare_postgresql_proc.template_dbname)
+
+
+# The backup tests' fixtures, registered here once: a fixture imported into several test modules
+# is a separate fixture in each, so the session-scoped ones would be built once per module.
+from backup_support import gpg_home, gpg_keyring, s3, s3_server, seeded_db, seeded_template  # noqa: E402,F401

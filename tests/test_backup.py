@@ -10,9 +10,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props,  # noqa: F401
-                            expected_rows, gpg_home, gpg_keyring, hypertables, pg_restore_list, schema,
-                            seeded_db, seeded_template)
+from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props, expected_rows,
+                            hypertables, pg_restore_list, schema)
 from dbtool import catalog, ledger
 from dbtool.backup import manifest as mf
 from dbtool.cli import app

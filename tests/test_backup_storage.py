@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from backup_support import content, s3, s3_server, seeded_db, seeded_template  # noqa: F401
+from backup_support import content
 from dbtool.backup import manifest as mf
 from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd

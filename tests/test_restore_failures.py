@@ -8,6 +8,7 @@ case for "the target is untouched"."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,8 +17,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from backup_support import RECIPIENT, databases, expected_rows, gpg_keyring, seed, state  # noqa: F401
-from dbtool import cluster
+from backup_support import RECIPIENT, databases, expected_rows, state
+from dbtool import cluster, cron
 from dbtool.backup import manifest as mf
 from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd
@@ -28,19 +29,23 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def backups(server, gpg_keyring, tmp_path_factory):
-    """One plain and one encrypted backup of a seeded database, made once for this module."""
-    name = "bk_failures_source"
-    server.create_db(name, server.template)
-    url = server.url(name)
-    seed(url)
-    folder = tmp_path_factory.mktemp("backups")
-    plain = backup_cmd.backup(url, folder / "plain")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GNUPGHOME", gpg_keyring["home"])
-        encrypted = backup_cmd.backup(url, folder / "encrypted", encrypt_to=RECIPIENT)
-    yield {"plain": Path(plain.archive), "encrypted": Path(encrypted.archive)}
-    server.drop_db(name)
+def backups(server, seeded_template, gpg_keyring, tmp_path_factory):
+    """One plain and one encrypted backup of a seeded database (a clone of the seeded template with
+    its cron jobs scheduled, as after migrate), made once for this module."""
+    name = f"bk_failures_source_{os.getpid()}"
+    server.create_db(name, seeded_template)
+    try:
+        url = server.url(name)
+        with psycopg.connect(url, autocommit=True) as c:
+            cron.sync(url, c)
+        folder = tmp_path_factory.mktemp("backups")
+        plain = backup_cmd.backup(url, folder / "plain")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GNUPGHOME", gpg_keyring["home"])
+            encrypted = backup_cmd.backup(url, folder / "encrypted", encrypt_to=RECIPIENT)
+        yield {"plain": Path(plain.archive), "encrypted": Path(encrypted.archive)}
+    finally:
+        server.drop_db(name)
 
 
 @pytest.fixture
