@@ -11,18 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dbtool import cluster
+from schema_support import schema_dump
 
 DBTOOL = str(Path(sys.executable).parent / "dbtool")
-
-
-def schema_dump(url: str) -> str:
-    """The catalog as pg_dump sees it, without dbtool's bookkeeping (its timestamps differ)."""
-    p = subprocess.run([str(cluster.find_bindir() / "pg_dump"), "--schema-only", "--no-owner",
-                        "--exclude-schema=dbtool", url], capture_output=True, text=True, check=True)
-    # \restrict lines carry a random key per dump (pg_dump 15.14+)
-    return "\n".join(ln for ln in p.stdout.splitlines()
-                     if not ln.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
 
 
 def applied_log(conn) -> list[tuple[str, int]]:
