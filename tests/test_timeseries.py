@@ -150,3 +150,10 @@ def test_community_edition_compression_and_continuous_aggregate_work_without_rls
                         FROM probe GROUP BY day, tenant_id WITH NO DATA""")
         conn.execute("""SELECT add_continuous_aggregate_policy('probe_daily', start_offset => INTERVAL '3 days',
                         end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour')""")
+        jobs = {r[0] for r in conn.execute(
+            """SELECT j.proc_name FROM timescaledb_information.jobs AS j
+               WHERE j.hypertable_name = 'probe'
+                  OR j.hypertable_name = (SELECT c.materialization_hypertable_name
+                                          FROM timescaledb_information.continuous_aggregates AS c
+                                          WHERE c.view_name = 'probe_daily')""")}
+    assert jobs == {"policy_compression", "policy_retention", "policy_refresh_continuous_aggregate"}
