@@ -8,23 +8,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from typer.testing import CliRunner
 
 from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props, expected_rows,
                             hypertables, pg_restore_list, schema)
+from cli_support import run
 from dbtool import catalog, ledger
 from dbtool.backup import manifest as mf
-from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd
 from dbtool.commands import restore as restore_cmd
 from dbtool.commands import seed as seed_cmd
 from dbtool.errors import UsageError
-
-runner = CliRunner()
-
-
-def run(*args, env=None):
-    return runner.invoke(app, list(args), env=env)
 
 
 def schema_diff(a: str, b: str) -> list:

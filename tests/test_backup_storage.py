@@ -8,19 +8,12 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from backup_support import content
+from cli_support import run
 from dbtool.backup import manifest as mf
-from dbtool.cli import app
 from dbtool.commands import backup as backup_cmd
 
-runner = CliRunner()
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 def keys(client, bucket: str, prefix: str = "") -> list[str]:

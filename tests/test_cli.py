@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from dbtool.cli import app
-
-runner = CliRunner()
-DBTOOL = str(Path(sys.executable).parent / "dbtool")
-
-
-def run(*args, env=None):
-    return runner.invoke(app, list(args), env=env)
+from cli_support import DBTOOL, run
 
 
 def project_with_one_migration(tmp_project):

@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from cli_support import DBTOOL
 from dbtool.commands.lint import lint
 from dbtool.errors import UsageError
 from dbtool.lint.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
-DBTOOL = str(Path(sys.executable).parent / "dbtool")
 HEADER = "-- Test migration.\n--\n-- Why: a test needs it.\n"
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from cli_support import DBTOOL
 from schema_support import schema_dump
 
-DBTOOL = str(Path(sys.executable).parent / "dbtool")
 
 
 def applied_log(conn) -> list[tuple[str, int]]:

@@ -63,7 +63,7 @@ def checksums(url: str) -> dict[str, str]:
                 for t in seed_cmd.TABLES}
 
 
-def run_cli(*args: str, env_url: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PGHOST", "PGDATABASE")}
     return subprocess.run([*DBTOOL, "seed", *args], capture_output=True, text=True, env=env, timeout=300)
 
