@@ -237,6 +237,15 @@ def test_files_after_the_roles_migration_start_by_setting_the_owner_role(proj):
     assert hits(rep) == {("owner-role", "migrations/0002_create_deals.rollback.sql", 4)}
 
 
+def test_a_roles_migration_creating_roles_with_format_starts_the_owner_role_rule(proj):
+    pair(proj, "0001_create_roles", "DO $$ DECLARE r text; BEGIN FOREACH r IN ARRAY ARRAY['maplatform_owner'] LOOP "
+                                   "EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r); END LOOP; END $$;\n")
+    proj.pair("0002_create_deals", HEADER + "CREATE TABLE public.deals (id bigint);\n",
+              HEADER + "SET LOCAL ROLE maplatform_owner;\nDROP TABLE public.deals;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("owner-role", "migrations/0002_create_deals.sql", 4)}
+
+
 def test_header_comment_is_required_and_the_new_placeholder_must_be_replaced(proj):
     proj.pair("0001_create_deals", "CREATE TABLE public.deals (id bigint);\n", HEADER + "DROP TABLE public.deals;\n")
     proj.pair("0002_create_notes", "-- Create notes\n--\n-- Why: <say why this change is needed>\n"

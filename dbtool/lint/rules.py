@@ -132,8 +132,11 @@ def _sets_owner(f: SqlFile, owner: str) -> bool:
 
 
 def owner_role(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
-    creates = re.compile(rf"\bCREATE\s+ROLE\s+\"?{re.escape(cfg.owner_role)}\b", re.I)
-    roles_at = next((i for i, f in enumerate(ws.forward) if creates.search(f.text)), None)
+    # The roles migration: CREATE ROLE and the owner's name in one file, so that a role created by
+    # EXECUTE format('CREATE ROLE %I', ...) from a list of names counts as well.
+    owner = re.compile(rf"\b{re.escape(cfg.owner_role)}\b")
+    roles_at = next((i for i, f in enumerate(ws.forward)
+                     if re.search(r"\bCREATE\s+ROLE\b", f.text, re.I) and owner.search(f.text)), None)
     if roles_at is None:
         return
     later = [f for f in ws.forward[roles_at + 1:] if ws.transactional(f)]
