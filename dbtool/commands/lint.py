@@ -26,9 +26,7 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     cfg = settings.load(project)
     if base and not changed:
         raise UsageError("--base only makes sense with --changed", hint="add --changed")
-    if layers and set(layers) - set(settings.LAYERS):
-        raise UsageError(f"unknown layer(s) {', '.join(sorted(set(layers) - set(settings.LAYERS)))}",
-                         hint=f"layers are {', '.join(settings.LAYERS)}")
+    settings.check_layers(layers or [])
     ws = files.load(project, cfg)
     selected = files.select(ws, paths, changed, base)
     report = Report(files=sorted(selected))

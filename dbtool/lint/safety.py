@@ -33,21 +33,23 @@ def binary() -> str | None:
 
 
 def check(ws: Workspace, cfg: LintConfig, selected: set[str], exe: str) -> list[Finding]:
-    files = [f for f in ws.forward if f.rel in selected and not f.parse_error]
-    out = []
-    for in_tx in (True, False):
-        group = [f for f in files if ws.transactional(f) == in_tx]
-        if group:
-            out += _run(ws, cfg, group, in_tx, exe)
-    return out
+    groups: dict[bool, list[SqlFile]] = {True: [], False: []}  # by transactional
+    for f in ws.forward:
+        if f.rel in selected and not f.parse_error:
+            groups[ws.transactional(f)].append(f)
+    return [found for in_tx, group in groups.items() if group for found in _run(ws, cfg, group, in_tx, exe)]
 
 
 def _args(cfg: LintConfig, in_tx: bool) -> list[str]:
     args = ["--reporter", "json", "--pg-version", cfg.pg_version]
     args.append("--assume-in-transaction" if in_tx else "--no-assume-in-transaction")
-    off = [r.split("/", 1)[1] for r in cfg.disable if r.startswith("squawk/") and not set(r) & set("*?[")]
-    on = [r.split("/", 1)[1] for r in cfg.enable if r.startswith("squawk/") and not set(r) & set("*?[")]
+    off, on = _squawk_ids(cfg.disable), _squawk_ids(cfg.enable)
     return args + [f"--exclude={','.join(off)}"] * bool(off) + [f"--include={','.join(on)}"] * bool(on)
+
+
+def _squawk_ids(rules: list[str]) -> list[str]:
+    """squawk's own ids of the `squawk/<id>` rules named exactly (patterns cannot be passed on)."""
+    return [r.split("/", 1)[1] for r in rules if r.startswith("squawk/") and not set(r) & set("*?[")]
 
 
 def _run(ws: Workspace, cfg: LintConfig, group: list[SqlFile], in_tx: bool, exe: str) -> list[Finding]:

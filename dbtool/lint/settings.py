@@ -62,8 +62,11 @@ def load(project: Project) -> LintConfig:
         value = getattr(cfg, name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"pyproject.toml [tool.dbtool.lint]: {name} must be a list of strings")
-    bad = [x for x in cfg.layers if x not in LAYERS]
-    if bad:
-        raise UsageError(f"pyproject.toml [tool.dbtool.lint]: unknown layer(s) {', '.join(bad)}",
-                         hint=f"layers are {', '.join(LAYERS)}")
+    check_layers(cfg.layers, "pyproject.toml [tool.dbtool.lint]: ")
     return cfg
+
+
+def check_layers(names: list[str], where: str = "") -> None:
+    bad = sorted(set(names) - set(LAYERS))
+    if bad:
+        raise UsageError(f"{where}unknown layer(s) {', '.join(bad)}", hint=f"layers are {', '.join(LAYERS)}")
