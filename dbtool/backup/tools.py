@@ -16,12 +16,16 @@ from ..errors import DbtoolError, UsageError
 
 
 @lru_cache(maxsize=None)
-def _major(program: str) -> int | None:
+def version_text(program: str) -> str | None:
+    """`program --version`, e.g. 'pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)'."""
     try:
-        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except OSError:
         return None
-    m = re.search(r"\)\s+(\d+)", out)
+
+
+def _major(program: str) -> int | None:
+    m = re.search(r"\)\s+(\d+)", version_text(program) or "")
     return int(m.group(1)) if m else None
 
 

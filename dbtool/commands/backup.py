@@ -86,7 +86,7 @@ def _backup(url, out, remote, encrypt_to, key, storage_class, progress) -> Backu
             raise UsageError(f"cannot create the backup folder {folder}: {exc.strerror}") from None
         with db.connection(url) as conn:
             man, archive = _dump(conn, url, folder, encrypt_to, key, progress)
-        manifest_path = folder / (archive.name[: -len(_suffix(encrypt_to))] + mf.MANIFEST)
+        manifest_path = folder / (mf.stem_of(archive.name) + mf.MANIFEST)
         _write_atomically(manifest_path, mf.dumps(man))
         result = BackupResult(database=man["database"]["name"], archive=str(archive), manifest=str(manifest_path),
                               bytes=man["archive"]["bytes"], sha256=man["archive"]["sha256"],
@@ -129,8 +129,8 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
         snapshot = db.scalar(conn, "SELECT pg_export_snapshot()")
         total = db.scalar(conn, DATA_TABLES_SQL)
         pg_dump = tools.pg_program("pg_dump", man["server_version_num"] // 10000)
-        final = _unique(folder / (mf.stem_for(man["database"]["name"], at) + _suffix(recipient)),
-                        _suffix(recipient))
+        suffix = _suffix(recipient)
+        final = _unique(folder / (mf.stem_for(man["database"]["name"], at) + suffix), suffix)
         partial = final.with_name(final.name + mf.PARTIAL)
         progress("step", f"dumping {man['database']['name']} to {final}", {})
         dump = _Dump(pg_dump, url, snapshot, partial, recipient, progress, total)
@@ -142,10 +142,11 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
             raise
     os.replace(partial, final)
     man["created_at"] = at.isoformat().replace("+00:00", "Z")
-    man["pg_dump_version"] = subprocess.run([pg_dump, "--version"], capture_output=True, text=True).stdout.strip()
-    man["archive"] = {"file": final.name, "bytes": final.stat().st_size, "sha256": mf.sha256_file(final),
+    man["pg_dump_version"] = tools.version_text(pg_dump)  # already run to choose pg_dump
+    size = final.stat().st_size
+    man["archive"] = {"file": final.name, "bytes": size, "sha256": mf.sha256_file(final),
                       "encrypted_to": recipient, "key_fingerprint": key}
-    man["dump"] = {"bytes": dump.plain_bytes or final.stat().st_size,
+    man["dump"] = {"bytes": dump.plain_bytes or size,
                    "sha256": dump.plain_sha256 or man["archive"]["sha256"]}
     return _ordered(man), final
 
