@@ -111,12 +111,18 @@ def restore(archive: Path, url: str, *extra: str):
     return runner.invoke(app, ["restore", str(archive), "--database-url", url, *extra])
 
 
+def restore_fails_cleanly(archive: Path, target: str, server, code: int, message: str, *extra: str):
+    """Restore `archive` over `target` and assert it failed as assert_failed_cleanly() says."""
+    before, dbs = state(target), databases(server)
+    res = restore(archive, target, *extra)
+    assert_failed_cleanly(res, code, message, target, before, dbs, server)
+    return res
+
+
 def test_truncated_archive(backups, target, server, tmp_path):
     archive, _ = copy_backup(backups["plain"], tmp_path)
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "the archive is truncated", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3, "the archive is truncated", "--yes")
 
 
 def test_corrupted_archive(backups, target, server, tmp_path):
@@ -124,31 +130,23 @@ def test_corrupted_archive(backups, target, server, tmp_path):
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "does not match its manifest: sha256", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3, "does not match its manifest: sha256", "--yes")
 
 
 def test_wrong_checksum_in_manifest(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
     edit_manifest(manifest, lambda m: m["archive"].update(sha256="0" * 64))
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "does not match its manifest: sha256", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3, "does not match its manifest: sha256", "--yes")
 
 
 def test_missing_secret_key(backups, gpg_keyring, target, server, tmp_path, monkeypatch):
     archive, _ = copy_backup(backups["encrypted"], tmp_path)
     monkeypatch.setenv("GNUPGHOME", gpg_keyring["public_only"])
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "is not in the GnuPG keyring", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3, "is not in the GnuPG keyring", "--yes")
 
 
 def test_non_empty_target_without_yes(backups, target, server):
-    before, dbs = state(target), databases(server)
-    res = restore(backups["plain"], target)
-    assert_failed_cleanly(res, 2, "is not empty (", target, before, dbs, server)
+    res = restore_fails_cleanly(backups["plain"], target, server, 2, "is not empty (")
     assert "pass --yes to replace it" in res.stderr
 
 
@@ -156,18 +154,14 @@ def test_file_that_is_not_an_archive_with_a_matching_manifest(backups, target, s
     archive, manifest = copy_backup(backups["plain"], tmp_path)
     archive.write_bytes(b"this is not a pg_dump archive\n" * 100)
     reseal(archive, manifest)
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "is not a readable pg_dump archive", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3, "is not a readable pg_dump archive", "--yes")
 
 
 def test_damaged_table_data_fails_in_the_temporary_database(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
     damage_data_keeping_toc(archive)
     reseal(archive, manifest)
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, "pg_restore failed", target, before, dbs, server)
+    res = restore_fails_cleanly(archive, target, server, 3, "pg_restore failed", "--yes")
     assert "temporary database was dropped" in res.stderr
 
 
@@ -175,18 +169,14 @@ def test_rows_that_do_not_match_the_manifest(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
     rows = expected_rows()["public.activity_timeline"]
     edit_manifest(manifest, lambda m: m["tables"]["public.activity_timeline"].update(rows=rows + 1))
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 3, f"public.activity_timeline: {rows} rows, the manifest says {rows + 1}",
-                          target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 3,
+                          f"public.activity_timeline: {rows} rows, the manifest says {rows + 1}", "--yes")
 
 
 def test_role_missing_on_the_target_server(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
     edit_manifest(manifest, lambda m: m["roles"].append("role_from_another_cluster"))
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 2, "do not exist on this server: role_from_another_cluster", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 2, "do not exist on this server: role_from_another_cluster", "--yes")
 
 
 def test_timescaledb_version_not_installed(backups, target, server, tmp_path):
@@ -196,9 +186,7 @@ def test_timescaledb_version_not_installed(backups, target, server, tmp_path):
         m["timescaledb"]["version"] = "2.0.0"
         next(e for e in m["extensions"] if e["name"] == "timescaledb")["version"] = "2.0.0"
     edit_manifest(manifest, older)
-    before, dbs = state(target), databases(server)
-    res = restore(archive, target, "--yes")
-    assert_failed_cleanly(res, 2, "the archive needs TimescaleDB 2.0.0", target, before, dbs, server)
+    restore_fails_cleanly(archive, target, server, 2, "the archive needs TimescaleDB 2.0.0", "--yes")
 
 
 def test_another_session_on_the_target_is_refused_before_any_work(backups, target, server):
