@@ -117,6 +117,7 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
 
 def _print_migrate(res: migrate_cmd.MigrateResult) -> None:
     verb = "would apply" if res.dry_run else "applied"
+    _print_accepted(res.accepted, res.dry_run)
     if res.dry_run:
         for m in res.applied:
             out.print(f"would apply {m['id']} ({m['statements']} statements"
@@ -133,7 +134,14 @@ def _print_migrate(res: migrate_cmd.MigrateResult) -> None:
         for n in names:
             out.print(f"cron: {k} {n}")
     out.print(f"{res.database}: {verb} {len(res.applied)} migration(s)"
-              + (", nothing to do" if not res.applied and not res.repeatables else ""))
+              + (", nothing to do" if not (res.applied or res.repeatables or res.accepted) else ""))
+
+
+def _print_accepted(accepted: list[dict], dry_run: bool) -> None:
+    for a in accepted:
+        out.print(f"{'would record' if dry_run else 'recorded'} the edited {a['id']} as applied "
+                  f"(checksum {a['recorded'][:12]} -> {a['checksum'][:12]}; the file accepts the old checksum: "
+                  f"{a['reason']})", markup=False)
 
 
 @app.command()
@@ -164,7 +172,9 @@ def rollback(database_url: Url = None,
         ids = [r["id"] for r in res.rolled_back]
         if json:
             emit_json(res.as_dict())
-        elif not ids:
+            return
+        _print_accepted(res.accepted, dry_run)
+        if not ids:
             out.print(f"{res.database}: nothing to roll back")
         elif dry_run:
             out.print("\n".join(f"would roll back {i}" for i in ids))
@@ -186,7 +196,7 @@ def status(database_url: Url = None,
         else:
             for e in rep.migrations:
                 when = f"  {e.applied_at} by {e.applied_by}" if e.applied_at else ""
-                out.print(f"{e.state:<8} {e.id}{when}{'  (' + e.note + ')' if e.note else ''}")
+                out.print(f"{e.state:<8} {e.id}{when}{'  (' + e.note + ')' if e.note else ''}", markup=False)
             for e in rep.repeatables:
                 if e.state != "applied":
                     out.print(f"{e.state:<8} {e.id}{'  (' + e.note + ')' if e.note else ''}")
@@ -210,12 +220,18 @@ def new(name: Annotated[str, typer.Argument(help="verb_object, e.g. add_deal_reg
 @app.command()
 def repair(database_url: Url = None,
            accept: Annotated[Optional[list[str]], typer.Option("--accept", metavar="ID",
-                             help="An applied file was edited harmlessly: record its new checksum.")] = None,
+                             help="An applied file was edited harmlessly: record its new checksum in this "
+                                  "database (for every database, see `-- dbtool-accept-checksum:`).")] = None,
            forget: Annotated[Optional[list[str]], typer.Option("--forget", metavar="ID",
                              help="An applied file was deleted on purpose: drop its record.")] = None,
            reason: Annotated[Optional[str], typer.Option("--reason", help="Why; kept in dbtool.log.")] = None,
            json: Json = False, project: Project = None):
-    """Record the DBA's decision about an edited or deleted applied migration (kept in dbtool.log)."""
+    """Record the DBA's decision about an edited or deleted applied migration (kept in dbtool.log).
+
+    --accept is one database's decision. When an edit changes nothing for any database that applied
+    the old file, the file itself can say so for all of them: a `-- dbtool-accept-checksum: <old
+    checksum> because <reason>` line in its header, which migrate then records on each database
+    (docs/engine.md)."""
     with handled(json):
         msgs = repair_cmd.repair(db.resolve_url(database_url), config.load(project), accept=accept or [],
                                  forget=forget or [], reason=reason)

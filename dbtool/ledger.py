@@ -105,6 +105,16 @@ def record(conn: psycopg.Connection, migration, duration_ms: int) -> None:
     log(conn, "apply", migration.id, migration.checksum)
 
 
+def accept_checksum(conn: psycopg.Connection, migration_id: str, recorded: str, checksum: str, reason: str) -> None:
+    """The file now differs from what was applied, and accepts the recorded checksum
+    (`-- dbtool-accept-checksum:`): record the file's checksum, so later runs see an ordinary applied
+    file, and log the old one with the reason. rollback_checksum is left as it was: the directive
+    speaks for the forward file only."""
+    conn.execute(f"UPDATE {SCHEMA}.migrations SET checksum = %s WHERE id = %s AND checksum = %s",
+                 [checksum, migration_id, recorded])
+    log(conn, "accept-checksum", migration_id, checksum, f"{reason} (recorded checksum was {recorded})")
+
+
 def unrecord(conn: psycopg.Connection, migration_id: str, checksum: str | None) -> None:
     conn.execute(f"DELETE FROM {SCHEMA}.migrations WHERE id = %s", [migration_id])
     log(conn, "rollback", migration_id, checksum)

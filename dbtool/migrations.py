@@ -5,6 +5,10 @@ each file into statements with sqlparse. dbtool adds what a DBA needs on top: co
 every statement's line and column (so a server error points into the file), and refusal of a
 folder that cannot be applied safely (duplicate numbers, missing or empty rollbacks, unknown
 dependencies).
+
+A migration's leading comment block may also hold `-- dbtool-accept-checksum: <sha256> because
+<reason>` lines: checksums of earlier versions of the file that every database which applied one of
+them may treat as this version (docs/engine.md, "Fixing an applied migration").
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from yoyo import migrations as yoyo
 from .errors import DbtoolError, UsageError
 
 ID_RE = re.compile(r"^(\d+)_")
+ACCEPT_DIRECTIVE = "dbtool-accept-checksum"
+# A comment line that names the directive (any case, with or without the colon), so that a
+# misspelt or misplaced one is refused instead of being read as prose.
+_ACCEPT_LINE = re.compile(r"^\s*--\s*dbtool-accept-checksum", re.I)
+_ACCEPT_PARTS = re.compile(r"^\s*--\s*dbtool-accept-checksum\s*:\s*(\S*)\s*(.*?)\s*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_REASON = re.compile(r"^because\s+(\S.*)$")
+_HEADER_LINE = re.compile(r"^(\s*|\s*--.*)$")  # yoyo's leading block: blank and -- lines
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,10 @@ class Migration:
     # yoyo's positional pairing: forward statement i is undone by rollback[-1 - i] (equal counts are
     # enforced where it is used, in non-transactional migrations)
     rollback: list[Statement] = field(default_factory=list)
+    # `-- dbtool-accept-checksum:` lines: checksum of an earlier version of the forward file -> why
+    # a database that applied that version may keep it as this one. The forward file only: the
+    # ledger's rollback_checksum is never compared to refuse anything.
+    accepted_checksums: dict[str, str] = field(default_factory=dict)
 
 
 def find_id(ids: list[str], given: str, what: str = "migration") -> str:
@@ -207,7 +223,13 @@ def _load(ym, root: Path, known: set[str]) -> Migration:
     if not rb_path.exists():
         raise _fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
                     hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)")
+    accepted = accepted_checksums(text, path, root)
     rb_text = read_text(rb_path, root)
+    for a in accept_lines(rb_text):
+        raise _fail(f"{rel(rb_path, root)}:{a.line}: `-- {ACCEPT_DIRECTIVE}:` belongs in {path.name}, not in its "
+                    "rollback file",
+                    hint="it accepts old checksums of the migration file; the rollback file's checksum never "
+                         "stops a run")
     backward = split(rb_text, rb_path, root)
     if not backward:
         raise _fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
@@ -220,13 +242,80 @@ def _load(ym, root: Path, known: set[str]) -> Migration:
     return Migration(
         id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
         transactional=transactional, text=text, rollback_text=rb_text,
-        statements=locate(text, forward), rollback=locate(rb_text, backward),
+        statements=locate(text, forward), rollback=locate(rb_text, backward), accepted_checksums=accepted,
     )
 
 
 def directives(text: str) -> dict[str, str]:
     """The `-- depends:` / `-- transactional:` lines at the top of a migration, as yoyo reads them."""
     return yoyo.parse_metadata_from_sql_comments(text)[0]
+
+
+@dataclass(frozen=True)
+class AcceptLine:
+    """One `-- dbtool-accept-checksum:` line: its checksum and reason, or what is wrong with it."""
+    line: int  # 1-based
+    checksum: str | None
+    reason: str | None
+    problem: str | None  # None when the line is well-formed and where dbtool reads it
+
+
+def accept_lines(text: str) -> list[AcceptLine]:
+    """Every comment line naming the accept-checksum directive, checked: well-formed (64 lowercase
+    hex digits, then `because <reason>`), in the leading comment block (where yoyo reads
+    `-- depends:`; the block ends at the first line that is neither blank nor a -- comment), and
+    not a checksum listed twice. The linter reports the problems; `read` refuses the first."""
+    out, seen, in_header = [], {}, True
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip("\r")
+        in_header = in_header and bool(_HEADER_LINE.match(line))
+        if not _ACCEPT_LINE.match(line):
+            continue
+        problem, checksum_, reason = _accept_parts(line)
+        if problem is None and not in_header:
+            problem = (f"`-- {ACCEPT_DIRECTIVE}:` below the leading comment block is not read: dbtool reads it "
+                       "only in the -- comment lines before the first statement, as yoyo reads `-- depends:`")
+        elif problem is None and checksum_ in seen:
+            problem = f"checksum {checksum_[:12]} is already accepted on line {seen[checksum_]}"
+        elif problem is None:
+            seen[checksum_] = n
+        out.append(AcceptLine(n, checksum_, reason, problem))
+    return out
+
+
+def is_accept_line(line: str) -> bool:
+    """A comment line naming the accept-checksum directive, well-formed or not."""
+    return bool(_ACCEPT_LINE.match(line))
+
+
+def _accept_parts(line: str) -> tuple[str | None, str | None, str | None]:
+    """(problem, checksum, reason) of one directive line."""
+    form = f"write `-- {ACCEPT_DIRECTIVE}: <sha256 of the old file> because <reason>`"
+    parts = _ACCEPT_PARTS.match(line)
+    if not parts:
+        return f"malformed `-- {ACCEPT_DIRECTIVE}:` line: {form}", None, None
+    value, rest = parts.groups()
+    if not _SHA256.match(value):
+        shown = repr(value[:24] + ("..." if len(value) > 24 else "")) if value else "nothing"
+        return (f"malformed `-- {ACCEPT_DIRECTIVE}:` line: {shown} is not a sha256 checksum (64 lowercase hex "
+                f"digits); {form}"), None, None
+    reason = _REASON.match(rest)
+    if not reason:
+        return (f"`-- {ACCEPT_DIRECTIVE}: {value[:12]}...` gives no reason: add `because <why the edit changes "
+                "nothing for the databases that applied the old file>`"), None, None
+    return None, value, reason.group(1)
+
+
+def accepted_checksums(text: str, path: Path, root: Path) -> dict[str, str]:
+    """The file's accepted old checksums (checksum -> reason); a DbtoolError at file:line for a bad line."""
+    out = {}
+    for a in accept_lines(text):
+        if a.problem:
+            raise _fail(f"{rel(path, root)}:{a.line}: {a.problem}",
+                        hint="see docs/engine.md, \"Fixing an applied migration\"; `dbtool status` shows the "
+                             "checksum a database recorded")
+        out[a.checksum] = a.reason
+    return out
 
 
 def transactional_flag(value: str) -> bool | None:

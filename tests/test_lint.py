@@ -255,6 +255,34 @@ def test_header_comment_is_required_and_the_new_placeholder_must_be_replaced(pro
                          ("migration-header", "migrations/0002_create_notes.sql", 3)}
 
 
+ACCEPT = "-- dbtool-accept-checksum: " + "ab" * 32 + " because only a branch that failed everywhere it ran changed\n"
+
+
+def test_an_accept_checksum_line_passes_the_header_and_style_rules_but_is_no_header_itself(proj):
+    proj.pair("0001_create_deals", HEADER + ACCEPT + "CREATE TABLE public.deals (id bigint);\n",
+              HEADER + "DROP TABLE public.deals;\n")
+    proj.pair("0002_create_notes", ACCEPT.replace("ab", "cd") + "CREATE TABLE public.notes (id bigint);\n",
+              HEADER + "DROP TABLE public.notes;\n")
+    assert len(ACCEPT) > 120  # longer than .sqlfluff's max_line_length, which it is exempt from
+    rep = lint(proj.load(), layers=["style", "rules"])
+    assert hits(rep) == {("migration-header", "migrations/0002_create_notes.sql", 1)}
+
+
+def test_a_malformed_or_misplaced_accept_checksum_line_is_flagged_at_its_line(proj):
+    proj.pair("0001_create_deals", HEADER + "-- dbtool-accept-checksum: abc because short\n"
+              "-- dbtool-accept-checksum: " + "ab" * 32 + "\n"
+              "CREATE TABLE public.deals (id bigint);\n" + ACCEPT,
+              HEADER + ACCEPT + "DROP TABLE public.deals;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("migration-accept-checksum", "migrations/0001_create_deals.sql", 4),
+                         ("migration-accept-checksum", "migrations/0001_create_deals.sql", 5),
+                         ("migration-accept-checksum", "migrations/0001_create_deals.sql", 7),
+                         ("migration-accept-checksum", "migrations/0001_create_deals.rollback.sql", 4)}
+    messages = {f.line: f.message for f in rep.findings if f.path == "migrations/0001_create_deals.sql"}
+    assert "'abc' is not a sha256 checksum" in messages[4] and "gives no reason" in messages[5]
+    assert "below the leading comment block" in messages[7]
+
+
 def test_schema_qualification_and_search_path_are_required(proj):
     pair(proj, "0001_create_deals", """
         CREATE TABLE deals (id bigint);

@@ -16,6 +16,9 @@ class MigrateResult:
     database: str
     dry_run: bool
     applied: list[dict] = field(default_factory=list)
+    # applied files edited since, whose `-- dbtool-accept-checksum:` names the recorded checksum:
+    # {id, recorded, checksum, reason}; the record is brought to the file's checksum (not with --dry-run)
+    accepted: list[dict] = field(default_factory=list)
     repeatables: list[str] = field(default_factory=list)
     repeatables_pending: list[dict] = field(default_factory=list)
     repeatables_dropped: list[str] = field(default_factory=list)
@@ -37,20 +40,46 @@ def select_target(files: list[Migration], to: str | None) -> list[Migration]:
     return files[: ids.index(migrations.find_id(ids, to)) + 1]
 
 
-def check_integrity(project: Project, files: list[Migration], done: dict[str, ledger.Applied]) -> None:
-    """Refuse to go on when an applied file was edited or deleted: the database no longer matches it."""
+def check_integrity(project: Project, files: list[Migration], done: dict[str, ledger.Applied]) -> list[dict]:
+    """Refuse to go on when an applied file was edited or deleted: the database no longer matches it.
+
+    An edited file whose `-- dbtool-accept-checksum:` lines name the checksum the database recorded
+    is not refused: the project declares that the edit changes nothing for a database that applied
+    that version. Those are returned, {id, recorded, checksum, reason} in apply order, for the caller
+    to record (`record_accepted`, under the migration lock) or report."""
     by_id = {m.id: m for m in files}
+    accepted = []
     for mid, rec in done.items():
         m = by_id.get(mid)
         if m is None:
             raise DbtoolError(f"{project.get('migrations')}/{mid}.sql was applied on {rec.applied_at:%Y-%m-%d %H:%M} "
                               "but the file is gone",
                               hint=f"restore the file, or run `dbtool repair --forget {mid}` if it was removed on purpose")
-        if m.checksum != rec.checksum:
-            raise DbtoolError(f"{migrations.rel(m.path, project.root)} was edited after it was applied on "
-                              f"{rec.applied_at:%Y-%m-%d %H:%M} (checksum {rec.checksum[:12]} is now {m.checksum[:12]})",
-                              hint="restore the file and put the change in a new migration, or run "
-                                   f"`dbtool repair --accept {mid}` if the edit changes nothing in the database")
+        if m.checksum == rec.checksum:
+            continue
+        if rec.checksum in m.accepted_checksums:
+            accepted.append({"id": mid, "recorded": rec.checksum, "checksum": m.checksum,
+                             "reason": m.accepted_checksums[rec.checksum]})
+            continue
+        raise DbtoolError(f"{migrations.rel(m.path, project.root)} was edited after it was applied on "
+                          f"{rec.applied_at:%Y-%m-%d %H:%M} (checksum {rec.checksum[:12]} is now {m.checksum[:12]})",
+                          hint="restore the file and put the change in a new migration, or run "
+                               f"`dbtool repair --accept {mid}` if the edit changes nothing in the database; if it "
+                               "changes nothing for any database that applied the old file, the file can say so for "
+                               f"all of them: `-- {migrations.ACCEPT_DIRECTIVE}: {rec.checksum} because <reason>` in "
+                               "its header (docs/engine.md)")
+    order = {m.id: i for i, m in enumerate(files)}
+    return sorted(accepted, key=lambda a: order[a["id"]])
+
+
+def record_accepted(conn, accepted: list[dict]) -> None:
+    """Bring the records of accepted edits to the files' checksums, with a dbtool.log row each, in
+    one transaction. Call under the migration lock, after check_integrity."""
+    if not accepted:
+        return
+    with conn.transaction():
+        for a in accepted:
+            ledger.accept_checksum(conn, a["id"], a["recorded"], a["checksum"], a["reason"])
 
 
 def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool = False,
@@ -67,7 +96,8 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
         try:
             ledger.ensure(conn)
             done = ledger.applied(conn)
-            check_integrity(project, files, done)
+            result.accepted = check_integrity(project, files, done)
+            record_accepted(conn, result.accepted)
             pending = [m for m in target if m.id not in done]
             for i, m in enumerate(pending, 1):
                 progress("apply", m.id, {"n": i, "of": len(pending), "transactional": m.transactional})
@@ -86,7 +116,7 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
 
 def _dry_run(conn, project, files, target, reps, result: MigrateResult) -> MigrateResult:
     done = ledger.applied(conn)
-    check_integrity(project, files, done)
+    result.accepted = check_integrity(project, files, done)
     for m in target:
         if m.id not in done:
             result.applied.append({"id": m.id, "statements": len(m.statements), "transactional": m.transactional})

@@ -17,6 +17,7 @@ class RollbackResult:
     database: str
     dry_run: bool
     rolled_back: list[dict] = field(default_factory=list)
+    accepted: list[dict] = field(default_factory=list)  # as in MigrateResult: edits the files accept
     repeatables_pending: list[dict] = field(default_factory=list)
     cron: dict | None = None
 
@@ -59,11 +60,13 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
             ledger.lock(conn, settings.lock_wait)
         try:
             done = ledger.applied(conn)
-            migrate_cmd.check_integrity(project, files, done)
+            result.accepted = migrate_cmd.check_integrity(project, files, done)
             order = [m.id for m in files if m.id in done]
             targets = choose(order, steps, to, all_)
             if confirm and targets and not dry_run:
                 confirm(targets, result.database)
+            if not dry_run:  # as migrate does, once confirmed: records that match the files again
+                migrate_cmd.record_accepted(conn, result.accepted)
             for i, mid in enumerate(targets, 1):
                 if dry_run:
                     result.rolled_back.append({"id": mid})

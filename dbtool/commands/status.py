@@ -16,6 +16,9 @@ class Entry:
     applied_at: str | None = None
     applied_by: str | None = None
     note: str | None = None
+    # applied, then edited, and the file accepts the recorded checksum (`-- dbtool-accept-checksum:`):
+    # {"checksum": the recorded one, "reason": the file's}; the next migrate records the new checksum
+    accepted: dict | None = None
 
 
 @dataclass
@@ -58,11 +61,18 @@ def _migrations(files, done: dict[str, ledger.Applied]) -> list[Entry]:
         if rec is None:
             out.append(Entry(m.id, "pending"))
             continue
-        state = "changed" if rec.checksum != m.checksum else "applied"
-        note = None
+        state, notes, accepted = "applied", [], None
+        if rec.checksum != m.checksum and rec.checksum in m.accepted_checksums:
+            reason = m.accepted_checksums[rec.checksum]
+            accepted = {"checksum": rec.checksum, "reason": reason}
+            notes.append(f"edited after it was applied; the file accepts the old checksum: {reason}")
+        elif rec.checksum != m.checksum:
+            state = "changed"
+            notes.append(f"edited after it was applied; the database recorded checksum {rec.checksum}")
         if state == "applied" and rec.rollback_checksum and rec.rollback_checksum != m.rollback_checksum:
-            note = "rollback file edited since applied"
-        out.append(Entry(m.id, state, f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by, note))
+            notes.append("rollback file edited since applied")
+        out.append(Entry(m.id, state, f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by,
+                         "; ".join(notes) or None, accepted))
     known = {m.id for m in files}
     for mid, rec in done.items():
         if mid not in known:

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from pglast import ast, visitors
 
+from .. import migrations
 from . import objects
 from .files import Workspace
 from .model import ERROR, WARNING, Finding, Rule
@@ -30,6 +31,10 @@ RULES = {r.id: r for r in [
          "write the statements that undo the migration, newest change first, in NNNN_name.rollback.sql"),
     Rule("migration-header", WARNING, "a file starts with a comment that says why it exists",
          "start the file with `-- <what>` and `-- Why: <reason>` lines"),
+    Rule("migration-accept-checksum", ERROR, "a `-- dbtool-accept-checksum:` line names a sha256 and a reason, "
+         "in a migration file's header",
+         "write `-- dbtool-accept-checksum: <64 lowercase hex digits> because <reason>` among the -- lines before "
+         "the migration file's first statement (not in its rollback file)"),
     Rule("owner-role", ERROR, "after the roles migration, files start with SET LOCAL ROLE <owner>",
          "make `SET LOCAL ROLE maplatform_owner;` the first statement so the owner role owns what it creates"),
     Rule("migration-recreates", ERROR, "a migration re-creates an object an earlier migration created",
@@ -70,7 +75,7 @@ def at(rule: str, f: SqlFile, offset: int, message: str | None = None) -> Findin
 
 
 def check(ws: Workspace, cfg: LintConfig, selected: set[str]) -> list[Finding]:
-    checks = [syntax, names, rollbacks, headers, owner_role, recreates, tenant_rls, repeatables,
+    checks = [syntax, names, rollbacks, headers, accept_checksums, owner_role, recreates, tenant_rls, repeatables,
               search_path, schema_qualified]
     out = []
     for fn in checks:
@@ -117,12 +122,26 @@ def headers(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
         comment = f.leading_comment()
         prose = [ln for ln in comment.splitlines()
                  if ln.strip().startswith(("--", "/*", "*")) and not re.match(r"\s*--\s*(depends|transactional)\s*:", ln)
-                 and "dbtool-lint:" not in ln and re.search(r"[A-Za-z]{3}", ln)]
+                 and not migrations.is_accept_line(ln) and "dbtool-lint:" not in ln and re.search(r"[A-Za-z]{3}", ln)]
         if not prose:
             yield finding("migration-header", f, message="no header comment before the first statement")
         elif NEW_PLACEHOLDER in comment:
             line = comment[: comment.index(NEW_PLACEHOLDER)].count("\n") + 1
             yield finding("migration-header", f, line, 1, message="the header still has `dbtool new`'s placeholder")
+
+
+def accept_checksums(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
+    """What `dbtool migrate` would refuse in a migration's accept-checksum lines (the same reader),
+    and such lines where dbtool never reads them."""
+    for f in ws.forward:
+        for a in migrations.accept_lines(f.text):
+            if a.problem:
+                yield finding("migration-accept-checksum", f, a.line, 1, message=a.problem)
+    for f in [*ws.rollbacks.values(), *ws.repeatables, *ws.other]:
+        for a in migrations.accept_lines(f.text):
+            yield finding("migration-accept-checksum", f, a.line, 1,
+                          message=f"`-- {migrations.ACCEPT_DIRECTIVE}:` means nothing here: only a migration file's "
+                                  "header accepts old checksums (of that file)")
 
 
 def _sets_owner(f: SqlFile, owner: str) -> bool:
