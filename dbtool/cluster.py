@@ -7,6 +7,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .errors import DatabaseFailure, DbtoolError
@@ -48,6 +49,24 @@ def server_user() -> str:
         raise DbtoolError(f"running as root, but there is no system user {user!r} to run PostgreSQL as",
                           hint="install postgresql-common (make setup) or set DBTOOL_PG_USER to an unprivileged user") from None
     return user
+
+
+def write_private(path: Path, text: str, owner: int | None = None) -> None:
+    """`text` in `path`, readable by its owner only from the first byte whatever the umask: a new
+    private file (O_EXCL, mode 0600) beside it, renamed over `path`, so a reader never sees it
+    half-written or open to others, and a link planted at `path` is replaced, not written through.
+    With `owner` (a uid), the file is given to that user before anything is written in it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # mkstemp's mode, minus whatever the umask removed
+            if owner is not None:
+                os.fchown(f.fileno(), owner, -1)
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def pg_ctl(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:

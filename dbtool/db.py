@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg import pq
 
 from .errors import DatabaseFailure, DbtoolError, UsageError
 
@@ -30,17 +31,54 @@ def resolve_url(explicit: str | None = None) -> str:
                           "(`dbtool dev up` prints a URL for a local cluster)")
 
 
-# The password of a URL (greedy: it may hold an @ or a space) and of a keyword=value string.
+# The password of a URL (greedy: it may hold an @ or a space) and of a keyword=value string, with
+# the other secrets libpq takes (sslpassword, OAuth and SCRAM keys).
 URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)(.*)@")
-KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+SECRET_KEYS = r"(?:ssl)?password|oauth_client_secret|scram_(?:client|server)_key"
+KEYWORD_PASSWORD = re.compile(rf"((?:{SECRET_KEYS})\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+URI_PREFIX = re.compile(r"postgres(?:ql)?://")  # libpq's two, case-sensitive as in libpq
+QUOTED = re.compile(r'"([^"]*)"')  # libpq quotes the values (and option names) it cannot parse
+OPTIONS = frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
+URL_FORMS = "use postgresql://user@host:port/dbname or 'host=... dbname=...'"
+ENCODE = ("percent-encode reserved characters in a URL (/ as %2F, @ as %40, ? as %3F, % as %25, space as "
+          "%20), or keep the password out of it (PGPASSWORD, ~/.pgpass)")
+
+
+def _has_secret(url: str) -> bool:
+    return bool(URL_PASSWORD.search(url) or KEYWORD_PASSWORD.search(url))
 
 
 def _bad_url(url: str, reason: str) -> UsageError:
-    return UsageError(f"invalid database URL {redact(url)!r}: {scrub(reason, url)}",
-                      hint="use postgresql://user@host:port/dbname or 'host=... dbname=...'")
+    """libpq quotes the part of a URL it cannot parse, and that part can be the password (or a
+    piece of it): with a password in the URL, neither the URL nor any quoted value is printed."""
+    if not _has_secret(url):
+        return UsageError(f"invalid database URL {redact(url)!r}: {reason}", hint=URL_FORMS)
+    reason = scrub(QUOTED.sub(lambda m: m[0] if m[1] in OPTIONS or m[1] == "=" else '"***"', reason), url)
+    return UsageError(f"invalid database URL (not shown: it holds a password): {reason}",
+                      hint=f"{URL_FORMS}; {ENCODE}; in 'key=value' form, quote a value with spaces")
+
+
+def _check_reserved(url: str) -> None:
+    """libpq ends a URL's user:password@ at the first @ or / and looks no further: an unencoded
+    / or @ in the password (or an @ in the query, before any /) turns part of it into the host,
+    port or database name, which every message prints. Refused before libpq reads it."""
+    m = URI_PREFIX.match(url)
+    if not m:
+        return
+    rest = url[m.end():]
+    head = re.match(r"[^@/]*", rest)[0]
+    if rest[len(head):].startswith("@"):  # libpq takes `head` as user:password
+        ambiguous = "?" in head or "@" in re.match(r"[^/?]*", rest[len(head) + 1:])[0]
+    else:
+        ambiguous = "@" in rest.split("?", 1)[0]
+    if ambiguous:
+        raise UsageError("invalid database URL (not shown: it may hold a password): an unencoded /, @ or ? in its "
+                         "user name, password or database name would be read as part of the host or database",
+                         hint=ENCODE)
 
 
 def parse(url: str) -> dict:
+    _check_reserved(url)
     try:
         return pg_conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
@@ -62,12 +100,19 @@ def redact(url: str) -> str:
 def scrub(text: str, url: str) -> str:
     """`text` with every form of the URL's password replaced by ***: libpq quotes the offending
     part of a URL it cannot parse, and that part can be the password."""
-    secrets = {m[1] for m in URL_PASSWORD.findall(url or "")}
-    secrets |= {m[1].strip("'") for m in KEYWORD_PASSWORD.findall(url or "")}
-    secrets |= {unquote(x) for x in secrets}
-    for secret in sorted((x for x in secrets if x), key=len, reverse=True):
+    for secret in sorted(_secrets(url or ""), key=len, reverse=True):
         text = text.replace(secret, "***")
     return redact(text)
+
+
+def _secrets(url: str) -> set[str]:
+    """The URL's password as written, as percent-decoded, and as libpq reads it."""
+    found = {m[1] for m in URL_PASSWORD.findall(url)} | {m[1].strip("'") for m in KEYWORD_PASSWORD.findall(url)}
+    try:
+        found |= {v for k, v in pg_conninfo.conninfo_to_dict(url).items() if re.fullmatch(SECRET_KEYS, k)}
+    except psycopg.Error:
+        pass
+    return {y for x in found if x for y in (x, unquote(x)) if y}
 
 
 def describe(url: str) -> str:

@@ -169,3 +169,63 @@ def test_dev_reset_and_destroy_need_yes_without_a_terminal(tmp_path):
     for cmd in (["dev", "reset"], ["dev", "destroy"]):
         res = run(*cmd, env=env)
         assert res.exit_code == 2 and "--yes" in res.stderr, cmd
+
+
+# A password with the characters a URL reserves, in each form a URL can carry it. Left unencoded,
+# libpq reads part of it as the host, port or database name, which every message used to print.
+UNENCODED = [
+    "postgresql://{user}:Sec/ret99@{host}:{port}/postgres",
+    "postgresql://{user}:Sec@ret99@{host}:{port}/postgres",
+    "postgresql://{user}:Sec?ret99@{host}:{port}/postgres",
+    "postgresql://{host}:{port}?user={user}&password=Sec@ret99",
+]
+UNPARSABLE = [
+    "postgresql://{user}:Sec%ret99@{host}:{port}/postgres",
+    "postgresql://{user}:Sec ret99@{host}:{port}/postgres",
+    "postgresql://{host}:{port}/postgres?user={user}&password=Sec&ret99",
+    "host={host} port={port} user={user} password=Sec ret99",
+    "host={host} port={port} user={user} password='Sec ret99' port=x",
+]
+WELL_FORMED = [
+    "postgresql://{user}:Sec%2Fret99%40@{host}:{port}/postgres",
+    "postgresql://{host}:{port}/postgres?user={user}&password=Sec/ret99@",
+    "postgresql://{host}:{port}/postgres?user={user}&password=Sec%2Fret99",
+    "host={host} port={port} user={user} dbname=postgres password='Sec/ret99@ x'",
+]
+
+
+def status_of(url: str, proj: str, as_json: bool):
+    res = run("status", "-d", url, "--project", proj, *(["--json"] if as_json else []))
+    shown = res.stdout + res.stderr
+    assert "Sec" not in shown and "ret99" not in shown, shown
+    assert "Traceback" not in shown
+    message = json.loads(res.stdout)["error"] if as_json else res.stderr
+    return res.exit_code, message, (json.loads(res.stdout)["hint"] if as_json else res.stderr)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("shape", UNENCODED)
+def test_an_unencoded_slash_at_or_question_mark_in_the_password_is_a_usage_error_that_prints_none_of_it(
+        tmp_project, server, password_user, shape, as_json):
+    url = shape.format(user=password_user, host=server.host, port=server.port)
+    code, message, hint = status_of(url, project_with_one_migration(tmp_project), as_json)
+    assert code == 2, message
+    assert "unencoded" in message and "percent-encode" in hint and "%2F" in hint and "%40" in hint
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("shape", UNPARSABLE)
+def test_a_url_libpq_cannot_parse_is_a_usage_error_that_prints_no_part_of_the_password(
+        tmp_project, server, password_user, shape, as_json):
+    url = shape.format(user=password_user, host=server.host, port=server.port)
+    code, message, _ = status_of(url, project_with_one_migration(tmp_project), as_json)
+    assert code == 2 and "invalid database URL" in message, message
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("shape", WELL_FORMED)
+def test_a_wrong_password_with_reserved_characters_is_an_authentication_failure_that_prints_none_of_it(
+        tmp_project, server, password_user, shape, as_json):
+    url = shape.format(user=password_user, host=server.host, port=server.port)
+    code, message, _ = status_of(url, project_with_one_migration(tmp_project), as_json)
+    assert code == 3 and "authentication failed" in message, message

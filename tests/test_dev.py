@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +44,7 @@ def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_databa
         assert c.execute("SHOW cron.database_name").fetchone()[0] == "maplatform"
     assert dev.up(proj, base=dev_home).url == d.url  # a second up is a no-op
     if os.geteuid() == 0:
-        assert pwd.getpwuid((dev_home / "dev" / "pgdata").stat().st_uid).pw_name == "postgres"
+        assert pwd.getpwuid(d.datadir.stat().st_uid).pw_name == "postgres"
 
 
 def test_dev_cluster_migrates_to_head_with_pg_cron_in_the_same_database(dev_home):
@@ -105,18 +107,16 @@ def test_data_folder_owned_by_someone_else_is_a_clear_error(dev_home):
         dev.up(config.load(ROOT), base=dev_home)
 
 
-def _as_user(user: str, fn) -> tuple[int, str]:
-    """Run fn() in a forked child that has dropped root for `user`; returns (exit status, output)."""
-    pw = pwd.getpwnam(user)
+def _forked(fn, prepare=lambda: None) -> tuple[int, str]:
+    """Run prepare() then fn() in a forked child; returns (exit status, output). No exec, so the
+    interpreter under /root stays usable after the child drops root."""
     r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: no exec, so the interpreter under /root stays usable
+    if pid == 0:
         os.close(r)
         code = 0
         try:
-            os.setgid(pw.pw_gid)
-            os.setuid(pw.pw_uid)
-            os.environ.update(HOME=pw.pw_dir, USER=user)
+            prepare()
             os.write(w, str(fn()).encode())
         except BaseException:
             os.write(w, traceback.format_exc().encode())
@@ -126,6 +126,17 @@ def _as_user(user: str, fn) -> tuple[int, str]:
     with os.fdopen(r) as f:
         output = f.read()
     return os.waitpid(pid, 0)[1], output
+
+
+def _as_user(user: str, fn) -> tuple[int, str]:
+    """Run fn() in a forked child that has dropped root for `user`; returns (exit status, output)."""
+    pw = pwd.getpwnam(user)
+
+    def drop_root():
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+        os.environ.update(HOME=pw.pw_dir, USER=user)
+    return _forked(fn, drop_root)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an ordinary user")
@@ -179,3 +190,49 @@ def test_dev_cluster_wants_a_password_that_only_the_passfile_holds(dev_home):
         assert c.execute("SELECT 1").fetchone() == (1,)
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(d.url.split("?", 1)[0], passfile="/dev/null", connect_timeout=5)
+
+
+def test_dev_passfile_is_owner_only_in_a_folder_the_server_user_cannot_write(dev_home):
+    """The server's OS user owns the data folder; if it could write the folder of root's passfile it
+    could swap the file (or a link) in for root to read or overwrite."""
+    d = dev.up(config.load(ROOT), base=dev_home)
+    folder = d.passfile.parent
+    assert oct(d.passfile.stat().st_mode & 0o777) == "0o600" and d.passfile.stat().st_uid == os.geteuid()
+    assert folder.stat().st_uid == os.geteuid() and not folder.stat().st_mode & 0o022
+    assert d.datadir.parent != folder and d.datadir.stat().st_uid == pwd.getpwnam(cluster.server_user()).pw_uid
+    assert not [p.name for p in folder.rglob("*password*")]  # initdb's password file is gone
+    if os.geteuid() == 0:
+        def replace_passfile():
+            (d.datadir.parent / "forged").write_text("127.0.0.1:*:*:postgres:known\n")
+            os.replace(d.datadir.parent / "forged", d.passfile)
+        status, out = _as_user(cluster.server_user(), replace_passfile)
+        assert status != 0 and "PermissionError" in out, out
+        assert "known" not in d.passfile.read_text()
+
+
+def test_dev_up_never_leaves_a_secret_file_readable_by_others_even_when_writing_it_fails(dev_home):
+    """Under umask 0, with the write cut short (a file size limit: a full disk would do the same),
+    what is left on disk is what a reader could have caught while the file was being written."""
+    def cut_short():
+        os.umask(0)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    status, out = _forked(lambda: dev.up(config.load(ROOT), base=dev_home), cut_short)
+    assert status != 0 and "File too large" in out, out  # it did fail while writing a secret
+    home = dev_home / "dev"
+    assert not home.stat().st_mode & 0o022
+    readable = [str(p) for p in home.rglob("*") if p.is_file() and p.stat().st_mode & 0o077]
+    assert readable == []
+
+
+def test_dev_up_replaces_a_planted_passfile_link_instead_of_writing_through_it(dev_home, tmp_path):
+    home = dev_home / "dev"
+    home.mkdir(parents=True, mode=0o755)
+    victim = tmp_path / "victim"
+    victim.write_text("root's own file\n")
+    (home / "pgpass").symlink_to(victim)
+    d = dev.up(config.load(ROOT), base=dev_home)
+    assert victim.read_text() == "root's own file\n"
+    assert not d.passfile.is_symlink() and oct(d.passfile.stat().st_mode & 0o777) == "0o600"
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)

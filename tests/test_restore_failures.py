@@ -280,3 +280,58 @@ def test_an_old_copy_that_cannot_be_dropped_is_a_warning_saying_what_to_drop(bac
             for db in aside:
                 c.execute(f'ALTER DATABASE "{db}" IS_TEMPLATE false')
                 c.execute(f'DROP DATABASE "{db}"')
+
+
+# ----- a manifest is data, never SQL --------------------------------------------------------------
+
+@pytest.fixture
+def victim(server):
+    """A role that a tampered manifest tries to make a superuser."""
+    name = f"dbtool_victim_{os.getpid()}"
+    with server.admin() as c:
+        c.execute(f'DROP ROLE IF EXISTS "{name}"')
+        c.execute(f'CREATE ROLE "{name}" NOLOGIN')
+    yield name
+    with server.admin() as c:
+        c.execute(f'DROP ROLE "{name}"')
+
+
+def is_superuser(server, role: str) -> bool:
+    with server.admin() as c:
+        return c.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role]).fetchone()[0]
+
+
+def granting(privilege: str, grantee="PUBLIC"):
+    def change(m, v):
+        entry = {"grantee": grantee, "privilege": privilege.format(v=v), "grantable": False}
+        m["database"]["acl"] = (m["database"]["acl"] or []) + [entry]
+    return change
+
+
+def table_named(name: str):
+    return lambda m, v: m["tables"].update({name.format(v=v): {"rows": 0, "fingerprint": "0"}})
+
+
+# Edits by whoever can write the backup folder; {v} is the victim role.
+TAMPERED = {
+    "privilege": (granting("CONNECT ON DATABASE postgres TO PUBLIC; ALTER ROLE {v} SUPERUSER; --"),
+                  "database privilege 'CONNECT ON DATABASE postgres TO PUBLIC; ALTER ROLE"),
+    "privilege keyword": (granting("ALL"), "database privilege 'ALL' is not CONNECT, CREATE or TEMPORARY"),
+    "table name": (table_named("public.x; ALTER ROLE {v} SUPERUSER; --"), "table name 'public.x; ALTER ROLE"),
+    "unqualified table": (table_named("x"), "table name 'x' is not"),
+    "archive outside the folder": (lambda m, v: m["archive"].update(file=f"../../{v}.dump"), "archive file '../../"),
+    "grantee not a name": (granting("CONNECT", grantee=7), "grantee 7 is not"),
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERED.values(), ids=TAMPERED.keys())
+def test_a_tampered_manifest_is_refused_before_anything_runs_and_no_role_changes(backups, target, server,
+                                                                                  tmp_path, victim, tamper):
+    change, message = tamper
+    _, manifest = copy_backup(backups["plain"], tmp_path)
+    edit_manifest(manifest, lambda m: change(m, victim))
+    res = restore_fails_cleanly(manifest, target, server, 3, "refusing the manifest", "--yes")
+    assert message in res.stderr
+    assert "a manifest dbtool writes never holds this" in res.stderr  # the hint says why
+    assert "fetching" not in res.stderr  # refused before the archive was even read
+    assert not is_superuser(server, victim)

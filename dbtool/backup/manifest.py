@@ -15,8 +15,10 @@ import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import psycopg
+from psycopg import sql
 
 from .. import __version__, db, ledger
 from ..errors import DbtoolError, UsageError
@@ -76,6 +78,106 @@ def parse(text: str, where: str) -> dict:
     return data
 
 
+# ----- what a restore may take from a manifest ------------------------------------------------
+# Whoever can write the backup folder can write the manifest, and a restore runs as a superuser:
+# every value that reaches SQL or a path is checked here, before anything runs, and then reaches
+# SQL only as an identifier, a literal or one of these keywords.
+
+PRIVILEGES = {"CONNECT": "CONNECT", "CREATE": "CREATE", "TEMPORARY": "TEMPORARY", "TEMP": "TEMPORARY"}
+_IDENT = r'(?:[a-z_][a-z0-9_]*|"(?:[^"]|"")+")'
+QUALIFIED = re.compile(rf"{_IDENT}\.{_IDENT}")  # what format('%I.%I', schema, table) gives
+
+
+def check(manifest: dict, where: str, stem: str) -> None:
+    """Refuse a manifest holding what `dbtool backup` never writes; `stem` is its backup's name."""
+    problem = next(_problems(manifest, stem), None)
+    if problem:
+        raise DbtoolError(f"refusing the manifest {where}: {problem}",
+                          hint="a manifest dbtool writes never holds this: it was edited or damaged, and nothing "
+                               "was restored; use another backup, from a folder only trusted users can write")
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_text(value, empty: bool = False) -> bool:
+    return isinstance(value, str) and (empty or value != "")
+
+
+def _problems(man: dict, stem: str) -> Iterator[str]:
+    """Each value the restore uses, as one message per wrong one (a generator: the first is enough)."""
+    if not isinstance(man.get("server_version_num"), int):
+        yield f"server_version_num {_show(man.get('server_version_num'))} is not a number"
+    archive, dump = man.get("archive"), man.get("dump")
+    if not isinstance(archive, dict) or archive.get("file") not in (stem + ARCHIVE, stem + ENCRYPTED):
+        yield f"archive file {_show((archive or {}).get('file'))} is not {stem + ARCHIVE} or {stem + ENCRYPTED}"
+    for label, part in (("archive", archive), ("dump", dump)):
+        if not isinstance(part, dict) or not isinstance(part.get("bytes"), int) or not _is_text(part.get("sha256")):
+            yield f"{label} size or sha256 {_show(part)} is malformed"
+    yield from _database_problems(man.get("database"))
+    yield from _table_problems(man.get("tables"))
+    yield from _extension_problems(man)
+    roles = man.get("roles", [])
+    if not isinstance(roles, list) or not all(_is_text(r) for r in roles):
+        yield f"roles {_show(roles)} are not role names"
+
+
+def _database_problems(d) -> Iterator[str]:
+    if not isinstance(d, dict) or not _is_text(d.get("name")):
+        yield f"database {_show(d)} is malformed"
+        return
+    for key in ("encoding", "lc_collate", "lc_ctype"):
+        if not _is_text(d.get(key), empty=True):
+            yield f"database {key} {_show(d.get(key))} is not text"
+    for key in ("owner", "icu_locale", "comment"):
+        if d.get(key) is not None and not _is_text(d[key], empty=True):
+            yield f"database {key} {_show(d[key])} is not text"
+    acl = d.get("acl")
+    if acl is not None and not isinstance(acl, list):
+        yield f"database acl {_show(acl)} is not a list"
+        return
+    for a in acl or []:
+        if not isinstance(a, dict) or not _is_text(a.get("grantee")):
+            yield f"grantee {_show(a.get('grantee') if isinstance(a, dict) else a)} is not a role name"
+        elif not isinstance(a.get("privilege"), str) or a["privilege"].upper() not in PRIVILEGES:
+            yield f"database privilege {_show(a.get('privilege'))} is not CONNECT, CREATE or TEMPORARY"
+        elif not isinstance(a.get("grantable"), bool):
+            yield f"grantable {_show(a.get('grantable'))} is not true or false"
+    settings = d.get("settings", [])
+    for s in settings if isinstance(settings, list) else [settings]:
+        if not isinstance(s, dict) or not _is_text(s.get("setting")) or not (
+                s.get("role") is None or _is_text(s["role"])):
+            yield f"database setting {_show(s)} is malformed"
+
+
+def _table_problems(tables) -> Iterator[str]:
+    if not isinstance(tables, dict):
+        yield f"tables {_show(tables)} is not a mapping"
+        return
+    for name, t in tables.items():
+        if not QUALIFIED.fullmatch(name):
+            yield f"table name {_show(name)} is not a schema-qualified name as PostgreSQL quotes it"
+        elif not isinstance(t, dict) or type(t.get("rows")) is not int or not _is_text(t.get("fingerprint")):
+            yield f"row count or fingerprint of {name} {_show(t)} is malformed"
+
+
+def _extension_problems(man: dict) -> Iterator[str]:
+    extensions = man.get("extensions")
+    if not isinstance(extensions, list) or not all(
+            isinstance(e, dict) and all(_is_text(e.get(k)) for k in ("name", "version", "schema")) for e in extensions):
+        yield f"extensions {_show(extensions)} are malformed"
+        return
+    ts = man.get("timescaledb")
+    if ts is None:
+        return
+    if not isinstance(ts, dict) or not _is_text(ts.get("version")) or not isinstance(ts.get("hypertables", []), list):
+        yield f"timescaledb {_show(ts)} is malformed"
+    elif not any(e["name"] == "timescaledb" for e in extensions):
+        yield "timescaledb is described but not among the extensions"
+
+
 def dumps(manifest: dict) -> str:
     return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
 
@@ -83,7 +185,7 @@ def dumps(manifest: dict) -> str:
 # ----- what the manifest records ---------------------------------------------------------------
 
 TABLES_SQL = r"""
-SELECT format('%I.%I', n.nspname, c.relname)
+SELECT format('%I.%I', n.nspname, c.relname), n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -95,8 +197,9 @@ WHERE c.relkind IN ('r', 'p')
 ORDER BY 1"""
 
 # Order-independent: a restore writes rows in another physical order. Streams; no sort, no memory.
-FINGERPRINT_SQL = """SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text
-                     FROM {table} AS t"""
+FINGERPRINT_SQL = sql.SQL("""
+SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text
+FROM {table} AS t""")
 
 # Roles the objects of this database refer to (owners, grantees, policies): roles are cluster-wide,
 # not in the dump, and a restore without them fails half-way. pg_shdepend omits the bootstrap
@@ -130,13 +233,16 @@ WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_datab
 ORDER BY 1, 2"""
 
 
-def tables(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(TABLES_SQL).fetchall()]
+def tables(conn: psycopg.Connection) -> dict[str, tuple[str, str]]:
+    """Each table as the manifest names it (`schema.table`, quoted where needed) -> (schema, table)."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute(TABLES_SQL).fetchall()}
 
 
-def fingerprint(conn: psycopg.Connection, table: str) -> dict:
+def fingerprint(conn: psycopg.Connection, table: str, parts: tuple[str, str]) -> dict:
+    """Rows and content digest of `table`, read from the catalog's (schema, name) `parts`: a name
+    string (from a manifest, say) never becomes SQL."""
     try:
-        rows, digest = conn.execute(FINGERPRINT_SQL.format(table=table)).fetchone()
+        rows, digest = conn.execute(FINGERPRINT_SQL.format(table=sql.Identifier(*parts))).fetchone()
     except psycopg.errors.InsufficientPrivilege as exc:
         raise DbtoolError(f"cannot read {table}: {db.server_error(exc).message}",
                           hint="back up as the owner of every table or a role with BYPASSRLS (a superuser): "

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from .. import db
 from ..backup import manifest as mf
@@ -125,7 +126,8 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
         man = mf.describe(conn)
         tables = mf.tables(conn)
         if tables:  # no DROP or ALTER between our reads and pg_dump's (it takes the same locks)
-            conn.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS SHARE MODE")
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+                sql.SQL(", ").join(sql.Identifier(*parts) for parts in tables.values())))
         snapshot = db.scalar(conn, "SELECT pg_export_snapshot()")
         total = db.scalar(conn, DATA_TABLES_SQL)
         pg_dump = tools.pg_program("pg_dump", man["server_version_num"] // 10000)
@@ -135,7 +137,7 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
         progress("step", f"dumping {man['database']['name']} to {final}", {})
         dump = _Dump(pg_dump, url, snapshot, partial, recipient, progress, total)
         try:
-            man["tables"] = {t: mf.fingerprint(conn, t) for t in tables}  # while pg_dump runs
+            man["tables"] = {t: mf.fingerprint(conn, t, parts) for t, parts in tables.items()}  # while pg_dump runs
             dump.wait()
         except BaseException:  # including Ctrl-C: no pg_dump left running, no partial file left
             dump.abort()

@@ -19,17 +19,21 @@ from ..errors import DbtoolError
 
 SUPERUSER = "postgres"
 PASSFILE = "pgpass"
+# The home folder (.dbtool/dev) is ours alone: the passfile and state.json. The server's OS user
+# gets only SERVER_DIR (pg_ctl_runas hands it over at initdb): its data folder and log.
+SERVER_DIR = "server"
 
 
 @dataclass
 class DevCluster:
+    home: Path
     datadir: Path
     port: int
     database: str
 
     @property
     def passfile(self) -> Path:
-        return self.datadir.parent / PASSFILE
+        return self.home / PASSFILE
 
     @property
     def url(self) -> str:
@@ -38,12 +42,35 @@ class DevCluster:
         return f"{base}?passfile={quote(str(self.passfile))}" if self.passfile.exists() else base
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "datadir": str(self.datadir), "url": self.url,
+        return {**asdict(self), "home": str(self.home), "datadir": str(self.datadir), "url": self.url,
                 "running": cluster.is_running(self.datadir)}
 
 
 def _home(project: Project, base: Path | None) -> Path:
     return (base or project.state_dir) / "dev"
+
+
+def _datadir(home: Path) -> Path:
+    """A cluster made before the server's folder was split from ours has its data in home/pgdata."""
+    legacy = home / "pgdata"
+    return legacy if legacy.exists() else home / SERVER_DIR / "pgdata"
+
+
+def _make_home(home: Path) -> None:
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o755, exist_ok=True)  # the server's user must pass through it to its folder
+    _check_home(home)
+
+
+def _check_home(home: Path) -> None:
+    """Whoever can write the passfile's folder can put another file (or a link) in its place for
+    us to read, or to overwrite on the next initdb."""
+    st = home.stat()
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise DbtoolError(f"{home} can be written by another user (owner uid {st.st_uid}, mode "
+                          f"{oct(st.st_mode & 0o777)}), who could replace the dev cluster's passfile",
+                          hint="an older dbtool gave it to the server's user: run `dbtool dev destroy --yes`, then "
+                               "`dbtool dev up` (the dev database starts empty); or make it yours alone (chmod go-w)")
 
 
 def _settings(database: str) -> str:
@@ -61,28 +88,26 @@ def _settings(database: str) -> str:
 
 
 def _configure(datadir: Path, database: str) -> None:
-    conf = datadir / "dbtool.conf"
-    conf.write_text(_settings(database))
-    with open(datadir / "postgresql.conf", "a") as f:
+    """Written (as root, maybe) into the server user's folder: never through a link that user
+    could have planted there."""
+    cluster.write_private(datadir / "dbtool.conf", _settings(database), owner=datadir.stat().st_uid)
+    fd = os.open(datadir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+    with os.fdopen(fd, "a") as f:
         f.write("\ninclude 'dbtool.conf'\n")
-    owner = datadir.stat()
-    os.chown(conf, owner.st_uid, owner.st_gid)
 
 
 def _initdb(home: Path, datadir: Path) -> None:
     """A cluster that wants a password over TCP (scram), the password kept in a passfile only this
     user can read: with trust, every local OS user would be the superuser, and through COPY ... PROGRAM
-    the server's OS account."""
+    the server's OS account. initdb runs as the server's user and reads the password from a file
+    that is that user's (still mode 0600) for initdb's run only."""
     password = secrets.token_urlsafe(24)
-    passfile = home / PASSFILE
-    passfile.write_text(f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
-    passfile.chmod(0o600)
+    cluster.write_private(home / PASSFILE, f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
     pwfile = home / "initdb-password"
-    pwfile.write_text(password + "\n")
     try:
-        if os.geteuid() == 0:  # initdb runs as the server user and must read it
-            os.chown(pwfile, pwd.getpwnam(cluster.server_user()).pw_uid, -1)
-        pwfile.chmod(0o600)
+        server_uid = pwd.getpwnam(cluster.server_user()).pw_uid if os.geteuid() == 0 else None
+        cluster.write_private(pwfile, password + "\n", owner=server_uid)
+        datadir.parent.mkdir(mode=0o700, exist_ok=True)  # pg_ctl_runas gives it to the server's user
         cluster.initdb(datadir, SUPERUSER, pwfile=pwfile)
     finally:
         pwfile.unlink(missing_ok=True)
@@ -93,24 +118,25 @@ def _load(home: Path) -> DevCluster | None:
     if not state.is_file():
         return None
     d = json.loads(state.read_text())
-    return DevCluster(datadir=Path(d["datadir"]), port=int(d["port"]), database=d["database"])
+    return DevCluster(home=home, datadir=Path(d["datadir"]), port=int(d["port"]), database=d["database"])
 
 
 def _save(home: Path, dev: DevCluster) -> None:
-    (home / "state.json").write_text(json.dumps({"datadir": str(dev.datadir), "port": dev.port,
-                                                  "database": dev.database}, indent=2) + "\n")
+    # It names the folder pg_ctl runs on as root: no one else may change it.
+    cluster.write_private(home / "state.json", json.dumps({"datadir": str(dev.datadir), "port": dev.port,
+                                                           "database": dev.database}, indent=2) + "\n")
 
 
 def up(project: Project, port: int | None = None, base: Path | None = None) -> DevCluster:
     """Initialise (once) and start the local cluster, create the database, return where it is."""
     cluster.find_bindir()
     home = _home(project, base)
-    datadir = home / "pgdata"
-    dev = _load(home) or DevCluster(datadir=datadir, port=0, database=project.get("database"))
+    _make_home(home)
+    dev = _load(home) or DevCluster(home=home, datadir=_datadir(home), port=0, database=project.get("database"))
+    datadir = dev.datadir
     if datadir.exists():
         cluster.check_owner(datadir)
     else:
-        home.mkdir(parents=True, exist_ok=True)
         _initdb(home, datadir)
         _configure(datadir, dev.database)
     if cluster.is_running(datadir):
@@ -119,7 +145,7 @@ def up(project: Project, port: int | None = None, base: Path | None = None) -> D
                               hint="run `dbtool dev down` first to move it to another port")
     else:
         dev.port = port or (dev.port if dev.port and not cluster.port_in_use(dev.port) else cluster.free_port())
-        cluster.start(datadir, dev.port, home / "postgresql.log")
+        cluster.start(datadir, dev.port, datadir.parent / "postgresql.log")  # written by the server's user
     _save(home, dev)
     _create_database(dev)
     return dev
@@ -152,6 +178,7 @@ def down(project: Project, base: Path | None = None) -> DevCluster:
 def reset(project: Project, base: Path | None = None) -> DevCluster:
     """Drop and recreate the application database (the cluster keeps running)."""
     dev = _require(project, base)
+    _check_home(dev.home)
     if not cluster.is_running(dev.datadir):
         raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
     _create_database(dev, recreate=True)
@@ -168,6 +195,7 @@ def destroy(project: Project, base: Path | None = None) -> None:
 
 def url(project: Project, base: Path | None = None) -> str:
     dev = _require(project, base)
+    _check_home(dev.home)  # the URL names its passfile
     if not cluster.is_running(dev.datadir):
         raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
     return dev.url

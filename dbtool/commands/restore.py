@@ -44,6 +44,7 @@ from ..errors import DatabaseFailure, DbtoolError, UsageError
 NOT_RESTORED = ("plpgsql", "pg_cron")  # built in; pg_cron lives in the cron database (see _toc)
 MAINTENANCE_DBS = ("postgres", "template1")
 RESTORING = re.compile(r'processing data for table "(.+)"')  # pg_restore --verbose, per table
+GUC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*")  # a setting's name, dotted
 # GUCs whose values are lists (pg_dump's variable_is_guc_list_quote): one literal per element.
 LIST_GUCS = {"local_preload_libraries", "search_path", "session_preload_libraries",
              "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"}
@@ -135,6 +136,7 @@ def load_manifest(where, name: str) -> tuple[dict, str]:
                          hint="restore needs the manifest to verify the archive; copy it from where the "
                               "backup was made") from None
     man = mf.parse(text, where.url(stem + mf.MANIFEST))
+    mf.check(man, where.url(stem + mf.MANIFEST), stem)  # before any of it reaches SQL or a path
     # Given the archive, use that file (its sha256 proves it is the manifest's); given the manifest, its archive.
     return man, man["archive"]["file"] if name.endswith(mf.MANIFEST) else name
 
@@ -408,19 +410,21 @@ def database_properties(admin, name: str, d: dict) -> None:
     ident = sql.Identifier(name)
     for s in d.get("settings", []):
         key, _, value = s["setting"].partition("=")
-        if key == "timescaledb.restoring" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+        if key == "timescaledb.restoring" or not GUC_NAME.fullmatch(key):
             continue
         values = _guc_list(value) if key.lower() in LIST_GUCS else [value]
         val = sql.SQL(", ").join(sql.Literal(v) for v in values)
         who = (sql.SQL("ALTER ROLE {} IN DATABASE {}").format(sql.Identifier(s["role"]), ident) if s.get("role")
                else sql.SQL("ALTER DATABASE {}").format(ident))
-        admin.execute(sql.SQL("{} SET {} = {}").format(who, sql.SQL(key), val))
+        name = sql.SQL(".").join(sql.Identifier(part) for part in key.split("."))
+        admin.execute(sql.SQL("{} SET {} = {}").format(who, name, val))
     if d.get("acl") is not None:
         admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
         for a in d["acl"]:
             grantee = sql.SQL("PUBLIC") if a["grantee"] == "PUBLIC" else sql.Identifier(a["grantee"])
+            privilege = sql.SQL(mf.PRIVILEGES[a["privilege"].upper()])  # our keyword, not the manifest's text
             admin.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}{}").format(
-                sql.SQL(a["privilege"]), ident, grantee, sql.SQL(" WITH GRANT OPTION" if a["grantable"] else "")))
+                privilege, ident, grantee, sql.SQL(" WITH GRANT OPTION" if a["grantable"] else "")))
     if d.get("comment"):
         admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(d["comment"])))
 
@@ -461,11 +465,12 @@ def verify(url: str, man: dict, result: RestoreResult) -> None:
 
 
 def _table_problems(conn, expected: dict) -> list[str]:
-    restored = set(mf.tables(conn))
-    problems = [f"table {t} is missing" for t in sorted(set(expected) - restored)]
-    problems += [f"table {t} is not in the manifest" for t in sorted(restored - set(expected))]
-    for t in sorted(set(expected) & restored):
-        got = mf.fingerprint(conn, t)
+    """The manifest's table names are only compared: the tables read are the restored catalog's."""
+    restored = mf.tables(conn)
+    problems = [f"table {t} is missing" for t in sorted(set(expected) - set(restored))]
+    problems += [f"table {t} is not in the manifest" for t in sorted(set(restored) - set(expected))]
+    for t in sorted(set(expected) & set(restored)):
+        got = mf.fingerprint(conn, t, restored[t])
         if got["rows"] != expected[t]["rows"]:
             problems.append(f"{t}: {got['rows']} rows, the manifest says {expected[t]['rows']}")
         elif got["fingerprint"] != expected[t]["fingerprint"]:
