@@ -35,6 +35,7 @@ lint_cmd, migrate_cmd, new_cmd, repair_cmd, restore_cmd = (
     _Lazy("lint"), _Lazy("migrate"), _Lazy("new"), _Lazy("repair"), _Lazy("restore"))
 rollback_cmd, seed_cmd, snapshot_cmd, status_cmd, verify_cmd = (
     _Lazy("rollback"), _Lazy("seed"), _Lazy("snapshot"), _Lazy("status"), _Lazy("verify"))
+tenant_cmd = _Lazy("tenant")
 
 EXIT_CODES = """\b
 Exit codes:
@@ -283,19 +284,94 @@ app.add_typer(check_app, name="check")
 
 @check_app.command("rls")
 def check_rls(database_url: Url = None, json: Json = False, project: Project = None):
-    """Tables with tenant data (a tenant_id column, or a foreign-key path to one) that lack RLS enabled
-    and forced or a policy for each command; SECURITY DEFINER functions without a fixed search_path;
-    materialized views with tenant data readable by a tenant-facing role. Exit 1 on findings."""
+    """Audit everything a tenant-facing role can reach, read live from the catalog: tenant tables
+    without enforced row-level security, relations (chunks, materialized views) whose tenant rows or
+    statistics it can read without it, views that show every tenant, SECURITY DEFINER and extension
+    functions it can call, pg_stat_statements, policies that trust a setting it can change, settings
+    stored on its role, pg_cron jobs running as a superuser, roles that accept connections although
+    they need not. Each finding names its rule (docs/rules/) and the fix. Exit 1 on findings."""
     with handled(json):
-        findings, checked = check_rls_cmd.check_rls(db.resolve_url(database_url), config.load(project))
+        audit = check_rls_cmd.run_audit(db.resolve_url(database_url), config.load(project))
         if json:
-            emit_json({"tables_checked": checked, "findings": [f.as_dict() for f in findings]})
+            emit_json({"tables_checked": audit.tables_checked, "findings": [f.as_dict() for f in audit.findings],
+                       "notes": audit.notes})
         else:
-            for f in findings:
-                out.print(f"{f.object}: {f.problem}\n    fix: {f.fix}", markup=False)
-            out.print(f"{checked} tenant table(s) checked, {len(findings)} finding(s)")
-    if findings:
+            for f in audit.findings:
+                out.print(f"{f.object}: {f.problem} [{f.rule}]\n    fix: {f.fix}", markup=False)
+            for n in audit.notes:
+                err.print(f"note: {n}", markup=False)
+            out.print(f"{audit.tables_checked} tenant table(s) checked, {len(audit.findings)} finding(s)")
+    if audit.findings:
         raise typer.Exit(FINDINGS)
+
+
+# ----- tenant -----------------------------------------------------------------------------------
+
+tenant_app = typer.Typer(help="Signing keys of the verified tenant context and tokens for operators "
+                              "(docs/roles.md).\n\n" + EXIT_CODES, no_args_is_help=True)
+key_app = typer.Typer(help="Keys that sign tenant tokens: add, list, retire (rotation: add, then retire).",
+                      no_args_is_help=True)
+tenant_app.add_typer(key_app, name="key")
+app.add_typer(tenant_app, name="tenant")
+KeyId = Annotated[str, typer.Argument(metavar="KEY_ID", help="1-32 of a-z, 0-9, _ and -, e.g. 2026-12.")]
+
+
+@key_app.command("add")
+def tenant_key_add(key_id: KeyId,
+                   out_file: Annotated[Optional[Path], typer.Option(
+                       "--out", metavar="FILE", help="Write a new random secret here (hex, mode 0600; never "
+                                                     "overwritten) for the application's trusted side.")] = None,
+                   secret_file: Annotated[Optional[Path], typer.Option(
+                       "--secret-file", metavar="FILE", help="Add an existing secret (hex) instead.")] = None,
+                   database_url: Url = None, json: Json = False, project: Project = None):
+    """Add a signing key. The secret goes to a file, never to the terminal."""
+    with handled(json):
+        written = tenant_cmd.add_key(db.resolve_url(database_url), config.load(project), key_id, out_file,
+                                     secret_file)
+        body = {"key_id": key_id, "secret_file": str(written) if written else None}
+        emit_json(body) if json else out.print(f"added tenant key {key_id}"
+                                               + (f"; its secret is in {written}" if written else ""), markup=False)
+
+
+@key_app.command("list")
+def tenant_key_list(database_url: Url = None, json: Json = False, project: Project = None):
+    """The signing keys, when each was added and retired, and how many live tokens each signed."""
+    with handled(json):
+        keys = tenant_cmd.list_keys(db.resolve_url(database_url), config.load(project))
+        if json:
+            emit_json({"keys": [k.as_dict() for k in keys]})
+            return
+        for k in keys:
+            state = f"retired {k.retired_at:%Y-%m-%d %H:%M}" if k.retired_at else "active"
+            out.print(f"{k.key_id:<20} added {k.created_at:%Y-%m-%d %H:%M}  {state}  {k.tokens} live token(s)",
+                      markup=False)
+
+
+@key_app.command("retire")
+def tenant_key_retire(key_id: KeyId, database_url: Url = None, json: Json = False, project: Project = None):
+    """Retire a key: every token it signed stops working at once."""
+    with handled(json):
+        n = tenant_cmd.retire_key(db.resolve_url(database_url), config.load(project), key_id)
+        emit_json({"key_id": key_id, "tokens_forgotten": n}) if json else out.print(
+            f"retired tenant key {key_id}; {n} registered token(s) forgotten", markup=False)
+
+
+@tenant_app.command("token")
+def tenant_token(tenant: Annotated[str, typer.Argument(metavar="TENANT_ID", help="The tenant's uuid.")],
+                 ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: seconds, or 15m, 8h (at most 24h).")] = "15m",
+                 key_id: Annotated[Optional[str], typer.Option("--key", metavar="KEY_ID",
+                                                               help="Sign with this key (default: the newest).")] = None,
+                 database_url: Url = None, json: Json = False, project: Project = None):
+    """Mint a signed token for a tenant (operators, reporting logins, tests), registered at once so a
+    read-only connection can use it: SELECT set_tenant_context('<token>')."""
+    with handled(json):
+        token = tenant_cmd.token(db.resolve_url(database_url), config.load(project), tenant, ttl, key_id)
+        if json:
+            expires = int(token.split(".")[2])
+            emit_json({"tenant": tenant, "token": token, "expires_at": expires,
+                       "expires_in": expires - int(datetime.datetime.now().timestamp())})
+        else:
+            out.print(token, markup=False, soft_wrap=True)
 
 
 # ----- dev --------------------------------------------------------------------------------------

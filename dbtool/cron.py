@@ -6,6 +6,11 @@ active), in their own transaction; after every migrate and rollback dbtool recon
 that table, from the cron database, with cron.schedule_in_database. Jobs are named
 `<job>@<database>` because pg_cron job names are unique per cluster user, and several application
 databases can share one cron database.
+
+Jobs run as the role that owns the declaring table (ops.cron_jobs belongs to the schema's owner
+role), never as whoever ran dbtool: a superuser's jobs would run functions that an owner-level role
+can replace, i.e. make that role a superuser. A superuser running dbtool passes that role to pg_cron;
+a member of it schedules after SET ROLE (docs/cron.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import psycopg
+from psycopg import sql
 
 from . import db
 from .errors import DbtoolError
@@ -43,6 +49,7 @@ class Job:
 @dataclass
 class SyncResult:
     cron_database: str | None = None
+    run_as: str | None = None
     scheduled: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unscheduled: list[str] = field(default_factory=list)
@@ -80,12 +87,18 @@ def desired(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> list[Job]:
 
 
 def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:
-    """This database's jobs in pg_cron: job name (without @database) -> (jobid, schedule, command, active)."""
+    """This database's jobs in pg_cron that this role may see: job name (without @database) ->
+    (jobid, schedule, command, active, username)."""
     suffix = "@" + database
-    rows = cron_conn.execute("""SELECT jobid, jobname, schedule, command, active FROM cron.job
-                                WHERE database = %s AND right(jobname, %s) = %s""",
+    rows = cron_conn.execute("""SELECT jobid, jobname, schedule, command, active, username FROM cron.job
+                                WHERE database = %s AND right(jobname, %s) = %s ORDER BY jobid""",
                              [database, len(suffix), suffix]).fetchall()
-    return {r[1][: -len(suffix)]: (r[0], r[2], r[3], r[4]) for r in rows}
+    return {r[1][: -len(suffix)]: (r[0], r[2], r[3], r[4], r[5]) for r in rows}
+
+
+def job_role(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> str | None:
+    """The role the jobs run as: the owner of the table that declares them."""
+    return db.scalar(conn, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)", [table])
 
 
 @contextmanager
@@ -117,7 +130,7 @@ def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> Sync
     database = db.scalar(conn, "SELECT current_database()")
     want = {j.name: j for j in desired(conn, table)}
     cron_db = cron_database(conn)
-    result = SyncResult(cron_database=cron_db)
+    result = SyncResult(cron_database=cron_db, run_as=job_role(conn, table))
     if not cron_db:
         if want:
             raise DbtoolError(f"{len(want)} cron jobs are declared in {table}, but pg_cron is not loaded on this server",
@@ -128,31 +141,57 @@ def sync(url: str, conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> Sync
         if not want and not db.scalar(cron_conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"):
             return result
         _ensure_extension(cron_conn, cron_db)
-        have = scheduled(cron_conn, database)
-        _reconcile(cron_conn, database, want, have, result)
+        with cron_conn.transaction():
+            superuser = _act_as(cron_conn, result.run_as, cron_db)
+            have = scheduled(cron_conn, database)
+            _reconcile(cron_conn, database, want, have, result, result.run_as if superuser else None)
     return result
 
 
-def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple], result: SyncResult) -> None:
-    with cron_conn.transaction():
-        for name, job in want.items():
-            full = cron_name(name, database)
-            if len(full.encode()) > 63:
-                raise DbtoolError(f"cron job name {full!r} is longer than 63 bytes",
-                                  hint="shorten the job name in the cron jobs table")
-            current = have.get(name)
-            if current and (current[1], current[2], current[3]) == (job.schedule, job.command, job.active):
-                result.unchanged.append(name)
-                continue
-            (result.updated if current else result.scheduled).append(name)
-            if current:
-                cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [current[0]])
-            cron_conn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
-                              [full, job.schedule, job.command, database, job.active])
-        for name, (jobid, *_rest) in have.items():
-            if name not in want:
-                result.unscheduled.append(name)
-                cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
+def _act_as(cron_conn: psycopg.Connection, role: str | None, cron_db: str) -> bool:
+    """Prepare to schedule as `role`: True when we are a superuser (pg_cron takes the user name),
+    else SET LOCAL ROLE to it, which needs membership and pg_cron's grants."""
+    me, superuser = cron_conn.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+                                      ).fetchone()
+    if superuser or not role or role == me:
+        return superuser
+    if not db.scalar(cron_conn, "SELECT pg_has_role(current_user, %s, 'MEMBER')", [role]):
+        raise DbtoolError(f"cron jobs run as {role}, the owner of the jobs table, and {me} is neither a superuser "
+                          f"nor a member of {role}", hint=f"as a superuser: GRANT {role} TO {me}; or run dbtool as a superuser")
+    cron_conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    if not db.scalar(cron_conn, "SELECT has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', "
+                                "'EXECUTE')"):
+        raise DbtoolError(f"{role} may not schedule jobs in pg_cron (database {cron_db})",
+                          hint=f"as a superuser in database {cron_db}: GRANT USAGE ON SCHEMA cron TO {role}; "
+                               f"GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) "
+                               f"TO {role} (docs/cron.md)")
+    return False
+
+
+def _reconcile(cron_conn, database, want: dict[str, Job], have: dict[str, tuple], result: SyncResult,
+               username: str | None) -> None:
+    """Schedule, update and unschedule in the caller's transaction; `username` is passed to pg_cron
+    (a superuser scheduling for the job role), None schedules as the current role."""
+    run_as = username or db.scalar(cron_conn, "SELECT current_user")
+    for name, job in want.items():
+        full = cron_name(name, database)
+        if len(full.encode()) > 63:
+            raise DbtoolError(f"cron job name {full!r} is longer than 63 bytes",
+                              hint="shorten the job name in the cron jobs table")
+        current = have.get(name)
+        if current and (current[1], current[2], current[3], current[4]) == (job.schedule, job.command, job.active,
+                                                                            run_as):
+            result.unchanged.append(name)
+            continue
+        (result.updated if current else result.scheduled).append(name)
+        if current:
+            cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [current[0]])
+        cron_conn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, %s, %s)",
+                          [full, job.schedule, job.command, database, username, job.active])
+    for name, (jobid, *_rest) in have.items():
+        if name not in want:
+            result.unscheduled.append(name)
+            cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jobid])
 
 
 def forget_database(url: str, database: str) -> int:

@@ -32,6 +32,9 @@ SERVER_OPTIONS = " ".join([
     # connected to the template makes CREATE DATABASE ... TEMPLATE wait; jobs are run by hand.
     "-c timescaledb.max_background_workers=0",
     "-c pg_stat_statements.track=all",
+    # pg_cron runs jobs in background workers as the jobs table's owner (LOGIN CONNECTION LIMIT 0:
+    # no client may connect as it, a worker may), and never as a superuser (docs/cron.md).
+    "-c cron.use_background_workers=on -c cron.enable_superuser_jobs=off -c max_worker_processes=32",
     "-c max_connections=200",
     # A throwaway cluster: durability buys nothing and costs seconds.
     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",

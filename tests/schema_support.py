@@ -35,12 +35,37 @@ def cloned_db(server, label: str):
 @contextmanager
 def acting_as(conn: psycopg.Connection, role: str, tenant=None, *, keep: bool = False):
     """One transaction as `role` (the application roles are NOLOGIN: SET ROLE, as a pooler's
-    session would), with the tenant set by set_tenant_context; rolled back unless `keep`."""
+    session would), with the tenant set by set_tenant_context from a token minted for it (as the
+    trusted side of the application would); rolled back unless `keep`."""
     with conn.transaction(force_rollback=not keep):
+        token = tenant_token(conn, tenant) if tenant is not None else None
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-        if tenant is not None:
-            conn.execute("SELECT public.set_tenant_context(%s)", [tenant])
+        if token is not None:
+            conn.execute("SELECT public.set_tenant_context(%s)", [token])
         yield conn
+
+
+def tenant_token(conn: psycopg.Connection, tenant, ttl: str = "1 hour") -> str:
+    """A signed, registered token for `tenant`, minted on the server as an operator would (a signing
+    key is added first when the database has none). Call it as a superuser or owner member."""
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM app_private.tenant_keys WHERE retired_at IS NULL)").fetchone()[0]:
+        conn.execute("SELECT app.add_tenant_key('test', gen_random_bytes(32))")
+    return conn.execute("SELECT app.mint_tenant_token(%s, %s::interval)", [tenant, ttl]).fetchone()[0]
+
+
+def edition(conn: psycopg.Connection) -> str:
+    """timescaledb.license: 'timescale' (community) or 'apache' (Debian's build)."""
+    return conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
+
+
+def refresh_summaries(conn: psycopg.Connection) -> None:
+    """Refresh pipeline_analytics and daily_activity_summary as their jobs do. The continuous aggregate
+    of the community edition refreshes outside a transaction: `conn` must be in autocommit."""
+    conn.execute("SELECT ops.refresh_pipeline_analytics()")
+    if edition(conn) == "timescale":
+        conn.execute("CALL refresh_continuous_aggregate('timeline.daily_activity_summary', NULL, NULL)")
+    else:
+        conn.execute("SELECT ops.refresh_daily_activity_summary()")
 
 
 def attempt(conn: psycopg.Connection, query, params=None) -> tuple[int | None, psycopg.Error | None]:
@@ -68,13 +93,35 @@ TENANT_TABLE = "public.tenants"
 TENANT_TABLES = ("SELECT format('%%I.%%I', n.nspname, c.relname) FROM (" + query("rls_tables") + "\n) AS t "
                  "JOIN pg_class c ON c.oid = t.table_name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace "
                  "ORDER BY 1")
+AUDIT_PARAMS = {"column": "tenant_id", "tenant_table": TENANT_TABLE, "roles": [APP, READONLY],
+                "private": ["timeline", "timeline_chunks", "app_private"], "context": "app.tenant_tokens"}
+# Views with a tenant column that the application may write: its way into a private table (the timeline).
+TENANT_VIEWS = """SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+                  WHERE c.relkind = 'v' AND has_table_privilege(%s, c.oid, 'INSERT') ORDER BY 1"""
 
 
 def tenant_tables(conn: psycopg.Connection) -> list[str]:
     """Every table that holds tenant data, as `dbtool check rls` finds them (so a table a later
     migration adds, in any schema, is covered without editing the tests)."""
-    params = {"column": "tenant_id", "tenant_table": TENANT_TABLE, "roles": [APP, READONLY]}
-    return [r[0] for r in conn.execute(TENANT_TABLES, params)]
+    return [r[0] for r in conn.execute(TENANT_TABLES, AUDIT_PARAMS)]
+
+
+def tenant_views(conn: psycopg.Connection) -> list[str]:
+    """The views through which the application reads and writes a private table with tenant data."""
+    return [r[0] for r in conn.execute(TENANT_VIEWS, [APP])]
+
+
+def base_table(conn: psycopg.Connection, relation: str) -> str:
+    """The table a tenant view reads (itself for a table): where a superuser counts its rows."""
+    row = conn.execute("""SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_rewrite w
+                          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                          JOIN pg_class c ON c.oid = d.refobjid AND c.relkind IN ('r', 'p')
+                          JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE w.ev_class = %s::regclass AND c.oid <> 'app.tenant_tokens'::regclass
+                          GROUP BY 1 LIMIT 1""", [relation]).fetchone()
+    return row[0] if row else relation
 
 
 def tenant_column(table: str) -> str:
@@ -143,7 +190,7 @@ def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict
            VALUES (%(analysis)s, %(tenant)s, %(deal)s, %(doc)s, 'risk_assessment', 'model-x', '{}')""", i)
     add("""INSERT INTO public.valuations (id, tenant_id, deal_id, method, base_value, assumptions, comparables)
            VALUES (%(valuation)s, %(tenant)s, %(deal)s, 'dcf', 1000000, '{}', ARRAY[%(deal)s]::uuid[])""", i)
-    add("""INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
+    add("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
            VALUES (now(), %(tenant)s, %(user1)s, %(deal)s, 'deal_viewed')""", i)
     add("""INSERT INTO public.presence (tenant_id, user_id, resource_type, resource_id)
            VALUES (%(tenant)s, %(user1)s, 'document', %(doc)s)""", i)
@@ -195,7 +242,7 @@ FROM public.tenants AS te,
      generate_series(1, CASE WHEN te.subdomain = 'bulk-1' THEN 600 ELSE 400 END) AS n
 WHERE te.subdomain LIKE 'bulk-%'"""
 BULK_TIMELINE = """
-INSERT INTO public.activity_timeline (time, tenant_id, event_type, value_impacted)
+INSERT INTO timeline.activity_timeline (time, tenant_id, event_type, value_impacted)
 SELECT now() - i * INTERVAL '1 hour', te.id, 'deal_viewed', i
 FROM public.tenants AS te, generate_series(1, 49 * 24, 2) AS i
 WHERE te.subdomain LIKE 'bulk-%'"""
@@ -216,3 +263,24 @@ def load_bulk(conn: psycopg.Connection) -> None:
         conn.execute(indexdef)
         conn.execute(BULK_TIMELINE)
     conn.execute("VACUUM ANALYZE")
+
+
+# The last commit of main before the isolation hardening (0016-0018): the schema as databases in the
+# field have it, with its own sql/ files (policies that trust app.current_tenant), for the upgrade
+# and audit tests. Read from git, so a copy without history skips those tests.
+BEFORE_HARDENING = "6a118c0"
+
+
+def old_project(dest, commit: str = BEFORE_HARDENING):
+    """migrations/, sql/ and pyproject.toml of `commit`, exported into `dest`; None when git or the
+    commit is not available (a source archive without history)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    try:
+        archive = subprocess.run(["git", "-C", str(root), "archive", commit, "migrations", "sql", "pyproject.toml"],
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest

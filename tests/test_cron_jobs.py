@@ -1,14 +1,16 @@
 """The document's pg_cron jobs: declared with its schedules, scheduled by dbtool in either placement of
 the cron database, leaving no duplicate or orphan, and each command really runs as pg_cron runs it.
 
-pg_cron (1.4, cron.use_background_workers off, the default) connects to the job's database and sends
-the command with PQsendQuery: the simple query protocol, so a command of several statements runs as
-one implicit transaction. The tests send each command exactly that way (libpq PQexec), and one slow
-test lets pg_cron itself run them.
+pg_cron (1.4) runs each job in the job's database and sends the command as one query string: the
+simple query protocol, so a command of several statements runs as one implicit transaction. The
+tests send each command exactly that way (libpq PQexec), and one slow test lets pg_cron itself run
+them, in background workers (cron.use_background_workers, as the test clusters and the dev cluster
+run it), as the owner of the jobs table.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -47,13 +49,13 @@ def declared(conn) -> dict[str, tuple[str, str]]:
     return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT jobname, schedule, command FROM ops.cron_jobs")}
 
 
+TOKEN_JOBS = {"cleanup_tenant_tokens": "20 * * * *"}
+
+
 def expected_jobs(conn) -> dict[str, str]:
+    """The community edition runs retention and the daily summary as TimescaleDB policies (0018)."""
     apache = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0] != "timescale"
-    jobs = dict(DOCUMENT_JOBS)
-    jobs["refresh_daily_activity_summary"] = APACHE_JOBS["refresh_daily_activity_summary"]
-    if apache:
-        jobs["activity_timeline_retention"] = APACHE_JOBS["activity_timeline_retention"]
-    return jobs
+    return {**DOCUMENT_JOBS, **TOKEN_JOBS, **(APACHE_JOBS if apache else {})}
 
 
 def in_pg_cron(cron_conn, database) -> dict[str, tuple[str, str]]:
@@ -91,7 +93,7 @@ def test_jobs_are_scheduled_in_another_cron_database_once_and_removed_on_rollbac
         assert sorted(first.cron["scheduled"]) == sorted(want) and sorted(again.cron["unchanged"]) == sorted(want)
         rollback(url, project, to="0011")  # before the document's jobs
         left = in_pg_cron(cron_conn, name)
-        assert set(left) == set(want) - set(DOCUMENT_JOBS)
+        assert set(left) == set(want) - set(DOCUMENT_JOBS) - set(TOKEN_JOBS)
         rollback(url, project, all_=True)
         assert in_pg_cron(cron_conn, name) == {}
 
@@ -112,7 +114,7 @@ def test_jobs_are_scheduled_when_the_application_database_is_the_cron_database(c
             assert len(want) >= 6 and in_pg_cron(c, SAME_DB) == want
         rollback(url, project, to="0011")
         with psycopg.connect(url, autocommit=True) as c:
-            assert set(in_pg_cron(c, SAME_DB)) == set(want) - set(DOCUMENT_JOBS)
+            assert set(in_pg_cron(c, SAME_DB)) == set(want) - set(DOCUMENT_JOBS) - set(TOKEN_JOBS)
         rollback(url, project, all_=True)  # 0001's rollback drops pg_cron here: its jobs go with it
         with psycopg.connect(url, autocommit=True) as c:
             assert c.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'").fetchone()[0] == 0
@@ -240,15 +242,28 @@ def test_a_job_run_by_a_non_superuser_dba_still_reaches_every_tenant(jobs_db, co
 
 
 @pytest.mark.slow
-def test_pg_cron_itself_runs_every_declared_command(jobs_db, server, conn_to):
-    """pg_cron 1.4 schedules by the minute: copies of every job run at the next minute (up to ~70 s)."""
+def test_pg_cron_itself_runs_every_declared_command_as_the_owner_and_cannot_be_used_to_escalate(
+        jobs_db, server, conn_to):
+    """pg_cron 1.4 schedules by the minute: copies of every job run at the next minute (up to ~70 s),
+    in background workers, as maplatform_owner (LOGIN CONNECTION LIMIT 0), as dbtool schedules them.
+    A member of the owner role replaces a function a job calls with ALTER ROLE ... SUPERUSER: the job
+    runs it as the owner, which may not, so the member stays what it was (it became a superuser
+    when jobs ran as the superuser who ran dbtool)."""
     url = jobs_db[0]
     name = url.rsplit("/", 1)[1]
     cron_conn = conn_to(server.url("postgres"))
     cron._ensure_extension(cron_conn, "postgres")
-    commands = dict((job, cmd) for job, (_, cmd) in declared(conn_to(url)).items())
+    app_conn = conn_to(url)
+    app_conn.execute("DO $$BEGIN CREATE ROLE cron_attacker LOGIN IN ROLE maplatform_owner; "
+                     "EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+    with psycopg.connect(url.replace("postgresql://postgres@", "postgresql://cron_attacker@"),
+                         autocommit=True) as attacker:
+        attacker.execute("""CREATE FUNCTION ops.escalation_probe() RETURNS void LANGUAGE plpgsql
+                            SET search_path = pg_catalog AS $$ BEGIN ALTER ROLE cron_attacker SUPERUSER; END $$""")
+    commands = dict((job, cmd) for job, (_, cmd) in declared(app_conn).items())
     commands["document_vacuum"] = DOCUMENT_VACUUM
-    ids = {job: cron_conn.execute("SELECT cron.schedule_in_database(%s, '* * * * *', %s, %s)",
+    commands["escalation"] = "SELECT ops.escalation_probe()"
+    ids = {job: cron_conn.execute("SELECT cron.schedule_in_database(%s, '* * * * *', %s, %s, 'maplatform_owner')",
                                   [f"probe_{job}@{name}", cmd, name]).fetchone()[0] for job, cmd in commands.items()}
     try:
         deadline = time.monotonic() + 75
@@ -260,14 +275,32 @@ def test_pg_cron_itself_runs_every_declared_command(jobs_db, server, conn_to):
                 break
             time.sleep(1)
         outcome = {job: runs.get(jid, "did not run") for job, jid in ids.items()}
-        messages = dict(cron_conn.execute("SELECT jobid, return_message FROM cron.job_run_details WHERE jobid = %s",
-                                          [ids["document_vacuum"]]))
+        messages = dict(cron_conn.execute("SELECT jobid, return_message FROM cron.job_run_details WHERE jobid = ANY(%s)",
+                                          [[ids["document_vacuum"], ids["escalation"]]]))
+        superuser = app_conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = 'cron_attacker'").fetchone()[0]
     finally:
         for jid in ids.values():
             cron_conn.execute("SELECT cron.unschedule(%s::bigint)", [jid])
+        app_conn.execute("DROP FUNCTION IF EXISTS ops.escalation_probe()")
+        app_conn.execute("DROP ROLE IF EXISTS cron_attacker")
     assert outcome.pop("document_vacuum") == "failed"
-    assert "VACUUM cannot run inside a transaction block" in " ".join(messages.values())
+    # In a background worker pg_cron runs the text through SPI ("from a function"); over libpq it is one
+    # implicit transaction: either way the document's three VACUUMs fail, the one-statement job does not.
+    assert re.search(r"VACUUM cannot (run inside a transaction block|be executed from a function)",
+                     messages[ids["document_vacuum"]])
+    assert outcome.pop("escalation") == "failed" and superuser is False
+    assert "permission denied" in messages[ids["escalation"]] or "must be superuser" in messages[ids["escalation"]]
     assert outcome == {job: "succeeded" for job in outcome}
+
+
+def test_dbtool_schedules_every_job_as_the_owner_of_the_jobs_table_never_as_itself(jobs_db, server, conn_to):
+    url = jobs_db[0]
+    name = url.rsplit("/", 1)[1]
+    result = cron.sync(url, conn_to(url))
+    assert result.run_as == "maplatform_owner" and result.scheduled
+    users = {r[0] for r in conn_to(server.url("postgres")).execute(
+        "SELECT username FROM cron.job WHERE database = %s", [name])}
+    assert users == {"maplatform_owner"}
 
 
 @pytest.mark.parametrize("command", [

@@ -3,9 +3,11 @@
 Tenant tables are discovered from the catalog with the query `dbtool check rls` uses (any
 application schema; a tenant_id column, the tenants table, or a foreign-key path to it), so a table
 added later is covered without editing this file; seeding then fails, naming the table, until
-schema_support.seed_tenant gives it rows. Everything runs as maplatform_app (NOLOGIN, so SET ROLE, as
-a pooler's login role would), with tenant A set, against tenants A and B seeded with a row in every
-table.
+schema_support.seed_tenant gives it rows. The views through which the application writes a private
+table (activity_timeline) are discovered too and probed like tables. Everything runs as
+maplatform_app (NOLOGIN, so SET ROLE, as a pooler's login role would), with tenant A's token set,
+against tenants A and B seeded with a row in every table. tests/test_attacks.py goes further: every
+path the catalog offers, and forging the tenant.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from schema_support import (APP, OPS, READONLY, acting_as, attempt, cloned_db, seed_tenant, tenant_column,
-                            tenant_tables)
+from schema_support import (APP, OPS, READONLY, acting_as, attempt, base_table, cloned_db, refresh_summaries,
+                            seed_tenant,
+                            tenant_column, tenant_tables, tenant_token, tenant_views)
 
 BLOCKED = "42501"  # insufficient_privilege: both "new row violates row-level security" and "permission denied"
+CHECK_OPTION = "44000"  # a view's WITH CHECK OPTION: the row would not be visible through it
+REFUSED = (BLOCKED, CHECK_OPTION)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +35,7 @@ def db(server):
         with psycopg.connect(url, autocommit=True) as c:
             tables = tenant_tables(c)
             a, b = seed_tenant(c, "tenant-a", tables), seed_tenant(c, "tenant-b", tables)
-            c.execute("SELECT ops.refresh_pipeline_analytics(), ops.refresh_daily_activity_summary()")
+            refresh_summaries(c)
         yield url, a, b
 
 
@@ -45,7 +50,7 @@ def tables(db):
     fails naming the tables (an empty table would make its isolation checks pass vacuously)."""
     url, a, b = db
     with psycopg.connect(url, autocommit=True) as c:
-        found = tenant_tables(c)
+        found = tenant_tables(c) + tenant_views(c)
         empty = sorted({t for t in found for who in (a, b) if _rows(c, t, who["tenant"]) == 0})
     if empty:
         pytest.fail(f"no rows of both tenants in {', '.join(empty)}: add rows for them to schema_support.seed_tenant")
@@ -53,6 +58,8 @@ def tables(db):
 
 
 def _rows(conn, table, tenant) -> int:
+    """Rows of `tenant` in `table` (for a view, in the table it reads), counted as the superuser."""
+    table = base_table(conn, table)
     return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
         sql.Identifier(*table.split(".")) if "." in table else sql.Identifier(table),
         sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
@@ -68,7 +75,7 @@ def _copy_of_row(conn, table, tenant) -> tuple[sql.Composed, dict]:
                                           AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
                                           ORDER BY attnum""", [table])]
     row = conn.execute(sql.SQL("SELECT to_jsonb(t) FROM {} AS t WHERE {} = %s LIMIT 1").format(
-        _ident(table), sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
+        _ident(base_table(conn, table)), sql.Identifier(tenant_column(table))), [tenant]).fetchone()[0]
     if "id" in row and tenant_column(table) != "id":
         row["id"] = str(uuid.uuid4())
     columns = sql.SQL(", ").join(map(sql.Identifier, cols))
@@ -100,9 +107,23 @@ def test_a_tenant_table_added_later_anywhere_is_discovered_and_seeding_fails_nam
 
 def test_every_tenant_table_has_row_level_security_enabled_and_forced(conn, tables):
     lax = [r[0] for r in conn.execute("""SELECT oid::regclass::text FROM pg_class
-                                         WHERE oid = ANY(%s::regclass[])
+                                         WHERE oid = ANY(%s::regclass[]) AND relkind <> 'v'
                                            AND NOT (relrowsecurity AND relforcerowsecurity)""", [tables])]
     assert lax == []
+
+
+def test_the_timeline_view_is_the_only_way_to_the_private_hypertable(conn, tables):
+    """public.activity_timeline is a security_barrier view WITH CASCADED CHECK OPTION over
+    timeline.activity_timeline, which no tenant-facing role may use or read."""
+    assert "public.activity_timeline" in tables
+    options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'public.activity_timeline'::regclass"
+                           ).fetchone()[0]
+    assert set(options) >= {"security_barrier=true", "check_option=cascaded"}
+    assert base_table(conn, "public.activity_timeline") == "timeline.activity_timeline"
+    reach = conn.execute("""SELECT r, has_schema_privilege(r, 'timeline', 'USAGE'),
+                                   has_table_privilege(r, 'timeline.activity_timeline', 'SELECT, INSERT, UPDATE, DELETE')
+                            FROM unnest(%s::text[]) AS r""", [[APP, READONLY, OPS]]).fetchall()
+    assert [(r, False, False) for r in (APP, READONLY, OPS)] == reach
 
 
 def test_app_with_tenant_a_sees_writes_and_moves_nothing_of_tenant_b(conn, db, tables):
@@ -129,9 +150,9 @@ def test_app_with_tenant_a_sees_writes_and_moves_nothing_of_tenant_b(conn, db, t
             "move_to_b": move_err.sqlstate if move_err else f"ALLOWED ({moved})",
         }
         report.append((table, visible, outcome))
-        if (not outcome["sees_own"] or seen_b or outcome["insert_b"] != BLOCKED
+        if (not outcome["sees_own"] or seen_b or outcome["insert_b"] not in REFUSED
                 or outcome["update_b"] not in (0, BLOCKED) or outcome["delete_b"] not in (0, BLOCKED)
-                or outcome["move_to_b"] != BLOCKED):
+                or outcome["move_to_b"] not in REFUSED):
             leaks.append((table, outcome))
     print(f"\n{'table':34} {'A rows':>6}  outcome (app role, tenant A set)")
     for table, visible, outcome in report:
@@ -152,7 +173,7 @@ def test_app_without_a_tenant_sees_nothing_and_writes_nothing(conn, db, tables):
                 _ident(table), *[sql.Identifier(tenant_column(table))] * 2))
         report[table] = (visible, err.sqlstate if err else "ALLOWED", changed)
     print("\nno tenant set: (rows seen, insert, rows updated)", report)
-    assert {t: r for t, r in report.items() if r[0] != 0 or r[1] != BLOCKED or r[2] not in (0, None)} == {}
+    assert {t: r for t, r in report.items() if r[0] != 0 or r[1] not in REFUSED or r[2] not in (0, None)} == {}
 
 
 def test_readonly_role_reads_its_tenant_under_rls_and_writes_nothing(conn, db):
@@ -284,7 +305,7 @@ def test_every_id_array_the_app_can_write_is_checked_by_same_tenant_triggers(con
 
 # --- materialized views, monitoring views, roles ------------------------------------------------
 
-@pytest.mark.parametrize("mv", ["public.pipeline_analytics", "public.daily_activity_summary"])
+@pytest.mark.parametrize("mv", ["public.pipeline_analytics", "timeline.daily_activity_summary"])
 def test_materialized_views_are_not_readable_by_the_app(conn, db, mv):
     _, a, _ = db
     with acting_as(conn, APP, a["tenant"]):
@@ -293,7 +314,7 @@ def test_materialized_views_are_not_readable_by_the_app(conn, db, mv):
 
 
 @pytest.mark.parametrize("view, mv", [("public.tenant_pipeline_analytics", "public.pipeline_analytics"),
-                                      ("public.tenant_daily_activity_summary", "public.daily_activity_summary")])
+                                      ("public.tenant_daily_activity_summary", "timeline.daily_activity_summary")])
 def test_tenant_filtered_views_return_only_the_current_tenants_rows(conn, db, view, mv):
     _, a, b = db
     both = conn.execute(f"SELECT count(DISTINCT tenant_id) FROM {mv} WHERE tenant_id IN (%s, %s)",
@@ -329,7 +350,7 @@ def test_ops_reads_slow_queries_with_every_statement_text(conn):
 
 
 def test_the_app_role_can_reach_no_timescaledb_chunk(conn):
-    chunks = [r[0] for r in conn.execute("SELECT show_chunks('public.activity_timeline')::text")]
+    chunks = [r[0] for r in conn.execute("SELECT show_chunks('timeline.activity_timeline')::text")]
     assert chunks, "the seed writes activity_timeline rows, so there is a chunk"
     with acting_as(conn, APP):
         for chunk in chunks:
@@ -354,26 +375,32 @@ def test_the_app_role_cannot_execute_maintenance_functions(conn):
 
 # --- tenant context ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["not-a-uuid", "'; DROP TABLE deals; --", "1234"])
-def test_a_malformed_tenant_value_is_a_clear_error_never_rows(conn, value):
-    """The policies read the setting inline, so a read fails the uuid cast naming the value; the
-    tenant_id default goes through app.current_tenant_id(), whose error names set_tenant_context."""
+@pytest.mark.parametrize("forged", ["set_config('app.current_tenant', %(b)s, true)",
+                                    "set_config('app.tenant_token', 'v1.' || %(b)s || '.9999999999.test.' || "
+                                    "repeat('0', 64), true)"])
+def test_setting_the_tenant_without_a_verified_token_reaches_no_tenant(conn, db, tables, forged):
+    """What SQL injected into the application could try: name tenant B in the settings directly."""
+    _, a, b = db
+    seen = {}
     with acting_as(conn, APP):
-        conn.execute("SELECT set_config('app.current_tenant', %s, true)", [value])
-        rows, read = attempt(conn, "SELECT * FROM public.deals")
-        _, write = attempt(conn, "INSERT INTO public.pipeline_stages (name, display_name, order_index) VALUES ('x', 'X', 99)")
-    assert rows is None and read.sqlstate == "22P02"
-    assert "uuid" in read.diag.message_primary and value in read.diag.message_primary
-    assert write.sqlstate == "22023"
-    assert "not a tenant id" in write.diag.message_primary and "set_tenant_context" in write.diag.message_hint
+        conn.execute(f"SELECT {forged}", {"b": str(b["tenant"])})
+        for table in tables:
+            rows, err = attempt(conn, sql.SQL("SELECT count(*) FROM {}").format(_ident(table)))
+            seen[table] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident(table))).fetchone()[0] \
+                if err is None else err.sqlstate
+        _, write = attempt(conn, "INSERT INTO public.pipeline_stages (name, display_name, order_index) "
+                                 "VALUES ('x', 'X', 99)")
+    assert {t: n for t, n in seen.items() if n != 0} == {}
+    assert write is not None and write.sqlstate in ("28T05", BLOCKED), write
 
 
 def test_set_tenant_context_lasts_one_transaction(db, conn_to):
     url, a, _ = db
+    token = tenant_token(conn_to(url), a["tenant"])
     c = psycopg.connect(url)  # not autocommit: two explicit transactions on one connection
     try:
         c.execute(f"SET ROLE {APP}")
-        c.execute("SELECT public.set_tenant_context(%s)", [a["tenant"]])
+        c.execute("SELECT public.set_tenant_context(%s)", [token])
         first = c.execute("SELECT count(*) FROM public.deals").fetchone()[0]
         c.commit()
         second = c.execute("SELECT count(*) FROM public.deals").fetchone()[0]
@@ -383,12 +410,13 @@ def test_set_tenant_context_lasts_one_transaction(db, conn_to):
     assert (first, second) == (1, 0)
 
 
-def test_set_tenant_context_for_session_lasts_the_session(db):
+def test_set_tenant_context_for_session_lasts_the_session(db, conn_to):
     url, a, _ = db
+    token = tenant_token(conn_to(url), a["tenant"])
     c = psycopg.connect(url)
     try:
         c.execute(f"SET ROLE {APP}")
-        c.execute("SELECT public.set_tenant_context_for_session(%s)", [a["tenant"]])
+        c.execute("SELECT public.set_tenant_context_for_session(%s)", [token])
         c.commit()
         counts = []
         for _ in range(2):

@@ -1,11 +1,13 @@
 -- Tables that hold tenant data, with their row-level security state and the commands that
 -- permissive policies applying to the tenant-facing roles (or PUBLIC) cover. A table holds tenant
 -- data when it has the tenant column, is the tenant table, or references (through foreign keys,
--- at any depth) a table that does. A child of a table with row-level security (a TimescaleDB chunk,
--- an inheritance child) is checked only when a tenant-facing role can reach it directly: through
--- the parent its policies apply, directly they do not.
+-- at any depth) a table that does. Left out: extension schemas and the project's declared private
+-- schemas (their tables are reached through views; rls_private_schemas.sql checks that nobody can
+-- use them), and a child of a table with row-level security (a TimescaleDB chunk, an inheritance
+-- child) that no tenant-facing role can reach directly (through the parent its policies apply).
+-- The tenant-context relation itself is left out too (rls_context.sql checks it).
 -- Parameters: %(column)s tenant column, %(tenant_table)s tenant table (regclass text),
--- %(roles)s tenant-facing role names.
+-- %(roles)s tenant-facing role names, %(private)s private schema names, %(context)s context relation.
 WITH RECURSIVE facing AS (
     SELECT oid FROM pg_roles WHERE rolname = ANY (%(roles)s)
 ),
@@ -15,6 +17,8 @@ app_tables AS (
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'dbtool', 'cron')
+      AND n.nspname <> ALL (%(private)s)
+      AND c.oid IS DISTINCT FROM to_regclass(%(context)s)
       AND n.nspname !~ '^(pg_|_timescaledb|timescaledb_)'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d
                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

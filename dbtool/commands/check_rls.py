@@ -1,18 +1,28 @@
-"""`dbtool check rls`: every table with tenant data has RLS enabled and forced, and a policy for
-every command; no SECURITY DEFINER function lacks a fixed search_path; no materialized view with
-tenant data is readable by a tenant-facing role."""
+"""`dbtool check rls`: an audit of everything a tenant-facing role can reach, read live from the
+catalog: tenant tables without enforced row-level security, relations whose tenant rows (or their
+statistics) it can read without row-level security, views that show every tenant, functions that act
+beyond its tenant, policies that trust a setting it can change, settings it stored on itself, pg_cron
+jobs running as a superuser and roles that accept connections although they need not.
+
+Each finding names a rule (docs/rules/<rule>.md) and the statement that fixes it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from .. import db
+import psycopg
+
+from .. import cron, db
 from ..checks import query
 from ..config import Project
 
 COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+# Without [tool.dbtool.rls], the conventions of the project this tool was built for.
 DEFAULTS = {"tenant_column": "tenant_id", "tenant_table": "public.tenants",
-            "app_roles": ["maplatform_app", "maplatform_readonly"]}
+            "app_roles": ["maplatform_app", "maplatform_readonly"], "context_relation": None,
+            "private_schemas": [], "reviewed_definer_functions": [],
+            "role_settings_allowed": ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+                                      "application_name"]}
 
 
 @dataclass
@@ -20,31 +30,156 @@ class Finding:
     object: str
     problem: str
     fix: str
+    rule: str = "tenant-table-rls"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass
+class Audit:
+    findings: list[Finding] = field(default_factory=list)
+    tables_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def settings(project: Project | None) -> dict:
+    return {**DEFAULTS, **(project.section("rls") if project else {})}
+
+
 def check_rls(url: str, project: Project | None = None) -> tuple[list[Finding], int]:
     """(findings, number of tenant tables checked)."""
-    cfg = {**DEFAULTS, **(project.section("rls") if project else {})}
-    params = {"column": cfg["tenant_column"], "tenant_table": cfg["tenant_table"], "roles": list(cfg["app_roles"])}
+    audit = run_audit(url, project)
+    return audit.findings, audit.tables_checked
+
+
+def run_audit(url: str, project: Project | None = None) -> Audit:
+    cfg = settings(project)
+    params = {"column": cfg["tenant_column"], "tenant_table": cfg["tenant_table"], "roles": list(cfg["app_roles"]),
+              "private": list(cfg["private_schemas"]), "context": cfg["context_relation"]}
+    audit = Audit()
     with db.connection(url) as conn:
         tables = conn.execute(query("rls_tables"), params).fetchall()
-        functions = conn.execute(query("rls_functions")).fetchall()
-        matviews = conn.execute(query("rls_matviews"), params).fetchall()
-        statements = conn.execute(query("rls_statements"), params).fetchall()
-    findings = [f for row in tables for f in _table_findings(*row)]
-    findings += [Finding(f"function {name}", "SECURITY DEFINER without a fixed search_path",
-                         f"ALTER FUNCTION {name} SET search_path = pg_catalog, <schemas it uses>")
-                 for name, _owner in functions]
-    findings += [Finding(f"materialized view {name}", f"holds tenant data and {role} can read it (RLS does not apply)",
-                         f"REVOKE SELECT ON {name} FROM {role}; give it a tenant-filtered view instead")
-                 for name, role in matviews]
-    findings += [Finding(f"view {name}", f"{role} can read every tenant's statement texts",
-                         f"REVOKE ALL ON {name} FROM PUBLIC, {role}")
-                 for name, role in statements]
-    return findings, len(tables)
+        audit.tables_checked = len(tables)
+        if not tables:
+            audit.findings.append(_nothing_to_check(cfg))
+        audit.findings += [f for row in tables for f in _table_findings(*row)]
+        audit.findings += _catalog_findings(conn, cfg, params, [t[0] for t in tables])
+        audit.findings += _cron_findings(url, conn, audit.notes)
+    return audit
+
+
+def _nothing_to_check(cfg: dict) -> Finding:
+    return Finding("database", f"no table with tenant data found (no column {cfg['tenant_column']}, no "
+                   f"{cfg['tenant_table']}): this is not the database you meant, or it is not migrated",
+                   "check --database-url, run dbtool migrate, or set [tool.dbtool.rls] tenant_column / tenant_table",
+                   "rls-nothing-checked")
+
+
+def _catalog_findings(conn, cfg: dict, params: dict, tables: list[str]) -> list[Finding]:
+    out = [Finding(f"function {name}", "SECURITY DEFINER without a fixed search_path",
+                   f"ALTER FUNCTION {name} SET search_path = pg_catalog, <schemas it uses>", "function-search-path")
+           for name, _owner in conn.execute(query("rls_search_path"))]
+    out += [_readable(*row) for row in conn.execute(query("rls_readable"), params)]
+    out += [f for row in conn.execute(query("rls_views"), params) for f in _view_findings(*row)]
+    out += [f for row in conn.execute(query("rls_functions"), params) for f in _function_findings(cfg, *row)]
+    out += [Finding(f"view {name}", f"{role} can read every tenant's statement texts",
+                    f"REVOKE ALL ON {name} FROM PUBLIC, {role}", "rls-statement-texts")
+            for name, role in conn.execute(query("rls_statements"), params)]
+    out += _setting_findings(conn, cfg, params)
+    out += [Finding(f"role {role}", f"{why} and accepts connections (LOGIN, connection limit {limit})",
+                    f"ALTER ROLE {role} NOLOGIN; or, for a role background jobs run as, "
+                    f"ALTER ROLE {role} CONNECTION LIMIT 0 PASSWORD NULL", "rls-login-role")
+            for role, why, limit in conn.execute(query("rls_login_roles"), params)]
+    out += [Finding(f"schema {schema}", f"is declared private but {role} has USAGE on it",
+                    f"REVOKE USAGE ON SCHEMA {schema} FROM {role}", "rls-private-schema")
+            for schema, role in conn.execute(query("rls_private_schemas"), params)]
+    out += [Finding(f"table {rel}", f"is the tenant context and {role} can "
+                    + ("write it (and so choose its tenant)" if writable else "read every row of it"),
+                    f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {rel} FROM {role}" if writable
+                    else f"ALTER TABLE {rel} ENABLE ROW LEVEL SECURITY", "rls-forgeable-context")
+            for rel, role, _enabled, writable in conn.execute(query("rls_context"), params)]
+    if cfg["context_relation"] and tables:
+        out += [Finding(f"policy {policy} on {table}", "does not read the verified tenant context "
+                        f"({cfg['context_relation']}): its tenant comes from something the role can set itself",
+                        f"recreate the policy comparing with the tenant of {cfg['context_relation']} (sql/policies/)",
+                        "rls-forgeable-context")
+                for table, policy in conn.execute(query("rls_policy_context"), {**params, "tables": tables})]
+    return out
+
+
+def _readable(relation: str, kind: str, role: str, reachable: bool) -> Finding:
+    how = "can read its rows" if reachable else "sees its statistics in pg_stats (values of every tenant)"
+    return Finding(f"{kind} {relation}", f"holds tenant rows without row-level security and {role} {how}",
+                   f"REVOKE ALL ON {relation} FROM {role}; give it a tenant-filtered view instead",
+                   "rls-readable-without-rls")
+
+
+def _view_findings(view: str, roles: str, barrier: bool, filters: bool, over_unprotected: bool, over_rls: bool,
+                   owner: str, owner_bypasses: bool) -> list[Finding]:
+    out = []
+    if over_unprotected and not filters:
+        out.append(Finding(f"view {view}", f"shows rows of a relation without row-level security to {roles} "
+                           "without filtering on the verified tenant", f"filter {view} on the tenant context, or "
+                           f"REVOKE SELECT ON {view} FROM {roles}", "rls-view-filter"))
+    if over_unprotected and not barrier:
+        out.append(Finding(f"view {view}", f"is not security_barrier: a condition of {roles} can see rows "
+                           "before the view's tenant filter", f"ALTER VIEW {view} SET (security_barrier = true)",
+                           "rls-view-filter"))
+    if over_rls and owner_bypasses:
+        out.append(Finding(f"view {view}", f"reads tables with row-level security as its owner {owner}, who "
+                           f"bypasses it: {roles} see every tenant", f"ALTER VIEW {view} OWNER TO <the schema owner>",
+                           "rls-view-filter"))
+    return out
+
+
+def _function_findings(cfg: dict, function: str, roles: str, kind: str, owner: str,
+                       extension: str | None) -> list[Finding]:
+    if kind == "statement_texts":
+        return [Finding(f"function {function}", f"{roles} can read every tenant's statement texts",
+                        f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {roles}", "rls-statement-texts")]
+    if kind == "extension_internal":
+        return [Finding(f"function {function}", f"{roles} can execute this internal, VOLATILE routine of "
+                        f"extension {extension}, which may check no privilege",
+                        f"REVOKE EXECUTE ON ROUTINE {function} FROM PUBLIC (as a superuser); GRANT it to {owner} "
+                        "if the owner's jobs need it", "rls-extension-internal")]
+    if function in cfg["reviewed_definer_functions"]:
+        return []
+    return [Finding(f"function {function}", f"SECURITY DEFINER (runs as {owner}) and {roles} can call it; "
+                    "nobody has reviewed it", f"review it and list it in [tool.dbtool.rls] reviewed_definer_functions,"
+                    f" or REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {roles}", "rls-definer-function")]
+
+
+def _setting_findings(conn, cfg: dict, params: dict) -> list[Finding]:
+    allowed = set(cfg["role_settings_allowed"])
+    return [Finding(f"role {role}", f"has {assignment!r} stored for every {'later ' if not database else ''}"
+                    f"connection{' to ' + database if database else ''}; a role may set its own defaults, so "
+                    "the application (or SQL injected into it) may have put it there",
+                    f"ALTER ROLE {role}{' IN DATABASE ' + database if database else ''} RESET {setting}; list "
+                    "deliberate ones in [tool.dbtool.rls] role_settings_allowed", "rls-role-setting")
+            for role, database, setting, assignment in conn.execute(query("rls_role_settings"), params)
+            if setting not in allowed]
+
+
+def _cron_findings(url: str, conn, notes: list[str]) -> list[Finding]:
+    """pg_cron jobs of this database that run as a superuser: their commands call functions that
+    owner-level roles can replace."""
+    database = db.scalar(conn, "SELECT current_database()")
+    try:
+        with cron.connection(url, conn, database=database) as cc:
+            if cc is None or not db.scalar(cc, "SELECT to_regclass('cron.job') IS NOT NULL"):
+                return []
+            if not db.scalar(cc, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+                notes.append("pg_cron shows a non-superuser only its own jobs: run as a superuser to audit them all")
+            rows = cc.execute("""SELECT j.jobname, j.username FROM cron.job j JOIN pg_roles r ON r.rolname = j.username
+                                 WHERE j.database = %s AND r.rolsuper ORDER BY 1""", [database]).fetchall()
+    except (psycopg.Error, Exception) as exc:  # the cron database may be out of reach with these credentials
+        notes.append(f"pg_cron jobs not audited: {getattr(exc, 'message', exc)}")
+        return []
+    return [Finding(f"pg_cron job {name}", f"runs as the superuser {user}: a role that can replace the function "
+                    "it calls becomes a superuser", f"SELECT cron.unschedule('{name}'); then dbtool migrate "
+                    "schedules it as the owner of the jobs table", "rls-superuser-job")
+            for name, user in rows]
 
 
 def _table_findings(table: str, via: str, enabled: bool, forced: bool, commands: list[str]) -> list[Finding]:

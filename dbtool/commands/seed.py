@@ -61,6 +61,9 @@ TABLES = ["tenants", "users", "user_sessions", "pipeline_stages", "deals", "deal
           "document_folders", "documents", "data_rooms", "data_room_permissions", "activities",
           "activities_archive", "tasks", "valuations", "ai_analyses", "comments", "notifications", "presence",
           "activity_timeline"]
+# Where each table's rows are written: activity_timeline's hypertable lives in a private schema since
+# 0018 (public.activity_timeline is the application's tenant-filtered view of it).
+SCHEMA_OF = {"activity_timeline": "timeline"}
 
 
 @dataclass(frozen=True)
@@ -340,7 +343,7 @@ def _vacuum(conn: psycopg.Connection, report: StepCallback) -> float:
     st = Step("vacuum analyze", "", len(TABLES), 5)
     report("start", st, {"rows": st.rows})
     started = time.perf_counter()
-    tables = sql.SQL(", ").join(sql.Identifier("public", t) for t in TABLES)
+    tables = sql.SQL(", ").join(sql.Identifier(SCHEMA_OF.get(t, "public"), t) for t in TABLES)
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(tables))
     seconds = time.perf_counter() - started
     report("done", st, {"rows": st.rows, "seconds": seconds})
@@ -387,7 +390,7 @@ def _check_role(conn: psycopg.Connection) -> None:
 
 def _check_schema(conn: psycopg.Connection) -> None:
     missing = [t for t in TABLES
-               if conn.execute("SELECT to_regclass(%s)", [f"public.{t}"]).fetchone()[0] is None]
+               if conn.execute("SELECT to_regclass(%s)", [f"{SCHEMA_OF.get(t, 'public')}.{t}"]).fetchone()[0] is None]
     conn.rollback()
     if missing:
         raise UsageError(f"the database has no table {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: "

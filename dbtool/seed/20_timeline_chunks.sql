@@ -5,7 +5,7 @@
 -- EXCLUSIVE, which conflicts with itself) until the end of the transaction that creates a chunk, so
 -- two connections loading events (--jobs 2) would take turns instead of running side by side.
 -- Committed chunks are shared without waiting.
-INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
+INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
 SELECT
     p.at,
     pg_temp.sid('tenant', 0),
@@ -18,4 +18,4 @@ FROM (
     SELECT pg_temp.as_of() - INTERVAL '90 days 1 hour'
 ) AS p;
 
-DELETE FROM public.activity_timeline WHERE event_type = 'seed_chunk_probe';
+DELETE FROM timeline.activity_timeline WHERE event_type = 'seed_chunk_probe';

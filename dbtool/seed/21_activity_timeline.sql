@@ -1,7 +1,7 @@
 -- activity_timeline: events_per_deal events per deal over the 90 days before as_of, in time order
 -- (event n happens at fraction n / rows of the window, plus up to an hour of jitter), as an event
 -- stream arrives; each event names a random deal, and a random user of that deal's tenant.
-INSERT INTO public.activity_timeline (time, tenant_id, user_id, deal_id, event_type, event_data, value_impacted,
+INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type, event_data, value_impacted,
                                       duration_seconds, ip_address, user_agent, session_id)
 SELECT
     g.at,

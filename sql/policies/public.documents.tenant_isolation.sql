@@ -1,9 +1,10 @@
--- Tenant isolation on public.documents: only the tenant set by set_tenant_context() is visible and
--- writable; with no tenant set nothing is (an unset or empty setting matches no row). WITH CHECK
--- stops writing a row for another tenant and moving a row to another tenant. The setting is read
--- in a sub-select (once per statement, an index condition) rather than through
--- app.current_tenant_id(): 40-60 µs a statement cheaper without the PL/pgSQL call
--- (docs/deviations.md). A malformed value fails the uuid cast: an error, never rows.
+-- Tenant isolation on public.documents: only the tenant of the verified token set by
+-- set_tenant_context(token) is visible and writable; with no token, or one nobody verified, nothing
+-- is (set_config() alone reaches no tenant). WITH CHECK stops writing a row for another tenant and
+-- moving a row to another tenant. The tenant is read in a sub-select (an InitPlan, once per
+-- statement, so the comparison is an index condition) from app.tenant_tokens by the token's
+-- SHA-256, not by calling a function: a SECURITY DEFINER verification on every statement cost
+-- 60-90 µs (docs/deviations.md).
 SET LOCAL ROLE maplatform_owner;
 
 DROP POLICY IF EXISTS tenant_isolation ON public.documents;
@@ -11,5 +12,13 @@ CREATE POLICY tenant_isolation ON public.documents
 AS PERMISSIVE
 FOR ALL
 TO PUBLIC
-USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant', TRUE), '')::UUID))
-WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant', TRUE), '')::UUID));
+USING (tenant_id = (
+    SELECT t.tenant_id FROM app.tenant_tokens AS t
+    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
+      AND t.expires_at > now()
+))
+WITH CHECK (tenant_id = (
+    SELECT t.tenant_id FROM app.tenant_tokens AS t
+    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
+      AND t.expires_at > now()
+));

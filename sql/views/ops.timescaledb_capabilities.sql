@@ -1,6 +1,6 @@
--- Which TimescaleDB edition this server runs and which path the time-series migration took for
+-- Which TimescaleDB edition this server runs and which path the time-series migrations took for
 -- compression, retention and daily_activity_summary (docs/timescaledb.md). Read live from the
--- catalog, so it stays true after someone changes a policy by hand; `dbtool doctor` can show it.
+-- catalog, so it stays true after someone changes a policy by hand; `dbtool doctor` shows it.
 SET LOCAL ROLE maplatform_owner;
 
 DROP VIEW IF EXISTS ops.timescaledb_capabilities;
@@ -11,17 +11,23 @@ SELECT
         SELECT e.extversion FROM pg_catalog.pg_extension AS e
         WHERE e.extname = 'timescaledb'
     ) AS version,
+    pg_catalog.format('%I.%I', h.hypertable_schema, h.hypertable_name) AS hypertable,
     CASE
-        WHEN h.compression_enabled THEN 'enabled'
+        WHEN h.compression_enabled AND EXISTS (
+            SELECT 1 FROM timescaledb_information.jobs AS j
+            WHERE j.proc_name = 'policy_compression' AND j.hypertable_schema = h.hypertable_schema
+              AND j.hypertable_name = h.hypertable_name
+        ) THEN 'enabled, with a compression policy'
+        WHEN h.compression_enabled THEN 'enabled, without a compression policy'
         WHEN pg_catalog.current_setting('timescaledb.license', TRUE) = 'apache'
             THEN 'unavailable: the Apache edition has no compression'
-        ELSE 'unavailable: TimescaleDB refuses compression on a table with row-level security'
+        ELSE 'off'
     END AS compression,
     CASE
         WHEN EXISTS (
             SELECT 1 FROM timescaledb_information.jobs AS j
-            WHERE j.proc_name = 'policy_retention' AND j.hypertable_schema = 'public'
-              AND j.hypertable_name = 'activity_timeline'
+            WHERE j.proc_name = 'policy_retention' AND j.hypertable_schema = h.hypertable_schema
+              AND j.hypertable_name = h.hypertable_name
         ) THEN 'timescaledb retention policy'
         WHEN EXISTS (
             SELECT 1 FROM ops.cron_jobs AS cj
@@ -33,11 +39,16 @@ SELECT
     CASE
         WHEN EXISTS (
             SELECT 1 FROM timescaledb_information.continuous_aggregates AS ca
-            WHERE ca.view_schema = 'public' AND ca.view_name = 'daily_activity_summary'
+            WHERE ca.view_name = 'daily_activity_summary'
+              AND ca.hypertable_schema = h.hypertable_schema AND ca.hypertable_name = h.hypertable_name
         ) THEN 'continuous aggregate'
-        ELSE 'materialized view refreshed by pg_cron job refresh_daily_activity_summary'
+        WHEN EXISTS (
+            SELECT 1 FROM ops.cron_jobs AS cj
+            WHERE cj.jobname = 'refresh_daily_activity_summary'
+        ) THEN 'materialized view refreshed by pg_cron job refresh_daily_activity_summary'
+        ELSE 'none'
     END AS daily_activity_summary
 FROM timescaledb_information.hypertables AS h
-WHERE h.hypertable_schema = 'public' AND h.hypertable_name = 'activity_timeline';
+WHERE h.hypertable_name = 'activity_timeline' AND h.hypertable_schema IN ('timeline', 'public');
 REVOKE ALL ON ops.timescaledb_capabilities FROM PUBLIC;
 GRANT SELECT ON ops.timescaledb_capabilities TO maplatform_ops;

@@ -1,0 +1,38 @@
+-- Undoes 0016_restrict_extension_internals: statements run top to bottom, newest change first.
+-- maplatform_owner keeps LOGIN CONNECTION LIMIT 0: roles are cluster-wide, another database of the
+-- cluster may run its jobs as the owner, and the attribute lets no client in.
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('REVOKE CONNECT ON DATABASE %I FROM maplatform_owner', pg_catalog.current_database());
+END
+$$;
+
+DO $$
+BEGIN
+    RAISE NOTICE 'maplatform_owner keeps LOGIN CONNECTION LIMIT 0 (cluster-wide; no client can connect as it)';
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.pg_stat_statements(BOOLEAN), public.pg_stat_statements_info()
+FROM maplatform_ops, maplatform_owner;
+GRANT EXECUTE ON FUNCTION public.pg_stat_statements(BOOLEAN), public.pg_stat_statements_info() TO PUBLIC;
+
+DO $$
+DECLARE
+    routine REGPROCEDURE;
+BEGIN
+    FOR routine IN
+        SELECT p.oid::REGPROCEDURE
+        FROM pg_catalog.pg_proc AS p
+        INNER JOIN pg_catalog.pg_namespace AS n ON p.pronamespace = n.oid
+        WHERE n.nspname ~ '^_timescaledb_'
+          AND p.provolatile = 'v'
+          AND p.prorettype NOT IN ('pg_catalog.trigger'::REGTYPE, 'pg_catalog.event_trigger'::REGTYPE)
+          AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(p.proacl) AS a
+                      WHERE a.grantee = 'maplatform_owner'::REGROLE AND a.privilege_type = 'EXECUTE')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON ROUTINE %s FROM maplatform_owner', routine);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO PUBLIC', routine);
+    END LOOP;
+END
+$$;
