@@ -1,6 +1,7 @@
 -- Undoes 0016_restrict_extension_internals: statements run top to bottom, newest change first.
 -- maplatform_owner keeps LOGIN CONNECTION LIMIT 0: roles are cluster-wide, another database of the
 -- cluster may run its jobs as the owner, and the attribute lets no client in.
+-- dbtool-lint: ignore owner-role because extension routines and database grants are the superuser's to change
 DO $$
 BEGIN
     EXECUTE pg_catalog.format('REVOKE CONNECT ON DATABASE %I FROM maplatform_owner', pg_catalog.current_database());

@@ -23,6 +23,7 @@
 -- Extension objects belong to the role that created the extension, and ALTER ROLE needs CREATEROLE,
 -- so this migration runs as a superuser; a REVOKE by anyone else only warns, so each step checks
 -- its result and stops with the statement a superuser must run.
+-- dbtool-lint: ignore owner-role because extension routines and role attributes are the superuser's to change
 DO $$
 DECLARE
     routine REGPROCEDURE;

@@ -26,7 +26,8 @@ BEGIN
 END
 $$;
 
-DELETE FROM ops.cron_jobs WHERE jobname = 'cleanup_tenant_tokens';
+DELETE FROM ops.cron_jobs
+WHERE jobname = 'cleanup_tenant_tokens';
 DROP FUNCTION ops.cleanup_tenant_tokens();
 DROP FUNCTION app.retire_tenant_key(TEXT);
 DROP FUNCTION app.add_tenant_key(TEXT, BYTEA);

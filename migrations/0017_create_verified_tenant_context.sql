@@ -33,6 +33,7 @@ CREATE TABLE app_private.tenant_keys (
 COMMENT ON TABLE app_private.tenant_keys IS
     'HMAC-SHA256 keys that sign tenant tokens; several may be active at once (rotation)';
 
+-- dbtool-lint: ignore tenant-table-rls because it is the context itself: a role sees its own token's row only
 CREATE TABLE app.tenant_tokens (
     token_hash BYTEA PRIMARY KEY,
     tenant_id UUID NOT NULL,
@@ -78,7 +79,8 @@ BEGIN
     END IF;
     IF public.hmac(convert_to(array_to_string(parts[1:4], '.'), 'UTF8'), key, 'sha256') <> decode(parts[5], 'hex') THEN
         RAISE EXCEPTION 'tenant token signature does not match'
-            USING ERRCODE = '28T02', HINT = 'the token was altered, or signed with another secret than key ' || parts[4];
+            USING ERRCODE = '28T02',
+                  HINT = 'the token was altered, or signed with another secret than key ' || parts[4];
     END IF;
     expires_at := to_timestamp(parts[3]::BIGINT);
     IF expires_at <= now() THEN
@@ -157,11 +159,14 @@ GRANT EXECUTE ON FUNCTION app.use_tenant_token(TEXT, BOOLEAN), public.set_tenant
 public.set_tenant_context_for_session(TEXT)
 TO maplatform_app, maplatform_readonly;
 
+-- dbtool-lint: ignore squawk/ban-drop-function because naming the tenant by its id is the forgery removed here
 DROP FUNCTION public.set_tenant_context(UUID);
+-- dbtool-lint: ignore squawk/ban-drop-function because naming the tenant by its id is the forgery removed here
 DROP FUNCTION public.set_tenant_context_for_session(UUID);
 
 -- The tenant of this transaction for column defaults and functions. Unlike a policy, which simply
 -- matches nothing, it says what is wrong when a token is set but not registered or expired.
+-- dbtool-lint: ignore migration-recreates because the tenant_id defaults of 0004-0013 call it
 CREATE OR REPLACE FUNCTION app.current_tenant_id()
 RETURNS UUID
 LANGUAGE plpgsql
@@ -274,7 +279,8 @@ BEGIN
     RETURN removed;
 END
 $$;
-COMMENT ON FUNCTION ops.cleanup_tenant_tokens() IS 'Forgets tenant tokens that expired over an hour ago; returns how many';
+COMMENT ON FUNCTION ops.cleanup_tenant_tokens() IS
+    'Forgets tenant tokens that expired over an hour ago; returns how many';
 
 INSERT INTO ops.cron_jobs (jobname, schedule, command)
 VALUES ('cleanup_tenant_tokens', '20 * * * *', 'SELECT ops.cleanup_tenant_tokens()');

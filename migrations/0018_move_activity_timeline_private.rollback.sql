@@ -2,11 +2,13 @@
 -- On the community edition every compressed chunk is decompressed first (row-level security
 -- cannot be enabled on a hypertable with compression), which takes as long as the data is large,
 -- and the continuous aggregate goes back to the materialized view of 0009, refreshed once here.
--- The hypertable returns to public with forced row-level security and its policy (the sub-select
--- of 0017), which sql/policies/ no longer holds.
+-- The hypertable returns to public with forced row-level security but no policy, and
+-- tenant_daily_activity_summary is dropped: since 0018 neither is in sql/, so a database migrated to
+-- 0017 from scratch has neither either. The application sees no events (closed, not open) until the
+-- database is migrated forward again.
 SET LOCAL ROLE maplatform_owner;
 
-DROP VIEW public.tenant_daily_activity_summary;
+DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
 DROP FUNCTION public.latest_activity(TIMESTAMPTZ, INTEGER);
 DROP VIEW public.activity_timeline;
 
@@ -74,43 +76,19 @@ BEGIN
 END
 $$;
 
+-- As 0009 described them (the community edition's block above created them without).
+COMMENT ON FUNCTION ops.drop_expired_activity_timeline() IS
+    'Retention of activity_timeline on the Apache edition: drops chunks older than a year; returns how many';
+COMMENT ON FUNCTION ops.refresh_daily_activity_summary() IS
+    'Refreshes daily_activity_summary for every tenant (runs as maplatform_maintenance)';
+
 ALTER MATERIALIZED VIEW timeline.daily_activity_summary SET SCHEMA public;
 ALTER TABLE timeline.activity_timeline SET SCHEMA public;
+-- In the order 0009 granted them, so the table's ACL reads as it did.
+REVOKE SELECT ON public.activity_timeline FROM maplatform_maintenance;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.activity_timeline TO maplatform_app;
 GRANT SELECT ON public.activity_timeline TO maplatform_readonly;
+GRANT SELECT ON public.activity_timeline TO maplatform_maintenance;
 ALTER TABLE public.activity_timeline ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON public.activity_timeline
-AS PERMISSIVE
-FOR ALL
-TO PUBLIC
-USING (tenant_id = ANY (ARRAY[(
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-)]))
-WITH CHECK (tenant_id = ANY (ARRAY[(
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-)]));
-
-CREATE VIEW public.tenant_daily_activity_summary
-WITH (security_barrier = TRUE)
-AS
-SELECT
-    das.day,
-    das.tenant_id,
-    das.event_count,
-    das.active_users,
-    das.active_deals,
-    das.total_value_impacted
-FROM public.daily_activity_summary AS das
-WHERE das.tenant_id = (
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-);
-REVOKE ALL ON public.tenant_daily_activity_summary FROM maplatform_app, maplatform_readonly;
-GRANT SELECT ON public.tenant_daily_activity_summary TO maplatform_app, maplatform_readonly;
 
 DROP SCHEMA timeline;

@@ -39,13 +39,17 @@ COMMENT ON SCHEMA timeline IS
     'activity_timeline''s hypertable and daily summary: no USAGE for tenant-facing roles, who use the views in public';
 GRANT USAGE, CREATE ON SCHEMA timeline TO maplatform_maintenance;
 
+-- dbtool-lint: ignore squawk/ban-drop-view because it is re-created below, in the same transaction
 DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
 DROP POLICY IF EXISTS tenant_isolation ON public.activity_timeline;
 ALTER TABLE public.activity_timeline NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
 REVOKE ALL ON public.activity_timeline FROM maplatform_app, maplatform_readonly;
+-- dbtool-lint: ignore squawk/ban-set-schema because the view below takes its name in the same transaction
 ALTER TABLE public.activity_timeline SET SCHEMA timeline;
+-- dbtool-lint: ignore squawk/ban-set-schema because the application reads it only through the view re-created below
 ALTER MATERIALIZED VIEW public.daily_activity_summary SET SCHEMA timeline;
 
+-- dbtool-lint: ignore migration-recreates because its body names the hypertable, which moved
 CREATE OR REPLACE FUNCTION ops.drop_expired_activity_timeline()
 RETURNS INTEGER
 LANGUAGE plpgsql
@@ -62,6 +66,7 @@ BEGIN
 END
 $$;
 
+-- dbtool-lint: ignore migration-recreates because its body names the summary, which moved
 CREATE OR REPLACE FUNCTION ops.refresh_daily_activity_summary()
 RETURNS VOID
 LANGUAGE plpgsql
@@ -113,6 +118,7 @@ BEGIN
 END
 $$;
 
+-- dbtool-lint: ignore migration-recreates because 0009's public.activity_timeline is the table moved above
 CREATE VIEW public.activity_timeline
 WITH (security_barrier = TRUE)
 AS
@@ -144,7 +150,19 @@ GRANT SELECT ON public.activity_timeline TO maplatform_readonly;
 CREATE FUNCTION public.latest_activity(
     since TIMESTAMPTZ DEFAULT now() - INTERVAL '7 days', max_rows INTEGER DEFAULT 50
 )
-RETURNS SETOF public.activity_timeline
+RETURNS TABLE (
+    "time" TIMESTAMPTZ,  -- dbtool-lint: ignore sqlfluff/RF06 because time is a keyword in a column list
+    tenant_id UUID,
+    user_id UUID,
+    deal_id UUID,
+    event_type VARCHAR,
+    event_data JSONB,
+    value_impacted NUMERIC,
+    duration_seconds INTEGER,
+    ip_address INET,
+    user_agent TEXT,
+    session_id UUID
+)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER

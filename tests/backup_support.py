@@ -65,11 +65,15 @@ def seed(url: str, *, schedule: bool = True) -> dict:
         c.execute(SEED_FIXTURE)
         if schedule:
             cron.sync(url, c)
-    return {f"public.{t.table}": t.rows for t in result.tables if t.table in seed_cmd.TABLES}
+    return {qualified(t.table): t.rows for t in result.tables if t.table in seed_cmd.TABLES}
+
+
+def qualified(table: str) -> str:
+    return f"{seed_cmd.SCHEMA_OF.get(table, 'public')}.{table}"
 
 
 def expected_rows() -> dict:
-    return {f"public.{t}": n for t, n in seed_cmd.expected_rows(SCALE).items()}
+    return {qualified(t): n for t, n in seed_cmd.expected_rows(SCALE).items()}
 
 
 def content(url: str) -> dict:

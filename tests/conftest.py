@@ -77,12 +77,25 @@ class Server:
                               [template])
                 try:
                     c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+                    if template:
+                        self._copy_database_grants(c, template, name)
                     break
                 except psycopg.errors.ObjectInUse:
                     if attempt == 19:
                         raise
                     time.sleep(0.1)
         return self.url(name)
+
+    @staticmethod
+    def _copy_database_grants(c, template: str, name: str) -> None:
+        """CREATE DATABASE ... TEMPLATE copies the contents, not the database's own grants, which the
+        migrations made on the template (CREATE and CONNECT for maplatform_owner): a clone is to look
+        like a database migrated in place."""
+        for grantee, privilege in c.execute(
+                """SELECT pg_get_userbyid(a.grantee), a.privilege_type FROM pg_database d,
+                          aclexplode(d.datacl) a WHERE d.datname = %s AND a.grantee <> 0
+                          AND a.grantee <> d.datdba""", [template]).fetchall():
+            c.execute(f'GRANT {privilege} ON DATABASE "{name}" TO "{grantee}"')
 
     def drop_db(self, name: str) -> None:
         cron.forget_database(self.url(), name)

@@ -5,6 +5,7 @@ catalog dump to compare schemas with."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from contextlib import contextmanager
@@ -83,7 +84,14 @@ def schema_dump(url: str) -> str:
     res = subprocess.run([str(cluster.find_bindir() / "pg_dump"), "--schema-only", "--exclude-schema=dbtool",
                           "--dbname", url], capture_output=True, text=True, check=True)
     # pg_dump 15.14+ brackets its output with \restrict <random key> lines (CVE-2025-8714).
-    return "".join(line for line in res.stdout.splitlines(True) if not line.startswith(("\\restrict ", "\\unrestrict ")))
+    text = "".join(line for line in res.stdout.splitlines(True) if not line.startswith(("\\restrict ", "\\unrestrict ")))
+    # TimescaleDB numbers its internal objects (the compressed and materialized hypertables of a
+    # re-created compression or continuous aggregate get new numbers): compare them by kind.
+    return TIMESCALE_NUMBERS.sub(lambda m: m.group(1) + "N", text)
+
+
+TIMESCALE_NUMBERS = re.compile(r"\b(_compressed_hypertable_|_direct_view_|_partial_view_|_materialized_hypertable_|"
+                               r"compress_hyper_|_hyper_)[0-9]+(?:_[0-9]+)?")
 
 
 # The tables that hold tenant data, found by the catalog query `dbtool check rls` uses: in any

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props, expected_rows,
+from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props, expected_rows, qualified,
                             hypertables, pg_restore_list, schema)
 from cli_support import run
 from dbtool import catalog, ledger
@@ -48,12 +48,12 @@ def test_round_trip_gives_same_rows_schema_hypertable_settings_and_cron_jobs(see
     assert res.exit_code == 0, res.output
     restored = content(empty_db)
     assert restored == content(seeded_db)  # rows and md5 of every table, sequences
-    app_tables = {f"public.{t}" for t in seed_cmd.TABLES}
+    app_tables = {qualified(t) for t in seed_cmd.TABLES}
     assert {t: restored[t][0] for t in app_tables} == expected_rows()  # each of the 19 has its rows
     assert schema_diff(seeded_db, empty_db) == []  # `dbtool drift` between them: none
-    timeline = chunks(empty_db, "public.activity_timeline")
-    assert timeline == chunks(seeded_db, "public.activity_timeline")  # same chunks, ranges and rows
-    assert hypertables(empty_db) == hypertables(seeded_db) == {"public.activity_timeline": len(timeline)}
+    timeline = chunks(empty_db, "timeline.activity_timeline")
+    assert timeline == chunks(seeded_db, "timeline.activity_timeline")  # same chunks, ranges and rows
+    assert hypertables(empty_db) == hypertables(seeded_db) == {"timeline.activity_timeline": len(timeline)}
     assert len(timeline) > 1 and all(n > 0 for *_, n in timeline)
     assert all(name.startswith("timeline_chunks.") for name, *_ in timeline)
     with psycopg.connect(empty_db) as c:
@@ -86,7 +86,7 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
     assert {e["name"]: e["version"] for e in man["extensions"]} == versions
     assert man["timescaledb"]["edition"] == "apache"
     assert set(man["timescaledb"]["hypertables"]) == set(hypertables(seeded_db))
-    assert man["timescaledb"]["hypertables"] == ["public.activity_timeline"]
+    assert man["timescaledb"]["hypertables"] == ["timeline.activity_timeline"]
     assert {t: v["rows"] for t, v in man["tables"].items()} == counts
     assert {t: counts[t] for t in expected_rows()} == expected_rows()  # every application table
     assert counts["fixture.values_not_in_the_schema"] == 40 and counts["ops.cron_jobs"] > 1

@@ -9,12 +9,13 @@ one test that forces the ANN path on purpose, to show what the iterative scan bu
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from schema_support import APP, BULK_TENANT, SMALL_TENANT, acting_as, cloned_db, load_bulk
+from schema_support import APP, BULK_TENANT, SMALL_TENANT, acting_as, cloned_db, load_bulk, tenant_token
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,11 @@ def conn(bulk, conn_to):
 
 def plan(conn, query, params=None) -> str:
     return "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + query, params))
+
+
+# The tenant context's InitPlan reads app.tenant_tokens, a registry of a few rows (one per live token):
+# a sequential scan of its one page is the right plan there, and is not what these tests look for.
+SEQ_SCAN_OF_DATA = re.compile(r"Seq Scan on (?!tenant_tokens\b)")
 
 
 COMMON = {
@@ -60,7 +66,7 @@ def test_common_queries_use_index_scans_as_the_app_role(conn, name, tenant):
     with acting_as(conn, APP, tenant):
         text = plan(conn, query)
     print(f"\n-- {name}\n{text}")
-    assert "Seq Scan" not in text, text
+    assert not SEQ_SCAN_OF_DATA.search(text), text
     assert any(i in text for i in indexes), text
 
 
@@ -104,7 +110,7 @@ def test_get_deal_pipeline_runs_its_query_on_an_index(conn, tenant):
     nodes = plan_nodes(inside[0])
     print(f"\n-- get_deal_pipeline, {tenant}\n" + "\n".join(
         f"{n['Node Type']} {n.get('Index Name') or n.get('Relation Name') or ''}" for n in nodes))
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") != "tenant_tokens"], nodes
     assert any(n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
                and n.get("Index Name", "").startswith("idx_deals_") for n in nodes), nodes
 
@@ -139,7 +145,7 @@ def test_search_functions_run_their_query_on_the_text_index(conn, function, tena
     text_arg, index = SEARCHES[function]
     body = conn.execute("SELECT prosrc FROM pg_proc WHERE oid = %s::regproc", [f"public.{function}"]).fetchone()[0]
     with conn.transaction(force_rollback=True):
-        conn.execute("SELECT public.set_tenant_context(%s)", [tenant])
+        conn.execute("SELECT public.set_tenant_context(%s)", [tenant_token(conn, tenant)])
         conn.execute("SET LOCAL ROLE maplatform_maintenance")
         conn.execute(f"PREPARE body (TEXT, INTEGER) AS {body}")
         try:
@@ -147,7 +153,7 @@ def test_search_functions_run_their_query_on_the_text_index(conn, function, tena
         finally:
             conn.execute("DEALLOCATE body")
     print(f"\n-- {function}\n{text}")
-    assert index in text and "Seq Scan" not in text, text
+    assert index in text and not SEQ_SCAN_OF_DATA.search(text), text
 
 
 def test_search_functions_return_only_the_current_tenants_rows(conn):
@@ -183,7 +189,7 @@ def test_match_documents_returns_the_tenants_nearest_documents_nearest_first(con
         exact = [r[0] for r in conn.execute(
             "SELECT id FROM public.documents WHERE tenant_id = %s AND embeddings IS NOT NULL "
             "ORDER BY embeddings <=> %s::vector LIMIT 10", [BULK_TENANT, probe])]
-    assert "Seq Scan" not in text, text
+    assert not SEQ_SCAN_OF_DATA.search(text), text
     assert len(rows) == 10 and rows[0][1] == pytest.approx(0, abs=1e-6)
     assert [r[1] for r in rows] == sorted(r[1] for r in rows)
     assert len({r[0] for r in rows} & set(exact)) >= 8  # approximate search: recall, not identity

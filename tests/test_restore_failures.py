@@ -167,10 +167,10 @@ def test_damaged_table_data_fails_in_the_temporary_database(backups, target, ser
 
 def test_rows_that_do_not_match_the_manifest(backups, target, server, tmp_path):
     archive, manifest = copy_backup(backups["plain"], tmp_path)
-    rows = expected_rows()["public.activity_timeline"]
-    edit_manifest(manifest, lambda m: m["tables"]["public.activity_timeline"].update(rows=rows + 1))
+    rows = expected_rows()["timeline.activity_timeline"]
+    edit_manifest(manifest, lambda m: m["tables"]["timeline.activity_timeline"].update(rows=rows + 1))
     restore_fails_cleanly(archive, target, server, 3,
-                          f"public.activity_timeline: {rows} rows, the manifest says {rows + 1}", "--yes")
+                          f"timeline.activity_timeline: {rows} rows, the manifest says {rows + 1}", "--yes")
 
 
 def test_role_missing_on_the_target_server(backups, target, server, tmp_path):

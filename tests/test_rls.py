@@ -469,3 +469,42 @@ def test_default_privileges_make_later_objects_follow(conn):
                           f"{APP}:DELETE": True, f"{APP}:TRUNCATE": False,
                           f"{READONLY}:SELECT": True, f"{READONLY}:INSERT": False}
     assert executable is False
+
+
+# --- what the review got through (issue 12) ------------------------------------------------------
+
+@pytest.mark.parametrize("role", [APP, READONLY, "dbtool_nobody"])
+def test_no_role_can_drop_a_chunk_through_timescaledbs_internal_functions(conn, role):
+    """TimescaleDB 2.19's internal drop_chunk checks no privilege: by chunk oid (readable by anyone
+    from pg_class) any role, even one with no grant at all, dropped every tenant's events."""
+    conn.execute("DO $$BEGIN CREATE ROLE dbtool_nobody NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+    oid = conn.execute("SELECT c::oid FROM show_chunks('timeline.activity_timeline') AS c LIMIT 1").fetchone()[0]
+    before = conn.execute("SELECT count(*) FROM timeline.activity_timeline").fetchone()[0]
+    errors = {}
+    with acting_as(conn, role):
+        for fn in ("_timescaledb_functions.drop_chunk", "_timescaledb_internal.drop_chunk",
+                   "_timescaledb_functions.freeze_chunk"):
+            _, err = attempt(conn, f"SELECT {fn}(%s::oid::regclass)", [oid])
+            errors[fn] = err.sqlstate if err else "ALLOWED"
+    assert errors == dict.fromkeys(errors, BLOCKED)
+    assert conn.execute("SELECT count(*) FROM timeline.activity_timeline").fetchone()[0] == before
+
+
+def test_pg_stats_shows_the_app_no_statistics_of_tenant_data(conn, tables):
+    """Chunks copied the hypertable's grants without its row-level security, and pg_stats needs only
+    SELECT: the application read every tenant's most common values there."""
+    conn.execute("ANALYZE")
+    with acting_as(conn, APP):
+        visible = conn.execute("""SELECT DISTINCT s.schemaname || '.' || s.tablename FROM pg_stats s
+                                  JOIN pg_namespace n ON n.nspname = s.schemaname
+                                  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+                                  WHERE EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                                                AND a.attname = 'tenant_id')""").fetchall()
+        tenant_columns = conn.execute("SELECT count(*) FROM pg_stats WHERE attname = 'tenant_id'").fetchone()[0]
+    assert visible == [] and tenant_columns == 0
+
+
+def test_the_app_cannot_call_pg_stat_statements(conn):
+    with acting_as(conn, APP):
+        _, err = attempt(conn, "SELECT count(*) FROM public.pg_stat_statements(true)")
+    assert err.sqlstate == BLOCKED

@@ -122,7 +122,7 @@ def test_activities_archive_has_the_columns_of_activities_in_the_same_order(conn
 def test_every_index_of_the_document_exists_with_its_method(conn):
     have = dict(conn.execute("SELECT c.relname, am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
                              "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                             "WHERE c.relkind = 'i' AND n.nspname = 'public'"))
+                             "WHERE c.relkind = 'i' AND n.nspname IN ('public', 'timeline')"))
     assert [i for i in DOC_INDEXES if i not in have] == []
     assert {i: have[i] for i in INDEX_METHODS} == INDEX_METHODS
 
