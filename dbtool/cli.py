@@ -261,11 +261,22 @@ def verify(database_url: Url = None, json: Json = False, project: Project = None
 
 
 @app.command()
-def doctor(database_url: Url = None, json: Json = False):
+def doctor(database_url: Url = None, json: Json = False, project: Project = None):
     """Check the server: version, extensions, preload libraries, TimescaleDB edition, pg_cron
-    placement, and the connecting role's privileges. Exit 1 when something is missing."""
+    placement and settings, the role background jobs run as, the health and backlog of TimescaleDB's
+    jobs, the connecting role's privileges, and whether the project's migrations are all applied.
+    Exit 1 when something is missing."""
     with handled(json):
-        checks = doctor_cmd.doctor(db.resolve_url(database_url))
+        try:
+            proj = config.load(project)
+        except UsageError:
+            if project or os.environ.get("DBTOOL_PROJECT"):
+                raise
+            proj = None  # outside a project: the server is checked, the migrations cannot be
+        checks = doctor_cmd.doctor(db.resolve_url(database_url), proj)
+        if proj is None:
+            checks.append(doctor_cmd.Check("migrations", "warn", "not checked: no dbtool project here",
+                                           "run doctor in the project folder, or pass --project DIR"))
         if json:
             emit_json(doctor_cmd.as_dicts(checks))
         else:

@@ -136,10 +136,12 @@ def tenant_column(table: str) -> str:
     return "id" if table in (TENANT_TABLE, TENANT_TABLE.split(".")[1]) else "tenant_id"
 
 
-def seed_tenant(conn: psycopg.Connection, tag: str, tables: list[str] | None = None) -> dict[str, uuid.UUID]:
+def seed_tenant(conn: psycopg.Connection, tag: str, tables: list[str] | None = None,
+                timeline: str = "timeline.activity_timeline") -> dict[str, uuid.UUID]:
     """One tenant with a row in every tenant table, each reference pointing inside the tenant.
     Runs as the superuser (no tenant context needed); returns the ids by name. Given the discovered
-    `tables`, a table this helper has no row for is an error naming it, before anything is written."""
+    `tables`, a table this helper has no row for is an error naming it, before anything is written.
+    `timeline` is where the hypertable is (public.activity_timeline before 0018)."""
     i = {k: uuid.uuid4() for k in ("tenant", "user1", "user2", "deal", "folder", "doc", "room", "task1",
                                    "task2", "activity", "archived", "comment", "notification", "valuation",
                                    "analysis", "session")}
@@ -149,7 +151,7 @@ def seed_tenant(conn: psycopg.Connection, tag: str, tables: list[str] | None = N
         raise AssertionError(f"schema_support.seed_tenant does not know how to fill {', '.join(unknown)}: add an "
                              "INSERT for each (the isolation tests need rows of two tenants in every tenant table)")
     for _, stmt, params in rows:
-        conn.execute(stmt, params)
+        conn.execute(stmt.replace("timeline.activity_timeline", timeline), params)
     return i
 
 

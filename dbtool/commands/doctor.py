@@ -1,33 +1,39 @@
-"""`dbtool doctor`: is this server fit for the schema? Each missing item comes with its fix."""
+"""`dbtool doctor`: is this server fit for the schema? Each missing item comes with its fix.
+
+Besides the server's make-up (version, preload, extensions, pg_cron placement, TimescaleDB edition,
+the connecting role), doctor reads what keeps the scheduled work running: pg_cron's settings and who
+its jobs run as, the role the jobs start as, the health of TimescaleDB's jobs on the timeline and
+whether their work is done, and whether the database's migrations reached the project's head.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import psycopg
 
-from .. import cluster, cron, db
+from .. import cluster, cron, db, ledger, migrations
+from ..checks import Check, timescale_jobs
+from ..config import Project
 from ..errors import DbtoolError
 
 REQUIRED = ["uuid-ossp", "pgcrypto", "pg_trgm", "btree_gin", "pg_stat_statements", "timescaledb", "vector"]
 OWNER_ROLE = "maplatform_owner"
+# The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
+TIMELINE_SCHEMAS = ["timeline", "public"]
 
 
-@dataclass
-class Check:
-    name: str
-    status: str  # ok | warn | missing
-    value: str
-    fix: str | None = None
-
-
-def doctor(url: str) -> list[Check]:
+def doctor(url: str, project: Project | None = None) -> list[Check]:
+    """Every check, in a fixed order. With `project`, also whether its migrations are all applied."""
     with db.connection(url) as conn:
         checks = [_version(conn), _preload(conn)]
         checks += [_extension(conn, e) for e in REQUIRED]
         checks += _cron(url, conn)
+        checks += _job_roles(conn)
         checks += _timescaledb(conn)
         checks += _privileges(conn)
+        if project is not None:
+            checks += _migrations(conn, project)
     return checks
 
 
@@ -64,26 +70,220 @@ def _extension(conn, name: str) -> Check:
     return Check(f"extension {name}", "ok", f"available {available}, not created here yet (migrate creates it)")
 
 
+# ----- pg_cron ----------------------------------------------------------------------------------
+
+
+def _setting(conn, name: str) -> tuple[bool, str | None]:
+    """(readable, value): current_setting(name, true), which is NULL for a setting nobody defined
+    and an error for a superuser-only one (pg_cron's) that this role may not read."""
+    try:
+        return True, db.scalar(conn, "SELECT current_setting(%s, true)", [name])
+    except psycopg.errors.InsufficientPrivilege:
+        return False, None
+
+
+def _unreadable(conn, name: str) -> Check:
+    user = db.scalar(conn, "SELECT current_user")
+    return Check(name, "warn", "not readable by this role",
+                 f"as a superuser: GRANT pg_read_all_settings TO {user}; or run doctor as a superuser")
+
+
 def _cron(url: str, conn) -> list[Check]:
     try:
         cron_db = cron.cron_database(conn)
     except DbtoolError as exc:
-        return [Check("cron.database_name", "warn", exc.message, exc.hint)]
+        return [Check("cron.database_name", "warn", exc.message, exc.hint), *_cron_settings(conn)]
     if not cron_db:
         return [Check("pg_cron", "missing", "not loaded",
                       "add pg_cron to shared_preload_libraries, set cron.database_name, restart")]
+    checks = _cron_settings(conn)
     here = db.scalar(conn, "SELECT current_database()")
     placement = "this database" if cron_db == here else f"database {cron_db!r} (jobs run here via schedule_in_database)"
     try:
         with cron.connection(url, conn, cron_db, here) as cc:
             version = db.scalar(cc, "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
-    except Exception as exc:  # the cron database may not be reachable with these credentials
-        return [Check("cron.database_name", "warn", f"{cron_db}: cannot connect ({getattr(exc, 'message', exc)})",
-                      f"dbtool needs to connect to {cron_db} to schedule jobs")]
-    if not version:
-        return [Check("cron.database_name", "warn", f"{placement}; pg_cron not created there yet",
-                      f"migrate creates it; or as a superuser: CREATE EXTENSION pg_cron in {cron_db}")]
-    return [Check("cron.database_name", "ok", f"{placement}; pg_cron {version}")]
+            if not version:
+                return [*checks, Check("cron.database_name", "warn", f"{placement}; pg_cron not created there yet",
+                                       f"migrate creates it; or as a superuser: CREATE EXTENSION pg_cron in {cron_db}")]
+            checks.append(Check("cron.database_name", "ok", f"{placement}; pg_cron {version}"))
+            try:
+                checks += _cron_jobs(conn, cc, cron_db, here)
+            except psycopg.Error as exc:
+                checks.append(Check("cron jobs", "warn", f"cannot read cron.job in {cron_db}: "
+                                                         f"{db.server_error(exc).message}", None))
+    except (DbtoolError, psycopg.Error) as exc:  # the cron database may not be reachable with these credentials
+        message = exc.message if isinstance(exc, DbtoolError) else db.server_error(exc).message
+        return [*checks, Check("cron.database_name", "warn", f"{cron_db}: cannot connect ({message})",
+                               f"dbtool needs to connect to {cron_db} to schedule jobs")]
+    return checks
+
+
+def _jobs_table_owner(conn) -> str | None:
+    """cron.job_role, also for a role without USAGE on schema ops (which to_regclass refuses)."""
+    try:
+        return cron.job_role(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        return db.scalar(conn, """SELECT pg_get_userbyid(c.relowner) FROM pg_class c
+                                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                                  WHERE n.nspname = 'ops' AND c.relname = 'cron_jobs'""")
+
+
+def _job_role_limits(conn) -> tuple[str, tuple | None]:
+    """The role pg_cron's jobs run as (the owner of ops.cron_jobs; the schema's owner role before the
+    table exists) and its (rolcanlogin, rolconnlimit), None when the role does not exist yet."""
+    role = _jobs_table_owner(conn) or OWNER_ROLE
+    row = conn.execute("SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+    return role, row
+
+
+def _cron_settings(conn) -> list[Check]:
+    """cron.use_background_workers, cron.enable_superuser_jobs and the worker budget they need."""
+    role, limits = _job_role_limits(conn)
+    checks = []
+    readable, workers = _setting(conn, "cron.use_background_workers")
+    if not readable:
+        checks.append(_unreadable(conn, "cron.use_background_workers"))
+    elif workers == "on":
+        checks.append(Check("cron.use_background_workers", "ok",
+                            f"on: jobs run in background workers as {role}, which its CONNECTION LIMIT 0 "
+                            "does not stop"))
+    else:
+        refused = limits is None or limits[1] == 0
+        why = (f"pg_cron connects through libpq as {role}, and {role}'s CONNECTION LIMIT 0 (migration 0016) refuses "
+               "that connection: every job fails" if refused else
+               f"pg_cron connects through libpq as {role}, which works only while {role} accepts client "
+               "connections, and it must not (see the job role check)")
+        checks.append(Check("cron.use_background_workers", "missing" if refused else "warn",
+                            f"{workers or 'off'}: {why}",
+                            "ALTER SYSTEM SET cron.use_background_workers = on; then restart the server "
+                            "(max_worker_processes must leave room for cron.max_running_jobs job workers)"))
+    readable, superuser_jobs = _setting(conn, "cron.enable_superuser_jobs")
+    if not readable:
+        checks.append(_unreadable(conn, "cron.enable_superuser_jobs"))
+    elif superuser_jobs == "off":
+        checks.append(Check("cron.enable_superuser_jobs", "ok", "off: pg_cron runs no job as a superuser"))
+    else:
+        checks.append(Check("cron.enable_superuser_jobs", "warn",
+                            f"{superuser_jobs or 'on'}: pg_cron would run a job scheduled as a superuser; this "
+                            f"schema's jobs run as {role}",
+                            "ALTER SYSTEM SET cron.enable_superuser_jobs = off; then restart the server"))
+    if workers == "on":
+        checks += _worker_budget(conn)
+    return checks
+
+
+def _worker_budget(conn) -> list[Check]:
+    """max_worker_processes against what pg_cron (launcher + cron.max_running_jobs job workers) and
+    TimescaleDB (launcher + timescaledb.max_background_workers) may start."""
+    readable, running = _setting(conn, "cron.max_running_jobs")
+    if not readable or running is None:
+        return []
+    have = int(db.scalar(conn, "SHOW max_worker_processes"))
+    ts = db.scalar(conn, "SELECT current_setting('timescaledb.max_background_workers', true)")
+    need = 1 + int(running) + (1 + int(ts) if ts is not None else 0)
+    parts = f"pg_cron's launcher + cron.max_running_jobs {running}" + (
+        f" + TimescaleDB's launcher + timescaledb.max_background_workers {ts}" if ts is not None else "")
+    value = f"{have}; background jobs may need {need} ({parts}); parallel queries share the rest"
+    if have >= need:
+        return [Check("max_worker_processes", "ok", value)]
+    return [Check("max_worker_processes", "warn", value + ": a job that finds no free worker does not run",
+                  f"ALTER SYSTEM SET max_worker_processes = {need + 8}; then restart the server")]
+
+
+def _cron_jobs(conn, cc, cron_db: str, here: str) -> list[Check]:
+    """Who this database's jobs in cron.job run as, and whether they are the declared ones."""
+    if not db.scalar(cc, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+        return [Check("cron jobs", "warn", "not checked: pg_cron shows a role only the jobs it scheduled itself",
+                      "run doctor as a superuser to see every job of this database")]
+    role = cron.job_role(conn)
+    if role is None:
+        return []  # ops.cron_jobs does not exist yet: the migrations check says why
+    have = cron.scheduled(cc, here)
+    superusers = {r[0] for r in cc.execute("SELECT rolname FROM pg_roles WHERE rolsuper")}
+    wrong = [f"{name}@{here} runs as {user}" + (" (a superuser)" if user in superusers else "")
+             for name, (_id, _sch, _cmd, _act, user) in have.items() if user != role or user in superusers]
+    checks = []
+    if wrong:
+        checks.append(Check("cron jobs' role", "missing",
+                            f"{'; '.join(wrong)}: jobs must run as {role}, the owner of ops.cron_jobs, and never "
+                            "as a superuser",
+                            f"`dbtool migrate` reschedules the declared jobs as {role} and unschedules the others; "
+                            f"or, in database {cron_db}: SELECT cron.unschedule(jobid) for each"))
+    else:
+        checks.append(Check("cron jobs' role", "ok", f"{len(have)} job(s) of {here} in cron.job, all run as {role}"))
+    try:
+        want = {j.name for j in cron.desired(conn)}
+    except DbtoolError as exc:
+        return [*checks, Check("cron jobs scheduled", "warn", exc.message, exc.hint)]
+    unscheduled, undeclared = sorted(want - set(have)), sorted(set(have) - want)
+    if not unscheduled and not undeclared:
+        checks.append(Check("cron jobs scheduled", "ok", f"the {len(want)} job(s) of ops.cron_jobs are in pg_cron"))
+    else:
+        parts = ([f"declared in ops.cron_jobs, not in pg_cron: {', '.join(unscheduled)}"] if unscheduled else []) + (
+            [f"in pg_cron, not declared: {', '.join(undeclared)}"] if undeclared else [])
+        checks.append(Check("cron jobs scheduled", "warn", "; ".join(parts),
+                            "`dbtool migrate` makes pg_cron hold exactly the declared jobs; `dbtool drift` shows "
+                            "the differences"))
+    return checks
+
+
+# ----- the role the jobs run as -----------------------------------------------------------------
+
+
+def _job_roles(conn) -> list[Check]:
+    """The owner of ops.cron_jobs (pg_cron's jobs) and of the hypertable (TimescaleDB's policies):
+    LOGIN so that a background worker can start as it, CONNECTION LIMIT 0 so that no client can,
+    not a superuser, CONNECT on this database (pg_cron checks it), no password."""
+    cron_owner = _jobs_table_owner(conn)
+    ht_owners = [r[0] for r in conn.execute("""SELECT pg_get_userbyid(c.relowner) FROM pg_class c
+                                               JOIN pg_namespace n ON n.oid = c.relnamespace
+                                               WHERE c.relname = 'activity_timeline' AND c.relkind = 'r'
+                                                 AND n.nspname = ANY (%s)""", [TIMELINE_SCHEMAS])]
+    checks = []
+    for role in dict.fromkeys(r for r in [cron_owner, *ht_owners] if r):
+        owns = (["ops.cron_jobs"] if role == cron_owner else []) + (
+            ["activity_timeline's hypertable"] if role in ht_owners else [])
+        checks.append(_job_role(conn, role, " and ".join(owns)))
+    return checks
+
+
+def _job_role(conn, role: str, owns: str) -> Check:
+    login, limit, superuser, connect = conn.execute(
+        """SELECT rolcanlogin, rolconnlimit, rolsuper, has_database_privilege(rolname, current_database(), 'CONNECT')
+           FROM pg_roles WHERE rolname = %s""", [role]).fetchone()
+    try:
+        password = db.scalar(conn, "SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", [role])
+    except psycopg.errors.InsufficientPrivilege:
+        password = None  # only a superuser reads pg_authid
+    here = db.scalar(conn, "SELECT current_database()")
+    problems, attrs = [], []
+    if not login:
+        problems.append("NOLOGIN: no background worker can start as it, so every pg_cron job and TimescaleDB "
+                        "policy fails")
+        attrs.append("LOGIN")
+    if limit != 0:
+        problems.append(f"CONNECTION LIMIT {'none' if limit < 0 else limit}: clients may connect as the owner of "
+                        "every object")
+        attrs.append("CONNECTION LIMIT 0")
+    if superuser:
+        problems.append("SUPERUSER: its jobs would run as a superuser, and no connection limit applies to one")
+        attrs.append("NOSUPERUSER")
+    if password:
+        problems.append("has a password, which it needs for nothing")
+        attrs.append("PASSWORD NULL")
+    fixes = [f"ALTER ROLE {role} {' '.join(attrs)};"] if attrs else []
+    if not connect:
+        problems.append(f"no CONNECT on database {here}: pg_cron checks it before running a job")
+        fixes.append(f"GRANT CONNECT ON DATABASE {here} TO {role};")
+    name = f"job role {role}"
+    if not problems:
+        return Check(name, "ok", f"LOGIN, CONNECTION LIMIT 0, not a superuser; owns {owns}: background jobs start "
+                                 "as it, clients cannot connect as it")
+    status = "warn" if attrs == ["PASSWORD NULL"] and connect else "missing"
+    return Check(name, status, f"owns {owns}; " + "; ".join(problems), "as a superuser: " + " ".join(fixes))
+
+
+# ----- TimescaleDB ------------------------------------------------------------------------------
 
 
 def _timescaledb(conn) -> list[Check]:
@@ -92,15 +292,26 @@ def _timescaledb(conn) -> list[Check]:
         return [Check("timescaledb edition", "missing", "timescaledb not loaded",
                       "add timescaledb to shared_preload_libraries and restart")]
     if license_ == "timescale":
-        path = ("community edition: retention by TimescaleDB's policy; compression and the continuous aggregate "
-                "stay off, TimescaleDB refuses them on a table with row-level security (docs/timescaledb.md)")
+        path = ("community edition: migration 0018 compresses timeline.activity_timeline after 7 days, keeps it a "
+                "year and makes daily_activity_summary a continuous aggregate, all by TimescaleDB's policies "
+                "(docs/timescaledb.md)")
     else:
         path = ("Apache edition: retention by a pg_cron drop_chunks job, daily_activity_summary a materialized "
                 "view refreshed by pg_cron, compression unavailable")
-    return [Check("timescaledb edition", "ok", f"{license_} — {path}"), *_path_taken(conn)]
+    return [Check("timescaledb edition", "ok", f"{license_} — {path}"), *_path_taken(conn, license_), *timescale_jobs.checks(conn)]
 
 
-def _path_taken(conn) -> list[Check]:
+COMMUNITY_SHAPE = {  # ops.timescaledb_capabilities at 0018 on the community edition
+    "compression": ("enabled, with a compression policy",
+                    "SELECT add_compression_policy('timeline.activity_timeline', INTERVAL '7 days');"),
+    "retention": ("timescaledb retention policy",
+                  "SELECT add_retention_policy('timeline.activity_timeline', INTERVAL '1 year');"),
+    "daily_activity_summary": ("continuous aggregate",
+                               "`dbtool rollback --to 0017` then `dbtool migrate` (0018 builds it on this edition)"),
+}
+
+
+def _path_taken(conn, license_: str) -> list[Check]:
     """What the migrations built on this server, read live by ops.timescaledb_capabilities."""
     if not db.scalar(conn, "SELECT to_regnamespace('ops') IS NOT NULL"):
         return []  # not migrated yet
@@ -114,16 +325,25 @@ def _path_taken(conn) -> list[Check]:
     if not readable:
         return [Check("time-series path taken", "warn", "ops.timescaledb_capabilities is not readable by this role",
                       "run doctor as a member of maplatform_ops or maplatform_owner")]
-    row = conn.execute("SELECT compression, retention, daily_activity_summary FROM ops.timescaledb_capabilities"
-                       ).fetchone()
+    row = conn.execute("SELECT hypertable, compression, retention, daily_activity_summary "
+                       "FROM ops.timescaledb_capabilities").fetchone()
     if row is None:
         return [Check("time-series path taken", "warn", "activity_timeline is not a hypertable",
                       "see docs/timescaledb.md; `dbtool drift` shows what changed")]
-    compression, retention, summary = row
-    status = "warn" if retention == "none" else "ok"
-    return [Check("time-series path taken", status,
-                  f"retention: {retention}; daily_activity_summary: {summary}; compression: {compression}",
-                  None if status == "ok" else "no retention is in place: re-run `dbtool migrate`, see `dbtool drift`")]
+    hypertable, compression, retention, summary = row
+    value = f"retention: {retention}; daily_activity_summary: {summary}; compression: {compression}"
+    if license_ == "timescale" and hypertable == "timeline.activity_timeline":  # 0018's shape
+        have = {"compression": compression, "retention": retention, "daily_activity_summary": summary}
+        lacking = [k for k, (want, _fix) in COMMUNITY_SHAPE.items() if have[k] != want]
+        if lacking:
+            return [Check("time-series path taken", "missing",
+                          f"{value}; the community edition at migration 0018 should have "
+                          + ", ".join(f"{k}: {COMMUNITY_SHAPE[k][0]}" for k in lacking),
+                          " ".join(COMMUNITY_SHAPE[k][1] for k in lacking))]
+    if retention == "none" or summary == "none":
+        return [Check("time-series path taken", "warn", value,
+                      "no retention or no daily summary is in place: re-run `dbtool migrate`, see `dbtool drift`")]
+    return [Check("time-series path taken", "ok", value)]
 
 
 ROLES = ["maplatform_owner", "maplatform_app", "maplatform_readonly", "maplatform_ops", "maplatform_maintenance"]
@@ -145,6 +365,52 @@ def _privileges(conn) -> list[Check]:
     return [Check("connecting role", "ok", f"{name}: {attrs}"),
             Check(f"member of {OWNER_ROLE}", "ok" if owner_member else "missing", "yes" if owner_member else "no",
                   None if owner_member else f"GRANT {OWNER_ROLE} TO {name}; (migrations SET ROLE to it)")]
+
+
+# ----- migrations -------------------------------------------------------------------------------
+
+
+def _migrations(conn, project: Project) -> list[Check]:
+    """The project's migrations against dbtool's ledger in this database. A migration that failed was
+    rolled back with its record, so `dbtool migrate` stopping in the middle leaves the failed one and
+    everything after it pending."""
+    try:
+        files = migrations.read(project.migrations_dir, project.root)
+    except DbtoolError as exc:
+        return [Check("migrations", "warn", f"cannot read the project's migrations: {exc.message}", exc.hint)]
+    try:
+        done = ledger.applied(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        return [Check("migrations", "warn", "dbtool's ledger (schema dbtool) is not readable by this role",
+                      f"run doctor as a member of {OWNER_ROLE}")]
+    ids = [m.id for m in files]
+    pending = [i for i in ids if i not in done]
+    changed = [m.id for m in files if m.id in done and done[m.id].checksum != m.checksum
+               and done[m.id].checksum not in m.accepted_checksums]
+    gone = [i for i in done if i not in set(ids)]
+    notes = ([f"edited since applied: {', '.join(changed)}"] if changed else []) + (
+        [f"applied, file gone: {', '.join(gone)}"] if gone else [])
+    if pending and done:
+        last = max(done.values(), key=lambda a: (a.applied_at, a.id))
+        earlier = [i for i in pending if i < last.id]
+        value = (f"{len(ids) - len(pending)} of {len(ids)} applied (last {last.id}, {timescale_jobs.when(last.applied_at)}); "
+                 f"{len(pending)} pending: {_span(pending)}; {pending[0]} failed or was never run, and nothing "
+                 "after it was applied" if not earlier else
+                 f"{len(ids) - len(pending)} of {len(ids)} applied; pending, older than applied ones: "
+                 f"{', '.join(earlier)}; pending: {_span(pending)}")
+        return [Check("migrations", "missing", "; ".join([value, *notes]),
+                      "`dbtool migrate` (`dbtool status` lists what is pending; a migration that fails prints its "
+                      "file, line and error and leaves the database as it was before it)")]
+    if pending:
+        return [Check("migrations", "warn", f"not migrated yet: all {len(ids)} pending", "`dbtool migrate`")]
+    if notes:
+        return [Check("migrations", "warn", f"all {len(ids)} applied; " + "; ".join(notes),
+                      "`dbtool status` shows them; docs/engine.md, \"Fixing an applied migration\"")]
+    return [Check("migrations", "ok", f"all {len(ids)} applied (head {ids[-1]})" if ids else "no migrations")]
+
+
+def _span(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else f"{ids[0]} .. {ids[-1]}"
 
 
 def as_dicts(checks: list[Check]) -> list[dict]:
