@@ -42,6 +42,9 @@ def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_databa
         assert c.execute("SELECT current_database()").fetchone()[0] == "maplatform"
         assert c.execute("SHOW shared_preload_libraries").fetchone()[0] == cluster.PRELOAD
         assert c.execute("SHOW cron.database_name").fetchone()[0] == "maplatform"
+        # the jobs' role accepts no client: pg_cron must start jobs as workers, never as a superuser
+        assert c.execute("SELECT current_setting('cron.use_background_workers'), "
+                         "current_setting('cron.enable_superuser_jobs')").fetchone() == ("on", "off")
     assert dev.up(proj, base=dev_home).url == d.url  # a second up is a no-op
     if os.geteuid() == 0:
         assert pwd.getpwuid(d.datadir.stat().st_uid).pw_name == "postgres"
@@ -51,9 +54,10 @@ def test_dev_cluster_migrates_to_head_with_pg_cron_in_the_same_database(dev_home
     proj = config.load(ROOT)
     d = dev.up(proj, base=dev_home)
     res = migrate(d.url, proj)
-    assert res.applied
+    assert res.applied and res.cron["run_as"] == "maplatform_owner" and res.cron["scheduled"]
     with psycopg.connect(d.url, autocommit=True) as c:
         assert c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").fetchone()
+        assert {r[0] for r in c.execute("SELECT DISTINCT username FROM cron.job")} == {"maplatform_owner"}
 
 
 def test_dev_down_stops_and_up_restarts_on_the_same_port_with_data_kept(dev_home):

@@ -78,6 +78,11 @@ def _settings(database: str) -> str:
         "# written by dbtool dev: the settings the schema needs",
         f"shared_preload_libraries = '{cluster.PRELOAD}'",
         f"cron.database_name = '{database}'",
+        # Jobs run as the jobs table's owner, which accepts no client (LOGIN CONNECTION LIMIT 0):
+        # pg_cron must start them as background workers, and never as a superuser (docs/cron.md).
+        "cron.use_background_workers = on",
+        "cron.enable_superuser_jobs = off",
+        "max_worker_processes = 32",
         "listen_addresses = '127.0.0.1'",
         "unix_socket_directories = ''",
         "timescaledb.telemetry_level = off",
