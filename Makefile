@@ -33,12 +33,15 @@ demo: setup
 lint: setup
 	$(BIN)/dbtool lint --temp-cluster
 
-# The committed snapshot of head, schema/snapshot.yaml: what migrations/ and sql/ build, in a
-# temporary local cluster (reproducible: no server of yours is read), or in a scratch database on
-# SNAPSHOT_DATABASE_URL's server. tests/test_snapshot.py fails when the file is stale.
+# The committed snapshot of head: what migrations/ and sql/ build, in a temporary local cluster of
+# PG_BINDIR's (else Debian's) PostgreSQL (reproducible: no server of yours is read), or in a scratch
+# database on SNAPSHOT_DATABASE_URL's server. The migrations branch on TimescaleDB's edition, so the
+# file is the one of the edition that server runs: schema/snapshot.yaml (Apache, Debian's build),
+# schema/snapshot.timescale.yaml (community: `PG_BINDIR=<its bin folder> make snapshot`).
+# tests/test_snapshot.py fails when the file of its server's edition is stale or missing.
 snapshot: setup
 	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
-		$(BIN)/dbtool snapshot --from-migrations --out schema/snapshot.yaml \
+		$(BIN)/python -m dbtool.commands.snapshot \
 		$(if $(SNAPSHOT_DATABASE_URL),--database-url '$(SNAPSHOT_DATABASE_URL)')
 
 # docs/benchmarks.md from a throwaway cluster: RLS cost, tenant scaling, dbtool vs psql, drift, refresh.

@@ -13,7 +13,7 @@ import typer
 
 from . import config, db
 from .errors import FINDINGS, UsageError
-from .output import emit_json, err, handled, out, progress
+from .output import emit_json, err, handled, label, out, progress
 
 
 class _Lazy:
@@ -280,9 +280,9 @@ def doctor(database_url: Url = None, json: Json = False, project: Project = None
         if json:
             emit_json(doctor_cmd.as_dicts(checks))
         else:
-            marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+            colours = {"ok": "green", "warn": "yellow", "missing": "red"}
             for c in checks:
-                out.print(f"{marks[c.status]:<20} {c.name}: {c.value}", markup=True)
+                out.print(label(f"{c.status:<8}", colours[c.status], f" {c.name}: {c.value}"))
                 if c.fix:
                     out.print(f"{'':<9} fix: {c.fix}", markup=False)
     if any(c.status == "missing" for c in checks):

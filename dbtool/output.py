@@ -14,12 +14,20 @@ from pathlib import Path
 import psycopg
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from . import db
 from .errors import FAILURE, USAGE, DbtoolError, UsageError
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: everything printed is user or server text (file names, PostgreSQL messages, SQL),
+# where "[bold]" or "[tool.dbtool]" is text, not a style. Styles come from label().
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def label(word: str, style: str, rest: str = "") -> Text:
+    """`word` in `style`, then `rest` printed literally."""
+    return Text.assemble((word, style), rest)
 
 
 def _default(o):
@@ -61,12 +69,12 @@ def _report(e: DbtoolError, as_json: bool) -> None:
     if as_json:
         emit_json({k: db.redact(v) if isinstance(v, str) else v for k, v in e.as_dict().items()})
         return
-    err.print(f"[bold red]error:[/] {db.redact(e.message)}", markup=True, highlight=False)
+    err.print(label("error:", "bold red", f" {db.redact(e.message)}"))
     if e.detail:
         for line in e.detail.splitlines():
-            err.print(f"  {db.redact(line)}", markup=False)
+            err.print(f"  {db.redact(line)}")
     if e.hint:
-        err.print(f"[bold]hint:[/] {e.hint}", markup=True)
+        err.print(label("hint:", "bold", f" {e.hint}"))
 
 
 def progress(quiet: bool = False):

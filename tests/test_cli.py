@@ -229,3 +229,18 @@ def test_a_wrong_password_with_reserved_characters_is_an_authentication_failure_
     url = shape.format(user=password_user, host=server.host, port=server.port)
     code, message, _ = status_of(url, project_with_one_migration(tmp_project), as_json)
     assert code == 3 and "authentication failed" in message, message
+
+
+def test_text_in_square_brackets_is_printed_literally_never_as_markup(tmp_path, tmp_project, empty_db, monkeypatch):
+    """Messages carry user and server text: `[tool.dbtool]` in our own message and `[bold]` in a
+    PostgreSQL error must reach the terminal as written."""
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("DBTOOL_PROJECT", raising=False)
+    res = run("status", "-d", empty_db)
+    assert "[tool.dbtool]" in res.stderr, res.stderr
+    tmp_project.pair("0001_create_x", "-- Why: test.\nDO $$BEGIN RAISE EXCEPTION '[bold]loud[/bold] [red]x'; END$$;\n",
+                     "SELECT 1;\n")
+    res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path))
+    assert res.exit_code == 3 and "[bold]loud[/bold] [red]x" in res.stderr, res.stderr

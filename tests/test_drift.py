@@ -2,95 +2,43 @@
 nothing else; an untouched migrated database reports nothing.
 
 The expected side is a snapshot file of an untouched clone of the session's migrated template
-(what `make snapshot` commits; test_snapshot.py proves the committed file equals it), so these
-tests do not depend on the committed file being current while the schema is being written.
-Objects the issue names that the schema does not define yet are created as stand-ins, the same
-way in the expected database and in the live one (see `stand_ins`); once the schema has them, the
-real objects are used.
+(what `make snapshot` commits for the server's TimescaleDB edition; test_snapshot.py proves the
+committed file equals it), so these tests do not depend on the committed file being current while
+the schema is being written. They use the schema's real objects on either edition: the Apache
+edition's retention and summary refresh are pg_cron jobs, the community edition's are TimescaleDB
+policies with compression and a continuous aggregate (0018).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
 
 import psycopg
 import pytest
+from pytest_postgresql import factories
 from typer.testing import CliRunner
 
-from dbtool import cron
+from dbtool import catalog, cluster, cron
 from dbtool.cli import app
 from dbtool.commands import drift as drift_cmd
 from dbtool.commands import snapshot as snap_cmd
+from dbtool.commands.migrate import migrate
 
 runner = CliRunner()
-USED_STAND_INS: set[str] = set()
-
-
-# ----- the objects the tests change ---------------------------------------------------------------
-
-def stand_ins(conn: psycopg.Connection) -> None:
-    """Create what the tests need and the schema does not have yet; identical in every database."""
-    if not _exists(conn, "SELECT to_regclass('public.deals')"):
-        USED_STAND_INS.add("table public.deals")
-        conn.execute("""
-            CREATE TABLE public.deals (id uuid PRIMARY KEY DEFAULT public.gen_random_uuid(), tenant_id uuid NOT NULL,
-                                       owner_id uuid, currency varchar(3) DEFAULT 'GBP', archived_at timestamptz);
-            CREATE INDEX idx_deals_owner ON public.deals (owner_id) WHERE archived_at IS NULL;
-            ALTER TABLE public.deals ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE public.deals FORCE ROW LEVEL SECURITY;
-            GRANT SELECT, INSERT, UPDATE, DELETE ON public.deals TO maplatform_app;""")
-    if not _exists(conn, "SELECT 1 FROM pg_policy WHERE polrelid = 'public.deals'::regclass AND polqual IS NOT NULL"):
-        USED_STAND_INS.add("policy on public.deals")
-        conn.execute("CREATE POLICY deals_select ON public.deals FOR SELECT TO maplatform_app "
-                     "USING (tenant_id = nullif(current_setting('app.current_tenant', true), '')::uuid)")
-    if not _exists(conn, "SELECT 1 FROM pg_proc WHERE proname = 'set_tenant_context'"):
-        USED_STAND_INS.add("function set_tenant_context")
-        conn.execute("""CREATE FUNCTION public.set_tenant_context(p_tenant uuid) RETURNS void LANGUAGE plpgsql
-                        SET search_path = pg_catalog AS $$
-                        BEGIN PERFORM set_config('app.current_tenant', p_tenant::text, true); END $$""")
-    if not _exists(conn, "SELECT to_regclass('ops.cron_jobs')"):
-        USED_STAND_INS.add("table ops.cron_jobs")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS ops; CREATE TABLE ops.cron_jobs (jobname text PRIMARY KEY, "
-                     "schedule text NOT NULL, command text NOT NULL, active boolean NOT NULL DEFAULT true)")
-    for job, schedule, command in [
-            ("refresh_pipeline_analytics", "*/15 * * * *", "REFRESH MATERIALIZED VIEW CONCURRENTLY public.pipeline_analytics"),
-            ("retention_activity_timeline", "30 3 * * *",
-             "SELECT public.drop_chunks('public.activity_timeline', older_than => interval '1 year')"),
-            ("refresh_daily_activity_summary", "*/30 * * * *", "REFRESH MATERIALIZED VIEW public.daily_activity_summary")]:
-        if not _declared_job(conn, job, command):
-            USED_STAND_INS.add(f"cron job {job}")
-            conn.execute("INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES (%s, %s, %s)",
-                         [job, schedule, command])
-
-
-def _exists(conn, query: str) -> bool:
-    """The query returns a row whose first value is not NULL."""
-    row = conn.execute(query).fetchone()
-    return row is not None and row[0] is not None
-
-
-def _declared_job(conn, job: str, command: str) -> str | None:
-    """The declared job `job`, or the one doing the same thing under another name (retention and
-    refresh on the Apache edition are pg_cron jobs; their names are the schema's choice)."""
-    if job == "refresh_pipeline_analytics":
-        row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE jobname = %s", [job]).fetchone()
-    elif job.startswith("retention"):
-        row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE jobname ILIKE '%%retention%%' "
-                           "OR command ILIKE '%%drop_chunks%%' ORDER BY jobname LIMIT 1").fetchone()
-    else:
-        row = conn.execute("SELECT jobname FROM ops.cron_jobs WHERE command ILIKE '%%daily_activity_summary%%' "
-                           "ORDER BY jobname LIMIT 1").fetchone()
-    return row[0] if row else None
+JOB_ROLE = "maplatform_owner"  # owns ops.cron_jobs: every pg_cron job runs as it (dbtool/cron.py)
+# The Apache edition's pg_cron jobs for what the community edition does with TimescaleDB policies.
+APACHE_RETENTION_JOB, APACHE_REFRESH_JOB = "activity_timeline_retention", "refresh_daily_activity_summary"
+HYPERTABLE, SUMMARY = "timeline.activity_timeline", "timeline.daily_activity_summary"
+RETENTION = f"policy_retention on {HYPERTABLE}"
+COMPRESSION = f"policy_compression on {HYPERTABLE}"
+REFRESH = f"policy_refresh_continuous_aggregate on {SUMMARY}"
 
 
 def prepare(url: str) -> str:
+    """Schedule the declared cron jobs, as `dbtool migrate` does (the template is migrated without)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        stand_ins(conn)
         cron.sync(url, conn)
-    if USED_STAND_INS:  # shown in pytest's warnings summary, so nobody mistakes them for the schema
-        warnings.warn("test_drift created stand-ins for what the schema lacks: " + ", ".join(sorted(USED_STAND_INS)))
     return url
 
 
@@ -106,12 +54,31 @@ def the_policy(conn) -> str:
                         "AND polqual IS NOT NULL ORDER BY polname LIMIT 1").fetchone()[0]
 
 
-def the_function(conn) -> tuple[str, str]:
-    """Its snapshot name and its CREATE OR REPLACE text."""
-    return conn.execute("""SELECT n.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
-                                  pg_get_functiondef(p.oid)
-                           FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
-                           WHERE p.proname = 'set_tenant_context' ORDER BY 1 LIMIT 1""").fetchone()
+def function_definition(conn, signature: str) -> str:
+    """The CREATE OR REPLACE text of a function."""
+    return conn.execute("SELECT pg_get_functiondef(%s::regprocedure)", [signature]).fetchone()[0]
+
+
+def alter_cron_job(cron_conn, url: str, job: str, *, schedule: str | None = None, active: bool | None = None) -> None:
+    """cron.alter_job as a superuser in the cron database. pg_cron would make the job its caller's
+    (cron.enable_superuser_jobs is off, so it refuses) unless the user is given: the job's own."""
+    cron_conn.execute("""SELECT cron.alter_job(jobid, schedule => %s, active => %s, username => username)
+                         FROM cron.job WHERE jobname = %s""", [schedule, active, f"{job}@{dbname(url)}"])
+
+
+def edition(conn) -> str | None:
+    return snap_cmd.edition(conn)
+
+
+def community_only(conn) -> None:
+    if edition(conn) != snap_cmd.COMMUNITY:
+        pytest.skip(f"TimescaleDB here is the {edition(conn)!r} edition: compression, its policies and continuous "
+                    "aggregates exist only in the community ('timescale') edition; run with PG_BINDIR set to one")
+
+
+def apache_only(conn, why: str) -> None:
+    if edition(conn) == snap_cmd.COMMUNITY:
+        pytest.skip(f"community edition: {why}")
 
 
 # ----- fixtures -----------------------------------------------------------------------------------
@@ -203,7 +170,8 @@ def test_altering_a_policys_using_is_reported_on_that_policy(live, project, head
 
 def test_replacing_a_function_body_is_reported_on_that_function(live, project, head_file):
     url, conn = live
-    name, definition = the_function(conn)
+    name = "public.set_tenant_context(text)"  # takes a signed token since 0017
+    definition = function_definition(conn, name)
     assert "$function$" in definition
     conn.execute(definition.replace("$function$", "$function$\n-- changed by hand\n", 1))
     change = only_change(url, project, head_file)
@@ -223,8 +191,7 @@ def test_granting_an_extra_privilege_to_the_application_role_is_reported(live, p
 
 def test_changing_a_cron_jobs_schedule_is_reported_on_that_job(live, project, head_file, cron_conn):
     url, _ = live
-    cron_conn.execute("SELECT cron.alter_job(jobid, schedule => '*/5 * * * *') FROM cron.job WHERE jobname = %s",
-                      [f"refresh_pipeline_analytics@{dbname(url)}"])
+    alter_cron_job(cron_conn, url, "refresh_pipeline_analytics", schedule="*/5 * * * *")
     change = only_change(url, project, head_file)
     assert (change.action, change.kind, change.name) == ("changed", "cron_job", "refresh_pipeline_analytics")
     assert change.after == {"schedule": "*/5 * * * *"}
@@ -232,8 +199,31 @@ def test_changing_a_cron_jobs_schedule_is_reported_on_that_job(live, project, he
 
 def test_unscheduling_a_cron_job_is_reported_as_that_job_removed(live, project, head_file, cron_conn):
     url, _ = live
-    cron_conn.execute("SELECT cron.unschedule(%s)", [f"refresh_pipeline_analytics@{dbname(url)}"])
+    cron_conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s",  # by name: only the
+                      [f"refresh_pipeline_analytics@{dbname(url)}"])  # caller's own jobs are found
     assert reported(url, project, head_file) == [("removed", "cron_job", "refresh_pipeline_analytics")]
+
+
+def test_rescheduling_a_cron_job_as_a_superuser_is_reported_on_that_job(live, project, head_file, cron_conn):
+    url, _ = live
+    superuser = cron_conn.execute("SELECT current_user").fetchone()[0]
+    # What cron.alter_job(..., username => <superuser>) does where cron.enable_superuser_jobs is on
+    # (pg_cron's default; the test cluster has it off, so the row is changed directly).
+    cron_conn.execute("UPDATE cron.job SET username = current_user WHERE jobname = %s",
+                      [f"refresh_pipeline_analytics@{dbname(url)}"])
+    change = only_change(url, project, head_file)
+    assert (change.action, change.kind, change.name) == ("changed", "cron_job", "refresh_pipeline_analytics")
+    assert (change.before, change.after) == ({"username": JOB_ROLE}, {"username": superuser})
+
+
+def test_weakening_the_timeline_view_is_reported_on_that_view(live, project, head_file):
+    url, conn = live
+    conn.execute("ALTER VIEW public.activity_timeline SET (security_barrier = false)")
+    conn.execute("ALTER VIEW public.activity_timeline RESET (check_option)")
+    change = only_change(url, project, head_file)
+    assert (change.action, change.kind, change.name) == ("changed", "view", "public.activity_timeline")
+    assert (change.before, change.after) == ({"options": ["check_option=cascaded", "security_barrier=true"]},
+                                             {"options": ["security_barrier=false"]})
 
 
 def test_an_invalid_index_from_a_failed_concurrent_build_is_drift(live, project, head_file):
@@ -246,49 +236,116 @@ def test_an_invalid_index_from_a_failed_concurrent_build_is_drift(live, project,
     assert change.after["valid"] is False
 
 
-def _timescale_license(conn) -> str:
-    return conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
-
-
 def test_apache_edition_pausing_the_retention_job_is_reported(live, project, head_file, cron_conn):
     url, conn = live
-    if _timescale_license(conn) == "timescale":
-        pytest.skip("community edition: retention is a TimescaleDB policy (test_community_edition_...)")
-    job = _declared_job(conn, "retention", "")
-    cron_conn.execute("SELECT cron.alter_job(jobid, active => false) FROM cron.job WHERE jobname = %s",
-                      [f"{job}@{dbname(url)}"])
+    apache_only(conn, "retention is a TimescaleDB policy (test_community_edition_...)")
+    alter_cron_job(cron_conn, url, APACHE_RETENTION_JOB, active=False)
     change = only_change(url, project, head_file)
-    assert (change.action, change.kind, change.name) == ("changed", "cron_job", job)
+    assert (change.action, change.kind, change.name) == ("changed", "cron_job", APACHE_RETENTION_JOB)
     assert (change.before, change.after) == ({"active": True}, {"active": False})
 
 
 def test_apache_edition_changing_the_refresh_job_is_reported(live, project, head_file, cron_conn):
     url, conn = live
-    if _timescale_license(conn) == "timescale":
-        pytest.skip("community edition: daily_activity_summary is refreshed by a TimescaleDB policy")
-    job = _declared_job(conn, "refresh_daily", "")
-    cron_conn.execute("SELECT cron.alter_job(jobid, schedule => '17 * * * *') FROM cron.job WHERE jobname = %s",
-                      [f"{job}@{dbname(url)}"])
+    apache_only(conn, "daily_activity_summary is refreshed by a TimescaleDB policy")
+    alter_cron_job(cron_conn, url, APACHE_REFRESH_JOB, schedule="17 * * * *")
     change = only_change(url, project, head_file)
-    assert (change.action, change.kind, change.name) == ("changed", "cron_job", job)
+    assert (change.action, change.kind, change.name) == ("changed", "cron_job", APACHE_REFRESH_JOB)
     assert change.after == {"schedule": "17 * * * *"}
 
 
 def test_community_edition_changing_the_retention_and_refresh_policies_is_reported(live, project, head_file):
     url, conn = live
-    if _timescale_license(conn) != "timescale":
-        pytest.skip(f"TimescaleDB here is the {_timescale_license(conn)!r} edition: retention and refresh "
-                    "policies exist only in the community ('timescale') edition")
-    conn.execute("""SELECT public.alter_job(job_id, schedule_interval => interval '2 days')
-                    FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'""")
-    conn.execute("""SELECT public.alter_job(job_id, config => jsonb_set(config, '{end_offset}', '"2 hours"'))
-                    FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate'""")
+    community_only(conn)
+    head = snap_cmd.read_file(head_file).data
+    # What 0018 creates: 1-year retention on the hypertable, an hourly refresh of the whole history
+    # up to an hour ago; no pg_cron job does either.
+    assert head["timescale_job"][RETENTION]["config"] == {"drop_after": "1 year"}
+    assert (head["timescale_job"][REFRESH]["config"], head["timescale_job"][REFRESH]["schedule_interval"]) == (
+        {"start_offset": None, "end_offset": "01:00:00"}, "01:00:00")
+    assert not {APACHE_RETENTION_JOB, APACHE_REFRESH_JOB} & set(head["cron_job"])
+    conn.execute("""SELECT public.alter_job(job_id, schedule_interval => interval '2 days',
+                                            config => jsonb_set(config, '{drop_after}', '"2 years"'))
+                    FROM timescaledb_information.jobs
+                    WHERE proc_name = 'policy_retention' AND hypertable_schema || '.' || hypertable_name = %s""",
+                 [HYPERTABLE])
+    conn.execute("""SELECT public.alter_job(j.job_id, config => jsonb_set(j.config, '{start_offset}', '"30 days"'))
+                    FROM timescaledb_information.jobs AS j
+                    JOIN timescaledb_information.continuous_aggregates AS ca
+                      ON ca.materialization_hypertable_name = j.hypertable_name
+                    WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
+                      AND ca.view_schema || '.' || ca.view_name = %s""", [SUMMARY])
     got = {(c.action, c.kind, c.name): c for c in drift_cmd.drift(url, project, against=head_file).changes}
-    assert set(got) == {("changed", "timescale_job", "policy_retention on public.activity_timeline"),
-                        ("changed", "timescale_job",
-                         "policy_refresh_continuous_aggregate on public.daily_activity_summary")}
-    assert got[("changed", "timescale_job", "policy_retention on public.activity_timeline")].after == {
-        "schedule_interval": "2 days"}
+    assert set(got) == {("changed", "timescale_job", RETENTION), ("changed", "timescale_job", REFRESH)}
+    retention = got[("changed", "timescale_job", RETENTION)]
+    assert (retention.before, retention.after) == (
+        {"config": {"drop_after": "1 year"}, "schedule_interval": "1 day"},
+        {"config": {"drop_after": "2 years"}, "schedule_interval": "2 days"})
+    refresh = got[("changed", "timescale_job", REFRESH)]
+    assert refresh.after == {"config": {"start_offset": "30 days", "end_offset": "01:00:00"}}
+
+
+def test_community_edition_changing_compression_is_reported(live, project, head_file):
+    url, conn = live
+    community_only(conn)
+    head = snap_cmd.read_file(head_file).data
+    assert {k: head["hypertable"][HYPERTABLE][k] for k in ("compression_enabled", "compress_segmentby",
+                                                              "compress_orderby", "chunk_schema")} == {
+        "compression_enabled": True, "compress_segmentby": "tenant_id", "compress_orderby": '"time" DESC',
+        "chunk_schema": "timeline_chunks"}
+    assert head["timescale_job"][COMPRESSION]["config"] == {"compress_after": "7 days"}
+    conn.execute(f"ALTER TABLE {HYPERTABLE} SET (timescaledb.compress_segmentby = 'tenant_id, deal_id')")
+    conn.execute("SELECT public.remove_compression_policy(%s)", [HYPERTABLE])
+    got = {(c.action, c.kind, c.name): c for c in drift_cmd.drift(url, project, against=head_file).changes}
+    assert set(got) == {("changed", "hypertable", HYPERTABLE), ("removed", "timescale_job", COMPRESSION)}
+    assert got[("changed", "hypertable", HYPERTABLE)].after == {"compress_segmentby": "tenant_id,deal_id"}
+
+
+def test_community_edition_a_real_time_continuous_aggregate_is_reported(live, project, head_file):
+    url, conn = live
+    community_only(conn)
+    conn.execute(f"ALTER MATERIALIZED VIEW {SUMMARY} SET (timescaledb.materialized_only = false)")
+    change = only_change(url, project, head_file)
+    assert (change.action, change.kind, change.name) == ("changed", "continuous_aggregate", SUMMARY)
+    assert (change.before, change.after) == ({"materialized_only": True}, {"materialized_only": False})
+
+
+# ----- what migra's fixtures found: collations, inherited columns ---------------------------------
+
+def test_a_collation_in_one_database_only_or_with_another_locale_or_provider_is_reported(db_factory, conn_to):
+    expected, live_db = db_factory(), db_factory()
+    conn_to(expected).execute("""
+        CREATE COLLATION public.german (provider = icu, locale = 'de-DE');
+        CREATE COLLATION public.bytes (provider = libc, locale = 'C');
+        CREATE COLLATION public.dropped_later (provider = icu, locale = 'fr-FR');""")
+    conn_to(live_db).execute("""
+        CREATE COLLATION public.german (provider = icu, locale = 'de-CH');
+        CREATE COLLATION public.bytes (provider = icu, locale = 'und');
+        CREATE COLLATION public.added_by_hand (provider = icu, locale = 'und', deterministic = false);""")
+    changes = {(c.action, c.kind, c.name): c
+               for c in catalog.diff(snap_cmd.take(expected).data, snap_cmd.take(live_db).data)}
+    assert set(changes) == {("changed", "collation", "public.german"), ("changed", "collation", "public.bytes"),
+                            ("removed", "collation", "public.dropped_later"),
+                            ("added", "collation", "public.added_by_hand")}
+    german = changes[("changed", "collation", "public.german")]
+    assert (german.before, german.after) == ({"locale": "de-DE"}, {"locale": "de-CH"})
+    bytes_ = changes[("changed", "collation", "public.bytes")]
+    assert (bytes_.before["provider"], bytes_.after["provider"]) == ("libc", "icu")
+    assert (bytes_.before["lc_collate"], bytes_.after["locale"]) == ("C", "und")
+    assert changes[("added", "collation", "public.added_by_hand")].after["deterministic"] is False
+
+
+def test_a_column_inherited_in_one_database_and_also_declared_locally_in_the_other_is_reported(db_factory, conn_to):
+    expected, live_db = db_factory(), db_factory()
+    conn_to(expected).execute("CREATE TABLE public.p (x integer); CREATE TABLE public.c () INHERITS (public.p)")
+    conn_to(live_db).execute("CREATE TABLE public.p (x integer); CREATE TABLE public.c (x integer) INHERITS (public.p)")
+    before, after = snap_cmd.take(expected).data, snap_cmd.take(live_db).data
+    assert before["column"]["public.c.x"] == {"position": 1, "type": "integer", "not_null": False,
+                                              "inherited": 1, "local": False}
+    assert "inherited" not in before["column"]["public.p.x"]  # a table's own column: nothing to say
+    changes = catalog.diff(before, after)
+    assert [(c.action, c.kind, c.name, c.before, c.after) for c in changes] == [
+        ("changed", "column", "public.c.x", {"local": False}, {"local": True})]
 
 
 # ----- against migrations, versions, the command line -------------------------------------------
@@ -320,11 +377,11 @@ TWO_MIGRATIONS = [("0001_create_a", "CREATE TABLE public.a (id integer PRIMARY K
 @pytest.fixture
 def behind(tmp_project, empty_db):
     """A two-migration project with a snapshot of head, and a database at its first migration."""
-    from dbtool.commands.migrate import migrate
     for mid, fwd, rb in TWO_MIGRATIONS:
         tmp_project.pair(mid, f"-- Why: test.\n{fwd}\n", f"{rb}\n")
     proj = tmp_project.load()
-    snap_cmd.write(snap_cmd.from_migrations(empty_db, proj), tmp_project.path / "schema" / "snapshot.yaml")
+    built = snap_cmd.from_migrations(empty_db, proj)
+    snap_cmd.write(built, snap_cmd.snapshot_file(proj, built.edition))  # the committed file of this edition
     migrate(empty_db, proj, to="0001_create_a")
     return empty_db, proj
 
@@ -333,7 +390,7 @@ def test_a_database_behind_head_is_not_compared_with_the_head_snapshot(behind):
     url, proj = behind
     res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root)])
     assert res.exit_code == 2
-    assert "is at 0001_create_a, but snapshot.yaml is the snapshot of 0002_add_a_note" in res.stderr
+    assert "is at 0001_create_a, but snapshot" in res.stderr and "is the snapshot of 0002_add_a_note" in res.stderr
     assert "--against-migrations" in res.stderr
 
 
@@ -375,3 +432,63 @@ def test_drift_usage_errors_are_one_line_with_a_hint(migrated_db, tmp_path, proj
     assert bad.exit_code == 2 and "is not a dbtool snapshot" in bad.stderr
     assert "Traceback" not in both.output + missing.output + bad.output
 
+
+# ----- the committed snapshot of the server's edition ------------------------------------------
+
+def test_drift_compares_with_the_committed_snapshot_of_the_servers_edition(tmp_project, empty_db):
+    tmp_project.pair("0001_create_timescaledb", "-- Why: test.\nCREATE EXTENSION timescaledb;\n",
+                     "DROP EXTENSION timescaledb;\n")  # the edition is read where TimescaleDB is installed
+    proj = tmp_project.load()
+    built = snap_cmd.from_migrations(empty_db, proj)
+    migrate(empty_db, proj)
+    assert built.edition in ("apache", "timescale")
+    committed = snap_cmd.snapshot_file(proj, built.edition)
+    assert committed.name == ("snapshot.timescale.yaml" if built.edition == "timescale" else "snapshot.yaml")
+    args = ["drift", "-d", empty_db, "--project", str(proj.root)]
+    missing = runner.invoke(app, args)
+    said = " ".join(missing.stderr.split())  # as one line, however the console wrapped it
+    assert missing.exit_code == 2 and f"no snapshot file at {committed}" in said
+    assert snap_cmd.make_command(built.edition).split("`")[1] in said  # the command that writes it
+    snap_cmd.write(built, committed)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and f"no drift from {committed}" in res.stdout, res.output
+    other = tmp_project.path / "other-edition.yaml"
+    snap_cmd.write(snap_cmd.Snapshot(built.data, built.version, "apache" if built.edition == "timescale"
+                                     else "timescale"), other)
+    wrong = runner.invoke(app, args + ["--against", str(other)])
+    assert wrong.exit_code == 2 and f"but the server of {dbname(empty_db)} runs the {built.edition!r} edition" \
+        in " ".join(wrong.stderr.split())
+
+
+# ----- the application database is pg_cron's database (the dev cluster) -------------------------
+
+CRON_APP_DB = "drift_cronapp"
+cron_app_proc = factories.postgresql_proc(
+    executable=str(cluster.WRAPPER), port=None, dbname="drift_cronapp_unused",
+    postgres_options=" ".join([f"-c shared_preload_libraries='{cluster.PRELOAD}'",
+                               f"-c cron.database_name={CRON_APP_DB}", "-c timescaledb.telemetry_level=off",
+                               "-c timescaledb.max_background_workers=0", "-c cron.enable_superuser_jobs=off",
+                               "-c fsync=off"]))
+
+
+def test_in_the_cron_database_itself_pg_crons_own_objects_are_not_drift(cron_app_proc, project):
+    host, port, user = cron_app_proc.host, cron_app_proc.port, cron_app_proc.user
+    admin_url = f"postgresql://{user}@{host}:{port}/postgres"
+    url = f"postgresql://{user}@{host}:{port}/{CRON_APP_DB}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {CRON_APP_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {CRON_APP_DB}")
+    try:
+        migrate(url, project)  # and schedules the declared jobs, here in pg_cron's own database
+        with psycopg.connect(url, autocommit=True) as c:
+            assert c.execute("SELECT current_setting('cron.database_name')").fetchone()[0] == CRON_APP_DB
+            assert c.execute("SELECT count(*) FROM pg_policy WHERE polrelid IN ('cron.job'::regclass, "
+                             "'cron.job_run_details'::regclass)").fetchone()[0] == 2  # pg_cron's policies
+        live = snap_cmd.take(url, project).data
+        assert not [(kind, name) for kind, objs in live.items() for name in objs if name.startswith("cron.")]
+        assert live["cron_job"] and {j["username"] for j in live["cron_job"].values()} == {JOB_ROLE}
+        rep = drift_cmd.drift(url, project, against_migrations=True)
+        assert [(c.action, c.kind, c.name) for c in rep.changes] == []
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {CRON_APP_DB} WITH (FORCE)")

@@ -8,7 +8,8 @@ same snapshot in any database, every time. `render`/`parse` turn it into text fo
 review diff points at the changed line). `diff` lists what differs, object by object.
 
 Left out on purpose (not schema): system and TimescaleDB-internal schemas, TimescaleDB chunks,
-objects that belong to an extension, dbtool's bookkeeping schema, cron run history, data.
+objects that belong to an extension and the policies on its tables (pg_cron's, when this is the cron
+database), dbtool's bookkeeping schema, cron run history, data.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.pq import TransactionStatus
 
 from .. import db
+from ..cron import DEFAULT_TABLE as JOBS_TABLE  # its owner is the role cron jobs run as
 
 HERE = Path(__file__).parent
 
 # Kinds in the order a reader meets them (and diff reports them): containers before contents.
-CORE_KINDS = ("schema", "extension", "type", "sequence", "table", "column", "constraint", "index",
+CORE_KINDS = ("schema", "extension", "collation", "type", "sequence", "table", "column", "constraint", "index",
               "policy", "trigger", "function", "view", "default_privileges")
 TIMESCALE_KINDS = ("hypertable", "continuous_aggregate", "timescale_job")
 KINDS = CORE_KINDS + TIMESCALE_KINDS + ("cron_job",)
@@ -65,17 +67,19 @@ def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None =
         snap = {kind: _rows(conn, kind, params) for kind in CORE_KINDS}
         for kind in TIMESCALE_KINDS:
             snap[kind] = _rows(conn, kind, params) if timescale else {}
-        database, cron_db = conn.execute(
-            "SELECT current_database(), current_setting('cron.database_name', true)").fetchone()
+        database, cron_db, job_role = conn.execute(
+            "SELECT current_database(), current_setting('cron.database_name', true), "
+            "(SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s))",
+            [JOBS_TABLE]).fetchone()
         if cron_conn is None and cron_db == database:
             cron_conn = conn  # read inside the same consistent, read-only transaction
         if cron_conn is not None:
-            snap["cron_job"] = _cron_rows(cron_conn, database)
+            snap["cron_job"] = _cron_rows(cron_conn, database, job_role)
     if "cron_job" not in snap:  # the cron database is another one: same server, same credentials
         snap["cron_job"] = {}
         if cron_db:
             with db.connection(_same_server(conn, cron_db)) as other:
-                snap["cron_job"] = _cron_rows(other, database)
+                snap["cron_job"] = _cron_rows(other, database, job_role)
     for name in snap["continuous_aggregate"]:  # its user view is reported as the aggregate
         snap["view"].pop(name, None)
     return normalise(snap)
@@ -115,11 +119,34 @@ def _same_server(conn: psycopg.Connection, dbname: str) -> str:
     return pg_conninfo.make_conninfo(**params)
 
 
-def _cron_rows(cron_conn: psycopg.Connection, database: str) -> dict:
-    if not db.scalar(cron_conn, "SELECT to_regclass('cron.job') IS NOT NULL"):
-        return {}
-    rows = cron_conn.execute(query("cron_job"), {"database": database, "suffix": "@" + database})
-    return {name: attrs for name, attrs in rows}
+def _cron_rows(cron_conn: psycopg.Connection, database: str, job_role: str | None = None) -> dict:
+    """This database's rows of cron.job. pg_cron shows a role only its own jobs (a policy on
+    cron.job; superusers see all): a role that is not a superuser but a member of the role the jobs
+    run as (the owner of the jobs table, dbtool/cron.py) reads them as that role, as
+    `dbtool migrate` scheduled them, and its own role is put back afterwards."""
+    params = {"database": database, "suffix": "@" + database}
+    with cron_conn.transaction():
+        exists, role, switch = cron_conn.execute(_CRON_READER, {"job_role": job_role}).fetchone()
+        if not exists:
+            return {}
+        if not switch:
+            return {name: attrs for name, attrs in cron_conn.execute(query("cron_job"), params)}
+        cron_conn.execute("SELECT set_config('role', %s, true)", [job_role])
+        try:
+            return {name: attrs for name, attrs in cron_conn.execute(query("cron_job"), params)}
+        finally:  # the caller's transaction, when this is one, goes on as the role it had
+            cron_conn.execute("SELECT set_config('role', %s, true)", [role])
+
+
+# Is cron.job there; the role to return to; whether to read as the job role (not a superuser, a
+# member of it, and it may read cron.job).
+_CRON_READER = """
+SELECT to_regclass('cron.job') IS NOT NULL, current_setting('role'),
+       CASE WHEN to_regclass('cron.job') IS NULL OR r.rolsuper OR j.oid IS NULL OR j.rolname = current_user THEN false
+            ELSE pg_has_role(current_user, j.oid, 'MEMBER') AND has_schema_privilege(j.oid, 'cron', 'USAGE')
+                 AND has_table_privilege(j.oid, 'cron.job', 'SELECT') END
+FROM pg_roles AS r LEFT JOIN pg_roles AS j ON j.rolname = %(job_role)s
+WHERE r.rolname = current_user"""
 
 
 _TABLE_PRIVILEGES = ["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"]

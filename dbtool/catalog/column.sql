@@ -1,6 +1,11 @@
 -- Columns of tables: position among the live columns (SELECT * and INSERT without a column list
 -- depend on it), type, NOT NULL, default, generated expression, identity, collation when not the
--- type's, storage and statistics target when changed, column privileges, comment.
+-- type's, storage and statistics target when changed, column privileges, comment. A column of an
+-- inheritance child (INHERITS, not a partition) also shows how many parents it comes from
+-- (inherited) and whether the child declares it too (local: CREATE TABLE c (x int) INHERITS (p)
+-- rather than CREATE TABLE c () INHERITS (p); a local column stays when the parent is detached or
+-- drops it). Partitions are left out of that: their columns always come from the parent, and
+-- whether a partition was created PARTITION OF or attached (and so local) says nothing.
 SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name,
        jsonb_strip_nulls(jsonb_build_object(
            'position', row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
@@ -14,6 +19,8 @@ SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name,
                                        ELSE quote_ident(con.nspname) || '.' || quote_ident(co.collname) END END,
            'storage', CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END,
            'statistics', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
+           'inherited', CASE WHEN a.attinhcount > 0 AND NOT c.relispartition THEN a.attinhcount END,
+           'local', CASE WHEN a.attinhcount > 0 AND NOT c.relispartition THEN a.attislocal END,
            'privileges', (SELECT jsonb_object_agg(g.grantee, g.privileges) FROM (
                               SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END AS grantee,
                                      to_jsonb(array_agg(DISTINCT x.privilege_type

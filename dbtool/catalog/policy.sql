@@ -1,4 +1,7 @@
 -- Row-level security policies: command, permissive or restrictive, roles, USING and WITH CHECK.
+-- Policies on an extension's tables are the extension's (pg_cron's on cron.job and
+-- cron.job_run_details, in the cron database): CREATE POLICY records no extension membership of
+-- its own, so they are left out through their table.
 SELECT n.nspname || '.' || c.relname || '.' || p.polname AS name,
        jsonb_strip_nulls(jsonb_build_object(
            'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
@@ -14,3 +17,5 @@ JOIN pg_class AS c ON c.oid = p.polrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
   AND NOT c.oid = ANY (%(chunks)s)  -- TimescaleDB chunks, wherever their schema
+  AND NOT EXISTS (SELECT FROM pg_depend AS d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

@@ -1,7 +1,13 @@
 -- Triggers (not the internal ones that implement foreign keys): definition and whether enabled.
+-- TimescaleDB's own (ts_insert_blocker, ts_cagg_invalidation_trigger) come with a hypertable or a
+-- continuous aggregate, and are compared too.
 SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS name,
        jsonb_strip_nulls(jsonb_build_object(
-           'definition', pg_get_triggerdef(t.oid),
+           -- A continuous aggregate's invalidation trigger names its hypertable by TimescaleDB's
+           -- internal id, which a rollback and re-apply (or any hypertable created before) changes.
+           'definition', regexp_replace(pg_get_triggerdef(t.oid),
+                                        '(_timescaledb_functions\.continuous_agg_invalidation_trigger)\(''\d+''\)$',
+                                        '\1(<hypertable id>)'),
            'enabled', CASE t.tgenabled WHEN 'O' THEN 'origin' WHEN 'D' THEN 'disabled'
                                        WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END,
            'comment', obj_description(t.oid, 'pg_trigger'))) AS attrs

@@ -325,8 +325,12 @@ def _path_taken(conn, license_: str) -> list[Check]:
     if not readable:
         return [Check("time-series path taken", "warn", "ops.timescaledb_capabilities is not readable by this role",
                       "run doctor as a member of maplatform_ops or maplatform_owner")]
-    row = conn.execute("SELECT hypertable, compression, retention, daily_activity_summary "
-                       "FROM ops.timescaledb_capabilities").fetchone()
+    # The view gained its hypertable column with 0018: a database before it reads as the public one.
+    has_column = db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attname = 'hypertable'
+                                    AND attrelid = 'ops.timescaledb_capabilities'::regclass)""")
+    row = conn.execute(("SELECT hypertable" if has_column else "SELECT 'public.activity_timeline'")
+                       + ", compression, retention, daily_activity_summary FROM ops.timescaledb_capabilities"
+                       ).fetchone()
     if row is None:
         return [Check("time-series path taken", "warn", "activity_timeline is not a hypertable",
                       "see docs/timescaledb.md; `dbtool drift` shows what changed")]

@@ -1,8 +1,9 @@
 """`dbtool drift`: does the live database still match what migrations/ and sql/ say it should be?
 
-Against the committed snapshot of head (schema/snapshot.yaml), when the database is at the
-version that file describes; or, with --against-migrations, against a scratch database built on
-the same server from migrations/ and sql/ up to the live database's applied version.
+Against the committed snapshot of head for the server's TimescaleDB edition (schema/snapshot.yaml,
+or schema/snapshot.timescale.yaml on the community edition), when the database is at the version
+that file describes; or, with --against-migrations, against a scratch database built on the same
+server from migrations/ and sql/ up to the live database's applied version.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
         version = _live_version(conn, project, database, ids)
+        edition = snap_cmd.edition(conn)
     if against_migrations:
         if version is None:
             raise UsageError(f"{database} has no migration applied: there is no version to rebuild",
@@ -47,8 +49,9 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
         expected = snap_cmd.from_migrations(url, project, to=version).data
         where = f"migrations/ at {version}"
     else:
-        path = against or snap_cmd.snapshot_file(project)
-        expected = _expected_from_file(path, ids, database, version)
+        committed = snap_cmd.snapshot_file(project, edition)
+        path = against or committed
+        expected = _expected_from_file(path, ids, database, version, edition, committed)
         where = str(path)
     actual = snap_cmd.take(url, project).data
     return DriftReport(database, where, version, catalog.diff(expected, actual))
@@ -64,8 +67,15 @@ def _live_version(conn, project: Project, database: str, ids: list[str]) -> str 
     return snap_cmd.newest(done, ids)
 
 
-def _expected_from_file(path: Path, ids: list[str], database: str, version: str | None) -> dict:
-    snap = snap_cmd.read_file(path)
+def _expected_from_file(path: Path, ids: list[str], database: str, version: str | None,
+                        edition: str | None, committed: Path) -> dict:
+    snap = snap_cmd.read_file(path, edition)
+    if snap.edition and edition and snap.edition != edition:  # the migrations build another schema there
+        raise UsageError(f"{path.name} is the snapshot of TimescaleDB's {snap.edition!r} edition, but the server of "
+                         f"{database} runs the {edition!r} edition",
+                         hint=f"compare with {committed.name}, the snapshot of that edition (leave out --against; "
+                              f"{snap_cmd.make_command(edition)} writes it), "
+                              "or with `dbtool drift --against-migrations`")
     want = snap.version or (ids[-1] if ids else None)
     if version != want:
         raise UsageError(f"{database} is at {version or 'no migration'}, but {path.name} is the snapshot of "
