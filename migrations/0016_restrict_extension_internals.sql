@@ -5,10 +5,20 @@
 --  * TimescaleDB's internal chunk functions check no privilege on PostgreSQL 15 releases:
 --    `SELECT _timescaledb_functions.drop_chunk(<chunk oid>)` as the application role, or as a role
 --    with no grant at all, dropped every tenant's timeline rows (measured on 2.19.3; upstream added
---    the checks in 2.29.1, commit cb614b37b, which no longer supports PostgreSQL 15). Every VOLATILE
---    routine of TimescaleDB's internal schemas (_timescaledb_*) is therefore revoked from PUBLIC and granted to
---    maplatform_owner, which owns the hypertable and runs its policies. Trigger and event-trigger
---    functions keep their grants: PostgreSQL does not check EXECUTE when they fire.
+--    the checks in 2.29.1, commit cb614b37b, which no longer supports PostgreSQL 15), and
+--    `CALL public.merge_chunks(<any table>, <any table>)` crashes the server of the Apache build
+--    (signal 11, every session lost). Every VOLATILE routine of the extension is therefore revoked
+--    from PUBLIC and granted to maplatform_owner, which owns the hypertable and runs its policies,
+--    except the query functions time_bucket_gapfill, locf and interpolate (VOLATILE, but pure).
+--    Trigger functions keep their grants: PostgreSQL does not check EXECUTE when they fire. The
+--    continuous aggregates' invalidation logs (timestamps of every tenant's changed events) are
+--    revoked from PUBLIC too.
+--  * Other sessions: pg_stat_activity showed every session of the same login its statements,
+--    literals and inlined tenant tokens included (a token read there could be replayed), and temporary
+--    objects let one transaction on a pooled connection leave a temporary view in pg_temp, searched
+--    first, that captured the next tenant's rows. The activity view and its functions are kept for
+--    maplatform_ops and the owner; TEMPORARY on this database for the owner and the maintenance role
+--    (REFRESH ... CONCURRENTLY needs it), not for PUBLIC.
 --  * 0002 revoked the pg_stat_statements view, but the function behind it,
 --    public.pg_stat_statements(boolean), stayed executable by PUBLIC: the application role read
 --    every tenant's statement texts through it. Only maplatform_ops (ops.slow_queries) and the owner
@@ -36,9 +46,9 @@ BEGIN
             ON d.classid = 'pg_catalog.pg_proc'::REGCLASS AND p.oid = d.objid AND d.deptype = 'e'
         INNER JOIN pg_catalog.pg_extension AS e ON d.refobjid = e.oid
         WHERE e.extname = 'timescaledb'
-          AND n.nspname ~ '^_timescaledb_'
           AND p.provolatile = 'v'
           AND p.prorettype NOT IN ('pg_catalog.trigger'::REGTYPE, 'pg_catalog.event_trigger'::REGTYPE)
+          AND p.proname NOT IN ('time_bucket_gapfill', 'locf', 'interpolate')
           AND (p.proacl IS NULL OR EXISTS (
               SELECT 1 FROM pg_catalog.aclexplode(p.proacl) AS a
               WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
@@ -49,29 +59,53 @@ BEGIN
 END
 $$;
 
+REVOKE SELECT ON _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log,
+_timescaledb_catalog.continuous_aggs_materialization_invalidation_log FROM PUBLIC;
+
 REVOKE EXECUTE ON FUNCTION public.pg_stat_statements(BOOLEAN), public.pg_stat_statements_info() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.pg_stat_statements(BOOLEAN), public.pg_stat_statements_info()
 TO maplatform_ops, maplatform_owner;
+
+REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(INTEGER),
+pg_catalog.pg_stat_get_backend_activity(INTEGER) FROM PUBLIC;
+GRANT SELECT ON pg_catalog.pg_stat_activity TO maplatform_ops, maplatform_owner;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(INTEGER),
+pg_catalog.pg_stat_get_backend_activity(INTEGER) TO maplatform_ops, maplatform_owner;
+
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', pg_catalog.current_database());
+    EXECUTE pg_catalog.format('GRANT TEMPORARY ON DATABASE %I TO maplatform_owner, maplatform_maintenance',
+                              pg_catalog.current_database());
+END
+$$;
 
 DO $$
 DECLARE
     still TEXT;
 BEGIN
-    SELECT pg_catalog.string_agg(p.oid::REGPROCEDURE::TEXT, ', ' ORDER BY p.oid::REGPROCEDURE::TEXT)
-    INTO still
-    FROM pg_catalog.pg_proc AS p
-    INNER JOIN pg_catalog.pg_namespace AS n ON p.pronamespace = n.oid
-    WHERE ((n.nspname ~ '^_timescaledb_' AND p.provolatile = 'v'
-            AND p.prorettype NOT IN ('pg_catalog.trigger'::REGTYPE, 'pg_catalog.event_trigger'::REGTYPE))
-           OR p.oid IN ('public.pg_stat_statements(BOOLEAN)'::REGPROCEDURE,
-                        'public.pg_stat_statements_info()'::REGPROCEDURE))
-      AND (p.proacl IS NULL OR EXISTS (
-          SELECT 1 FROM pg_catalog.aclexplode(p.proacl) AS a
-          WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
+    SELECT pg_catalog.string_agg(x, ', ' ORDER BY x) INTO still
+    FROM (
+        SELECT p.oid::REGPROCEDURE::TEXT AS x
+        FROM pg_catalog.pg_proc AS p
+        INNER JOIN pg_catalog.pg_depend AS d
+            ON d.classid = 'pg_catalog.pg_proc'::REGCLASS AND p.oid = d.objid AND d.deptype = 'e'
+        INNER JOIN pg_catalog.pg_extension AS e ON d.refobjid = e.oid
+        WHERE ((e.extname = 'timescaledb' AND p.provolatile = 'v'
+                AND p.prorettype NOT IN ('pg_catalog.trigger'::REGTYPE, 'pg_catalog.event_trigger'::REGTYPE)
+                AND p.proname NOT IN ('time_bucket_gapfill', 'locf', 'interpolate'))
+               OR p.oid = 'public.pg_stat_statements(BOOLEAN)'::REGPROCEDURE)
+          AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+        UNION ALL
+        SELECT 'pg_stat_activity' WHERE pg_catalog.has_table_privilege('public', 'pg_catalog.pg_stat_activity', 'SELECT')
+        UNION ALL
+        SELECT 'TEMPORARY on this database'
+        WHERE pg_catalog.has_database_privilege('public', pg_catalog.current_database(), 'TEMPORARY')
+    ) AS left_to_public;
     IF still IS NOT NULL THEN
-        RAISE EXCEPTION 'PUBLIC can still execute % extension routine(s): %', pg_catalog.cardinality(
-            pg_catalog.string_to_array(still, ', ')), pg_catalog.left(still, 200)
-            USING HINT = 'extension routines belong to the superuser who created the extension: '
+        RAISE EXCEPTION 'PUBLIC can still use %', pg_catalog.left(still, 300)
+            USING HINT = 'extension routines and pg_catalog belong to the superuser who created them: '
                          'run this migration as a superuser (docs/roles.md)';
     END IF;
 END

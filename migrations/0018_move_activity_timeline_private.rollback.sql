@@ -83,6 +83,7 @@ COMMENT ON FUNCTION ops.refresh_daily_activity_summary() IS
     'Refreshes daily_activity_summary for every tenant (runs as maplatform_maintenance)';
 
 ALTER MATERIALIZED VIEW timeline.daily_activity_summary SET SCHEMA public;
+CREATE INDEX activity_timeline_time_idx ON timeline.activity_timeline (time DESC);
 ALTER TABLE timeline.activity_timeline SET SCHEMA public;
 -- In the order 0009 granted them, so the table's ACL reads as it did.
 REVOKE SELECT ON public.activity_timeline FROM maplatform_maintenance;

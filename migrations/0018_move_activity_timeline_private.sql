@@ -12,12 +12,17 @@
 --  * public.activity_timeline is a security_barrier view with the tenant filter of the policies and
 --    WITH CASCADED CHECK OPTION: the application reads, inserts, updates and deletes through it,
 --    tenant_id defaults to the tenant of the token, and no row of another tenant can be seen or
---    written. The filter is `tenant_id IN (<the verified tenant>)`, a semi-join, not the policies'
---    `= (<sub-select>)`: with the equality, an UPDATE or DELETE through the view that also says
---    `tenant_id = '...'` fails on TimescaleDB before 2.25.2 ("variable not found in subplan target
---    list": the planner turns the two equalities into a gating condition over ChunkAppend), and
---    `= ANY (ARRAY[...])` is not pushed into compressed chunks. The semi-join is: TimescaleDB reads
---    only the tenant's segments of compressed chunks (measured; docs/timescaledb.md);
+--    written. The filter is evaluated in every scan of the hypertable, before any condition of the
+--    caller, so not even EXPLAIN ANALYZE's row counts show other tenants' rows (a semi-join filter,
+--    tried, let a caller's time condition count every tenant's events, and so did the index on time
+--    alone, dropped here). Its form depends on the
+--    server: the policies' equality, `tenant_id = (SELECT ...)`, which TimescaleDB pushes into
+--    compressed chunks, except on the Apache edition before TimescaleDB 2.25.2, where it is
+--    `tenant_id = ANY (ARRAY[(SELECT ...)])`: there an UPDATE or DELETE through the view that
+--    repeats `tenant_id = '...'` fails with the equality ("variable not found in subplan target
+--    list", fixed upstream in 2.25.2), and the edition has no compression the other form would
+--    lose. The community edition before 2.25.2 keeps the equality (compressed reads of a tenant
+--    read only its segments) and that limit: the view supplies the tenant, do not repeat it;
 --  * public.latest_activity(since, n) is the application's "latest events" query: a view is never
 --    flattened into an ORDER BY ... LIMIT, so through the view it reads every event of the period
 --    and sorts them, where this function reads n rows of (tenant_id, time DESC) in index order.
@@ -48,6 +53,11 @@ REVOKE ALL ON public.activity_timeline FROM maplatform_app, maplatform_readonly;
 ALTER TABLE public.activity_timeline SET SCHEMA timeline;
 -- dbtool-lint: ignore squawk/ban-set-schema because the application reads it only through the view re-created below
 ALTER MATERIALIZED VIEW public.daily_activity_summary SET SCHEMA timeline;
+-- The index create_hypertable made on time alone: a caller's time condition could use it and find
+-- every tenant's events before the view's tenant filter, and EXPLAIN ANALYZE would count them; the
+-- tenant's queries use (tenant_id, time DESC), retention and the summary's refresh go by chunk.
+-- dbtool-lint: ignore squawk/require-concurrent-index-deletion because the table was altered above in this transaction
+DROP INDEX timeline.activity_timeline_time_idx;
 
 -- dbtool-lint: ignore migration-recreates because its body names the hypertable, which moved
 CREATE OR REPLACE FUNCTION ops.drop_expired_activity_timeline()
@@ -118,29 +128,34 @@ BEGIN
 END
 $$;
 
--- dbtool-lint: ignore migration-recreates because 0009's public.activity_timeline is the table moved above
-CREATE VIEW public.activity_timeline
-WITH (security_barrier = TRUE)
-AS
-SELECT
-    a.time,
-    a.tenant_id,
-    a.user_id,
-    a.deal_id,
-    a.event_type,
-    a.event_data,
-    a.value_impacted,
-    a.duration_seconds,
-    a.ip_address,
-    a.user_agent,
-    a.session_id
-FROM timeline.activity_timeline AS a
-WHERE a.tenant_id IN (
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-)
-WITH CASCADED CHECK OPTION;
+-- The tenant filter's form depends on the server (see the header): the view is created from a DO block.
+DO $$
+DECLARE
+    tenant TEXT := 'SELECT t.tenant_id FROM app.tenant_tokens AS t '
+        'WHERE t.token_hash = sha256(convert_to(current_setting(''app.tenant_token'', TRUE), ''UTF8'')) '
+        'AND t.expires_at > now()';
+    fixed BOOLEAN := string_to_array(split_part(
+        (SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'timescaledb'), '-', 1), '.')::INTEGER[]
+        >= ARRAY[2, 25, 2];
+    filter TEXT;
+BEGIN
+    IF fixed OR current_setting('timescaledb.license', TRUE) = 'timescale' THEN
+        filter := format('a.tenant_id = (%s)', tenant);
+    ELSE
+        filter := format('a.tenant_id = ANY (ARRAY[(%s)])', tenant);
+    END IF;
+    EXECUTE format($v$
+        CREATE VIEW public.activity_timeline
+        WITH (security_barrier = TRUE)
+        AS
+        SELECT
+            a.time, a.tenant_id, a.user_id, a.deal_id, a.event_type, a.event_data, a.value_impacted,
+            a.duration_seconds, a.ip_address, a.user_agent, a.session_id
+        FROM timeline.activity_timeline AS a
+        WHERE %s
+        WITH CASCADED CHECK OPTION$v$, filter);
+END
+$$;
 COMMENT ON VIEW public.activity_timeline IS
     'The current tenant''s events (timeline.activity_timeline): read and write here; latest_activity() for the newest';
 REVOKE ALL ON public.activity_timeline FROM maplatform_app, maplatform_readonly;

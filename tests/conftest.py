@@ -88,14 +88,17 @@ class Server:
 
     @staticmethod
     def _copy_database_grants(c, template: str, name: str) -> None:
-        """CREATE DATABASE ... TEMPLATE copies the contents, not the database's own grants, which the
-        migrations made on the template (CREATE and CONNECT for maplatform_owner): a clone is to look
-        like a database migrated in place."""
-        for grantee, privilege in c.execute(
-                """SELECT pg_get_userbyid(a.grantee), a.privilege_type FROM pg_database d,
-                          aclexplode(d.datacl) a WHERE d.datname = %s AND a.grantee <> 0
-                          AND a.grantee <> d.datdba""", [template]).fetchall():
-            c.execute(f'GRANT {privilege} ON DATABASE "{name}" TO "{grantee}"')
+        """CREATE DATABASE ... TEMPLATE copies the contents, not the database's own ACL, which the
+        migrations set on the template (CONNECT, CREATE, TEMPORARY for maplatform_owner; TEMPORARY
+        taken from PUBLIC): a clone is to look like a database migrated in place."""
+        acl = c.execute("""SELECT coalesce(nullif(a.grantee, 0)::regrole::text, 'PUBLIC'), a.privilege_type
+                           FROM pg_database d, aclexplode(d.datacl) a
+                           WHERE d.datname = %s AND a.grantee <> d.datdba""", [template]).fetchall()
+        if not acl:
+            return
+        c.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
+        for grantee, privilege in acl:
+            c.execute(f'GRANT {privilege} ON DATABASE "{name}" TO {grantee}')
 
     def drop_db(self, name: str) -> None:
         cron.forget_database(self.url(), name)

@@ -59,6 +59,18 @@ def edition(conn: psycopg.Connection) -> str:
     return conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
 
 
+# TimescaleDB before 2.25.2 fails an UPDATE or DELETE on the timeline view that repeats
+# `tenant_id = ...` when the view's filter is an equality (the community edition's form; 0018, docs/timescaledb.md).
+TIMELINE_DML_BUG = "variable not found in subplan target list"
+
+
+def timeline_dml_bug(conn: psycopg.Connection) -> bool:
+    """Whether this server has that upstream bug in the timeline view's form."""
+    version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]
+    parts = [int(x) for x in version.split("-")[0].split(".")]
+    return edition(conn) == "timescale" and parts < [2, 25, 2]
+
+
 def refresh_summaries(conn: psycopg.Connection) -> None:
     """Refresh pipeline_analytics and daily_activity_summary as their jobs do. The continuous aggregate
     of the community edition refreshes outside a transaction: `conn` must be in autocommit."""

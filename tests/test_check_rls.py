@@ -245,7 +245,7 @@ def test_a_superuser_cron_job_of_this_database_is_reported(migrated_db, project,
 def test_an_empty_database_is_not_an_all_clear(empty_db, project):
     res = runner.invoke(app, ["check", "rls", "-d", empty_db, "--project", str(project.root)])
     assert res.exit_code == 1
-    assert "no table with tenant data found" in res.stdout and "0 tenant table(s) checked, 1 finding(s)" in res.stdout
+    assert "no table with tenant data found" in res.stdout and "0 tenant table(s) checked" in res.stdout
 
 
 def test_cli_exit_1_and_json_on_findings(migrated_db, project, conn_to):

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -23,6 +24,11 @@ from dbtool import cluster, cron
 from dbtool.cli import app
 from dbtool.commands.doctor import doctor
 from dbtool.commands.migrate import migrate
+
+# The project's migrations: doctor compares the database with them.
+_IDS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations").glob("[0-9]*.sql")
+              if not p.stem.endswith(".rollback"))
+HEAD, HEAD_ID = len(_IDS), _IDS[-1]
 
 runner = CliRunner()
 COMMUNITY_ONLY = ("timescaledb.license is 'apache' (Debian's build): TimescaleDB's policies and continuous "
@@ -89,7 +95,7 @@ def test_doctor_is_clean_on_the_prepared_test_server(migrated_db, server, conn_t
     assert checks["cron jobs' role"].value.endswith("all run as maplatform_owner")
     assert checks["job role maplatform_owner"].value.startswith("LOGIN, CONNECTION LIMIT 0, not a superuser; "
                                                                 "owns ops.cron_jobs and activity_timeline's hypertable")
-    assert checks["migrations"].value.startswith("all 18 applied (head 0018_")
+    assert checks["migrations"].value == f"all {HEAD} applied (head {HEAD_ID})"
 
 
 def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migrated_db, server, conn_to):
@@ -121,7 +127,7 @@ def test_doctor_cli_exits_1_with_findings_and_prints_json(bare_server, project):
     rows = json.loads(res.stdout)
     assert any(r["name"] == "shared_preload_libraries" and r["status"] == "missing" for r in rows)
     # a database never migrated is not an error before the first `dbtool migrate`
-    assert {"name": "migrations", "status": "warn", "value": "not migrated yet: all 18 pending",
+    assert {"name": "migrations", "status": "warn", "value": f"not migrated yet: all {HEAD} pending",
             "fix": "`dbtool migrate`"} in rows
 
 
@@ -137,7 +143,7 @@ def test_doctor_cli_exits_0_on_a_fit_server(migrated_db, project):
     res = runner.invoke(app, ["doctor", "-d", migrated_db, "--project", str(project.root)])
     assert res.exit_code == 0, res.output
     assert "timescaledb edition" in res.stdout
-    assert "ok         migrations: all 18 applied" in res.stdout
+    assert f"ok       migrations: all {HEAD} applied" in res.stdout
 
 
 def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db):
@@ -247,8 +253,8 @@ def test_doctor_reports_a_half_migrated_database_with_its_pending_migrations(emp
     migrate(empty_db, project, to="0008", sync_cron=False)
     check = by_name(doctor(empty_db, project))["migrations"]
     assert check.status == "missing"
-    assert check.value.startswith("8 of 18 applied (last 0008_create_ai_analyses_and_valuations, ")
-    assert ("10 pending: 0009_create_activity_timeline .. 0018_move_activity_timeline_private; "
+    assert check.value.startswith(f"8 of {HEAD} applied (last 0008_create_ai_analyses_and_valuations, ")
+    assert (f"{HEAD - 8} pending: 0009_create_activity_timeline .. {HEAD_ID}; "
             "0009_create_activity_timeline failed or was never run") in check.value
     assert check.fix.startswith("`dbtool migrate`")
     res = runner.invoke(app, ["doctor", "-d", empty_db, "--project", str(project.root), "--json"])
@@ -258,12 +264,12 @@ def test_doctor_reports_a_half_migrated_database_with_its_pending_migrations(emp
 
 def test_doctor_cli_reports_a_project_migration_the_database_lacks(migrated_db, tmp_project):
     tmp_project.copy_real_migrations()
-    tmp_project.pair("0019_add_doctor_note", "CREATE TABLE ops.doctor_note (id int);",
-                     "DROP TABLE ops.doctor_note;")
+    note = f"{int(HEAD_ID[:4]) + 1:04d}_add_doctor_note"
+    tmp_project.pair(note, "CREATE TABLE ops.doctor_note (id int);", "DROP TABLE ops.doctor_note;")
     res = runner.invoke(app, ["doctor", "-d", migrated_db, "--project", str(tmp_project.path), "--json"])
     assert res.exit_code == 1
     (row,) = [r for r in json.loads(res.stdout) if r["name"] == "migrations"]
-    assert row["status"] == "missing" and "1 pending: 0019_add_doctor_note; 0019_add_doctor_note failed" in row["value"]
+    assert row["status"] == "missing" and f"1 pending: {note}; {note} failed" in row["value"]
 
 
 # ----- TimescaleDB: the community edition's policies ---------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -308,7 +311,7 @@ def test_the_bookkeeping_is_handed_to_the_owner_role_so_another_member_can_migra
               "EXCEPTION WHEN duplicate_object THEN NULL; END$$")
     member_url = empty_db.replace("postgresql://postgres@", "postgresql://dbtool_member@")
     with pytest.raises(DbtoolError, match=r"0016_restrict_extension_internals.sql:\d+:\d+: P0001 PUBLIC can still "
-                                          r"execute \d+ extension routine") as refused:
+                                          r"use ") as refused:
         migrate(member_url, tmp_project.load(), sync_cron=False)
     assert "run this migration as a superuser" in refused.value.hint
     migrate(empty_db, tmp_project.load(), to="0016", sync_cron=False)
@@ -332,3 +335,100 @@ def test_an_unterminated_quote_is_a_clear_error_naming_its_line(tmp_project, emp
                      "DROP TABLE public.q;\n")
     with pytest.raises(DbtoolError, match=r"^migrations/0001_create_q.sql:3: unterminated quoted string"):
         migrate(empty_db, tmp_project.load())
+
+
+# ----- migrate --dry-run, repair by number, new ----------------------------------------------------
+
+def test_dry_run_shows_the_sql_of_each_pending_migration_inside_the_lock_transaction_and_timeouts_it_would_use(
+        three, empty_db, conn_to):
+    import json
+
+    from cli_support import run
+    migrate(empty_db, three.load(), to="0001")
+    three.pair("0004_index_b", "-- Why: test.\n-- transactional: false\n"
+               "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_i ON public.b (id);\n",
+               "DROP INDEX CONCURRENTLY IF EXISTS public.b_i;\n")
+    three.write("sql/views/public.v.sql", "-- Why: test.\nCREATE OR REPLACE VIEW public.v AS SELECT 1 AS x;\n")
+    proj = str(three.path)
+    res = run("migrate", "-d", empty_db, "--project", proj, "--dry-run", "--lock-timeout", "2s")
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    assert "SELECT pg_try_advisory_lock(" in text and "retried for up to 60s" in text
+    assert ("-- 0002_create_b (migrations/0002_create_b.sql, 2 statement(s)): one transaction, with its record\n"
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\nSET LOCAL statement_timeout = '30min';\n"
+            "-- migrations/0002_create_b.sql:2\nCREATE TABLE public.b (id int PRIMARY KEY);\n"
+            "-- migrations/0002_create_b.sql:3\nINSERT INTO public.b VALUES (1), (2);\n") in text
+    assert "SET lock_timeout = '0';\nSET statement_timeout = '30min';\n-- migrations/0004_index_b.sql:3\n" \
+           "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_i ON public.b (id);\n" in text
+    assert "--   re-apply sql/views/public.v.sql (new)" in text
+    assert "0001_create_a" not in text  # applied already
+    assert text.splitlines()[-1] == f"-- {empty_db.rsplit('/', 1)[1]}: would apply 3 migration(s), would re-apply " \
+                                    "1 repeatable object(s)"
+    plan = json.loads(run("migrate", "-d", empty_db, "--project", proj, "--dry-run", "--json").stdout)
+    assert plan["session"]["advisory_lock"]["wait"] == "60s" and plan["session"]["lock_timeout"] == "5s"
+    b = plan["applied"][0]
+    assert (b["id"], b["statements"], b["transactional"]) == ("0002_create_b", 2, True)
+    assert b["sql"][0] == {"line": 2, "sql": "CREATE TABLE public.b (id int PRIMARY KEY)", "lock_timeout": "5s",
+                           "statement_timeout": "30min"}
+    assert plan["applied"][2]["sql"][0]["lock_timeout"] == "0"  # CONCURRENTLY: concurrent_lock_timeout
+    assert plan["repeatables"] == ["sql/views/public.v.sql"]
+    quiet = run("migrate", "-d", empty_db, "--project", proj, "--dry-run", "-q")
+    assert len(quiet.stdout.splitlines()) == 1
+    c = conn_to(empty_db)
+    assert tables(c) == {"a"} and recorded(c) == ["0001_create_a"]
+
+
+def test_repair_takes_a_migration_number_as_migrate_to_does(three, empty_db, conn_to):
+    from cli_support import run
+    migrate(empty_db, three.load())
+    three.write("migrations/0001_create_a.sql", HEADER + "-- a comment\nCREATE TABLE public.a (id int PRIMARY KEY);\n")
+    (three.path / "migrations/0003_create_c.sql").unlink()
+    (three.path / "migrations/0003_create_c.rollback.sql").unlink()
+    assert repair(empty_db, three.load(), accept=["0001"], forget=["0003"]) == [
+        "accepted the edited 0001_create_a", "forgot 0003_create_c"]
+    assert migrate(empty_db, three.load()).applied == []
+    res = run("repair", "-d", empty_db, "--project", str(three.path), "--accept", "0042")
+    assert res.exit_code == 2 and res.stderr.startswith("error: --accept 0042: not an applied migration")
+    conn_to(empty_db).execute("INSERT INTO dbtool.migrations (id, checksum) VALUES ('0002_other', 'x')")
+    with pytest.raises(UsageError, match=r"^--forget 0002: ambiguous, 2 applied migrations have that number "
+                                         r"\(0002_create_b, 0002_other\)"):
+        repair(empty_db, three.load(), forget=["0002"])
+
+
+def test_new_with_why_writes_a_pair_that_passes_lint_as_written(tmp_path):
+    import shutil
+
+    from cli_support import run
+    from conftest import ROOT
+    shutil.copytree(ROOT / "migrations", tmp_path / "migrations")
+    for f in ("pyproject.toml", ".sqlfluff"):
+        shutil.copy(ROOT / f, tmp_path / f)
+    res = run("new", "add_deal_region", "--why", "reporting groups deals by region, so each deal needs one; "
+              "the column is added empty and filled by the application as deals are edited",
+              "--project", str(tmp_path), "--json")
+    assert res.exit_code == 0, res.output
+    made = json.loads(res.stdout)
+    assert made["fill_in"] is None
+    fwd, rb = Path(made["migration"]), Path(made["rollback"])
+    assert fwd.read_text().startswith("-- Add deal region\n--\n-- Why: reporting groups deals by region")
+    assert fwd.read_text().endswith("SET LOCAL ROLE maplatform_owner;\n")
+    lint = run("lint", str(fwd), str(rb), "--project", str(tmp_path), "--layer", "style", "--layer", "safety",
+               "--layer", "rules")
+    assert lint.exit_code == 0, lint.stdout
+    assert "0 error(s), 0 warning(s)" in lint.stdout
+    # Without --why: the output says what to fill in, and lint points at that line until it is.
+    res = run("new", "add_deal_owner", "--project", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    name = fwd.name.replace("add_deal_region", "add_deal_owner").replace(fwd.name[:4], f"{int(fwd.name[:4]) + 1:04d}")
+    assert f"next: say why in migrations/{name}:3 (the `-- Why:` placeholder" in res.stdout
+    lint = run("lint", str(tmp_path / "migrations" / name), "--project", str(tmp_path), "--layer", "rules")
+    assert f"migrations/{name}:3:1: warning migration-header" in lint.stdout, lint.stdout
+
+
+def test_new_refuses_a_name_another_migration_has(three):
+    from cli_support import run
+    with pytest.raises(UsageError, match=r"^a migration named create_b exists already: migrations/0002_create_b.sql"):
+        new(three.load(), "create_b")
+    res = run("new", "create-b", "--project", str(three.path))
+    assert res.exit_code == 2 and "migrations/0002_create_b.sql" in res.stderr
+    assert sorted(p.name for p in (three.path / "migrations").glob("0004*")) == []

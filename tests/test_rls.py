@@ -20,8 +20,8 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from schema_support import (APP, OPS, READONLY, acting_as, attempt, base_table, cloned_db, refresh_summaries,
-                            seed_tenant,
+from schema_support import (APP, OPS, READONLY, TIMELINE_DML_BUG, acting_as, attempt, base_table, cloned_db,
+                            refresh_summaries, seed_tenant, timeline_dml_bug,
                             tenant_column, tenant_tables, tenant_token, tenant_views)
 
 BLOCKED = "42501"  # insufficient_privilege: both "new row violates row-level security" and "permission denied"
@@ -145,9 +145,9 @@ def test_app_with_tenant_a_sees_writes_and_moves_nothing_of_tenant_b(conn, db, t
         outcome = {
             "sees_own": visible == own, "sees_b": seen_b,
             "insert_b": insert_err.sqlstate if insert_err else "ALLOWED",
-            "update_b": updated if update_err is None else update_err.sqlstate,
-            "delete_b": deleted if delete_err is None else delete_err.sqlstate,
-            "move_to_b": move_err.sqlstate if move_err else f"ALLOWED ({moved})",
+            "update_b": updated if update_err is None else _refusal(conn, table, update_err),
+            "delete_b": deleted if delete_err is None else _refusal(conn, table, delete_err),
+            "move_to_b": _refusal(conn, table, move_err) if move_err else f"ALLOWED ({moved})",
         }
         report.append((table, visible, outcome))
         if (not outcome["sees_own"] or seen_b or outcome["insert_b"] not in REFUSED
@@ -159,6 +159,14 @@ def test_app_with_tenant_a_sees_writes_and_moves_nothing_of_tenant_b(conn, db, t
         print(f"{table:34} {visible:>6}  {outcome}")
     print(f"{len(report)} tables, {len(leaks)} leaks")
     assert leaks == []
+
+
+def _refusal(conn, table: str, err: psycopg.Error) -> str:
+    """An error's SQLSTATE; TimescaleDB's known planner bug on the timeline view (before 2.25.2, the
+    community edition's form) refuses the statement without changing a row, and counts as refused."""
+    if timeline_dml_bug(conn) and table == "public.activity_timeline" and TIMELINE_DML_BUG in str(err):
+        return BLOCKED
+    return err.sqlstate
 
 
 def test_app_without_a_tenant_sees_nothing_and_writes_nothing(conn, db, tables):

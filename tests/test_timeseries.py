@@ -13,7 +13,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from schema_support import APP, OPS, READONLY, acting_as, attempt, cloned_db, edition, refresh_summaries, seed_tenant
+from schema_support import (APP, OPS, READONLY, TIMELINE_DML_BUG, acting_as, attempt, cloned_db, edition,
+                            refresh_summaries, seed_tenant, timeline_dml_bug)
 
 WEEKS = 5
 
@@ -77,19 +78,34 @@ def test_the_app_writes_and_reads_only_its_tenants_events_through_the_view(conn,
         written = conn.execute("INSERT INTO public.activity_timeline (time, event_type) "
                                "VALUES (now() + INTERVAL '30 days', 'x') RETURNING tenant_id").fetchone()[0]
         tenants = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM public.activity_timeline")}
-        deleted_b = conn.execute("DELETE FROM public.activity_timeline WHERE tenant_id = %s", [b["tenant"]]).rowcount
-        # Naming the tenant in an UPDATE through the view works on every TimescaleDB version (0018's
-        # semi-join filter; the policies' equality hit "variable not found in subplan target list").
         recent = conn.execute("SELECT count(*) FROM public.activity_timeline WHERE time > now() - INTERVAL '1 day'"
                               ).fetchone()[0]
-        own = conn.execute("UPDATE public.activity_timeline SET event_type = 'seen' WHERE tenant_id = %s "
-                           "AND time > now() - INTERVAL '1 day'", [a["tenant"]]).rowcount
+        own = conn.execute("UPDATE public.activity_timeline SET event_type = 'seen' "
+                           "WHERE time > now() - INTERVAL '1 day'").rowcount
+        deleted = conn.execute("DELETE FROM public.activity_timeline WHERE time > now() + INTERVAL '29 days'").rowcount
         _, to_b = attempt(conn, "INSERT INTO public.activity_timeline (time, tenant_id, event_type) "
                                 "VALUES (now(), %s, 'x')", [b["tenant"]])
         _, move = attempt(conn, "UPDATE public.activity_timeline SET tenant_id = %s "
                                 "WHERE time > now() - INTERVAL '1 day'", [b["tenant"]])
-    assert written == a["tenant"] and tenants == {a["tenant"]} and deleted_b == 0 and own == recent >= 24
+    assert written == a["tenant"] and tenants == {a["tenant"]}
+    assert own == recent >= 24 and deleted == 1
     assert to_b.sqlstate == move.sqlstate == "44000"  # WITH CHECK OPTION
+
+
+def test_naming_the_tenant_in_an_update_through_the_view_works_except_where_timescaledb_has_its_planner_bug(conn, db):
+    """docs/timescaledb.md: with the equality filter, TimescaleDB before 2.25.2 fails an UPDATE or
+    DELETE through the view that repeats tenant_id ("variable not found in subplan target list"); the
+    Apache edition uses the one-element ANY form there, which it can afford (no compression). When
+    this server's TimescaleDB is upgraded past the bug, this test says so by changing its branch."""
+    _, a, b = db
+    with acting_as(conn, APP, a["tenant"]):
+        updated, err = attempt(conn, "UPDATE public.activity_timeline SET event_type = 'seen' WHERE tenant_id = %s "
+                                     "AND time > now() - INTERVAL '1 day'", [a["tenant"]])
+        deleted_b, err_b = attempt(conn, "DELETE FROM public.activity_timeline WHERE tenant_id = %s", [b["tenant"]])
+    if timeline_dml_bug(conn):
+        assert err is not None and TIMELINE_DML_BUG in str(err) and err_b is not None
+    else:
+        assert err is None and updated >= 23 and (err_b, deleted_b) == (None, 0)
 
 
 def test_latest_activity_returns_the_newest_events_of_the_tenant_in_order(conn, db):
@@ -196,7 +212,7 @@ def test_community_edition_compresses_old_chunks_by_tenant_and_isolation_holds_o
                          [b["tenant"]])
         late = conn.execute("SELECT tenant_id FROM public.activity_timeline WHERE event_type = 'late'").fetchall()
     assert tenants == {a["tenant"]} and late == [(a["tenant"],)] and err.sqlstate == "44000"
-    assert "compress_hyper" in plan and "Index Cond: (tenant_id = t.tenant_id)" in plan, plan
+    assert "compress_hyper" in plan and "Index Cond: (tenant_id = $0)" in plan, plan
 
 
 def test_community_edition_daily_summary_is_a_continuous_aggregate_refreshed_by_its_policy(conn, db):

@@ -19,6 +19,8 @@ from psycopg import sql
 from .. import db
 from . import Check
 
+RUNNING = """EXISTS (SELECT 1 FROM pg_stat_activity a
+                       WHERE a.datname = current_database() AND a.application_name = j.application_name)"""
 # The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
 TIMELINE_SCHEMAS = ["timeline", "public"]
 
@@ -58,6 +60,9 @@ def checks(conn) -> list[Check]:
     and is its work done."""
     if not db.scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"):
         return []
+    # Whether a job's worker runs now: pg_stat_activity is the owner's and the operators' since 0016.
+    running = (RUNNING if db.scalar(conn, "SELECT has_table_privilege('pg_catalog.pg_stat_activity', 'SELECT')")
+               else "NULL::boolean")
     rows = conn.execute("""
         WITH raw AS (
             SELECT id FROM _timescaledb_catalog.hypertable
@@ -74,13 +79,12 @@ def checks(conn) -> list[Check]:
                CASE WHEN isfinite(s.next_start) THEN s.next_start END,
                s.last_run_success, s.total_runs, s.total_successes, s.consecutive_failures, s.consecutive_crashes,
                isfinite(s.last_finish) AND s.last_finish >= s.last_start,
-               EXISTS (SELECT 1 FROM pg_stat_activity a
-                       WHERE a.datname = current_database() AND a.application_name = j.application_name)
+               {running}
         FROM _timescaledb_config.bgw_job j
         JOIN _timescaledb_catalog.hypertable h ON h.id = j.hypertable_id
         LEFT JOIN _timescaledb_internal.bgw_job_stat s ON s.job_id = j.id
         WHERE j.hypertable_id IN (SELECT id FROM ours)
-        ORDER BY j.id""", [TIMELINE_SCHEMAS]).fetchall()
+        ORDER BY j.id""".replace("{running}", running), [TIMELINE_SCHEMAS]).fetchall()
     if not rows:
         return []
     pg = db.scalar(conn, "SHOW server_version").split()[0]

@@ -22,7 +22,11 @@ DEFAULTS = {"tenant_column": "tenant_id", "tenant_table": "public.tenants",
             "app_roles": ["maplatform_app", "maplatform_readonly"], "context_relation": None,
             "private_schemas": [], "reviewed_definer_functions": [],
             "role_settings_allowed": ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
-                                      "application_name"]}
+                                      "application_name"],
+            # Extensions whose VOLATILE routines tenant-facing roles may not run in any schema, except
+            # pure query functions marked VOLATILE.
+            "guarded_extensions": ["timescaledb"],
+            "allowed_extension_functions": ["time_bucket_gapfill", "locf", "interpolate"]}
 
 
 @dataclass
@@ -56,7 +60,8 @@ def check_rls(url: str, project: Project | None = None) -> tuple[list[Finding], 
 def run_audit(url: str, project: Project | None = None) -> Audit:
     cfg = settings(project)
     params = {"column": cfg["tenant_column"], "tenant_table": cfg["tenant_table"], "roles": list(cfg["app_roles"]),
-              "private": list(cfg["private_schemas"]), "context": cfg["context_relation"]}
+              "private": list(cfg["private_schemas"]), "context": cfg["context_relation"],
+              "guarded": list(cfg["guarded_extensions"]), "allowed": list(cfg["allowed_extension_functions"])}
     audit = Audit()
     with db.connection(url) as conn:
         tables = conn.execute(query("rls_tables"), params).fetchall()
@@ -86,6 +91,8 @@ def _catalog_findings(conn, cfg: dict, params: dict, tables: list[str]) -> list[
     out += [Finding(f"view {name}", f"{role} can read every tenant's statement texts",
                     f"REVOKE ALL ON {name} FROM PUBLIC, {role}", "rls-statement-texts")
             for name, role in conn.execute(query("rls_statements"), params)]
+    out += [Finding(f"role {role}", f"can see or leave {what}", fix, rule)
+            for role, what, fix, rule in conn.execute(query("rls_sessions"), params)]
     out += _setting_findings(conn, cfg, params)
     out += [Finding(f"role {role}", f"{why} and accepts connections (LOGIN, connection limit {limit})",
                     f"ALTER ROLE {role} NOLOGIN; or, for a role background jobs run as, "
@@ -138,9 +145,12 @@ def _function_findings(cfg: dict, function: str, roles: str, kind: str, owner: s
     if kind == "statement_texts":
         return [Finding(f"function {function}", f"{roles} can read every tenant's statement texts",
                         f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {roles}", "rls-statement-texts")]
+    if kind == "session_texts":
+        return [Finding(f"function {function}", f"{roles} can read the statements of other sessions",
+                        f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {roles}", "rls-session-texts")]
     if kind == "extension_internal":
-        return [Finding(f"function {function}", f"{roles} can execute this internal, VOLATILE routine of "
-                        f"extension {extension}, which may check no privilege",
+        return [Finding(f"function {function}", f"{roles} can execute this VOLATILE routine of extension "
+                        f"{extension}, which is internal or may change or break what it is given",
                         f"REVOKE EXECUTE ON ROUTINE {function} FROM PUBLIC (as a superuser); GRANT it to {owner} "
                         "if the owner's jobs need it", "rls-extension-internal")]
     if function in cfg["reviewed_definer_functions"]:
