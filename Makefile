@@ -44,9 +44,14 @@ snapshot: setup
 		$(BIN)/python -m dbtool.commands.snapshot \
 		$(if $(SNAPSHOT_DATABASE_URL),--database-url '$(SNAPSHOT_DATABASE_URL)')
 
-# docs/benchmarks.md from a throwaway cluster: RLS cost, tenant scaling, dbtool vs psql, drift, refresh.
-# bench: 100 and 1,000 tenants x 20 deals, a few minutes. bench-full: 1,000 tenants x 1,000 deals
-# (1,000,000 deals, 10,000,000 timeline events) plus 100 x 1,000: about 20 minutes on 2 cores, 12 of them seeding.
+# docs/benchmarks.md from a throwaway cluster: RLS cost with the verified tenant context, its cost per
+# transaction, tenant scaling, dbtool vs psql, drift, refresh, the timeline with one tenant of 100x the
+# median's events. bench: 100 and 1,000 tenants x 20 deals, a few minutes. bench-full: 1,000 tenants x
+# 1,000 deals (1,000,000 deals, 10,000,000 timeline events) plus 100 x 1,000: about 20 minutes on 2 cores,
+# 12 of them seeding. The cluster runs PG_BINDIR's PostgreSQL, else Debian's (TimescaleDB's Apache
+# edition); `PG_BINDIR=/opt/pg-community/usr/lib/postgresql/15/bin make bench` runs the community
+# edition, and the report then holds both editions' timeline sections (the run of the other edition is
+# kept in bench-results/; docs/benchmarks.md, "How the figures are made").
 bench: setup
 	$(BIN)/python -m bench
 

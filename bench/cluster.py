@@ -22,6 +22,9 @@ def settings(full: bool) -> dict[str, str]:
         "shared_preload_libraries": f"'{cluster.PRELOAD}'",
         "cron.database_name": "postgres",
         "timescaledb.telemetry_level": "off",
+        # No TimescaleDB job runs on its own (the community edition's compression, retention and
+        # continuous-aggregate policies): bench/timeline.py runs them at known times, outside the clock.
+        "timescaledb.max_background_workers": "0",
         "shared_buffers": "6GB" if full else "1GB",
         "effective_cache_size": "16GB" if full else "4GB",
         "work_mem": "64MB" if full else "32MB",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dbtool.commands import seed as seed_cmd
 
-from . import notes
+from . import notes, timeline
 
 RLS_GOAL, SCALING_GOAL, TOOL_GOAL = 1.15, 1.3, 1.5
+COMMUNITY_BINDIR = "/opt/pg-community/usr/lib/postgresql/15/bin"
+LOOKUP_ROW = "superuser + token lookup: the policies' sub-select in place of $1, no RLS"
 
 
 def _x(v: float) -> str:
@@ -26,54 +28,95 @@ def _verdict(ratio: float, goal: float) -> str:
     return "met" if ratio <= goal else "**missed**"
 
 
-def render(r: dict) -> str:
-    parts = [_header(r), _summary(r), _machine(r), _seed(r), _rls(r), _scaling(r), _tool(r), _drift(r),
-             _refresh(r), _method(r), _changes(), _plans(r)]
+def render(r: dict, others: list[dict] | tuple = ()) -> str:
+    """The report of run r; others: runs on the other TimescaleDB edition (same scale), whose timeline
+    section (7) is added beside r's."""
+    others = [o for o in others if o.get("edition") != r.get("edition") and "timeline" in o]
+    parts = [_header(r, others), _summary(r, others), _machine(r), _seed(r), _rls(r), _context(r), _scaling(r),
+             _tool(r), _drift(r), _refresh(r), _timeline(r, others), _method(r, others), _changes(), _plans(r, others)]
     return "\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
-def _header(r: dict) -> str:
+def _edition(run: dict) -> str:
+    return timeline.edition_name(run.get("edition", "apache"))
+
+
+def _header(r: dict, others: list[dict]) -> str:
     s = r["scale"]
     few, many = s.tenants
+    also = ""
+    if others:
+        also = "".join(
+            f" Section 7 also gives the timeline on the **{_edition(o)} edition** of TimescaleDB, from a run of "
+            f"the same scale on {o['finished']:%Y-%m-%d %H:%M} UTC (commit {o['machine']['commit']}, "
+            f"`{_command(o)}`); its other sections are not repeated here." for o in others)
     return f"""# Benchmarks
 
-Written by `{r['command']}` on {r['finished']:%Y-%m-%d %H:%M} UTC in {r['wall_seconds'] / 60:.1f} minutes
-(commit {r['machine']['commit']}). Scale **{s.name}**: {many:,} tenants x {s.deals_per_tenant:,} deals
+Written by `{_command(r)}` on {r['finished']:%Y-%m-%d %H:%M} UTC in {r['wall_seconds'] / 60:.1f} minutes
+(commit {r['machine']['commit']}), on the **{_edition(r)} edition** of TimescaleDB
+({r['machine']['extensions'].get('timescaledb', '?')}): sections 1 to 7 come from that run.{also}
+Scale **{s.name}**: {many:,} tenants x {s.deals_per_tenant:,} deals
 ({many * s.deals_per_tenant:,} deals, {many * s.deals_per_tenant * seed_cmd.EVENTS_PER_DEAL:,} timeline
-events; database {r['sizes']['database']}), and {few:,} tenants of the same size for the scaling comparison.
+events, plus one tenant with {timeline.SKEW_FACTOR} times the median tenant's events; database
+{r['sizes']['database']}), and {few:,} tenants of the same size for the scaling comparison.
 Every figure is a **ratio of two things measured side by side in this run**, interleaved (A B, B A, A B, ...)
 so that the machine's noise hits both; absolute times are given for orientation only. Median of
 {s.runs} repetitions (queries), spread as interquartile range and (min–max) of the per-repetition ratios.
 `make bench` runs the small scale in a few minutes; `make bench-full` the full scale
-(1,000,000 deals, 10,000,000 timeline events)."""
+(1,000,000 deals, 10,000,000 timeline events). The community edition's run is the same command with
+`PG_BINDIR={COMMUNITY_BINDIR}`; each run keeps its figures in `bench-results/`, and the report includes
+the other edition's timeline section from there (see "How the figures are made")."""
 
 
-def _summary(r: dict) -> str:
-    rows = ["| figure | goal | measured (median) | verdict |", "|---|---|---:|---|"]
+def _command(run: dict) -> str:
+    cmd = run["command"]
+    if run.get("edition") == timeline.COMMUNITY and run.get("pg_bindir"):
+        return f"PG_BINDIR={run['pg_bindir']} {cmd}"
+    return cmd
+
+
+def _summary(r: dict, others: list[dict]) -> str:
+    rows = ["| figure | goal | measured (median) | IQR | verdict |", "|---|---|---:|---|---|"]
+
+    def row(figure: str, goal: float | None, p) -> None:
+        lo, hi = p.iqr()
+        verdict = _verdict(p.ratio, goal) if goal else "—"
+        rows.append(f"| {figure} | {f'≤ {goal}x' if goal else '(none)'} | {_x(p.ratio)} | {lo:.2f}–{hi:.2f} | {verdict} |")
+
     for x in r["rls"]:
-        rows.append(f"| 1. RLS cost: {x['query'].key} | ≤ {RLS_GOAL}x | {_x(x['pair'].ratio)} "
-                    f"| {_verdict(x['pair'].ratio, RLS_GOAL)} |")
+        row(f"1. RLS cost: {x['query'].key}", RLS_GOAL, x["pair"])
+    for x in r.get("context", []):
+        if not x["title"].startswith("↳"):
+            row(f"2. set_tenant_context(token) vs set_config: {x['key']}", None, x["pair"])
     for x in r["scaling"]:
-        rows.append(f"| 2. tenant scaling: {x['query'].key} | ≤ {SCALING_GOAL}x | {_x(x['pair'].ratio)} "
-                    f"| {_verdict(x['pair'].ratio, SCALING_GOAL)} |")
-    t = r["tool"]["pair"]
-    rows.append(f"| 3. dbtool migrate vs psql | ≤ {TOOL_GOAL}x | {_x(t.ratio)} | {_verdict(t.ratio, TOOL_GOAL)} |")
+        row(f"3. tenant scaling: {x['query'].key}", SCALING_GOAL, x["pair"])
+    row("4. dbtool migrate vs psql", TOOL_GOAL, r["tool"]["pair"])
     for x in r["refresh"]:
-        rows.append(f"| 5. REFRESH CONCURRENTLY vs plain: {x['view']} | (none) | {_x(x['pair'].ratio)} | — |")
-    missed = _missed(r)
+        row(f"6. REFRESH CONCURRENTLY vs plain: {x['view']}", None, x["pair"])
+    for run in [r, *others]:
+        for x in run.get("timeline", {}).get("rows", []):
+            if x["goal"]:
+                row(f"7. timeline ({_edition(run)}): {x['query'].key}, {x['size']} tenant", x["goal"], x["pair"])
+    missed = _missed(r, others)
     text = "## Summary\n\n" + "\n".join(rows)
     if missed:
-        text += "\n\n### Goals not met\n\n" + "\n".join(f"- **{k}** ({v}): {notes.why(k)}" for k, v in missed)
+        common = [c for prefix, c in notes.COMMON.items() if any(k.startswith(prefix) for k, _ in missed)]
+        text += "\n\n### Goals not met\n\n" + "".join(f"{c}\n\n" for c in common) + "\n".join(
+            f"- **{k}** ({v}): {notes.why(k)}" for k, v in missed)
     else:
         text += "\n\nEvery goal is met."
     return text
 
 
-def _missed(r: dict) -> list[tuple[str, str]]:
+def _missed(r: dict, others: list[dict] = ()) -> list[tuple[str, str]]:
     out = [(f"rls.{x['query'].key}", _x(x["pair"].ratio)) for x in r["rls"] if x["pair"].ratio > RLS_GOAL]
     out += [(f"scaling.{x['query'].key}", _x(x["pair"].ratio)) for x in r["scaling"] if x["pair"].ratio > SCALING_GOAL]
     if r["tool"]["pair"].ratio > TOOL_GOAL:
         out.append(("tool", _x(r["tool"]["pair"].ratio)))
+    for run in [r, *others]:
+        for x in run.get("timeline", {}).get("rows", []):
+            if x["goal"] and x["pair"].ratio > x["goal"]:
+                out.append((f"timeline.{run['edition']}.{x['query'].key}.{x['size']}", _x(x["pair"].ratio)))
     return out
 
 
@@ -161,21 +204,83 @@ def _rls(r: dict) -> str:
         rows.append(f"| {x['query'].title} | {_pair_cells(p)} | {x['rows_app']} / {x['rows_owner']} "
                     f"| {'yes' if x['same_rows'] else 'no'} | {_verdict(p.ratio, RLS_GOAL)} |")
         for v in x["variants"]:
-            rows.append(f"| ↳ *{v['title']}* | {_pair_cells(v['pair'])} | {v['rows']} / {x['rows_owner']} "
+            title = LOOKUP_ROW if v.get("lookup") else v["title"]
+            rows.append(f"| ↳ *{title}* | {_pair_cells(v['pair'])} | {v['rows']} / {x['rows_owner']} "
                         f"| | (for comparison) |")
     return """## 1. Row-level security cost
 
-Each query as the application runs it (role `maplatform_app`, NOLOGIN, reached with `SET ROLE`,
-tenant set with `set_tenant_context_for_session`), against the same query run by the superuser (who
-bypasses row-level security) with `tenant_id = $1` written by hand; the `maplatform_owner` role cannot
-serve as the comparison because row-level security is forced on it too. The tenant rotates over five
-tenants spread over the tenant list; per execution: parse, plan, execute, fetch (no prepared statements).
-pipeline_analytics is read through the view the schema gives the application, tenant_pipeline_analytics.
-Rows marked ↳ are other ways of writing the same query, measured the same way against the same
-hand-written form, to show where a difference comes from; they have no goal. Time per execution
-(median):
+Each query as the application runs it (role `maplatform_app`, NOLOGIN, reached with `SET ROLE`),
+with the verified tenant context of 0017: the benchmark plays the application's trusted side, adds a
+signing key once (`app.add_tenant_key`), mints a token per tenant with `dbtool.tenant_token`
+(`TokenCache`, 15-minute tokens) and sets it with `set_tenant_context_for_session(token)`; the policies
+then find the tenant by the token's SHA-256 in `app.tenant_tokens` (an InitPlan per statement). Against
+the same query run by the superuser (who bypasses row-level security) with `tenant_id = $1` written by
+hand; the `maplatform_owner` role cannot serve as the comparison because row-level security is forced
+on it too. The tenant rotates over five tenants spread over the tenant list; per execution: parse,
+plan, execute, fetch (no prepared statements). pipeline_analytics is read through the view the schema
+gives the application, tenant_pipeline_analytics; the timeline through `latest_activity()` (0018), the
+application's way to its newest events, against the hand-written query on the private hypertable
+`timeline.activity_timeline`. Rows marked ↳ are other ways of writing the same query, measured the same
+way against the same hand-written form, to show where a difference comes from; they have no goal.
+The last ↳ row of each query, "superuser + token lookup", is the superuser's hand-written query with
+the tenant found the way the policies find it instead of given: `tenant_id = (SELECT t.tenant_id FROM
+app.tenant_tokens AS t WHERE t.token_hash = sha256(<the session's token>) AND t.expires_at > now())` in
+place of `$1`, so no row-level security, only the lookup. Time per execution (median):
+
+""" + "\n".join(rows) + _server_times(r)
+
+
+def _server_times(r: dict) -> str:
+    if not all("server" in x for x in r["rls"]):
+        return ""
+    n = r["scale"].runs * 10
+    rows = ["| query | planning: app | by hand | by hand + lookup | execution: app | by hand | by hand + lookup |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for x in r["rls"]:
+        t = x["server"]
+        rows.append(f"| {x['query'].key} | " + " | ".join(
+            _us(t[k][m]) for m in ("planning_ms", "execution_ms") for k in ("app", "owner", "lookup")) + " |")
+    return f"""
+
+Where the time goes, by the server's own account: median planning and execution time reported by
+`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY)` for the application's query, the hand-written one, and the
+hand-written one with the policies' token lookup in place of `$1` ("+ lookup"), {n} of each, taken in
+turn. What the client measures above also holds parsing, the round trip and fetching. For a function
+call (pipeline, search, vector, timeline) the planning is the call's only; its body is planned and run
+inside its execution.
 
 """ + "\n".join(rows)
+
+
+def _context(r: dict) -> str:
+    if "context" not in r:
+        return ""
+    rows = ["| per transaction | set_tenant_context(token) | set_config(same token) | ratio | IQR (min–max) "
+            "| difference: median (IQR) |", "|---|---:|---:|---:|---|---|"]
+    for x in r["context"]:
+        p = x["pair"]
+        d, lo, hi = p.difference_us()
+        title = f"↳ *{x['title'][2:]}*" if x["title"].startswith("↳") else x["title"]
+        rows.append(f"| {title} | {_pair_cells(p)} | {d:+.0f} µs ({lo:+.0f} to {hi:+.0f}) |")
+    same = "yes" if r["context"][0].get("same_tenant") else "**no**"
+    return f"""## 2. The verified tenant context: its cost per transaction
+
+What the application pays to set its tenant: `SELECT set_tenant_context(token)` with a registered token
+(the common case: a token is registered by its first use and then reused for its 15 minutes), against
+`SELECT set_config('app.tenant_token', token, true)` of the same token, the least any way of setting
+it could cost (it checks nothing; with a registered token it reaches the same rows: {same}). As
+`maplatform_app`, the five tenants rotating, interleaved like every figure here. It is paid once per
+transaction (`set_tenant_context` is transaction-local), never per statement: what each statement pays
+for row-level security is in section 1. The difference column is the median of the per-repetition
+differences of the two sides (each repetition measures both, side by side).
+
+""" + "\n".join(rows) + """
+
+The call is a SQL function calling the SECURITY DEFINER PL/pgSQL `app.use_tenant_token`: the token's
+SHA-256, a primary-key lookup in `app.tenant_tokens`, `set_config`. Only a token's first use verifies
+it (HMAC-SHA256 with the key from `app_private.tenant_keys`, expiry) and registers it, an INSERT that
+makes the transaction commit a write (the ↳ row); with the default 15-minute tokens that is once per
+tenant per 15 minutes per application process."""
 
 
 def _scaling(r: dict) -> str:
@@ -184,10 +289,11 @@ def _scaling(r: dict) -> str:
             "|---|---:|---:|---:|---|---|"]
     for x in r["scaling"]:
         rows.append(f"| {x['query'].title} | {_pair_cells(x['pair'])} | {_verdict(x['pair'].ratio, SCALING_GOAL)} |")
-    return f"""## 2. Tenant scaling
+    return f"""## 3. Tenant scaling
 
-The same queries as the application (RLS, tenant set) in two databases of the same cluster, one with
-{many:,} tenants and one with {few:,}, every tenant of the same size ({r['scale'].deals_per_tenant:,} deals):
+The same queries as the application (RLS, verified tenant context) in two databases of the same cluster,
+one with {many:,} tenants and one with {few:,}, every tenant of the same size ({r['scale'].deals_per_tenant:,}
+deals; the {many:,}-tenant database also holds section 7's large tenant, which is none of the five measured):
 what one tenant pays for the others being there.
 
 """ + "\n".join(rows)
@@ -198,7 +304,7 @@ def _tool(r: dict) -> str:
     p = t["pair"]
     same = "identical" if not t["same_schema"] else "DIFFERENT: " + "; ".join(t["same_schema"][:10])
     cmds = "\n".join(f"    {c}" for c in t["psql"])
-    return f"""## 3. Tool overhead: `dbtool migrate` against psql
+    return f"""## 4. Tool overhead: `dbtool migrate` against psql
 
 From an empty database to head ({t['migrations']} migrations and the repeatable files), each run on a fresh
 database, dbtool and psql alternately, {p.as_dict()['runs']} runs each:
@@ -226,7 +332,7 @@ def _in_process(t: dict) -> str:
 
 
 def _drift(r: dict) -> str:
-    return """## 4. Drift and snapshot cost
+    return """## 5. Drift and snapshot cost
 
 `bench/drift.py` (the drift benchmark of docs/drift.md), run on this run's cluster: `dbtool snapshot` and
 `dbtool drift` on the migrated schema, and on the same schema with 1,000 extra tables (each with columns,
@@ -240,7 +346,12 @@ def _refresh(r: dict) -> str:
             "|---|---:|---:|---:|---:|---:|---|"]
     for x in r["refresh"]:
         rows.append(f"| {x['view']} | {x['source_rows']:,} | {x['rows']:,} | {_pair_cells(x['pair'])} |")
-    return f"""## 5. Materialized view refresh
+    cagg = ""
+    if r.get("edition") == timeline.COMMUNITY:
+        cagg = ("\n\nOn this edition timeline.daily_activity_summary is a continuous aggregate, refreshed by its "
+                "policy for the days whose events changed: not a materialized view, so not here (section 7 "
+                "gives the time of its first, complete refresh).")
+    return f"""## 6. Materialized view refresh
 
 `REFRESH MATERIALIZED VIEW CONCURRENTLY` (what the pg_cron jobs run: readers are not blocked) against a
 plain `REFRESH` (an exclusive lock for the duration), alternately, each after a VACUUM of the view,
@@ -250,36 +361,139 @@ plain `REFRESH` (an exclusive lock for the duration), alternately, each after a 
 
 CONCURRENTLY computes the new contents, then diffs them against the old with a full join on the
 unique index and applies the difference; pipeline_analytics stamps every row with `now()`
-(calculated_at), so every row changes on every refresh and the diff rewrites all of them."""
+(calculated_at), so every row changes on every refresh and the diff rewrites all of them.""" + cagg
 
 
-def _method(r: dict) -> str:
+def _timeline(r: dict, others: list[dict]) -> str:
+    runs = sorted([x for x in [r, *others] if "timeline" in x], key=lambda x: x.get("edition") != "apache")
+    if not runs:
+        return ""
+    d = r["timeline"]["data"]["skew"] if "timeline" in r else runs[0]["timeline"]["data"]["skew"]
+    intro = f"""## 7. The timeline on a skewed data set, per TimescaleDB edition
+
+Since 0018 the application reads activity_timeline through `public.activity_timeline`, a security_barrier
+view over the private hypertable `timeline.activity_timeline` (tenant filter `tenant_id IN (SELECT ...
+FROM app.tenant_tokens ...)`), and its newest events through `public.latest_activity(since, max_rows)`
+(PL/pgSQL, SECURITY DEFINER). After `dbtool seed`, one tenant of the {d['tenants']:,} gets
+{timeline.SKEW_FACTOR} times the median tenant's events: {d['added']:,} extra events over the last
+{timeline.SKEW_DAYS} days (in {d['seconds']:.1f} s), {d['large']:,} in all against a median of
+{d['median']:,}; in the last 7 days it has {d['large_7d']:,} events and the median tenant {d['median_7d']:,}.
+Each query runs for the small tenants (the five of section 1, rotating) and for the large one, as
+`maplatform_app` with its verified token against the superuser's query on `timeline.activity_timeline`
+(or `timeline.daily_activity_summary`) with `tenant_id = $1` by hand, interleaved. ↳ rows have no goal.
+What the edition's jobs do was done before measuring, as a database in service would have it: on the
+community edition the compression policy's job (`CALL run_job(<policy_compression>)`: chunks older than
+7 days, segmentby tenant_id, orderby time DESC) and a complete refresh of the continuous aggregate
+(`CALL refresh_continuous_aggregate('timeline.daily_activity_summary', NULL, NULL)`); on the Apache
+edition, which has neither, `ops.refresh_daily_activity_summary()`. No TimescaleDB background job runs
+in the benchmark's cluster (`timescaledb.max_background_workers = 0`)."""
+    return "\n\n".join([intro] + [_timeline_edition(x, x is r) for x in runs] + [notes.TIMELINE])
+
+
+def _timeline_edition(run: dict, this_run: bool) -> str:
+    t = run["timeline"]
+    m = t["data"]["maintenance"]
+    letter = "a" if run.get("edition") == "apache" else "b"
+    source = ("this run" if this_run else
+              f"the run of {run['finished']:%Y-%m-%d %H:%M} UTC, commit {run['machine']['commit']}, "
+              f"`{_command(run)}`")
+    rows = ["| query | tenant | as maplatform_app | superuser, filter by hand | ratio | IQR (min–max) | rows "
+            "| same rows | goal |", "|---|---|---:|---:|---:|---|---:|---|---|"]
+    for x in t["rows"]:
+        p = x["pair"]
+        title = f"↳ *{x['query'].title[2:]}*" if x["query"].title.startswith("↳") else x["query"].title
+        goal = f"≤ {x['goal']}x: {_verdict(p.ratio, x['goal'])}" if x["goal"] else "(for comparison)"
+        rows.append(f"| {title} | {x['size']} | {_pair_cells(p)} | {x['rows_app']} / {x['rows_owner']} "
+                    f"| {'yes' if x['same_rows'] else 'no'} | {goal} |")
+    lines = [f"### 7{letter}. {_edition(run)} edition (TimescaleDB {run['machine']['extensions'].get('timescaledb', '?')}, "
+             f"{source})", "\n".join(rows)]
+    facts = [f"Days 8–30 span {t['range_chunks']} chunks, {t['range_compressed']} of them compressed."]
+    if run.get("edition") == timeline.COMMUNITY:
+        ratio = m["before_bytes"] / m["after_bytes"] if m["after_bytes"] else float("nan")
+        facts.append(
+            f"Compression (`hypertable_compression_stats`): {m['compressed_chunks']} of {m['chunks']} chunks, "
+            f"{m['compressed_rows']:,} events, from {_mb(m['before_bytes'])} to {_mb(m['after_bytes'])} "
+            f"(**{ratio:.1f}x** smaller; the whole hypertable {_mb(m['size_before'])} before, "
+            f"{_mb(m['size_after'])} after). The compression job took **{m['compress_seconds']:.1f} s** "
+            f"({m['compressed_rows'] / m['compress_seconds']:,.0f} events/s), and the continuous aggregate's "
+            f"complete refresh {m['summary_seconds']:.1f} s ({m['summary_rows']:,} rows): absolute times of "
+            "one run each on a shared machine, for orientation.")
+    else:
+        facts.append(
+            "The Apache edition has no compression, so the range query reads ordinary chunks (its title says "
+            f"so); the materialized view's refresh took {m['summary_seconds']:.1f} s ({m['summary_rows']:,} rows, "
+            "one run, for orientation).")
+    lines.append(" ".join(facts))
+    if all("server" in x for x in t["rows"]):
+        srows = ["| query | tenant | planning: app | by hand | by hand + lookup | execution: app | by hand "
+                 "| by hand + lookup | EXPLAINs of each |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for x in t["rows"]:
+            v = x["server"]
+            srows.append(f"| {x['query'].key} | {x['size']} | " + " | ".join(
+                _us(v[k][m]) for m in ("planning_ms", "execution_ms") for k in ("app", "owner", "lookup"))
+                + f" | {v.get('n', '')} |")
+        lines.append("The server's own account, as under section 1 (median planning and execution time of "
+                     "`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY)`; \"by hand + lookup\": the hand-written query with "
+                     "the policies' token lookup in place of `$1`):\n\n" + "\n".join(srows))
+    return "\n\n".join(lines)
+
+
+def _us(ms: float) -> str:
+    return f"{ms * 1000:,.0f} µs" if ms < 10 else f"{ms:,.1f} ms"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:,.1f} MB"
+
+
+def _method(r: dict, others: list[dict] = ()) -> str:
     s = r["scale"]
+    order = [*others, r]  # the run that writes the file comes last
+    runs = ", then ".join(f"`{_command(x)}`" for x in order)
     return f"""## How the figures are made
 
-- `bench/` (`python -m bench`): a throwaway cluster (`bench/cluster.py`), two databases migrated with
-  dbtool (pg_cron jobs not scheduled, so no job runs during the measurements), seeded with
-  `dbtool seed --seed bench`, materialized views refreshed, VACUUM (ANALYZE), CHECKPOINT; then each
-  section in turn.
+- `bench/` (`python -m bench`): a throwaway cluster (`bench/cluster.py`) of the binaries dbtool finds
+  (`PG_BINDIR`, else Debian's PostgreSQL with the Apache edition of TimescaleDB), two databases migrated
+  with dbtool (pg_cron jobs not scheduled, no TimescaleDB background job, so no job runs during the
+  measurements), seeded with `dbtool seed --seed bench`, the large tenant's events added
+  (`bench/timeline.py`), the edition's timeline jobs run, materialized views refreshed, VACUUM (ANALYZE),
+  CHECKPOINT; then each section in turn.
 - A comparison runs A and B alternately, B first every other time (`bench/timing.py`); each run of a
   query is a batch of executions lasting about {s.target_s * 1000:.0f} ms (same count on both sides), so
   the timer's resolution does not matter; the first batch of each side is a warm-up and not counted.
-- Reproduce: `{r['command']}` (it rewrites this file)."""
+- Both editions: each run saves its figures in `bench-results/benchmarks-<scale>-<edition>.pickle`
+  (git-ignored) and writes this file with the other edition's latest saved section 7 included, so the
+  second run of the two writes the report with both; the sections other than 7 are those of the run
+  that wrote the file, named at the top. `python -m bench --render MAIN.pickle [OTHER.pickle]` rewrites it
+  from saved figures without measuring.
+- Reproduce: {runs}{" (the second writes this file, with both editions)" if others else " (it rewrites this file)"}."""
 
 
 def _changes() -> str:
     return "## Schema changes made for these figures\n\n" + notes.CHANGES
 
 
-def _plans(r: dict) -> str:
+def _plans(r: dict, others: list[dict] = ()) -> str:
     out = ["## Plans\n\nEXPLAIN (ANALYZE, BUFFERS) of each query of section 1 on the "
-           f"{r['scale'].tenants[1]:,}-tenant database, captured with auto_explain after the measurements "
-           "(so a function's body shows as its own plan, after the call)."]
+           f"{r['scale'].tenants[1]:,}-tenant database, and of section 7's queries for the large tenant "
+           "(and the range query for the first small tenant), "
+           "captured with auto_explain after the measurements (so a function's body shows as its own plan, "
+           "after the call)."]
     for x in r["rls"]:
         plans = [(who, x["plans"][side]) for side, who in (("app", "as maplatform_app, under RLS"),
                                                            ("owner", "as the superuser, filter by hand"))]
-        plans += [(f"{v['title']}, as maplatform_app", v["plan"]) for v in x["variants"]]
+        plans += [(f"{v['title']}, as maplatform_app", v["plan"]) for v in x["variants"] if v["plan"]]
         for who, plan in plans:
-            body = "\n\n".join(plan) or "(no plan captured)"
-            out.append(f"<details><summary>{x['query'].key}: {who}</summary>\n\n```\n{body}\n```\n\n</details>")
+            out.append(_details(f"{x['query'].key}: {who}", plan))
+    for run in sorted([x for x in [r, *others] if "timeline" in x], key=lambda x: x.get("edition") != "apache"):
+        for x in run["timeline"]["rows"]:
+            for side, who in (("app", "as maplatform_app"), ("owner", "as the superuser, filter by hand")):
+                if "plans" in x:
+                    out.append(_details(f"timeline ({_edition(run)}), {x['size']} tenant, {x['query'].key}: {who}",
+                                        x["plans"][side]))
     return "\n\n".join(out)
+
+
+def _details(summary: str, plan: list[str]) -> str:
+    body = "\n\n".join(plan) or "(no plan captured)"
+    return f"<details><summary>{summary}</summary>\n\n```\n{body}\n```\n\n</details>"

@@ -1,8 +1,15 @@
 """`python -m bench [--full]`: start a throwaway cluster, migrate and seed two databases (100 and 1,000
-tenants of the same size), measure, and write docs/benchmarks.md.
+tenants of the same size), give one tenant of the 1,000 a hundred times the median tenant's timeline
+events, measure, and write docs/benchmarks.md.
 
     make bench        # small scale: 100 and 1,000 tenants x 20 deals; a few minutes
     make bench-full   # 100 and 1,000 tenants x 1,000 deals: 1,000,000 deals, 10,000,000 timeline events
+    PG_BINDIR=/opt/pg-community/usr/lib/postgresql/15/bin make bench   # the same on the community edition
+
+The cluster runs whichever TimescaleDB edition its binaries load (dbtool.cluster.find_bindir: PG_BINDIR,
+else Debian's, the Apache edition). Each run saves its figures in bench-results/<report>-<scale>-<edition>.pickle;
+the report includes the timeline section (7) of the other edition's latest run of the same scale when
+there is one, so running both editions, in either order, gives one report with both.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dbtool import config
 from dbtool.commands import migrate as migrate_cmd
 from dbtool.commands import seed as seed_cmd
 
-from . import cluster, report, sections
+from . import cluster, report, sections, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +49,7 @@ class Scale:
     refresh_runs: int
 
 
-SMALL = Scale("small", (100, 1000), 20, runs=9, target_s=0.05, migrate_runs=7, drift_runs=3, refresh_runs=7)
+SMALL = Scale("small", (100, 1000), 20, runs=21, target_s=0.05, migrate_runs=7, drift_runs=3, refresh_runs=7)
 FULL = Scale("full", (100, 1000), 1000, runs=15, target_s=0.2, migrate_runs=7, drift_runs=5, refresh_runs=5)
 
 
@@ -50,18 +57,27 @@ def log(msg: str) -> None:
     print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
-def prepare(server: cluster.Server, tenants: int, scale: Scale, project) -> tuple[str, seed_cmd.SeedResult]:
-    """A migrated database (cron jobs not scheduled: they would run during the measurements), seeded."""
+def prepare(server: cluster.Server, tenants: int, scale: Scale, project,
+            skewed: bool = False) -> tuple[str, seed_cmd.SeedResult, dict]:
+    """A migrated database (cron jobs not scheduled: they would run during the measurements), seeded;
+    skewed: one tenant with 100 times the median tenant's timeline events. Then what the edition's
+    jobs would have done: compression and the daily summary (timed, bench/timeline.py)."""
     url = server.create_db(f"bench_t{tenants}")
     migrate_cmd.migrate(url, project, sync_cron=False)
     log(f"seeding {tenants} tenants x {scale.deals_per_tenant} deals")
     res = seed_cmd.seed(url, seed_cmd.Scale(tenants, scale.deals_per_tenant, seed="bench"),
                         on_step=_seed_log, jobs=2)
+    info: dict = {}
+    if skewed:
+        info["skew"] = timeline.skew(url)
+        log(f"  large tenant: {info['skew']['added']:,} extra timeline events in {info['skew']['seconds']:.1f} s")
+    info["maintenance"] = timeline.maintain(url)
+    log(f"  timeline maintained ({timeline.edition_name(info['maintenance']['edition'])} edition)")
     with psycopg.connect(url, autocommit=True) as c:
-        c.execute("SELECT ops.refresh_pipeline_analytics(), ops.refresh_daily_activity_summary()")
-        c.execute("VACUUM (ANALYZE) public.pipeline_analytics, public.daily_activity_summary")
+        c.execute("SELECT ops.refresh_pipeline_analytics()")
+        c.execute("VACUUM (ANALYZE) public.pipeline_analytics")
         c.execute("CHECKPOINT")  # the load's dirty pages are written now, not during the measurements
-    return url, res
+    return url, res, info
 
 
 def _seed_log(event: str, step, info: dict) -> None:
@@ -83,6 +99,10 @@ def machine(url: str, settings: dict) -> dict:
                       if ln.startswith("MemTotal")))
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True).stdout.strip()
+    if changed:
+        commit += " with uncommitted changes"
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kb / 1024 / 1024, 1),
             "kernel": platform.release(), "os": _os_name(), "postgres": version, "extensions": ext,
             "timescaledb_edition": edition, "python": platform.python_version(), "commit": commit,
@@ -103,13 +123,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="report file (default: %(default)s)")
     ap.add_argument("--deals-per-tenant", type=int, help="override the scale's deals per tenant (for trying things)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster's folder (its log) after the run")
-    ap.add_argument("--render", metavar="RESULTS", help="only rewrite the report from a run's saved results "
-                    "(the .pickle a run leaves in bench-results/), e.g. after editing bench/notes.py")
+    ap.add_argument("--render", metavar="RESULTS", nargs="+",
+                    help="only rewrite the report from saved results (the .pickle files a run leaves in "
+                         "bench-results/), e.g. after editing bench/notes.py: the first is the report's run, "
+                         "the others add their edition's timeline section")
     args = ap.parse_args(argv)
     if args.render:
-        results = pickle.loads(Path(args.render).read_bytes())
-        Path(args.out).write_text(report.render(results))
-        log(f"wrote {args.out} from {args.render}")
+        results = [pickle.loads(Path(f).read_bytes()) for f in args.render]
+        Path(args.out).write_text(report.render(results[0], results[1:]))
+        log(f"wrote {args.out} from {', '.join(args.render)}")
         return
     scale = FULL if args.full else SMALL
     if args.deals_per_tenant:
@@ -120,12 +142,24 @@ def main(argv: list[str] | None = None) -> None:
         command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     results = measure(scale, args.keep)
     results["command"] = command
-    saved = ROOT / "bench-results" / f"{Path(args.out).stem}-{scale.name.split()[0]}.pickle"
+    results["pg_bindir"] = os.environ.get("PG_BINDIR")
+    saved = _saved(args.out, scale.name, results["edition"])
     saved.parent.mkdir(exist_ok=True)
     saved.write_bytes(pickle.dumps(results))  # --render rewrites the report from these figures
     log(f"figures saved in {saved}")
-    Path(args.out).write_text(report.render(results))
+    others = []
+    for edition in ("apache", "timescale"):
+        other = _saved(args.out, scale.name, edition)
+        if edition != results["edition"] and other.is_file():
+            others.append(pickle.loads(other.read_bytes()))
+            log(f"the {timeline.edition_name(edition)} edition's timeline section from {other}")
+    Path(args.out).write_text(report.render(results, others))
     log(f"wrote {args.out} ({results['wall_seconds'] / 60:.1f} min)")
+
+
+def _saved(out: str, scale: str, edition: str) -> Path:
+    """Where a run's figures are kept: one file per report, scale and TimescaleDB edition."""
+    return ROOT / "bench-results" / f"{Path(out).stem}-{scale.split()[0]}-{edition}.pickle"
 
 
 def measure(scale: Scale, keep: bool) -> dict:
@@ -135,19 +169,25 @@ def measure(scale: Scale, keep: bool) -> dict:
     settings = cluster.settings(scale.name.startswith("full"))
     with cluster.throwaway(scale.name.startswith("full"), keep=keep) as server:
         log(f"cluster in {server.socket_dir}")
-        url_many, seeded = prepare(server, many, scale, project)
-        url_few, seeded_few = prepare(server, few, scale, project)
+        url_many, seeded, data = prepare(server, many, scale, project, skewed=True)
+        url_few, seeded_few, _ = prepare(server, few, scale, project)
         out: dict = {"scale": scale, "seed": seeded, "seed_few": seeded_few, "machine": machine(url_many, settings)}
+        out["edition"] = out["machine"]["timescaledb_edition"]
+        log(f"TimescaleDB edition: {timeline.edition_name(out['edition'])}")
         log("1. RLS cost")
         out["rls"] = sections.rls_cost(url_many, scale.runs, scale.target_s)
-        log("2. tenant scaling")
+        log("2. tenant context")
+        out["context"] = sections.tenant_context(url_many, scale.runs, scale.target_s)
+        log("3. tenant scaling")
         out["scaling"] = sections.tenant_scaling(url_many, url_few, scale.runs, scale.target_s)
-        log("3. tool overhead")
+        log("4. tool overhead")
         out["tool"] = sections.tool_overhead(server, scale.migrate_runs)
-        log("4. drift and snapshot")
+        log("5. drift and snapshot")
         out["drift"] = sections.drift(server, scale.drift_runs, 1000)
-        log("5. materialized view refresh")
+        log("6. materialized view refresh")
         out["refresh"] = sections.refresh(url_many, scale.refresh_runs)
+        log("7. the timeline, skewed")
+        out["timeline"] = timeline.measure(url_many, scale.runs, scale.target_s, data)
         out["sizes"] = _sizes(url_many)
     out["wall_seconds"] = time.perf_counter() - started
     out["finished"] = datetime.datetime.now(datetime.timezone.utc)

@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
+import statistics
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from dbtool import catalog, cluster, config
+from dbtool import catalog, cluster, config, tenant_token
 from dbtool.commands import migrate as migrate_cmd
 from dbtool.migrations import read as read_migrations
 
-from . import drift as drift_bench
 from .cluster import Server
-from .queries import QUERIES
-from .sessions import QuerySide, Session, sample_tenants
+from .queries import QUERIES, Query
+from .sessions import APP, KEY_ID, SECRET, TOKEN_LOOKUP, QuerySide, Session, Tenant, add_key, sample_tenants
 from .timing import interleave
 
 ROOT = Path(__file__).resolve().parent.parent
 DBTOOL = str(Path(sys.executable).parent / "dbtool")
 
 
-# ----- 1. RLS cost and 2. tenant scaling ---------------------------------------------------------
+# ----- 1. RLS cost and 3. tenant scaling ---------------------------------------------------------
 
 def _rows(rows: list) -> list[str]:
     return sorted(map(repr, rows))
+
+
+LOOKUP = ("the superuser, the tenant found as the policies find it (`tenant_id = (SELECT tenant_id FROM "
+          "app.tenant_tokens WHERE token_hash = sha256(<token>) ...)`) instead of given, no RLS")
 
 
 def rls_cost(url: str, runs: int, target_s: float) -> list[dict]:
@@ -35,6 +42,8 @@ def rls_cost(url: str, runs: int, target_s: float) -> list[dict]:
     tenants = sample_tenants(url)
     app, owner = Session(url, as_app=True), Session(url, as_app=False)
     try:
+        for t in tenants:  # every token registered before the clock starts
+            app.use(t)
         out = []
         for q in QUERIES:
             pair = interleave(QuerySide(app, q, tenants), QuerySide(owner, q, tenants), runs, target_s)
@@ -47,13 +56,135 @@ def rls_cost(url: str, runs: int, target_s: float) -> list[dict]:
                 app.use(tenants[0])
                 variants.append({"title": title, "pair": vpair, "rows": len(app.run(q, variant=i)),
                                  "plan": app.explain(q, variant=i)})
+            # The superuser's query with the tenant looked up as the policies do, instead of given: what
+            # finding the tenant by its token costs on its own (planning and running the sub-select),
+            # without row-level security.
+            lpair = interleave(QuerySide(owner, q, tenants, lookup=True), QuerySide(owner, q, tenants), runs, target_s)
+            owner.use(tenants[0])
+            variants.append({"title": LOOKUP, "pair": lpair, "rows": len(owner.run(q, lookup=True)), "plan": [],
+                             "lookup": True})
             out.append({"query": q, "pair": pair, "rows_app": len(mine), "rows_owner": len(theirs),
                         "same_rows": _rows(mine) == _rows(theirs), "variants": variants,
-                        "plans": {"app": app.explain(q), "owner": owner.explain(q)}})
+                        "plans": {"app": app.explain(q), "owner": owner.explain(q)},
+                        "server": server_times(app, owner, q, tenants, 10 * runs)})
         return out
     finally:
         app.close()
         owner.close()
+
+
+SUMMARY_TIMES = re.compile(r"(Planning|Execution) Time: ([0-9.]+) ms")
+
+
+def server_times(app: Session, owner: Session, q: Query, tenants: list[Tenant], n: int) -> dict:
+    """Where a difference goes, by the server's own account: median planning and execution time
+    (EXPLAIN (ANALYZE, TIMING OFF, SUMMARY)) of the application's query, the hand-written one, and the
+    hand-written one with the policies' token lookup, n of each, in turn. For a function call the
+    planning is the call's only; the body's planning and running are in its execution."""
+    got: dict[str, dict[str, list[float]]] = {k: {"Planning": [], "Execution": []} for k in ("app", "owner", "lookup")}
+    sides = (("app", app, False), ("owner", owner, False), ("lookup", owner, True))
+    for i in range(n):
+        for key, session, lookup in (sides if i % 2 == 0 else sides[::-1]):
+            session.use(tenants[i % len(tenants)])
+            text = session.text(q)
+            if lookup:
+                text = text.replace("%(tenant)s", TOKEN_LOOKUP)
+            params = {"tenant": session.tenant.id, "vector": session.tenant.vector}
+            lines = session.conn.execute("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY) " + text, params,
+                                         prepare=False).fetchall()
+            for kind, ms in SUMMARY_TIMES.findall("\n".join(r[0] for r in lines)):
+                got[key][kind].append(float(ms))
+    return {**{k: {"planning_ms": statistics.median(v["Planning"]), "execution_ms": statistics.median(v["Execution"])}
+               for k, v in got.items()}, "n": n}
+
+
+# ----- 2. the tenant context, once per transaction --------------------------------------------------
+
+SETTERS = {
+    # what the application runs: verifies nothing for a registered token, looks its hash up (SECURITY
+    # DEFINER PL/pgSQL through a SQL wrapper) and sets app.tenant_token for the transaction
+    "verified": "SELECT public.set_tenant_context(%(token)s)",
+    # the floor: the same value put in the same setting, checked by nobody (what the policies read)
+    "set_config": "SELECT pg_catalog.set_config('app.tenant_token', %(token)s, true)",
+}
+
+
+@dataclass
+class _Context:
+    """A timing.Side: as maplatform_app, set the tenant context `how`, alone (autocommit: each call is
+    its own transaction) or in a transaction with a query (BEGIN, set, query, COMMIT). fresh: every
+    transaction uses a token never seen before (minted in prepare(), outside the clock), which the
+    call verifies and registers."""
+    conn: psycopg.Connection
+    how: str
+    tenants: list[Tenant]
+    query: Query | None = None
+    fresh: bool = False
+    pool: list = field(default_factory=list)
+    _minted: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def prepare(self, rep: int) -> None:
+        self.tenant = self.tenants[rep % len(self.tenants)]
+        self.token = self.tenant.token
+        if self.fresh:  # enough unseen tokens for any batch (calibrate() caps batches at 5,000)
+            now = time.time()
+            while len(self.pool) < 5000:  # distinct expiries make distinct tokens
+                self.pool.append(tenant_token.mint(SECRET, KEY_ID, self.tenant.id, 900, now=now + next(self._minted)))
+
+    def batch(self, n: int) -> None:
+        setter = SETTERS[self.how]
+        params = {"tenant": self.tenant.id, "vector": self.tenant.vector}
+        for _ in range(n):
+            params["token"] = self.pool.pop() if self.fresh else self.token
+            if self.query is None:
+                self.conn.execute(setter, params).fetchall()
+                continue
+            self.conn.execute("BEGIN")
+            self.conn.execute(setter, params).fetchall()
+            self.conn.execute(self.query.app, params).fetchall()
+            self.conn.execute("COMMIT")
+
+
+def _app_connection(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+    add_key(conn)
+    conn.execute(f"SET ROLE {APP}")
+    return conn
+
+
+def tenant_context(url: str, runs: int, target_s: float) -> list[dict]:
+    """set_tenant_context(token) (A) against set_config of the same token (B), as maplatform_app:
+    the call alone, a whole short transaction, and (for comparison) a token's first use."""
+    tenants = sample_tenants(url)
+    dashboard = next(q for q in QUERIES if q.key == "dashboard")
+    a_conn, b_conn = _app_connection(url), _app_connection(url)
+    try:
+        with psycopg.connect(url, autocommit=True) as c:  # every token registered once, as in a warm application
+            add_key(c)
+            for t in tenants:
+                c.execute("SELECT app.use_tenant_token(%s, true)", [t.token])
+        out = []
+        for key, title, query, fresh in (
+                ("call", "the call alone (autocommit: one statement, its own transaction)", None, False),
+                ("transaction", f"a transaction: BEGIN, the call, the {dashboard.key} query of section 1, COMMIT",
+                 dashboard, False),
+                ("first_use", "↳ a token's first use (verified: signature, key, expiry; registered: an INSERT "
+                 "and its commit), the call alone", None, True)):
+            a = _Context(a_conn, "verified", tenants, query, fresh)
+            b = _Context(b_conn, "set_config", tenants, query)
+            pair = interleave(a, b, runs, target_s)
+            out.append({"key": key, "title": title, "pair": pair})
+        # each side's context reaches the same tenant's rows (a registered token, either way)
+        seen = []
+        for conn, how in ((a_conn, "verified"), (b_conn, "set_config")):
+            with conn.transaction():
+                conn.execute(SETTERS[how], {"token": tenants[0].token})
+                seen.append(conn.execute("SELECT DISTINCT tenant_id::TEXT FROM public.deals").fetchall())
+        out[0]["same_tenant"] = seen[0] == seen[1] == [(tenants[0].id,)]
+        return out
+    finally:
+        a_conn.close()
+        b_conn.close()
 
 
 def tenant_scaling(url_many: str, url_few: str, runs: int, target_s: float) -> list[dict]:
@@ -71,7 +202,7 @@ def tenant_scaling(url_many: str, url_few: str, runs: int, target_s: float) -> l
         few.close()
 
 
-# ----- 3. tool overhead --------------------------------------------------------------------------
+# ----- 4. tool overhead --------------------------------------------------------------------------
 
 def psql_commands(url: str, project: config.Project) -> list[list[str]]:
     """psql runs applying what `dbtool migrate` applies: the migrations in order, then the repeatable
@@ -145,14 +276,16 @@ def _same_schema(url_a: str, url_b: str) -> list[str]:
     return [f"{ch.action} {ch.kind} {ch.name}" for ch in catalog.diff(snaps[0], snaps[1])]
 
 
-# ----- 4. drift and snapshot ---------------------------------------------------------------------
+# ----- 5. drift and snapshot ---------------------------------------------------------------------
 
 def drift(server: Server, runs: int, tables: int) -> str:
     """bench/drift.py's own table (it builds its own scratch database on this server)."""
+    from . import drift as drift_bench  # here: rendering a report needs none of dbtool's drift machinery
+
     return drift_bench.run(server.url(), argparse.Namespace(runs=runs, tables=tables))
 
 
-# ----- 5. materialized view refresh --------------------------------------------------------------
+# ----- 6. materialized view refresh --------------------------------------------------------------
 
 @dataclass
 class _Refresh:
@@ -172,13 +305,17 @@ class _Refresh:
 
 
 def refresh(url: str, runs: int) -> list[dict]:
+    """The materialized views the pg_cron jobs refresh: pipeline_analytics, and daily_activity_summary
+    where it is one (the Apache edition; on the community edition it is a continuous aggregate, whose
+    refresh section 7 times)."""
     out = []
     with psycopg.connect(url, autocommit=True) as c:
-        sizes = {v: c.execute(f"SELECT count(*) FROM {v}").fetchone()[0]
-                 for v in ("public.pipeline_analytics", "public.daily_activity_summary")}
-        source = {"public.pipeline_analytics": c.execute("SELECT count(*) FROM public.deals").fetchone()[0],
-                  "public.daily_activity_summary":
-                      c.execute("SELECT count(*) FROM public.activity_timeline").fetchone()[0]}
+        views = {"public.pipeline_analytics": "public.deals"}
+        if c.execute("SELECT EXISTS (SELECT FROM pg_matviews WHERE schemaname = 'timeline' "
+                     "AND matviewname = 'daily_activity_summary')").fetchone()[0]:
+            views["timeline.daily_activity_summary"] = "timeline.activity_timeline"
+        sizes = {v: c.execute(f"SELECT count(*) FROM {v}").fetchone()[0] for v in views}
+        source = {v: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for v, t in views.items()}
     for view in sizes:
         a, b = _Refresh(url, view, True), _Refresh(url, view, False)
         pair = interleave(a, b, runs, executions=1)

@@ -32,12 +32,23 @@ class Pair:
     def ratio(self) -> float:
         return statistics.median(self.ratios)
 
-    def iqr(self) -> tuple[float, float]:
-        r = sorted(self.ratios)
+    @property
+    def differences(self) -> list[float]:
+        """Seconds per execution A costs more than B, per repetition (A and B measured side by side)."""
+        return [x - y for x, y in zip(self.a, self.b)]
+
+    def iqr(self, values: list[float] | None = None) -> tuple[float, float]:
+        r = sorted(self.ratios if values is None else values)
         if len(r) < 4:
             return r[0], r[-1]
         q = statistics.quantiles(r, n=4, method="inclusive")
         return q[0], q[2]
+
+    def difference_us(self) -> tuple[float, float, float]:
+        """Median of the per-repetition differences A - B in microseconds, and their IQR."""
+        d = self.differences
+        lo, hi = self.iqr(d)
+        return statistics.median(d) * 1e6, lo * 1e6, hi * 1e6
 
     def ms(self, side: str) -> float:
         return statistics.median(self.a if side == "a" else self.b) * 1000

@@ -1,18 +1,30 @@
-"""The benchmark's helpers (bench/): the interleaving that makes its ratios fair, and the psql runs it
-compares `dbtool migrate` with. Nothing here is timed: the clock is a fake."""
+"""The benchmark (bench/): the interleaving that makes its ratios fair and the psql runs it compares
+`dbtool migrate` with (a fake clock, nothing timed), then its database sections on a tiny seeded data
+set of the test cluster (whichever TimescaleDB edition it runs): the verified tenant context, the
+skewed timeline, and a report with both editions' timeline sections. The figures themselves are not
+checked (too few repetitions to mean anything), only that each section measures what it says."""
 
 from __future__ import annotations
 
+import copy
+import datetime
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not an installed package
 
-from bench import timing  # noqa: E402
+from bench import report, run, sections, timeline, timing  # noqa: E402
+from bench.queries import QUERIES  # noqa: E402
 from bench.sections import psql_commands  # noqa: E402
-from bench.sessions import _short  # noqa: E402
+from bench.sessions import KEY_ID, Session, _short, sample_tenants  # noqa: E402
+from dbtool.commands import seed as seed_cmd  # noqa: E402
+from schema_support import cloned_db  # noqa: E402
+
+TINY = seed_cmd.Scale(tenants=12, deals_per_tenant=10, seed="bench")
+RUNS, TARGET = 2, 0.001  # two repetitions of one-millisecond batches: the code runs, the figures mean nothing
 
 
 class FakeClock:
@@ -96,3 +108,189 @@ def test_plans_show_a_vector_literal_by_its_first_numbers():
     literal = "'[" + ",".join(["0.0123456"] * 1536) + "]'::vector"
     assert _short(f"Sort Key: (d.embeddings <=> {literal})") == \
         "Sort Key: (d.embeddings <=> '[0.0123456,0.0123456,0.0123456,...]'::vector)"
+
+
+def test_differences_are_per_repetition_and_in_microseconds(clock):
+    costs = iter([3e-6, 1e-6, 1e-6, 4e-6, 5e-6, 1e-6])  # a, b, b, a, a, b
+
+    class Varying(Side):
+        def batch(self, n):
+            self.clock.now += next(costs) * n
+
+    pair = timing.interleave(Varying("a", 0, clock, []), Varying("b", 0, clock, []), runs=3, executions=1)
+    assert pair.differences == pytest.approx([2e-6, 3e-6, 4e-6])
+    assert pair.difference_us() == pytest.approx((3.0, 2.0, 4.0))  # fewer than 4: the IQR is min-max
+
+
+def test_the_large_tenant_is_none_of_the_sampled_small_ones():
+    for n in (6, 12, 100, 1000):
+        taken = {i * n // 5 for i in range(5)}
+        assert timeline.large_tenant_index(n) not in taken and timeline.large_tenant_index(n) < n
+    with pytest.raises(ValueError):
+        timeline.large_tenant_index(5)
+
+
+# ----- the sections on a tiny data set --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bench_db(server):
+    """A migrated, seeded database prepared as bench/run.py prepares the 1,000-tenant one: the large
+    tenant's events, the edition's timeline jobs, pipeline_analytics refreshed."""
+    with cloned_db(server, "bench") as url:
+        seed_cmd.seed(url, TINY)
+        data = {"skew": timeline.skew(url), "maintenance": timeline.maintain(url)}
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("SELECT ops.refresh_pipeline_analytics()")
+        yield url, data
+
+
+@pytest.fixture(scope="module")
+def measured(bench_db):
+    url, data = bench_db
+    return {"rls": sections.rls_cost(url, RUNS, TARGET), "context": sections.tenant_context(url, RUNS, TARGET),
+            "scaling": sections.tenant_scaling(url, url, RUNS, TARGET), "refresh": sections.refresh(url, RUNS),
+            "timeline": timeline.measure(url, RUNS, TARGET, data)}
+
+
+def test_skew_gives_one_tenant_a_hundred_times_the_median_tenants_events(bench_db):
+    url, data = bench_db
+    d = data["skew"]
+    with psycopg.connect(url, autocommit=True) as c:
+        per_tenant = dict(c.execute("SELECT tenant_id::TEXT, count(*) FROM timeline.activity_timeline GROUP BY 1"))
+        recent = c.execute("SELECT count(*) FROM timeline.activity_timeline WHERE tenant_id = %s "
+                           "AND time > now() - INTERVAL '30 days 10 minutes'", [d["tenant"]]).fetchone()[0]
+        foreign = c.execute("""SELECT count(*) FROM timeline.activity_timeline AS a
+                               LEFT JOIN public.deals AS d ON d.id = a.deal_id AND d.tenant_id = a.tenant_id
+                               WHERE a.tenant_id = %s AND d.id IS NULL""", [d["tenant"]]).fetchone()[0]
+    others = sorted(n for t, n in per_tenant.items() if t != d["tenant"])
+    assert others[0] <= d["median"] <= others[-1]
+    assert per_tenant[d["tenant"]] == d["large"] == timeline.SKEW_FACTOR * d["median"] and len(per_tenant) == TINY.tenants
+    assert recent >= d["added"] > 0 and foreign == 0  # the extra events: the last 30 days, the tenant's own deals
+    assert d["tenant"] not in {t.id for t in sample_tenants(url)}
+
+
+def test_the_editions_jobs_ran_before_measuring(bench_db):
+    url, data = bench_db
+    m = data["maintenance"]
+    with psycopg.connect(url, autocommit=True) as c:
+        large_days = c.execute("SELECT sum(event_count) FROM timeline.daily_activity_summary WHERE tenant_id = %s",
+                               [data["skew"]["tenant"]]).fetchone()[0]
+    assert large_days == data["skew"]["large"]  # the summary was refreshed after the large tenant's events
+    if m["edition"] == timeline.COMMUNITY:
+        assert m["compressed_chunks"] >= 1 and m["after_bytes"] < m["before_bytes"] and m["compress_seconds"] > 0
+    else:
+        assert "compressed_chunks" not in m and m["summary_seconds"] > 0
+
+
+def test_the_application_sessions_use_verified_tokens_not_tenant_ids(bench_db):
+    url, _ = bench_db
+    tenant = sample_tenants(url)[1]
+    app = Session(url, as_app=True)
+    try:
+        app.use(tenant)
+        assert app.token.startswith(f"v1.{tenant.id}.") and app.token.split(".")[3] == KEY_ID
+        seen = app.conn.execute("SELECT DISTINCT tenant_id::TEXT FROM public.deals").fetchall()
+        assert seen == [(tenant.id,)]
+        with pytest.raises(psycopg.Error) as refused:  # the old call, with a tenant id, is refused
+            app.conn.execute("SELECT public.set_tenant_context_for_session(%s)", [tenant.id])
+        assert refused.value.sqlstate == "28T01"  # malformed tenant token
+    finally:
+        app.close()
+
+
+def test_rls_cost_compares_same_rows_and_reads_the_timeline_through_latest_activity(measured):
+    rls = {x["query"].key: x for x in measured["rls"]}
+    assert list(rls) == [q.key for q in QUERIES]
+    for key, x in rls.items():
+        assert x["same_rows"], key
+        assert x["pair"].ratio > 0 and len(x["pair"].a) == RUNS
+        assert x["variants"][-1]["title"] == sections.LOOKUP and x["variants"][-1]["rows"] == x["rows_owner"], key
+        assert all(x["server"][k]["planning_ms"] > 0 for k in ("app", "owner", "lookup")), key
+    assert "public.latest_activity(" in rls["timeline"]["query"].app
+    assert "timeline.activity_timeline" in rls["timeline"]["query"].owner
+    assert rls["timeline"]["rows_app"] > 0
+    assert any("latest_activity" in p for p in rls["timeline"]["plans"]["app"])
+    assert [v["title"].split(":")[0] for v in rls["timeline"]["variants"]][0].startswith("the same through the view")
+
+
+def test_tenant_context_compares_the_verified_call_with_set_config_per_transaction(measured, bench_db):
+    url, _ = bench_db
+    ctx = {x["key"]: x for x in measured["context"]}
+    assert list(ctx) == ["call", "transaction", "first_use"] and ctx["call"]["same_tenant"]
+    assert all(len(x["pair"].a) == RUNS for x in ctx.values())
+    with psycopg.connect(url, autocommit=True) as c:
+        registered = c.execute("SELECT count(*) FROM app.tenant_tokens WHERE key_id = %s", [KEY_ID]).fetchone()[0]
+    assert registered > 5  # the first-use row registered tokens of its own, besides the five tenants'
+
+
+def test_timeline_section_measures_each_query_for_a_small_and_the_large_tenant(measured, bench_db):
+    url, data = bench_db
+    t = measured["timeline"]
+    got = [(x["query"].key, x["size"]) for x in t["rows"]]
+    assert got == [(k, s) for k in ("latest", "latest_view", "range", "summary") for s in ("small", "large")]
+    for x in t["rows"]:
+        assert x["same_rows"] and x["rows_app"] > 0, (x["query"].key, x["size"])
+        assert ("plans" in x) == (x["size"] == "large" or x["query"].key == "range")
+        assert x["server"]["app"]["planning_ms"] > 0 and x["server"]["lookup"]["execution_ms"] > 0
+    latest_large = next(x for x in t["rows"] if x["query"].key == "latest" and x["size"] == "large")
+    assert latest_large["rows_app"] == 50
+    goals = {x["query"].key: x["goal"] for x in t["rows"]}
+    assert goals == {"latest": 1.15, "latest_view": None, "range": 1.5, "summary": None}
+    rng = next(x for x in t["rows"] if x["query"].key == "range")
+    compressed = t["edition"] == timeline.COMMUNITY
+    assert ("uncompressed" in rng["query"].title) != compressed
+    assert t["large_tenant"] == data["skew"]["tenant"] and t["range_chunks"] >= 3
+    assert (t["range_compressed"] > 0) == compressed
+
+
+def test_refresh_section_refreshes_only_materialized_views(measured, bench_db):
+    views = [x["view"] for x in measured["refresh"]]
+    assert views[0] == "public.pipeline_analytics"
+    assert ("timeline.daily_activity_summary" in views) == (measured["timeline"]["edition"] != timeline.COMMUNITY)
+
+
+def _results(measured, bench_db, edition: str) -> dict:
+    """A run's results as bench/run.py saves them, from the tiny measurements (the tool and drift
+    sections, which build their own databases, are stand-ins)."""
+    url, data = bench_db
+    pair = timing.Pair([0.2, 0.21], [0.1, 0.1], 1)
+    m = copy.deepcopy(measured)
+    m["timeline"]["edition"] = edition
+    if edition == timeline.COMMUNITY:
+        m["timeline"]["data"]["maintenance"] = {
+            "edition": edition, "size_before": 9 << 20, "size_after": 3 << 20, "compress_seconds": 1.5,
+            "chunks": 14, "compressed_chunks": 12, "before_bytes": 8 << 20, "after_bytes": 2 << 20,
+            "compressed_rows": 190_000, "summary_seconds": 0.5, "summary_rows": 1000}
+    seed = seed_cmd.SeedResult(database="x", scale={}, tables=[seed_cmd.TableResult("deals", 36, 0.1)],
+                               load_seconds=1.0, vacuum_seconds=0.1)
+    return {**m, "edition": edition, "scale": run.Scale("small", (6, 12), 3, RUNS, TARGET, 1, 1, 1),
+            "seed": seed, "seed_few": seed, "command": "make bench",
+            "pg_bindir": report.COMMUNITY_BINDIR if edition == timeline.COMMUNITY else None,
+            "machine": {"nproc": 2, "cpu": "cpu", "ram_gib": 1, "kernel": "k", "os": "os", "postgres": "PostgreSQL 15",
+                        "extensions": {"timescaledb": "2.19.3"}, "timescaledb_edition": edition, "python": "3",
+                        "commit": "abc1234", "settings": {}},
+            "tool": {"pair": pair, "in_process": pair, "same_schema": [], "psql": ["psql -f x.sql"], "migrations": 18},
+            "drift": "(drift table)", "sizes": {"database": "1 MB"}, "wall_seconds": 60.0,
+            "finished": datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc)}
+
+
+def test_report_states_the_edition_and_includes_the_other_editions_timeline(measured, bench_db):
+    apache, community = _results(measured, bench_db, "apache"), _results(measured, bench_db, timeline.COMMUNITY)
+    alone = report.render(apache)
+    assert "on the **Apache edition** of TimescaleDB" in alone and "### 7a. Apache edition" in alone
+    assert "### 7b." not in alone and "## 2. The verified tenant context" in alone
+    both = report.render(apache, [community])
+    assert "### 7a. Apache edition" in both and "### 7b. community edition" in both
+    assert both.index("### 7a.") < both.index("### 7b.")
+    assert f"`PG_BINDIR={report.COMMUNITY_BINDIR} make bench`" in both
+    assert "| 7. timeline (community): range, large tenant | ≤ 1.5x |" in both
+    assert "| 7. timeline (Apache): latest, small tenant | ≤ 1.15x |" in both
+    assert "**4.0x** smaller" in both and "compression job took **1.5 s**" in both
+    assert "The Apache edition has no compression, so the range query reads ordinary chunks" in both
+    assert both.count("| query | tenant | planning: app |") == 2 and "| dashboard | " in both  # server times
+    # the community run's own report, with the Apache run's section merged in: still Apache first in 7
+    other_way = report.render(community, [apache])
+    assert "on the **community edition** of TimescaleDB" in other_way
+    assert other_way.index("### 7a. Apache") < other_way.index("### 7b. community")
+    # a run is never merged with itself (same edition)
+    assert report.render(apache, [apache]).count("### 7a.") == 1
