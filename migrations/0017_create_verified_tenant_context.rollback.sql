@@ -1,6 +1,6 @@
 -- Undoes 0017_create_verified_tenant_context: statements run top to bottom, newest change first.
 -- The tenant context goes back to the plain setting app.current_tenant of 0003 (forgeable: see
--- docs/roles.md). The policies and views that read app.tenant_tokens (sql/policies/, sql/views/)
+-- docs/roles.md). The policies and views that call app.verified_tenant() (sql/policies/, sql/views/)
 -- are dropped first: until the database is migrated forward again, its tenant tables have row-level
 -- security and no policy, so the application sees nothing (closed, not open).
 SET LOCAL ROLE maplatform_owner;
@@ -13,13 +13,12 @@ BEGIN
         SELECT DISTINCT pg_catalog.format('DROP POLICY %I ON %s', p.polname, p.polrelid::REGCLASS) AS stmt
         FROM pg_catalog.pg_depend AS d
         INNER JOIN pg_catalog.pg_policy AS p ON d.classid = 'pg_catalog.pg_policy'::REGCLASS AND d.objid = p.oid
-        WHERE d.refobjid = 'app.tenant_tokens'::REGCLASS
-          AND p.polrelid <> 'app.tenant_tokens'::REGCLASS
+        WHERE d.refclassid = 'pg_catalog.pg_proc'::REGCLASS AND d.refobjid = 'app.verified_tenant()'::REGPROCEDURE
         UNION
         SELECT DISTINCT pg_catalog.format('DROP VIEW IF EXISTS %s', w.ev_class::REGCLASS)
         FROM pg_catalog.pg_depend AS d
         INNER JOIN pg_catalog.pg_rewrite AS w ON d.classid = 'pg_catalog.pg_rewrite'::REGCLASS AND d.objid = w.oid
-        WHERE d.refobjid = 'app.tenant_tokens'::REGCLASS AND w.ev_class <> 'app.tenant_tokens'::REGCLASS
+        WHERE d.refclassid = 'pg_catalog.pg_proc'::REGCLASS AND d.refobjid = 'app.verified_tenant()'::REGPROCEDURE
     LOOP
         EXECUTE dependent.stmt;
     END LOOP;
@@ -91,6 +90,7 @@ TO maplatform_app, maplatform_readonly;
 DROP FUNCTION public.set_tenant_context_for_session(TEXT);
 DROP FUNCTION public.set_tenant_context(TEXT);
 DROP FUNCTION app.use_tenant_token(TEXT, BOOLEAN);
+DROP FUNCTION app.verified_tenant();
 DROP FUNCTION app.verify_tenant_token(TEXT);
 DROP TABLE app.tenant_tokens;
 DROP TABLE app_private.tenant_keys;

@@ -131,9 +131,7 @@ $$;
 -- The tenant filter's form depends on the server (see the header): the view is created from a DO block.
 DO $$
 DECLARE
-    tenant TEXT := 'SELECT t.tenant_id FROM app.tenant_tokens AS t '
-        'WHERE t.token_hash = sha256(convert_to(current_setting(''app.tenant_token'', TRUE), ''UTF8'')) '
-        'AND t.expires_at > now()';
+    tenant TEXT := 'SELECT app.verified_tenant()';
     fixed BOOLEAN := string_to_array(split_part(
         (SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'timescaledb'), '-', 1), '.')::INTEGER[]
         >= ARRAY[2, 25, 2];
@@ -213,10 +211,6 @@ SELECT
     das.active_deals,
     das.total_value_impacted
 FROM timeline.daily_activity_summary AS das
-WHERE das.tenant_id = (
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-);
+WHERE das.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.tenant_daily_activity_summary FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_daily_activity_summary TO maplatform_app, maplatform_readonly;

@@ -114,7 +114,8 @@ TENANT_TABLES = ("SELECT format('%%I.%%I', n.nspname, c.relname) FROM (" + query
                  "JOIN pg_class c ON c.oid = t.table_name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace "
                  "ORDER BY 1")
 AUDIT_PARAMS = {"column": "tenant_id", "tenant_table": TENANT_TABLE, "roles": [APP, READONLY],
-                "private": ["timeline", "timeline_chunks", "app_private"], "context": "app.tenant_tokens"}
+                "private": ["timeline", "timeline_chunks", "app_private"], "context": "app.tenant_tokens",
+                "function": "app.verified_tenant()"}
 # Views with a tenant column that the application may write: its way into a private table (the timeline).
 TENANT_VIEWS = """SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c
                   JOIN pg_namespace n ON n.oid = c.relnamespace

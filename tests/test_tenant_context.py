@@ -148,25 +148,31 @@ def test_a_read_only_transaction_uses_a_registered_token_and_says_why_it_cannot_
     assert err.sqlstate == "25006" and "read-only" in err.diag.message_primary
 
 
-def test_tenant_facing_roles_can_neither_read_the_keys_nor_write_the_registry(conn):
+def test_tenant_facing_roles_can_neither_read_the_keys_nor_read_or_write_the_registry(conn):
     checks = conn.execute("""SELECT r, has_schema_privilege(r, 'app_private', 'USAGE'),
                                     has_table_privilege(r, 'app_private.tenant_keys', 'SELECT'),
-                                    has_table_privilege(r, 'app.tenant_tokens', 'INSERT, UPDATE, DELETE, TRUNCATE'),
+                                    has_table_privilege(r, 'app.tenant_tokens', 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'),
                                     has_function_privilege(r, 'app.mint_tenant_token(uuid, interval, text)', 'EXECUTE'),
                                     has_function_privilege(r, 'app.add_tenant_key(text, bytea)', 'EXECUTE')
                              FROM unnest(%s::text[]) AS r""", [[APP, READONLY]]).fetchall()
     assert checks == [(r, False, False, False, False, False) for r in (APP, READONLY)]
 
 
-def test_a_role_sees_only_the_registry_row_of_its_own_token(conn, db):
+def test_the_context_function_gives_the_tenant_of_the_callers_token_only(conn, db):
+    """The registry lists every tenant's live tokens; a role learns only its own token's tenant, through
+    app.verified_tenant(), and nothing for a token it merely set."""
     _, a, b = db
     conn.execute("SELECT app.mint_tenant_token(%s, '10 minutes')", [b["tenant"]])
     token = tenant_token.mint(SECRET, "k1", a["tenant"])
     with conn.transaction(force_rollback=True):
         conn.execute(f"SET LOCAL ROLE {APP}")
         conn.execute("SELECT public.set_tenant_context(%s)", [token])
-        rows = conn.execute("SELECT tenant_id FROM app.tenant_tokens").fetchall()
-    assert rows == [(a["tenant"],)]
+        mine = conn.execute("SELECT app.verified_tenant()").fetchone()[0]
+        conn.execute("SELECT set_config('app.tenant_token', %s, true)",
+                     [tenant_token.mint(SECRET, "k1", b["tenant"], ttl=77)])  # valid, never registered
+        unregistered = conn.execute("SELECT app.verified_tenant()").fetchone()[0]
+        _, err = attempt(conn, "SELECT count(*) FROM app.tenant_tokens")
+    assert mine == a["tenant"] and unregistered is None and err.sqlstate == "42501"
 
 
 def test_the_python_helper_refuses_what_the_database_would_refuse():

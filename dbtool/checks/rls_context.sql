@@ -1,6 +1,6 @@
--- The tenant-context relation (what policies read the verified tenant from) must have row-level
--- security enabled (a role sees only its own token's row) and no tenant-facing role may write it:
--- whoever writes it chooses the tenant.
+-- The tenant-context relation (the registry the context function reads) must not be written by a
+-- tenant-facing role (whoever writes it chooses the tenant), nor read without row-level security
+-- (it lists every tenant's live tokens).
 -- Parameters: %(context)s context relation (regclass text), %(roles)s tenant-facing role names.
 SELECT c.oid::regclass::text AS relation, r.rolname AS role_name,
        c.relrowsecurity AS rls_enabled,
@@ -8,5 +8,6 @@ SELECT c.oid::regclass::text AS relation, r.rolname AS role_name,
 FROM pg_class c
 CROSS JOIN pg_roles r
 WHERE c.oid = to_regclass(%(context)s) AND r.rolname = ANY (%(roles)s)
-  AND (NOT c.relrowsecurity OR has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+  AND (has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+       OR (NOT c.relrowsecurity AND has_table_privilege(r.oid, c.oid, 'SELECT')))
 ORDER BY 2

@@ -4,7 +4,8 @@
 -- tenant itself, i.e. depend on the tenant-context relation, and be security_barrier so that a
 -- caller's own leaky condition cannot see rows before that filter; over a table with row-level
 -- security, an owner who bypasses it (superuser, BYPASSRLS) shows every tenant.
--- Parameters: %(column)s, %(roles)s, %(context)s tenant-context relation (regclass text, or NULL).
+-- Parameters: %(column)s, %(roles)s, %(context)s tenant-context relation (regclass text, or NULL),
+-- %(function)s tenant-context function (regprocedure text, or NULL).
 WITH views AS (
     SELECT c.oid, c.relowner,
            coalesce(c.reloptions @> ARRAY['security_barrier=true'], false) AS barrier,
@@ -23,11 +24,19 @@ reads AS (
     JOIN pg_rewrite w ON w.ev_class = v.oid
     JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass
     WHERE d.refobjid <> v.oid
+),
+calls AS (
+    SELECT DISTINCT v.oid AS view_oid
+    FROM views v
+    JOIN pg_rewrite w ON w.ev_class = v.oid
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_proc'::regclass
+    WHERE d.refobjid = to_regprocedure(%(function)s)
 )
 SELECT v.oid::regclass::text AS view_name,
        array_to_string(v.roles, ', ') AS roles,
        v.barrier,
-       EXISTS (SELECT 1 FROM reads x WHERE x.view_oid = v.oid AND x.rel = to_regclass(%(context)s)) AS filters,
+       (EXISTS (SELECT 1 FROM reads x WHERE x.view_oid = v.oid AND x.rel = to_regclass(%(context)s))
+        OR EXISTS (SELECT 1 FROM calls x WHERE x.view_oid = v.oid)) AS filters,
        EXISTS (SELECT 1 FROM reads x JOIN pg_class s ON s.oid = x.rel
                WHERE x.view_oid = v.oid AND NOT s.relrowsecurity AND s.oid <> coalesce(to_regclass(%(context)s), 0)
                  AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = s.oid AND a.attname = %(column)s

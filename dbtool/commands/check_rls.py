@@ -20,6 +20,7 @@ COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 # Without [tool.dbtool.rls], the conventions of the project this tool was built for.
 DEFAULTS = {"tenant_column": "tenant_id", "tenant_table": "public.tenants",
             "app_roles": ["maplatform_app", "maplatform_readonly"], "context_relation": None,
+            "context_function": None,
             "private_schemas": [], "reviewed_definer_functions": [],
             "role_settings_allowed": ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
                                       "application_name"],
@@ -61,6 +62,7 @@ def run_audit(url: str, project: Project | None = None) -> Audit:
     cfg = settings(project)
     params = {"column": cfg["tenant_column"], "tenant_table": cfg["tenant_table"], "roles": list(cfg["app_roles"]),
               "private": list(cfg["private_schemas"]), "context": cfg["context_relation"],
+              "function": cfg["context_function"],
               "guarded": list(cfg["guarded_extensions"]), "allowed": list(cfg["allowed_extension_functions"])}
     audit = Audit()
     with db.connection(url) as conn:
@@ -106,11 +108,11 @@ def _catalog_findings(conn, cfg: dict, params: dict, tables: list[str]) -> list[
                     f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {rel} FROM {role}" if writable
                     else f"ALTER TABLE {rel} ENABLE ROW LEVEL SECURITY", "rls-forgeable-context")
             for rel, role, _enabled, writable in conn.execute(query("rls_context"), params)]
-    if cfg["context_relation"] and tables:
-        out += [Finding(f"policy {policy} on {table}", "does not read the verified tenant context "
-                        f"({cfg['context_relation']}): its tenant comes from something the role can set itself",
-                        f"recreate the policy comparing with the tenant of {cfg['context_relation']} (sql/policies/)",
-                        "rls-forgeable-context")
+    context = cfg["context_function"] or cfg["context_relation"]
+    if context and tables:
+        out += [Finding(f"policy {policy} on {table}", f"does not read the verified tenant context ({context}): "
+                        "its tenant comes from something the role can set itself",
+                        f"recreate the policy comparing with {context} (sql/policies/)", "rls-forgeable-context")
                 for table, policy in conn.execute(query("rls_policy_context"), {**params, "tables": tables})]
     return out
 

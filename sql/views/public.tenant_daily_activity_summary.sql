@@ -1,8 +1,7 @@
 -- daily_activity_summary for the current tenant only: the application's way into the summary
 -- (a continuous aggregate on the community edition, a materialized view on the Apache edition;
 -- timeline is a schema the application cannot use), which has no row-level security.
--- The tenant is read as the policies read it (sql/policies/): the verified token's row of
--- app.tenant_tokens, in a sub-select, without a function call.
+-- The tenant is read as the policies read it (sql/policies/): (SELECT app.verified_tenant()).
 SET LOCAL ROLE maplatform_owner;
 
 DROP VIEW IF EXISTS public.tenant_daily_activity_summary;
@@ -17,10 +16,6 @@ SELECT
     das.active_deals,
     das.total_value_impacted
 FROM timeline.daily_activity_summary AS das
-WHERE das.tenant_id = (
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-);
+WHERE das.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.tenant_daily_activity_summary FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_daily_activity_summary TO maplatform_app, maplatform_readonly;

@@ -1,8 +1,7 @@
 -- pipeline_analytics for the current tenant only: the application's way into the materialized
 -- view, which has no row-level security and is not granted to it. security_barrier keeps a
 -- caller's own (possibly leaky) WHERE conditions from seeing rows before the tenant filter.
--- The tenant is read as the policies read it (sql/policies/): the verified token's row of
--- app.tenant_tokens, in a sub-select, without a function call.
+-- The tenant is read as the policies read it (sql/policies/): (SELECT app.verified_tenant()).
 SET LOCAL ROLE maplatform_owner;
 
 DROP VIEW IF EXISTS public.tenant_pipeline_analytics;
@@ -21,10 +20,6 @@ SELECT
     pa.conversion_rate,
     pa.calculated_at
 FROM public.pipeline_analytics AS pa
-WHERE pa.tenant_id = (
-    SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now()
-);
+WHERE pa.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.tenant_pipeline_analytics FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_pipeline_analytics TO maplatform_app, maplatform_readonly;
