@@ -36,12 +36,15 @@ lint_cmd, migrate_cmd, new_cmd, repair_cmd, restore_cmd = (
 rollback_cmd, seed_cmd, snapshot_cmd, status_cmd, verify_cmd = (
     _Lazy("rollback"), _Lazy("seed"), _Lazy("snapshot"), _Lazy("status"), _Lazy("verify"))
 tenant_cmd = _Lazy("tenant")
+baseline_cmd, log_cmd = _Lazy("baseline"), _Lazy("log")
 
 EXIT_CODES = """\b
 Exit codes:
   0  ok
-  1  findings: pending migrations, drift, lint or RLS findings
-  2  usage: bad options, no database given
+  1  findings: pending migrations or problems in migrations/ (status --exit-code),
+     drift, lint, RLS, verify or doctor findings
+  2  usage: bad options, no database given, or "no" at a confirmation prompt
+     (cancelled: nothing changed)
   3  database or migration failure
 
 The database comes from --database-url, else DATABASE_URL, else the standard PG* variables
@@ -54,10 +57,36 @@ dev_app = typer.Typer(help="A project-local PostgreSQL with every extension the 
                       no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        out.print(f"dbtool {version('dbtool')}", markup=False)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        out.print("dbtool (version unknown: not installed)", markup=False)
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                 help="Print dbtool's version and exit.")] = False) -> None:
+    pass
+
+
 Url = Annotated[Optional[str], typer.Option("--database-url", "-d", metavar="URL",
                                             help="Database URL (default: DATABASE_URL, then PG* variables).",
                                             show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+# verify, drift --against-migrations, snapshot --from-migrations, lint: where scratch databases are built
+ServerUrl = Annotated[Optional[str], typer.Option(
+    "--server-url", metavar="URL", show_default=False,
+    help="Build the scratch database on this server (needs CREATEDB there; dropped afterwards). Default: a "
+         "throwaway local cluster; DATABASE_URL's server is never used for it.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors, warnings and the final summary line "
+                                                           "(no progress, no per-item lines).")]
 Project = Annotated[Optional[str], typer.Option("--project", metavar="DIR", envvar="DBTOOL_PROJECT",
                                                 help="Project folder (default: nearest with [tool.dbtool]).")]
 LockTimeout = Annotated[Optional[str], typer.Option(
@@ -82,15 +111,30 @@ def _confirm(yes: bool, question: str, refusal: str, hint: str = "re-run with --
         return
     if not sys.stdin.isatty():
         raise UsageError(refusal, hint=hint)
-    typer.confirm(question, abort=True)
+    _ask(question)
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal. "no" (or Ctrl-C, Ctrl-D) cancels the command: a usage
+    decision, exit 2 with one line, not a finding (1) and not a failure (3)."""
+    try:
+        answer = typer.confirm(question, default=False)
+    except typer.Abort:
+        answer = False
+    if not answer:
+        raise UsageError("cancelled: nothing was changed")
+    return True
 
 
 @app.command()
 def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
                 "--to", metavar="ID", help="Stop after this migration (id or number).")] = None,
-            dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run; change nothing.")] = False,
+            dry_run: Annotated[bool, typer.Option(
+                "--dry-run", help="Print the SQL each pending migration would run, with the lock, transaction "
+                                  "and timeouts dbtool runs it under, and the repeatable files it would re-apply; "
+                                  "change nothing.")] = False,
             lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
-            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+            quiet: Quiet = False,
             backup_first: Annotated[bool, typer.Option(
                 "--backup-first", help="Back up the database first (dbtool backup), when anything is "
                                        "pending.")] = False,
@@ -106,41 +150,45 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
         proj = config.load(project)
         url = db.resolve_url(database_url)
         settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)  # bad options fail before the dump
+        archive = None
         if backup_first and not dry_run:
-            _backup_before_migrate(url, proj, to, backup_dir, quiet or json)
+            archive = _backup_before_migrate(url, proj, to, backup_dir, quiet or json)
         res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run, settings=settings,
                                   progress=progress(quiet or json))
+        res.backup = archive
         if json:
             emit_json(res.as_dict())
             return
-        _print_migrate(res)
+        _print_migrate(res, quiet)
 
 
-def _print_migrate(res: migrate_cmd.MigrateResult) -> None:
-    verb = "would apply" if res.dry_run else "applied"
-    _print_accepted(res.accepted, res.dry_run)
+def _print_migrate(res: migrate_cmd.MigrateResult, quiet: bool = False) -> None:
+    """The run's lines, then its one-line summary; -q prints the summary only. A dry run prints the
+    plan as an SQL script to review (dbtool's own steps as comments)."""
     if res.dry_run:
-        for m in res.applied:
-            out.print(f"would apply {m['id']} ({m['statements']} statements"
-                      f"{'' if m['transactional'] else ', non-transactional'})")
-    for r in res.repeatables:
-        out.print(f"{'would re-apply' if res.dry_run else 're-applied'} {r}")
-    for r in res.repeatables_dropped:
-        out.print(f"{'would drop' if res.dry_run else 'dropped'} the object of removed file {r}")
-    for p in res.repeatables_pending:
-        out.print(f"waiting: {p['path']} ({p['waits_for']})")
-    cronres = res.cron or {}
-    changes = [(k, cronres.get(k) or []) for k in ("scheduled", "updated", "unscheduled")]
-    for k, names in changes:
-        for n in names:
-            out.print(f"cron: {k} {n}")
-    out.print(f"{res.database}: {verb} {len(res.applied)} migration(s)"
-              + (", nothing to do" if not (res.applied or res.repeatables or res.accepted) else ""))
+        if not quiet:
+            _print_accepted(res.accepted, True, prefix="-- ")
+            out.print(migrate_cmd.plan_script(res), markup=False)
+        out.print(f"-- {res.summary()}", markup=False)
+        return
+    if not quiet:
+        _print_accepted(res.accepted, False)
+        for r in res.repeatables:
+            out.print(f"re-applied {r}", markup=False)
+        for r in res.repeatables_dropped:
+            out.print(f"dropped the object of removed file {r}", markup=False)
+        for p in res.repeatables_pending:
+            out.print(f"waiting: {p['path']} ({p['waits_for']})", markup=False)
+        cronres = res.cron or {}
+        for k in ("scheduled", "updated", "unscheduled"):
+            for n in cronres.get(k) or []:
+                out.print(f"cron: {k} {n}", markup=False)
+    out.print(res.summary(), markup=False)
 
 
-def _print_accepted(accepted: list[dict], dry_run: bool) -> None:
+def _print_accepted(accepted: list[dict], dry_run: bool, prefix: str = "") -> None:
     for a in accepted:
-        out.print(f"{'would record' if dry_run else 'recorded'} the edited {a['id']} as applied "
+        out.print(f"{prefix}{'would record' if dry_run else 'recorded'} the edited {a['id']} as applied "
                   f"(checksum {a['recorded'][:12]} -> {a['checksum'][:12]}; the file accepts the old checksum: "
                   f"{a['reason']})", markup=False)
 
@@ -154,7 +202,7 @@ def rollback(database_url: Url = None,
              yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not interactive).")] = False,
              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
              lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
-             json: Json = False, project: Project = None):
+             quiet: Quiet = False, json: Json = False, project: Project = None):
     """Undo applied migrations, newest first, by running their .rollback.sql files.
 
     Rollbacks drop tables and columns, so they ask for confirmation; without a terminal, pass --yes."""
@@ -169,26 +217,31 @@ def rollback(database_url: Url = None,
                      "re-run with --yes to confirm (or --dry-run to see what would be undone)")
 
         res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run, settings=settings,
-                                    progress=progress(json), confirm=confirm)
+                                    progress=progress(quiet or json), confirm=confirm)
         ids = [r["id"] for r in res.rolled_back]
         if json:
             emit_json(res.as_dict())
             return
-        _print_accepted(res.accepted, dry_run)
+        if not quiet:
+            _print_accepted(res.accepted, dry_run)
+            if dry_run and ids:
+                out.print("\n".join(f"would roll back {i}" for i in ids), markup=False)
         if not ids:
-            out.print(f"{res.database}: nothing to roll back")
-        elif dry_run:
-            out.print("\n".join(f"would roll back {i}" for i in ids))
+            out.print(f"{res.database}: nothing to roll back", markup=False)
         else:
-            out.print(f"{res.database}: rolled back {len(ids)} migration(s)")
+            out.print(f"{res.database}: {'would roll back' if dry_run else 'rolled back'} {len(ids)} migration(s)",
+                      markup=False)
 
 
 @app.command()
 def status(database_url: Url = None,
            exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when anything is pending, "
-                                                   "changed or missing.")] = False,
+                                                   "changed or missing, or migrations/ has a problem.")] = False,
            json: Json = False, project: Project = None):
-    """Applied, pending, changed-since-applied and missing migrations and repeatable objects."""
+    """Where the database stands: its version (newest applied migration); applied (when, by whom,
+    how long), pending, changed-since-applied and missing migrations and repeatable objects; and the
+    problems of migrations/ that make migrate and rollback refuse it (duplicate numbers, missing
+    rollback files...), listed rather than fatal."""
     with handled(json):
         proj = config.load(project)
         rep = status_cmd.status(db.resolve_url(database_url), proj)
@@ -197,34 +250,53 @@ def status(database_url: Url = None,
         else:
             for e in rep.migrations:
                 when = f"  {e.applied_at} by {e.applied_by}" if e.applied_at else ""
-                out.print(f"{e.state:<8} {e.id}{when}{'  (' + e.note + ')' if e.note else ''}", markup=False)
+                took = f" in {e.duration_ms} ms" if e.duration_ms is not None else ""
+                out.print(f"{e.state:<8} {e.id}{when}{took}{'  (' + e.note + ')' if e.note else ''}", markup=False)
             for e in rep.repeatables:
                 if e.state != "applied":
                     out.print(f"{e.state:<8} {e.id}{'  (' + e.note + ')' if e.note else ''}")
+            for p in rep.problems:
+                out.print(f"problem  {p['problem']}" + (f"\n         fix: {p['hint']}" if p["hint"] else ""))
             counts = rep.counts()
             summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
-            out.print(f"{rep.database}: {summary}; {len(rep.repeatables)} repeatable object(s), "
-                      f"{sum(e.state != 'applied' for e in rep.repeatables)} not up to date")
-    if exit_code and rep.attention:
+            problems = (f"; {len(rep.problems)} problem(s) in migrations/: migrate and rollback refuse it"
+                        if rep.problems else "")
+            out.print(f"{rep.database}: at {rep.version or 'no migration (none applied)'}; {summary}; "
+                      f"{len(rep.repeatables)} repeatable object(s), "
+                      f"{sum(e.state != 'applied' for e in rep.repeatables)} not up to date{problems}")
+    if exit_code and rep.findings:
         raise typer.Exit(FINDINGS)
 
 
 @app.command()
 def new(name: Annotated[str, typer.Argument(help="verb_object, e.g. add_deal_region")],
+        why: Annotated[Optional[str], typer.Option("--why", metavar="TEXT", help="Why the change is needed: "
+                                                   "the header's `-- Why:` line (else a placeholder to replace, "
+                                                   "which `dbtool lint` reports).")] = None,
         json: Json = False, project: Project = None):
-    """Create the next NNNN_name.sql and NNNN_name.rollback.sql pair, with a header to fill in."""
+    """Create the next NNNN_name.sql and NNNN_name.rollback.sql pair, with a header. With --why
+    the pair passes `dbtool lint` as written; a name that is taken already is refused (exit 2)."""
     with handled(json):
-        fwd, rb = new_cmd.new(config.load(project), name)
-        emit_json({"migration": str(fwd), "rollback": str(rb)}) if json else out.print(f"created {fwd}\ncreated {rb}")
+        made = new_cmd.new(config.load(project), name, why=why)
+        if json:
+            emit_json(made.as_dict())
+            return
+        out.print(f"created {made.migration}\ncreated {made.rollback}", markup=False)
+        if made.fill_in:
+            out.print(f"next: say why in {made.fill_in} (the `-- Why:` placeholder, which `dbtool lint` reports "
+                      "until it is replaced), then write the SQL below the header and its undo in the rollback file",
+                      markup=False)
 
 
 @app.command()
 def repair(database_url: Url = None,
            accept: Annotated[Optional[list[str]], typer.Option("--accept", metavar="ID",
                              help="An applied file was edited harmlessly: record its new checksum in this "
-                                  "database (for every database, see `-- dbtool-accept-checksum:`).")] = None,
+                                  "database (for every database, see `-- dbtool-accept-checksum:`). ID or its "
+                                  "number, e.g. 0007.")] = None,
            forget: Annotated[Optional[list[str]], typer.Option("--forget", metavar="ID",
-                             help="An applied file was deleted on purpose: drop its record.")] = None,
+                             help="An applied file was deleted on purpose: drop its record. ID or its "
+                                  "number.")] = None,
            reason: Annotated[Optional[str], typer.Option("--reason", help="Why; kept in dbtool.log.")] = None,
            json: Json = False, project: Project = None):
     """Record the DBA's decision about an edited or deleted applied migration (kept in dbtool.log).
@@ -240,16 +312,22 @@ def repair(database_url: Url = None,
 
 
 @app.command()
-def verify(database_url: Url = None, json: Json = False, project: Project = None,
-           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False):
-    """On a scratch database created on the given server, check that every migration survives
-    up, down, up with an identical catalog; report the first one that does not. Exit 1 on failure."""
+def verify(server_url: ServerUrl = None, json: Json = False, project: Project = None,
+           quiet: Quiet = False, database_url: Annotated[Optional[str], typer.Option(
+               "--database-url", "-d", hidden=True)] = None):
+    """In a scratch database (in a throwaway local cluster, or on --server-url's server), check that
+    every migration survives up, down, up with an identical catalog; report the first one that does
+    not. Reads no database: DATABASE_URL is not used. Exit 1 on failure."""
     with handled(json):
-        res = verify_cmd.verify(db.resolve_url(database_url), config.load(project), progress=progress(quiet or json))
+        if database_url is not None:
+            raise UsageError("verify reads no database: it builds the migrations in a throwaway local cluster",
+                             hint="to build them in a scratch database on that server instead (needs CREATEDB "
+                                  "there), pass --server-url URL")
+        res = verify_cmd.verify(server_url, config.load(project), progress=progress(quiet or json))
         if json:
             emit_json(res.as_dict())
         elif res.ok:
-            out.print(f"ok: {len(res.checked)} migration(s) survive up, down, up")
+            out.print(f"ok: {len(res.checked)} migration(s) survive up, down, up (in {res.built_in})", markup=False)
         else:
             out.print(f"{res.failed}: {res.problem}", markup=False)
             for d in res.differences:
@@ -314,6 +392,91 @@ def check_rls(database_url: Url = None, json: Json = False, project: Project = N
             out.print(f"{audit.tables_checked} tenant table(s) checked, {len(audit.findings)} finding(s)")
     if audit.findings:
         raise typer.Exit(FINDINGS)
+
+
+# ----- baseline and log -------------------------------------------------------------------------
+
+
+@app.command()
+def baseline(to: Annotated[str, typer.Option(
+                 "--to", metavar="ID", show_default=False,
+                 help="The newest migration the database already has (id or number): it and every one before "
+                      "it are recorded.")],
+             dry_run: Annotated[bool, typer.Option("--dry-run", help="Compare, and print what would be recorded; "
+                                                   "write nothing.")] = False,
+             server_url: ServerUrl = None,
+             lock_wait: LockWait = None, database_url: Url = None, json: Json = False, project: Project = None):
+    """Record the migrations up to --to as applied WITHOUT running them, on a database that already
+    has their schema (built by hand, restored from elsewhere, or with an older ledger).
+
+    First its catalog is compared with the schema migrations/ and sql/ build up to --to, built in a
+    throwaway local cluster (or on --server-url): any difference is listed and nothing is recorded
+    (exit 1). pg_cron jobs are not compared (the next migrate schedules them); a repeatable object
+    that is missing or differs is left unrecorded for the next migrate to apply. Exit 3 when the
+    database records a migration after --to, or a recorded file was edited or deleted. See
+    docs/engine.md."""
+    with handled(json):
+        proj = config.load(project)
+        url = db.resolve_url(database_url)
+        res = baseline_cmd.baseline(url, proj, to=to, dry_run=dry_run, server_url=server_url,
+                                    settings=_settings(proj, None, None, lock_wait))
+        if json:
+            emit_json(res.as_dict())
+        else:
+            _print_baseline(res)
+    if res.refused:
+        raise typer.Exit(FINDINGS)
+
+
+def _print_baseline(res) -> None:
+    from .errors import DbtoolError
+
+    if res.refused:
+        for c in res.changes:
+            out.print("\n".join(drift_cmd.format_change(c)), markup=False)
+        raise DbtoolError(f"{res.database} does not match what migrations/ and sql/ build up to {res.to}: "
+                          f"{len(res.changes)} difference(s) (- built, + this database); nothing was recorded",
+                          hint="bring the database to that schema, or baseline --to the migration it does match; "
+                               "pg_cron jobs and repeatable objects (sql/) are not counted", exit_code=FINDINGS)
+    would = "would record" if res.dry_run else "recorded"
+    _print_accepted(res.accepted, res.dry_run)
+    for mid in res.recorded:
+        out.print(f"{would} {mid} as applied (not run)", markup=False)
+    for path in res.repeatables:
+        out.print(f"{would} {path} as applied (its object exists)", markup=False)
+    for r in res.repeatables_left:
+        if r["reason"] != "waits":
+            why = "its object is missing" if r["reason"] == "missing" else "its object differs from the file"
+            out.print(f"left for migrate to apply: {r['path']} ({why})", markup=False)
+    waiting = sum(r["reason"] == "waits" for r in res.repeatables_left)
+    if waiting:
+        out.print(f"{waiting} repeatable file(s) need a migration after {res.to}: migrate applies them then",
+                  markup=False)
+    if not res.recorded:
+        out.print(f"{res.database}: every migration up to {res.to} is recorded already; nothing to do", markup=False)
+    else:
+        out.print(f"{res.database}: {would} {len(res.recorded)} migration(s) up to {res.to} without running them"
+                  + ("" if res.dry_run else "; `dbtool migrate` applies the rest"), markup=False)
+
+
+@app.command("log")
+def log_(limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="N",
+                                                      help="Only the newest N entries.")] = None,
+         database_url: Url = None, json: Json = False):
+    """What dbtool did to the database, newest first: every apply, rollback, baseline, accepted
+    checksum and repair, with when, who (database user @ the host dbtool ran on) and how long
+    (apply and rollback), from dbtool.log. A database dbtool never touched has no log (exit 0)."""
+    with handled(json):
+        rep = log_cmd.log(db.resolve_url(database_url), limit=limit)
+        if json:
+            emit_json(rep.as_dict())
+            return
+        for e in rep.entries:
+            out.print(log_cmd.line(e), markup=False)
+        if not rep.ledger:
+            out.print(f"{rep.database}: no dbtool.log: dbtool has recorded nothing in this database", markup=False)
+        elif not rep.entries:
+            out.print(f"{rep.database}: the log is empty", markup=False)
 
 
 # ----- tenant -----------------------------------------------------------------------------------
@@ -457,10 +620,12 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
                                                      help="Git revision --changed compares with.")] = None,
          database_url: Annotated[Optional[str], typer.Option(
              "--database-url", "-d", metavar="URL", envvar="DBTOOL_LINT_DATABASE_URL", show_envvar=True,
-             help="A database migrated to head: check PL/pgSQL bodies there.")] = None,
+             help="A database migrated to head: check PL/pgSQL bodies there (default, when no other source "
+                  "is given: DATABASE_URL, then PG* variables).")] = None,
          server_url: Annotated[Optional[str], typer.Option(
              "--server-url", metavar="URL", envvar="DBTOOL_LINT_SERVER_URL", show_envvar=True,
-             help="A server to build a scratch migrated database on (dropped afterwards).")] = None,
+             help="Build the scratch migrated database on this server (needs CREATEDB there; dropped "
+                  "afterwards).")] = None,
          dev: Annotated[bool, typer.Option("--dev", help="Build the scratch database on the running dev "
                                            "cluster, if it is up.")] = False,
          temp_cluster: Annotated[bool, typer.Option("--temp-cluster", help="Build the scratch database in a "
@@ -471,13 +636,16 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
     """Lint the project's SQL: style (sqlfluff), migration safety (squawk), PL/pgSQL bodies
     (plpgsql_check) and dbtool's own rules. One finding a line, `path:line:col: severity rule message`.
 
-    Without a database the function-body layer is skipped with a note. Suppress a finding with
-    `-- dbtool-lint: ignore RULE because REASON`. Rules and paths: [tool.dbtool.lint], docs/lint.md."""
+    Function bodies are checked in --database-url's database, in a scratch one (--server-url,
+    --temp-cluster, --dev), else in DATABASE_URL's (then the PG* variables'); without any, that layer
+    is skipped with a note. Suppress a finding with `-- dbtool-lint: ignore RULE because REASON`.
+    Rules and paths: [tool.dbtool.lint], docs/lint.md."""
     with handled(json):
         if changed and paths:
             raise UsageError("pass either files or --changed, not both", hint="pre-commit passes files; CI uses --changed")
         rep = lint_cmd.lint(config.load(project), paths=paths, changed=changed, base=base, database_url=database_url,
-                            server_url=server_url, dev=dev, temp_cluster=temp_cluster, layers=layer)
+                            server_url=server_url, dev=dev, temp_cluster=temp_cluster, layers=layer,
+                            environment=True)
         if json:
             emit_json(rep.as_dict())
         else:
@@ -502,17 +670,25 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
 def snapshot(out_file: Annotated[Optional[Path], typer.Option(
                  "--out", "-o", metavar="FILE", help="Write here instead of stdout (whole file or nothing).")] = None,
              from_migrations: Annotated[bool, typer.Option(
-                 "--from-migrations", help="Snapshot the schema migrations/ and sql/ build, in a scratch database "
-                 "on the given server (dropped afterwards), or in a temporary local cluster when no database "
-                 "is given. `make snapshot` uses this.")] = False,
+                 "--from-migrations", help="Snapshot the schema migrations/ and sql/ build, in a throwaway local "
+                 "cluster, or in a scratch database on --server-url's server (dropped afterwards). Reads no "
+                 "database. `make snapshot` uses this.")] = False,
+             server_url: ServerUrl = None,
              database_url: Url = None, json: Json = False, project: Project = None):
     """Write the catalog snapshot of the live database: schemas, tables, columns, constraints, indexes,
     RLS and policies, functions, triggers, views, sequences, types, privileges, owners, comments,
     TimescaleDB objects and pg_cron jobs. Sorted and stable: the same schema gives the same text."""
     with handled(json):
         proj = config.load(project)
+        if from_migrations and database_url is not None:
+            raise UsageError("--from-migrations reads no database: it builds the schema in a throwaway local cluster",
+                             hint="to build it in a scratch database on that server instead (needs CREATEDB "
+                                  "there), pass --server-url URL")
+        if server_url is not None and not from_migrations:
+            raise UsageError("--server-url only makes sense with --from-migrations",
+                             hint="it names the server to build the schema on; the live database is --database-url")
         if from_migrations:
-            snap = snapshot_cmd.from_migrations(_url_or_none(database_url), proj)
+            snap = snapshot_cmd.from_migrations(server_url, proj)
         else:
             snap = snapshot_cmd.take(db.resolve_url(database_url), proj)
         text = snapshot_cmd.write(snap, out_file, as_json=json)
@@ -523,21 +699,14 @@ def snapshot(out_file: Annotated[Optional[Path], typer.Option(
                       f"version {snap.version or 'none'})", markup=False)
 
 
-def _url_or_none(explicit: Optional[str]) -> Optional[str]:
-    try:
-        return db.resolve_url(explicit)
-    except UsageError:
-        err.print("no database given: building the schema in a temporary local cluster", markup=False)
-        return None
-
-
 @app.command()
 def drift(against: Annotated[Optional[Path], typer.Option(
               "--against", metavar="FILE", help="Snapshot to compare with (default: schema/snapshot.yaml, the "
               "committed snapshot of head).")] = None,
           against_migrations: Annotated[bool, typer.Option(
-              "--against-migrations", help="Compare with a scratch database built on the same server from "
-              "migrations/ and sql/ at the live database's version (needs CREATEDB; dropped afterwards).")] = False,
+              "--against-migrations", help="Compare with a scratch database built from migrations/ and sql/ at "
+              "the live database's version, in a throwaway local cluster (or on --server-url's server).")] = False,
+          server_url: ServerUrl = None,
           database_url: Url = None, json: Json = False, project: Project = None):
     """Compare the live database with what migrations/ and sql/ say it should be. Prints each
     difference as `added|removed|changed  kind  name` with the expected (-) and live (+) values.
@@ -546,7 +715,7 @@ def drift(against: Annotated[Optional[Path], typer.Option(
         if against and against_migrations:
             raise UsageError("pass either --against FILE or --against-migrations, not both")
         rep = drift_cmd.drift(db.resolve_url(database_url), config.load(project), against=against,
-                              against_migrations=against_migrations)
+                              against_migrations=against_migrations, server_url=server_url)
         if json:
             emit_json(rep.as_dict())
         else:
@@ -566,7 +735,6 @@ backup_app = typer.Typer(help="Back up the database: pg_dump in custom format (c
                          "sha256), read in the same snapshot as the dump. `list` and `prune` manage the backups "
                          "of a folder or S3 prefix. See docs/backup.md.\n\n" + EXIT_CODES)
 app.add_typer(backup_app, name="backup")
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 
 
 def _backup_progress(quiet: bool):
@@ -618,6 +786,8 @@ def backup(ctx: typer.Context,
         out.print(f"{res.database}: backed up {res.tables} tables, {res.rows} rows to {res.archive} "
                   f"({_size(res.bytes)}{', encrypted to ' + res.encrypted_to if res.encrypted_to else ''})",
                   markup=False)
+        if quiet:  # the summary line only
+            return
         out.print(f"manifest: {res.manifest}", markup=False)
         for u in res.uploaded if out_dir else []:
             out.print(f"uploaded {u}", markup=False)
@@ -686,7 +856,7 @@ def restore(archive: Annotated[str, typer.Argument(
         if not database_url:
             raise UsageError("restore needs --database-url: the database to restore into",
                              hint="it is created if it does not exist; DATABASE_URL is deliberately not used")
-        confirm = (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() and not json else None
+        confirm = _ask if sys.stdin.isatty() and not json else None
         res = restore_cmd.restore(archive, database_url, replace=yes, confirm=confirm,
                                   progress=_backup_progress(quiet or json))
         if json:
@@ -702,10 +872,11 @@ def restore(archive: Annotated[str, typer.Argument(
                   + (f"; cron jobs scheduled: {jobs}" if c else ""), markup=False)
 
 
-def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> None:
+def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> str | None:
     archive = migrate_cmd.backup_first(url, proj, to, backup_dir, _backup_progress(quiet))
-    if archive:
+    if archive and not quiet:  # quiet: the summary line names it
         err.print(f"backup before migrating: {archive}", markup=False)
+    return archive
 
 
 # ----- seed -------------------------------------------------------------------------------------
@@ -729,12 +900,13 @@ def seed(tenants: Annotated[Optional[int], typer.Option("--tenants", metavar="N"
                                            "(1: a single transaction; more: faster, committed level by level and "
                                            "removed again on failure).")] = 2,
          no_vacuum: Annotated[bool, typer.Option("--no-vacuum", help="Skip the closing VACUUM (ANALYZE).")] = False,
-         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+         quiet: Quiet = False,
          database_url: Url = None, json: Json = False):
     """Load realistic M&A data into an empty, migrated database: tenants, users, deals over the
     pipeline, documents with summaries and embeddings, data rooms, activity over 90 days.
 
-    Generated on the server (one INSERT ... SELECT per table, one transaction), as a role that
+    Generated on the server (one INSERT ... SELECT per table; one transaction with --jobs 1, else
+    committed level by level and removed again on failure), as a role that
     bypasses row-level security (a superuser, or BYPASSRLS and a member of maplatform_owner).
     Running it again with the same options on the seeded database does nothing."""
     with handled(json):

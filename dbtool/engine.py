@@ -134,21 +134,24 @@ def _compensate(conn, m: Migration, done: list[int]) -> list[str]:
 
 
 def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings) -> int:
-    """Run a migration's rollback file and remove its record, in one transaction when it is transactional."""
+    """Run a migration's rollback file and remove its record, in one transaction when it is
+    transactional; returns its duration in ms, which the dbtool.log row records as apply's does."""
     t0 = time.monotonic()
     shown = _shown(project, m.rollback_path)
     try:
         if m.transactional:
             with conn.transaction():
                 _run_in_transaction(conn, m.rollback, m.rollback_path, m.rollback_text, shown, settings)
-                ledger.unrecord(conn, m.id, m.checksum)
+                ms = int((time.monotonic() - t0) * 1000)
+                ledger.unrecord(conn, m.id, m.checksum, ms)
         else:
             _run_each(conn, m.rollback, m.rollback_path, m.rollback_text, shown, settings, [])
+            ms = int((time.monotonic() - t0) * 1000)
             with conn.transaction():
-                ledger.unrecord(conn, m.id, m.checksum)
+                ledger.unrecord(conn, m.id, m.checksum, ms)
     finally:
         _reset_session(conn)
-    return int((time.monotonic() - t0) * 1000)
+    return ms
 
 
 def reapply(conn: psycopg.Connection, project: Project, reps: list[repeatables.Repeatable], settings: Settings,

@@ -47,6 +47,9 @@ DDL = [
         username text NOT NULL DEFAULT session_user,
         hostname text,
         note text)""",
+    # Added after the first release: ledgers made before it gain the column on their next migrate,
+    # rollback or baseline (ensure() runs this list whenever something in it is missing).
+    f"ALTER TABLE {SCHEMA}.log ADD COLUMN IF NOT EXISTS duration_ms integer",
 ]
 
 
@@ -65,12 +68,24 @@ def exists(conn: psycopg.Connection) -> bool:
 
 
 def ensure(conn: psycopg.Connection) -> None:
-    """Create the bookkeeping tables. Call under the advisory lock (CREATE ... IF NOT EXISTS races)."""
-    if exists(conn) and db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.log"]):
+    """Create the bookkeeping tables, or bring an older ledger up to date (columns added since).
+    Call under the advisory lock (CREATE ... IF NOT EXISTS races). Runs no DDL when nothing is
+    missing, so a role that may write the ledger but does not own it is not refused."""
+    if exists(conn) and log_has_duration(conn):
         return
     with conn.transaction():
         for stmt in DDL:
             conn.execute(stmt)
+
+
+def log_exists(conn: psycopg.Connection) -> bool:
+    return db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.log"])
+
+
+def log_has_duration(conn: psycopg.Connection) -> bool:
+    """Whether dbtool.log has duration_ms (ledgers made before it was added do not, until ensure())."""
+    return db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)
+                              AND attname = 'duration_ms' AND NOT attisdropped)""", [f"{SCHEMA}.log"])
 
 
 def adopt(conn: psycopg.Connection, role: str | None) -> None:
@@ -102,7 +117,16 @@ def record(conn: psycopg.Connection, migration, duration_ms: int) -> None:
     conn.execute(f"""INSERT INTO {SCHEMA}.migrations (id, checksum, rollback_checksum, duration_ms, transactional)
                      VALUES (%s, %s, %s, %s, %s)""",
                  [migration.id, migration.checksum, migration.rollback_checksum, duration_ms, migration.transactional])
-    log(conn, "apply", migration.id, migration.checksum)
+    log(conn, "apply", migration.id, migration.checksum, duration_ms=duration_ms)
+
+
+def record_baseline(conn: psycopg.Connection, migration, note: str) -> None:
+    """`dbtool baseline`: record a migration as applied without running it (its objects were found
+    in the catalog). duration_ms stays NULL in both tables: nothing ran."""
+    conn.execute(f"""INSERT INTO {SCHEMA}.migrations (id, checksum, rollback_checksum, duration_ms, transactional)
+                     VALUES (%s, %s, %s, NULL, %s)""",
+                 [migration.id, migration.checksum, migration.rollback_checksum, migration.transactional])
+    log(conn, "baseline", migration.id, migration.checksum, note)
 
 
 def accept_checksum(conn: psycopg.Connection, migration_id: str, recorded: str, checksum: str, reason: str) -> None:
@@ -115,15 +139,50 @@ def accept_checksum(conn: psycopg.Connection, migration_id: str, recorded: str, 
     log(conn, "accept-checksum", migration_id, checksum, f"{reason} (recorded checksum was {recorded})")
 
 
-def unrecord(conn: psycopg.Connection, migration_id: str, checksum: str | None) -> None:
+def unrecord(conn: psycopg.Connection, migration_id: str, checksum: str | None,
+             duration_ms: int | None = None) -> None:
     conn.execute(f"DELETE FROM {SCHEMA}.migrations WHERE id = %s", [migration_id])
-    log(conn, "rollback", migration_id, checksum)
+    log(conn, "rollback", migration_id, checksum, duration_ms=duration_ms)
 
 
 def log(conn: psycopg.Connection, operation: str, subject: str, checksum: str | None = None,
-        note: str | None = None) -> None:
-    conn.execute(f"INSERT INTO {SCHEMA}.log (operation, subject, checksum, hostname, note) VALUES (%s, %s, %s, %s, %s)",
-                 [operation, subject, checksum, socket.gethostname(), note])
+        note: str | None = None, *, duration_ms: int | None = None) -> None:
+    """One row of dbtool.log. duration_ms (apply, rollback) is written only when given, so the
+    operations that have none (repair) still work on a ledger that predates the column."""
+    if duration_ms is None:
+        conn.execute(f"INSERT INTO {SCHEMA}.log (operation, subject, checksum, hostname, note) "
+                     "VALUES (%s, %s, %s, %s, %s)", [operation, subject, checksum, socket.gethostname(), note])
+        return
+    conn.execute(f"INSERT INTO {SCHEMA}.log (operation, subject, checksum, hostname, note, duration_ms) "
+                 "VALUES (%s, %s, %s, %s, %s, %s)",
+                 [operation, subject, checksum, socket.gethostname(), note, duration_ms])
+
+
+@dataclass
+class LogEntry:
+    id: int
+    at: datetime
+    operation: str  # apply, rollback, baseline, accept-checksum, repair-accept, repair-forget
+    subject: str  # a migration id (a repeatable file's path for baseline)
+    checksum: str | None
+    username: str
+    hostname: str | None
+    duration_ms: int | None
+    note: str | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def history(conn: psycopg.Connection, limit: int | None = None) -> list[LogEntry] | None:
+    """dbtool.log, newest first (at most `limit` rows); None when the database has no ledger.
+    A ledger that predates duration_ms reads as NULL durations (reading never alters the ledger)."""
+    if not log_exists(conn):
+        return None
+    duration = "duration_ms" if log_has_duration(conn) else "NULL::integer"
+    rows = conn.execute(f"""SELECT id, at, operation, subject, checksum, username, hostname, {duration}, note
+                            FROM {SCHEMA}.log ORDER BY at DESC, id DESC LIMIT %s""", [limit]).fetchall()
+    return [LogEntry(*r) for r in rows]
 
 
 def lock(conn: psycopg.Connection, timeout: str) -> None:

@@ -1,10 +1,11 @@
 """Migration files: discovered, ordered and split by yoyo, then checked and located by dbtool.
 
-yoyo reads the folder, orders it by name and `-- depends:`, parses the leading directives and splits
-each file into statements with sqlparse. dbtool adds what a DBA needs on top: content checksums,
-every statement's line and column (so a server error points into the file), and refusal of a
-folder that cannot be applied safely (duplicate numbers, missing or empty rollbacks, unknown
-dependencies).
+yoyo reads the folder, orders it by name and `-- depends:` and parses the leading directives; dbtool
+splits each file into statements with PostgreSQL's own lexer (pglast; see `split`) and adds what a
+DBA needs on top: content checksums, every statement's line and column (so a server error points
+into the file), and refusal of a folder that cannot be applied safely (duplicate numbers, missing
+or empty rollbacks, unknown dependencies), which `dbtool status` reports instead (`read(...,
+problems=[])`).
 
 A migration's leading comment block may also hold `-- dbtool-accept-checksum: <sha256> because
 <reason>` lines: checksums of earlier versions of the file that every database which applied one of
@@ -17,6 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pglast
 from yoyo import exceptions as yoyo_exceptions
@@ -63,12 +65,17 @@ class Migration:
     accepted_checksums: dict[str, str] = field(default_factory=dict)
 
 
-def find_id(ids: list[str], given: str, what: str = "migration") -> str:
+def find_id(ids: list[str], given: str, what: str = "migration", option: str = "--to") -> str:
     """The id `given` names: the full id or its number (0007). UsageError if none or several."""
     matches = [i for i in ids if i == given or i.split("_", 1)[0] == given]
-    if len(matches) != 1:
-        raise UsageError(f"--to {given}: {'no such ' + what if not matches else 'ambiguous'}",
+    if given in matches:  # the full id wins over a number that happens to equal it
+        return given
+    if not matches:
+        raise UsageError(f"{option} {given}: no such {what}",
                          hint="use an id from `dbtool status`" + (f", e.g. {ids[-1]}" if ids else ""))
+    if len(matches) > 1:
+        raise UsageError(f"{option} {given}: ambiguous, {len(matches)} {what}s have that number "
+                         f"({', '.join(matches)})", hint="give the full id")
     return matches[0]
 
 
@@ -128,6 +135,19 @@ def _fail(message: str, hint: str | None = None) -> DbtoolError:
     return DbtoolError(message, hint=hint)
 
 
+Report = Callable[[DbtoolError], None]
+
+
+def _sink(problems: list[DbtoolError] | None) -> Report:
+    """Where a problem of the folder goes: raised (migrate, rollback: refuse the folder), or, given a
+    list, appended to it so that the reader carries on with what it can read (status: report)."""
+    def report(problem: DbtoolError) -> None:
+        if problems is None:
+            raise problem
+        problems.append(problem)
+    return report
+
+
 def _yoyo_list(folder: Path):
     # yoyo keeps every Migration it ever built in a class-level registry that it also uses to
     # resolve `-- depends:`; clear it so a folder read earlier cannot satisfy this one's dependencies.
@@ -138,19 +158,26 @@ def _yoyo_list(folder: Path):
         raise _fail(f"{folder}: two migration files have the id {exc}") from None
 
 
-def read(folder: Path, root: Path | None = None) -> list[Migration]:
-    """Every migration in `folder`, in apply order; a DbtoolError for a folder that is not sound."""
+def read(folder: Path, root: Path | None = None, problems: list[DbtoolError] | None = None) -> list[Migration]:
+    """Every migration in `folder`, in apply order; a DbtoolError for a folder that is not sound.
+
+    With `problems` (a list), each thing that makes the folder unsound (a duplicate number, a missing
+    or empty rollback file, a file that does not parse...) is appended to it instead, in the order
+    the strict read would meet them, and every migration file is still returned, read as far as it
+    can be (`dbtool status` reports what migrate and rollback refuse). A missing folder is raised."""
     root = root or folder.parent
     if not folder.is_dir():
         raise DbtoolError(f"migrations folder {folder} does not exist", hint="run from the project root or pass --project")
-    _check_folder(folder, root)
-    listed = _yoyo_list(folder)
+    report = _sink(problems)
+    _check_folder(folder, root, report)
+    listed = [ym for ym in _yoyo_list(folder) if ym.path.endswith(".sql")]  # .py files: reported above
     known = {ym.id for ym in listed}
-    out = [_load(ym, root, known) for ym in listed]
+    out = [_load(ym, root, known, report) for ym in listed]
     try:
         ordered = yoyo.topological_sort(listed)
     except yoyo_exceptions.BadMigration as exc:
-        raise _fail(f"{rel(folder, root)}: {exc}", hint="the `-- depends:` lines form a cycle") from None
+        report(_fail(f"{rel(folder, root)}: {exc}", hint="the `-- depends:` lines form a cycle"))
+        ordered = listed  # reporting only: file name order
     by_id = {m.id: m for m in out}
     return [by_id[ym.id] for ym in ordered]
 
@@ -168,28 +195,31 @@ def split(text: str, path: Path, root: Path) -> list[str]:
                     hint="an unterminated quote or comment runs to the end of the file") from None
 
 
-def _check_folder(folder: Path, root: Path) -> None:
+def _check_folder(folder: Path, root: Path, report: Report) -> None:
     files = sorted(p for p in folder.iterdir() if p.is_file())
     numbers: dict[str, Path] = {}
     for p in files:
         if p.suffix == ".py":
-            raise _fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file")
+            report(_fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file"))
+            continue
         if p.suffix != ".sql" or p.name.startswith("post-apply"):
             continue
         if p.name.endswith(".rollback.sql"):
             fwd = p.with_name(p.name[: -len(".rollback.sql")] + ".sql")
             if not fwd.exists():
-                raise _fail(f"{rel(p, root)}: rollback file without a migration {fwd.name}",
-                            hint="rename it to match its migration, or delete it")
+                report(_fail(f"{rel(p, root)}: rollback file without a migration {fwd.name}",
+                             hint="rename it to match its migration, or delete it"))
             continue
         m = ID_RE.match(p.name)
         if not m:
-            raise _fail(f"{rel(p, root)}: migration file names must start with a number, like 0007_add_x.sql",
-                        hint="rename the file (`dbtool new NAME` picks the next number)")
+            report(_fail(f"{rel(p, root)}: migration file names must start with a number, like 0007_add_x.sql",
+                         hint="rename the file (`dbtool new NAME` picks the next number)"))
+            continue
         if m.group(1) in numbers:
-            raise _fail(f"{rel(p, root)}: duplicate migration number {m.group(1)} "
-                        f"(also {rel(numbers[m.group(1)], root)})",
-                        hint="give one of them the next free number")
+            report(_fail(f"{rel(p, root)}: duplicate migration number {m.group(1)} "
+                         f"(also {rel(numbers[m.group(1)], root)})",
+                         hint="give one of them the next free number"))
+            continue
         numbers[m.group(1)] = p
 
 
@@ -202,47 +232,75 @@ def read_text(path: Path, root: Path) -> str:
                     hint="save the file as UTF-8") from None
 
 
-def _load(ym, root: Path, known: set[str]) -> Migration:
+def _text(path: Path, root: Path, report: Report) -> str:
+    try:
+        return read_text(path, root)
+    except DbtoolError as exc:
+        report(exc)
+        return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _split(text: str, path: Path, root: Path, report: Report) -> list[str] | None:
+    try:
+        return split(text, path, root)
+    except DbtoolError as exc:
+        report(exc)
+        return None
+
+
+def _load(ym, root: Path, known: set[str], report: Report) -> Migration:
+    """One migration file and its rollback file. Each problem goes to `report`, which raises (the
+    strict read) or collects it; after a collected problem the file is read as far as it can be."""
     path = Path(ym.path)
     rb_path = path.with_name(path.stem + ".rollback.sql")
-    text = read_text(path, root)
+    text = _text(path, root, report)
     found = directives(text)
     depends = found.get("depends", "").split()
     for d in depends:
         if d not in known:
-            raise _fail(f"{rel(path, root)}: depends on {d!r}, which is not in {rel(path.parent, root)}/",
-                        hint="fix the `-- depends:` line or restore the missing migration")
-    transactional = _transactional(found.get("transactional", "true"), path, root)
+            report(_fail(f"{rel(path, root)}: depends on {d!r}, which is not in {rel(path.parent, root)}/",
+                         hint="fix the `-- depends:` line or restore the missing migration"))
+    transactional = transactional_flag(found.get("transactional", "true"))
+    if transactional is None:
+        report(_fail(f"{rel(path, root)}: `-- transactional: {found['transactional'].strip()}` is neither true "
+                     "nor false"))
+        transactional = True
     # What yoyo's loader would have found, so that its topological sort orders the folder without
     # splitting every file with sqlparse once more.
     registry = yoyo.Migration._Migration__all_migrations
-    ym._depends, ym.use_transactions, ym.steps = {registry[d] for d in depends}, transactional, []
-    forward = split(text, path, root)
-    if not forward:
-        raise _fail(f"{rel(path, root)}: the migration has no SQL statements", hint="write the migration or delete the file")
+    ym._depends = {registry[d] for d in depends if d in known and d in registry}
+    ym.use_transactions, ym.steps = transactional, []
+    forward = _split(text, path, root, report)
+    if forward == []:
+        report(_fail(f"{rel(path, root)}: the migration has no SQL statements",
+                     hint="write the migration or delete the file"))
+    rb_text, backward = "", []
     if not rb_path.exists():
-        raise _fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
-                    hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)")
-    accepted = accepted_checksums(text, path, root)
-    rb_text = read_text(rb_path, root)
-    for a in accept_lines(rb_text):
-        raise _fail(f"{rel(rb_path, root)}:{a.line}: `-- {ACCEPT_DIRECTIVE}:` belongs in {path.name}, not in its "
-                    "rollback file",
-                    hint="it accepts old checksums of the migration file; the rollback file's checksum never "
-                         "stops a run")
-    backward = split(rb_text, rb_path, root)
-    if not backward:
-        raise _fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
-                    hint="write the statements that undo the migration")
-    if not transactional and len(forward) != len(backward):
-        raise _fail(f"{rel(path, root)}: a `transactional: false` migration needs one rollback statement per "
-                    f"statement ({len(forward)} here, {len(backward)} in {rb_path.name})",
-                    hint="dbtool undoes a failed statement's predecessors with their paired rollback statements, "
-                         "last first: write them in reverse order, one each")
+        report(_fail(f"{rel(path, root)}: no rollback file {rb_path.name}",
+                     hint="write the statements that undo this migration in that file (`dbtool new` creates the pair)"))
+    accepted = accepted_checksums(text, path, root, report)
+    if rb_path.exists():
+        rb_text = _text(rb_path, root, report)
+        for a in accept_lines(rb_text):
+            report(_fail(f"{rel(rb_path, root)}:{a.line}: `-- {ACCEPT_DIRECTIVE}:` belongs in {path.name}, not in "
+                         "its rollback file",
+                         hint="it accepts old checksums of the migration file; the rollback file's checksum never "
+                              "stops a run"))
+        backward = _split(rb_text, rb_path, root, report)
+        if backward == []:
+            report(_fail(f"{rel(rb_path, root)}: the rollback file has no SQL statements",
+                         hint="write the statements that undo the migration"))
+        if not transactional and forward is not None and backward is not None and len(forward) != len(backward):
+            report(_fail(f"{rel(path, root)}: a `transactional: false` migration needs one rollback statement per "
+                         f"statement ({len(forward)} here, {len(backward)} in {rb_path.name})",
+                         hint="dbtool undoes a failed statement's predecessors with their paired rollback "
+                              "statements, last first: write them in reverse order, one each"))
     return Migration(
-        id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text), rollback_checksum=checksum(rb_text),
+        id=ym.id, path=path, rollback_path=rb_path, checksum=checksum(text),
+        rollback_checksum=checksum(rb_text) if rb_path.exists() else None,
         transactional=transactional, text=text, rollback_text=rb_text,
-        statements=locate(text, forward), rollback=locate(rb_text, backward), accepted_checksums=accepted,
+        statements=locate(text, forward or []), rollback=locate(rb_text, backward or []),
+        accepted_checksums=accepted,
     )
 
 
@@ -306,14 +364,17 @@ def _accept_parts(line: str) -> tuple[str | None, str | None, str | None]:
     return None, value, reason.group(1)
 
 
-def accepted_checksums(text: str, path: Path, root: Path) -> dict[str, str]:
-    """The file's accepted old checksums (checksum -> reason); a DbtoolError at file:line for a bad line."""
+def accepted_checksums(text: str, path: Path, root: Path, report: Report | None = None) -> dict[str, str]:
+    """The file's accepted old checksums (checksum -> reason); a DbtoolError at file:line for a bad line
+    (or, with `report`, each bad line reported there and left out)."""
+    report = report or _sink(None)
     out = {}
     for a in accept_lines(text):
         if a.problem:
-            raise _fail(f"{rel(path, root)}:{a.line}: {a.problem}",
-                        hint="see docs/engine.md, \"Fixing an applied migration\"; `dbtool status` shows the "
-                             "checksum a database recorded")
+            report(_fail(f"{rel(path, root)}:{a.line}: {a.problem}",
+                         hint="see docs/engine.md, \"Fixing an applied migration\"; `dbtool status` shows the "
+                              "checksum a database recorded"))
+            continue
         out[a.checksum] = a.reason
     return out
 
@@ -321,10 +382,3 @@ def accepted_checksums(text: str, path: Path, root: Path) -> dict[str, str]:
 def transactional_flag(value: str) -> bool | None:
     """`-- transactional:` as migrate reads it: True, False, or None for anything else (refused)."""
     return {"true": True, "false": False}.get(value.strip().lower())
-
-
-def _transactional(value: str, path: Path, root: Path) -> bool:
-    flag = transactional_flag(value)
-    if flag is None:
-        raise _fail(f"{rel(path, root)}: `-- transactional: {value.strip()}` is neither true nor false")
-    return flag

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 
 import pytest
 
@@ -244,3 +246,102 @@ def test_text_in_square_brackets_is_printed_literally_never_as_markup(tmp_path, 
                      "SELECT 1;\n")
     res = run("migrate", "-d", empty_db, "--project", str(tmp_project.path))
     assert res.exit_code == 3 and "[bold]loud[/bold] [red]x" in res.stderr, res.stderr
+
+
+# ----- --version, -q, prompts ---------------------------------------------------------------------
+
+def test_version_prints_the_installed_version_without_loading_the_heavy_modules():
+    from importlib.metadata import version
+    res = run("--version")
+    assert res.exit_code == 0 and res.stdout == f"dbtool {version('dbtool')}\n"
+    probe = ("import sys\nsys.argv = ['dbtool', sys.argv[1]]\nfrom dbtool.cli import main\ntry:\n    main()\n"
+             "except SystemExit:\n    pass\nprint(sorted(m for m in ('sqlfluff', 'boto3', 'yaml', 'pglast', 'yoyo') "
+             "if m in sys.modules), file=sys.stderr)\n")
+    for flag in ("--version", "--help"):
+        p = subprocess.run([sys.executable, "-c", probe, flag], capture_output=True, text=True)
+        assert p.returncode == 0 and p.stderr.strip() == "[]", (flag, p.stderr)
+
+
+QUIET_COMMANDS = {("migrate",), ("rollback",), ("verify",), ("backup",), ("restore",), ("seed",)}
+
+
+def test_quiet_is_the_same_option_on_every_command_that_prints_progress():
+    import typer
+
+    from dbtool.cli import app
+    from test_docs import cli_commands
+    root = typer.main.get_command(app)
+    found = {}
+    for words in cli_commands(root):
+        cmd = root
+        for w in words:
+            cmd = cmd.commands[w]
+        for param in cmd.params:
+            if "--quiet" in getattr(param, "opts", []):
+                found[words] = (tuple(param.opts), param.help)
+    assert set(found) == QUIET_COMMANDS
+    assert {v for v in found.values()} == {(("--quiet", "-q"), "Print only errors, warnings and the final summary "
+                                                              "line (no progress, no per-item lines).")}
+
+
+def test_migrate_quiet_prints_one_summary_line_on_the_real_project(tmp_project, empty_db):
+    tmp_project.copy_real_migrations()
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool]\nowner_role = "maplatform_owner"\n')
+    p = subprocess.run([DBTOOL, "migrate", "-q", "-d", empty_db, "--project", str(tmp_project.path)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1, p.stdout
+    assert re.match(rf"^{empty_db.rsplit('/', 1)[1]}: applied \d+ migration\(s\), re-applied \d+ repeatable "
+                    r"object\(s\)(, \d+ cron job\(s\) changed)?$", lines[0]), lines[0]
+
+
+def test_rollback_quiet_prints_only_its_summary(tmp_project, empty_db):
+    proj = project_with_one_migration(tmp_project)
+    run("migrate", "-d", empty_db, "--project", proj)
+    p = subprocess.run([DBTOOL, "rollback", "-q", "--yes", "-d", empty_db, "--project", proj],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "" and p.stdout == f"{empty_db.rsplit('/', 1)[1]}: rolled back 1 migration(s)\n"
+
+
+def in_terminal(args: list[str], answer: str, cwd=None) -> subprocess.CompletedProcess:
+    """Run dbtool with a terminal on stdin (a pty) and type `answer`; stdout and stderr are captured."""
+    import os
+    import pty
+    main_fd, term_fd = pty.openpty()
+    try:
+        p = subprocess.Popen([DBTOOL, *args], stdin=term_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=cwd)
+        os.write(main_fd, answer.encode())
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        os.close(term_fd)
+        os.close(main_fd)
+    return subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+
+
+def test_no_at_the_rollback_prompt_cancels_with_exit_2_and_undoes_nothing(tmp_project, empty_db, conn_to):
+    proj = project_with_one_migration(tmp_project)
+    run("migrate", "-d", empty_db, "--project", proj)
+    p = in_terminal(["rollback", "-d", empty_db, "--project", proj], "n\n")
+    assert "Roll back 0001_create_a on" in p.stdout
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr == "error: cancelled: nothing was changed\n"
+    assert conn_to(empty_db).execute("SELECT to_regclass('public.a')").fetchone()[0] == "a"
+    p = in_terminal(["rollback", "-d", empty_db, "--project", proj], "y\n")
+    assert p.returncode == 0 and "rolled back 1 migration(s)" in p.stdout, p.stderr
+
+
+def test_no_at_the_dev_destroy_prompt_cancels_with_exit_2_and_keeps_the_data(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "x"\n')
+    kept = tmp_path / ".dbtool" / "dev" / "keep-me"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("data")
+    for answer in ("n\n", ""):  # "no", and end of input at the prompt
+        p = in_terminal(["dev", "destroy", "--project", str(tmp_path)], answer + ("\x04" if not answer else ""))
+        assert p.returncode == 2, (answer, p.stdout, p.stderr)
+        assert p.stderr.splitlines()[-1] == "error: cancelled: nothing was changed"
+        assert "Aborted" not in p.stdout + p.stderr
+    assert kept.read_text() == "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import cron, db, engine, ledger, migrations, repeatables
+from .. import cron, db, engine, ledger, migrations, repeatables, runner
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import DbtoolError
@@ -15,6 +15,8 @@ from ..migrations import Migration
 class MigrateResult:
     database: str
     dry_run: bool
+    # applied: {id, ms}; with --dry-run, what would run: {id, path, transactional, statements (count),
+    # sql: [{line, sql, lock_timeout, statement_timeout}]}
     applied: list[dict] = field(default_factory=list)
     # applied files edited since, whose `-- dbtool-accept-checksum:` names the recorded checksum:
     # {id, recorded, checksum, reason}; the record is brought to the file's checksum (not with --dry-run)
@@ -23,9 +25,33 @@ class MigrateResult:
     repeatables_pending: list[dict] = field(default_factory=list)
     repeatables_dropped: list[str] = field(default_factory=list)
     cron: dict | None = None
+    # --dry-run: the run's session settings and lock: {advisory_lock: {sql, wait}, lock_timeout,
+    # statement_timeout, concurrent_lock_timeout}; and why each repeatable file would be re-applied
+    session: dict | None = None
+    repeatable_reasons: dict[str, str] = field(default_factory=dict)
+    backup: str | None = None  # the archive --backup-first wrote
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def summary(self) -> str:
+        """The run in one line (all `migrate -q` prints)."""
+        would = self.dry_run
+        parts = [f"{'would apply' if would else 'applied'} {len(self.applied)} migration(s)"]
+        if self.repeatables:
+            parts.append(f"{'would re-apply' if would else 're-applied'} {len(self.repeatables)} repeatable object(s)")
+        if self.repeatables_dropped:
+            parts.append(f"{'would drop' if would else 'dropped'} {len(self.repeatables_dropped)} removed one(s)")
+        if self.repeatables_pending:
+            parts.append(f"{len(self.repeatables_pending)} repeatable object(s) waiting for a later migration")
+        changed = sum(len((self.cron or {}).get(k) or []) for k in ("scheduled", "updated", "unscheduled"))
+        if changed:
+            parts.append(f"{changed} cron job(s) changed")
+        if not (self.applied or self.repeatables or self.repeatables_dropped or self.accepted):
+            parts.append("nothing to do")
+        if self.backup:
+            parts.append(f"backup: {self.backup}")
+        return f"{self.database}: " + ", ".join(parts)
 
 
 def load(project: Project) -> tuple[list[Migration], list[repeatables.Repeatable]]:
@@ -91,7 +117,7 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
     with db.connection(url) as conn:
         result = MigrateResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
         if dry_run:
-            return _dry_run(conn, project, files, target, reps, result)
+            return _dry_run(conn, project, files, target, reps, result, settings)
         ledger.lock(conn, settings.lock_wait)
         try:
             ledger.ensure(conn)
@@ -114,16 +140,76 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
     return result
 
 
-def _dry_run(conn, project, files, target, reps, result: MigrateResult) -> MigrateResult:
+def _dry_run(conn, project, files, target, reps, result: MigrateResult, settings: Settings) -> MigrateResult:
+    """What a run would do, read without the lock and without writing: each pending migration's
+    statements with the session settings they would run under, the repeatable files to re-apply."""
     done = ledger.applied(conn)
     result.accepted = check_integrity(project, files, done)
+    result.session = {
+        "advisory_lock": {"sql": f"SELECT pg_try_advisory_lock({ledger.LOCK_KEY})", "wait": settings.lock_wait},
+        "lock_timeout": settings.lock_timeout, "statement_timeout": settings.statement_timeout,
+        "concurrent_lock_timeout": settings.concurrent_lock_timeout, "creates_ledger": not ledger.exists(conn)}
     for m in target:
         if m.id not in done:
-            result.applied.append({"id": m.id, "statements": len(m.statements), "transactional": m.transactional})
+            result.applied.append({
+                "id": m.id, "path": migrations.rel(m.path, project.root), "transactional": m.transactional,
+                "statements": len(m.statements),
+                "sql": [{"line": st.line, "sql": st.sql[migrations.code_start(st.sql):].strip(),
+                         "lock_timeout": (settings.concurrent_lock_timeout
+                                          if not m.transactional and runner.is_concurrent(st.sql)
+                                          else settings.lock_timeout),
+                         "statement_timeout": settings.statement_timeout} for st in m.statements]})
     plan = repeatables.plan(conn, reps)
     result.repeatables = [r.rel for r in plan.apply]
+    result.repeatable_reasons = {r.rel: plan.reasons.get(r.rel, "changed") for r in plan.apply}
     result.repeatables_dropped = [p for p, _, _ in plan.drop]
     return result
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def plan_script(res: MigrateResult) -> str:
+    """`migrate --dry-run` for a DBA's review: the SQL each pending migration would run, in order,
+    wrapped in what dbtool does around it (the lock, the transaction, the session settings, the
+    record), as a script to read; dbtool's own steps are comments."""
+    s = res.session or {}
+    lock = s.get("advisory_lock") or {}
+    out = [f"-- dbtool migrate --dry-run on {res.database}: nothing has been run",
+           f"-- The migration lock: {lock.get('sql')}, retried for up to {lock.get('wait')} (--lock-wait),",
+           "-- held by this connection for the whole run and released at its end (pg_advisory_unlock)."]
+    if s.get("creates_ledger"):
+        out.append(f"-- dbtool first creates its bookkeeping: schema {ledger.SCHEMA} (migrations, repeatables, log).")
+    for m in res.applied:
+        n = m["statements"]
+        out.append("")
+        if m["transactional"]:
+            out += [f"-- {m['id']} ({m['path']}, {n} statement(s)): one transaction, with its record",
+                    "BEGIN;",
+                    f"SET LOCAL lock_timeout = {_quote(s.get('lock_timeout'))};",
+                    f"SET LOCAL statement_timeout = {_quote(s.get('statement_timeout'))};"]
+            out += [f"-- {m['path']}:{st['line']}\n{st['sql']};" for st in m["sql"]]
+            out += [f"-- dbtool: RESET ROLE; record {m['id']} in dbtool.migrations and dbtool.log", "COMMIT;"]
+            continue
+        out += [f"-- {m['id']} ({m['path']}, {n} statement(s)): transactional: false, each statement commits "
+                "on its own;",
+                "-- dbtool first drops INVALID indexes this file builds that a killed run left, and on failure "
+                "runs the paired rollback statements of the steps done"]
+        for st in m["sql"]:
+            if runner.is_concurrent(st["sql"]):
+                out.append("-- CONCURRENTLY waits for older transactions without blocking anyone: "
+                           "concurrent_lock_timeout (0: no limit)")
+            out += [f"SET lock_timeout = {_quote(st['lock_timeout'])};",
+                    f"SET statement_timeout = {_quote(st['statement_timeout'])};",
+                    f"-- {m['path']}:{st['line']}\n{st['sql']};"]
+        out.append(f"-- dbtool: RESET ALL; record {m['id']} in dbtool.migrations and dbtool.log")
+    if res.repeatables or res.repeatables_dropped:
+        out += ["", "-- Then, in one transaction, the repeatable objects (each file as it is in sql/):"]
+        out += [f"--   re-apply {r} ({res.repeatable_reasons.get(r, 'changed')})" for r in res.repeatables]
+        out += [f"--   drop the object of removed file {r}" for r in res.repeatables_dropped]
+    out += ["", "-- Then reconcile pg_cron's jobs with ops.cron_jobs (docs/cron.md)."]
+    return "\n".join(out)
 
 
 def backup_first(url: str, project: Project, to: str | None, backup_dir: str | None, progress=None) -> str | None:

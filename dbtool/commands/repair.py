@@ -21,10 +21,11 @@ def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[s
         ledger.lock(conn, settings.lock_wait)
         try:
             applied = ledger.applied(conn)
+            # an id or its number (0007), as `migrate --to` takes it, among the migrations this database applied
+            accept = [_applied_id(applied, given, "--accept") for given in accept]
+            forget = [_applied_id(applied, given, "--forget") for given in forget]
             with conn.transaction():
                 for mid in accept:
-                    if mid not in applied:
-                        raise UsageError(f"--accept {mid}: not an applied migration")
                     if mid not in files:
                         raise UsageError(f"--accept {mid}: the file is gone", hint=f"use --forget {mid}")
                     m = files[mid]
@@ -34,8 +35,6 @@ def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[s
                                reason or f"accepted edit (was {applied[mid].checksum[:12]})")
                     done_msgs.append(f"accepted the edited {mid}")
                 for mid in forget:
-                    if mid not in applied:
-                        raise UsageError(f"--forget {mid}: not an applied migration")
                     if mid in files:
                         raise UsageError(f"--forget {mid}: the file still exists",
                                          hint="forget is for files removed on purpose; use rollback to undo one")
@@ -45,3 +44,13 @@ def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[s
         finally:
             ledger.unlock(conn)
     return done_msgs
+
+
+def _applied_id(applied: dict, given: str, option: str) -> str:
+    if given in applied:
+        return given
+    if not any(given in (mid, mid.split("_", 1)[0]) for mid in applied):
+        raise UsageError(f"{option} {given}: not an applied migration",
+                         hint="give the id or number of a migration this database applied, as `dbtool status` "
+                              "lists them")
+    return migrations.find_id(list(applied), given, "applied migration", option)  # ambiguous: says which

@@ -66,6 +66,7 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
             if confirm and targets and not dry_run:
                 confirm(targets, result.database)
             if not dry_run:  # as migrate does, once confirmed: records that match the files again
+                ledger.ensure(conn)  # a ledger older than dbtool.log.duration_ms gains the column
                 migrate_cmd.record_accepted(conn, result.accepted)
             for i, mid in enumerate(targets, 1):
                 if dry_run:

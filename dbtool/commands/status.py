@@ -1,12 +1,16 @@
-"""`dbtool status`: what is applied, pending, edited since applied, or applied but gone from disk."""
+"""`dbtool status`: what is applied, pending, edited since applied, or applied but gone from disk.
+
+Status reports, it does not refuse: a migrations folder that migrate and rollback refuse (two files
+with one number after a branch merge, a missing rollback file...) is listed as problems, next to
+everything else it can show, so that the DBA sees the database's state while the folder is fixed."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .. import db, ledger, repeatables
+from .. import db, ledger, migrations, repeatables
 from ..config import Project
-from . import migrate as migrate_cmd
+from ..errors import DbtoolError
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Entry:
     # applied, then edited, and the file accepts the recorded checksum (`-- dbtool-accept-checksum:`):
     # {"checksum": the recorded one, "reason": the file's}; the next migrate records the new checksum
     accepted: dict | None = None
+    duration_ms: int | None = None  # how long the migration took to apply (the ledger's record)
 
 
 @dataclass
@@ -26,11 +31,25 @@ class StatusReport:
     database: str
     migrations: list[Entry] = field(default_factory=list)
     repeatables: list[Entry] = field(default_factory=list)
+    # what makes the migrations folder unsound (migrate and rollback refuse it): {problem, hint}
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def version(self) -> str | None:
+        """The database's current version: its newest applied migration, in file order (the ledger's
+        greatest id when none of its migrations has a file any more)."""
+        applied = [e.id for e in self.migrations if e.state in ("applied", "changed")]
+        return applied[-1] if applied else max((e.id for e in self.migrations if e.state == "missing"), default=None)
 
     @property
     def attention(self) -> list[Entry]:
-        """Entries that make `status --exit-code` return 1."""
+        """Entries that are not up to date (pending, changed, missing)."""
         return [e for e in self.migrations + self.repeatables if e.state != "applied"]
+
+    @property
+    def findings(self) -> int:
+        """What makes `status --exit-code` return 1: entries not up to date, and problems of the folder."""
+        return len(self.attention) + len(self.problems)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -39,18 +58,22 @@ class StatusReport:
         return out
 
     def as_dict(self) -> dict:
-        return {"database": self.database, "counts": self.counts(),
+        return {"database": self.database, "version": self.version, "counts": self.counts(),
                 "migrations": [asdict(e) for e in self.migrations],
-                "repeatables": [asdict(e) for e in self.repeatables]}
+                "repeatables": [{k: v for k, v in asdict(e).items() if k != "duration_ms"} for e in self.repeatables],
+                "problems": self.problems}
 
 
 def status(url: str, project: Project) -> StatusReport:
-    files, reps = migrate_cmd.load(project)
+    problems: list[DbtoolError] = []
+    files = migrations.read(project.migrations_dir, project.root, problems=problems)
+    reps = repeatables.read(project.sql_dir, project.root)
     with db.connection(url) as conn:
         report = StatusReport(database=db.scalar(conn, "SELECT current_database()"))
         done = ledger.applied(conn)
         report.migrations = _migrations(files, done)
         report.repeatables = _repeatables(conn, reps)
+    report.problems = [{"problem": p.message, "hint": p.hint} for p in problems]
     return report
 
 
@@ -69,15 +92,16 @@ def _migrations(files, done: dict[str, ledger.Applied]) -> list[Entry]:
         elif rec.checksum != m.checksum:
             state = "changed"
             notes.append(f"edited after it was applied; the database recorded checksum {rec.checksum}")
-        if state == "applied" and rec.rollback_checksum and rec.rollback_checksum != m.rollback_checksum:
+        if (state == "applied" and rec.rollback_checksum and m.rollback_checksum
+                and rec.rollback_checksum != m.rollback_checksum):
             notes.append("rollback file edited since applied")
         out.append(Entry(m.id, state, f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by,
-                         "; ".join(notes) or None, accepted))
+                         "; ".join(notes) or None, accepted, rec.duration_ms))
     known = {m.id for m in files}
     for mid, rec in done.items():
         if mid not in known:
             out.append(Entry(mid, "missing", f"{rec.applied_at:%Y-%m-%d %H:%M:%S%z}", rec.applied_by,
-                             "applied, but the file is gone"))
+                             "applied, but the file is gone", duration_ms=rec.duration_ms))
     return out
 
 
