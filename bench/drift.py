@@ -107,7 +107,7 @@ def run(url: str, args) -> str:
             cron.sync(live, conn)
         workdir = Path(tmp)
         rows = [measure(live, project, args.runs, workdir, "migrated schema")]
-        am = timed(lambda: drift_cmd.drift(live, project, against_migrations=True), max(1, args.runs // 2))
+        am = timed(lambda: drift_cmd.drift(live, project, against_migrations=True, server_url=url), max(1, args.runs // 2))
         with db.connection(live) as conn:
             conn.execute(EXTRA_TABLES.replace("@N@", str(int(args.tables))))
             conn.execute("ANALYZE")

@@ -1,5 +1,9 @@
 """Throwaway databases and clusters: verify, drift --against-migrations, snapshot --from-migrations
-and lint build the schema in one, then remove it (its cron jobs included) however the block ends."""
+and lint build the schema in one, then remove it (its cron jobs included) however the block ends.
+
+Where: a throwaway local cluster by default (`server(None)`), so that no command creates databases
+on a server it was not told to (production, typically, where DATABASE_URL points); on a server only
+when given one explicitly (`--server-url URL`), which needs CREATEDB there."""
 
 from __future__ import annotations
 
@@ -25,8 +29,9 @@ def create(url: str, name: str) -> str:
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         except psycopg.Error as exc:
             raise DbtoolError(f"cannot create the scratch database {name}: {db.server_error(exc).message}",
-                              hint="the role needs CREATEDB on that server (or give another server "
-                                   "with --database-url)") from None
+                              hint="the role needs CREATEDB on that server; give another server with "
+                                   "--server-url, or leave --server-url out to build in a throwaway local "
+                                   "cluster") from None
     return db.with_dbname(url, name)
 
 
@@ -67,15 +72,47 @@ TEMP_SERVER_OPTIONS = " ".join([
 ])
 
 
+LOCAL = "a temporary local cluster"
+
+
+def where(server_url: str | None) -> str:
+    """Where `server(server_url)` builds, fit to print (no password)."""
+    if server_url is None:
+        return LOCAL
+    return f"a scratch database on the server of {db.describe(server_url).rsplit('/', 1)[0]}"
+
+
+@contextmanager
+def server(server_url: str | None) -> Iterator[str]:
+    """The server to create scratch databases on: `server_url`'s when given, else a throwaway local
+    cluster of this machine's PostgreSQL (PG_BINDIR's, else Debian's), started here and removed
+    afterwards. Yields a URL to connect to for CREATE DATABASE."""
+    if server_url is not None:
+        yield server_url
+        return
+    with temporary_cluster() as url:
+        yield url
+
+
+def _or_server_url(exc: DbtoolError) -> DbtoolError:
+    """The same error, its hint naming the other way: a scratch database on a server."""
+    also = "or pass --server-url URL to build in a scratch database on that server (needs CREATEDB there)"
+    return type(exc)(exc.message, hint=f"{exc.hint}; {also}" if exc.hint else also[3:],
+                     exit_code=exc.exit_code, detail=exc.detail)
+
+
 @contextmanager
 def temporary_cluster() -> Iterator[str]:
     """A throwaway local PostgreSQL with the schema's extensions, removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="dbtool-scratch-"))
     datadir = home / "pgdata"
     try:
-        cluster.initdb(datadir)
-        port = cluster.free_port()
-        cluster.start(datadir, port, home / "postgresql.log", TEMP_SERVER_OPTIONS)
+        try:
+            cluster.initdb(datadir)
+            port = cluster.free_port()
+            cluster.start(datadir, port, home / "postgresql.log", TEMP_SERVER_OPTIONS)
+        except DbtoolError as exc:  # no local PostgreSQL, or it did not start: say what else works
+            raise _or_server_url(exc) from None
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:

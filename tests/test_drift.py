@@ -24,6 +24,7 @@ from dbtool.cli import app
 from dbtool.commands import drift as drift_cmd
 from dbtool.commands import snapshot as snap_cmd
 from dbtool.commands.migrate import migrate
+from scratch_support import databases_created_on
 
 runner = CliRunner()
 JOB_ROLE = "maplatform_owner"  # owns ops.cron_jobs: every pg_cron job runs as it (dbtool/cron.py)
@@ -350,22 +351,36 @@ def test_a_column_inherited_in_one_database_and_also_declared_locally_in_the_oth
 
 # ----- against migrations, versions, the command line -------------------------------------------
 
-def test_against_migrations_an_untouched_database_has_no_drift_and_the_scratch_is_dropped(
+def test_against_migrations_builds_in_a_local_cluster_and_creates_no_database_on_the_server(
         migrated_db, project, server):
-    url = migrated_db
-    with psycopg.connect(url, autocommit=True) as conn:
-        cron.sync(url, conn)
-    assert drift_cmd.drift(url, project, against_migrations=True).changes == []
+    url = prepare(migrated_db)
+    with databases_created_on(server.url()) as created:  # as a DBA runs it: the database from DATABASE_URL
+        res = runner.invoke(app, ["drift", "--against-migrations", "--project", str(project.root)],
+                            env={"DATABASE_URL": url})
+    assert res.exit_code == 0, res.output
+    assert created == set()
+    version = snap_cmd.migration_ids(project)[-1]  # the clone is at head
+    assert res.stdout.strip() == (f"{dbname(url)}: no drift from migrations/ at {version} "
+                                  "(built in a temporary local cluster)")
+
+
+def test_against_migrations_with_server_url_builds_on_that_server_and_drops_the_scratch_database(
+        migrated_db, project, server):
+    url = prepare(migrated_db)
+    with databases_created_on(server.url()) as created:
+        rep = drift_cmd.drift(url, project, against_migrations=True, server_url=server.url())
+    assert rep.changes == [] and rep.against.endswith(f"(built in a scratch database on the server of "
+                                                      f"{server.user}@{server.host}:{server.port})")
+    assert len(created) == 1 and next(iter(created)).startswith("dbtool_scratch_")  # and gone again
     with server.admin() as c:
-        assert not c.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbtool_scratch_%'").fetchall()
         assert not c.execute("SELECT 1 FROM cron.job WHERE database LIKE 'dbtool_scratch_%'").fetchall()
 
 
-def test_against_migrations_reports_a_change_made_by_hand(migrated_db, project, conn_to):
+def test_against_migrations_reports_a_change_made_by_hand(migrated_db, project, conn_to, server):
     conn = conn_to(migrated_db)
     cron.sync(migrated_db, conn)
     conn.execute("CREATE SCHEMA reporting")
-    rep = drift_cmd.drift(migrated_db, project, against_migrations=True)
+    rep = drift_cmd.drift(migrated_db, project, against_migrations=True, server_url=server.url())
     assert [(c.action, c.kind, c.name) for c in rep.changes] == [("added", "schema", "reporting")]
 
 
@@ -375,12 +390,12 @@ TWO_MIGRATIONS = [("0001_create_a", "CREATE TABLE public.a (id integer PRIMARY K
 
 
 @pytest.fixture
-def behind(tmp_project, empty_db):
+def behind(tmp_project, empty_db, server):
     """A two-migration project with a snapshot of head, and a database at its first migration."""
     for mid, fwd, rb in TWO_MIGRATIONS:
         tmp_project.pair(mid, f"-- Why: test.\n{fwd}\n", f"{rb}\n")
     proj = tmp_project.load()
-    built = snap_cmd.from_migrations(empty_db, proj)
+    built = snap_cmd.from_migrations(server.url(), proj)
     snap_cmd.write(built, snap_cmd.snapshot_file(proj, built.edition))  # the committed file of this edition
     migrate(empty_db, proj, to="0001_create_a")
     return empty_db, proj
@@ -389,16 +404,63 @@ def behind(tmp_project, empty_db):
 def test_a_database_behind_head_is_not_compared_with_the_head_snapshot(behind):
     url, proj = behind
     res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root)])
+    said = " ".join(res.stderr.split())
     assert res.exit_code == 2
-    assert "is at 0001_create_a, but snapshot" in res.stderr and "is the snapshot of 0002_add_a_note" in res.stderr
-    assert "--against-migrations" in res.stderr
+    assert "is at 0001_create_a, but snapshot.yaml is the snapshot of 0002_add_a_note, a newer version" in said
+    assert "`dbtool migrate` brings it to head" in said and "--against-migrations" in said
 
 
 def test_a_database_behind_head_compares_with_migrations_at_its_own_version(behind):
     url, proj = behind
     res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root), "--against-migrations"])
     assert res.exit_code == 0, res.output
-    assert "no drift from migrations/ at 0001_create_a" in res.stdout
+    assert "no drift from migrations/ at 0001_create_a (built in a temporary local cluster)" in res.stdout
+
+
+def test_a_committed_snapshot_older_than_the_database_is_out_of_date_not_the_database(behind, tmp_project, server):
+    """`dbtool new x; dbtool migrate; dbtool drift` before `make snapshot`: the database is at head,
+    the committed file is not; the fix is the file, and migrate would change nothing."""
+    url, proj = behind
+    built = snap_cmd.from_migrations(server.url(), proj, to="0001_create_a")
+    committed = snap_cmd.snapshot_file(proj, built.edition)
+    snap_cmd.write(built, committed)  # the committed snapshot of 0001; then 0002 was added and applied
+    migrate(url, proj)
+    res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root)])
+    said = " ".join(res.stderr.split())
+    assert res.exit_code == 2, res.output
+    assert (f"error: {committed.relative_to(proj.root)} is out of date: it is the snapshot of 0001_create_a, "
+            f"but {dbname(url)} is at 0002_add_a_note") in said
+    assert f"refresh the committed snapshot: {snap_cmd.make_command(built.edition)}" in said
+    assert f"dbtool snapshot --from-migrations --out {committed.relative_to(proj.root)}" in said
+    assert "--against-migrations" in said and "dbtool migrate" not in said
+    tmp_project.pair("0003_add_a_size", "-- Why: test.\nALTER TABLE public.a ADD COLUMN size int;\n",
+                     "ALTER TABLE public.a DROP COLUMN size;\n")  # and one more, not applied yet
+    res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root)])
+    said = " ".join(res.stderr.split())
+    assert res.exit_code == 2 and "is at 0002_add_a_note and migrations/ end at 0003_add_a_size" in said
+    snap_cmd.write(snap_cmd.from_migrations(server.url(), proj, to="0002_add_a_note"), committed)  # refreshed
+    res = runner.invoke(app, ["drift", "-d", url, "--project", str(proj.root)])
+    assert res.exit_code == 0 and f"no drift from {committed}" in res.stdout, res.output
+
+
+def test_a_snapshot_without_a_version_is_compared_with_a_database_without_migrations(
+        db_factory, conn_to, project, migrated_db, tmp_path):
+    """Inside a project with migrations, a snapshot of a database that has none is not taken for
+    the snapshot of the newest migration."""
+    reference, live_db = db_factory(), db_factory()
+    conn_to(reference).execute("CREATE TABLE public.x (id int)")
+    conn_to(live_db).execute("CREATE TABLE public.x (id int); CREATE TABLE public.y (id int)")
+    path = tmp_path / "reference.yaml"
+    snap_cmd.write(snap_cmd.take(reference, project), path)
+    assert "# head: (no migration applied)" in path.read_text() and snap_cmd.read_file(path).version is None
+    res = runner.invoke(app, ["drift", "-d", live_db, "--against", str(path), "--project", str(project.root)])
+    assert res.exit_code == 1, res.output
+    assert res.stdout.splitlines()[0] == "added    table  public.y"
+    res = runner.invoke(app, ["drift", "-d", reference, "--against", str(path), "--project", str(project.root)])
+    assert res.exit_code == 0 and "no drift" in res.stdout, res.output
+    res = runner.invoke(app, ["drift", "-d", migrated_db, "--against", str(path), "--project", str(project.root)])
+    said = " ".join(res.stderr.split())
+    assert res.exit_code == 2 and "but reference.yaml is the snapshot of no migration applied, an older version" in said
 
 
 def test_drift_command_exit_codes_text_and_json(live, project, head_file):
@@ -430,7 +492,10 @@ def test_drift_usage_errors_are_one_line_with_a_hint(migrated_db, tmp_path, proj
     bad = runner.invoke(app, ["drift", "-d", migrated_db, "--against", str(tmp_path / "bad.yaml"),
                               "--project", str(project.root)])
     assert bad.exit_code == 2 and "is not a dbtool snapshot" in bad.stderr
-    assert "Traceback" not in both.output + missing.output + bad.output
+    server_only = runner.invoke(app, ["drift", "-d", migrated_db, "--server-url", migrated_db,
+                                      "--project", str(project.root)])
+    assert server_only.exit_code == 2 and "--server-url only makes sense with --against-migrations" in server_only.stderr
+    assert "Traceback" not in both.output + missing.output + bad.output + server_only.output
 
 
 # ----- the committed snapshot of the server's edition ------------------------------------------
@@ -487,7 +552,7 @@ def test_in_the_cron_database_itself_pg_crons_own_objects_are_not_drift(cron_app
         live = snap_cmd.take(url, project).data
         assert not [(kind, name) for kind, objs in live.items() for name in objs if name.startswith("cron.")]
         assert live["cron_job"] and {j["username"] for j in live["cron_job"].values()} == {JOB_ROLE}
-        rep = drift_cmd.drift(url, project, against_migrations=True)
+        rep = drift_cmd.drift(url, project, against_migrations=True, server_url=admin_url)
         assert [(c.action, c.kind, c.name) for c in rep.changes] == []
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:

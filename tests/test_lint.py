@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import textwrap
@@ -15,6 +16,7 @@ from cli_support import DBTOOL
 from dbtool.commands.lint import lint
 from dbtool.errors import UsageError
 from dbtool.lint.rules import RULES
+from scratch_support import databases_created_on
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "-- Test migration.\n--\n-- Why: a test needs it.\n"
@@ -30,6 +32,10 @@ def proj(tmp_project):
 
 def pair(proj, mid: str, forward: str, rollback: str = "DROP TABLE IF EXISTS public.nothing;\n") -> None:
     proj.pair(mid, HEADER + textwrap.dedent(forward).lstrip(), HEADER + textwrap.dedent(rollback).lstrip())
+
+
+def dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1]
 
 
 def hits(report, layer: str | None = None) -> set[tuple[str, str, int]]:
@@ -157,6 +163,85 @@ def test_a_migrated_database_is_checked_in_place_and_left_as_it_was(proj, empty_
     assert ("plpgsql/undefined-column", "migrations/0001_create_things.sql", 10) in hits(rep)
     assert conn_to(empty_db).execute(
         "SELECT count(*) FROM pg_extension WHERE extname = 'plpgsql_check'").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("source", ["DATABASE_URL", "PG variables"])
+def test_bodies_are_checked_in_the_database_of_database_url_or_the_pg_variables(proj, empty_db, server, source):
+    """As every command reads its database (README): --database-url, else DATABASE_URL, else PG*."""
+    from dbtool.commands.migrate import migrate
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    migrate(empty_db, proj.load(), sync_cron=False)
+    env = {"DATABASE_URL": empty_db} if source == "DATABASE_URL" else {
+        "PGHOST": server.host, "PGPORT": str(server.port), "PGUSER": server.user, "PGDATABASE": dbname(empty_db)}
+    res = cli("--project", str(proj.path), "--layer", "bodies", env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "migrations/0001_create_things.sql:10:5: error plpgsql/undefined-column" in res.stdout
+    said = " ".join(res.stderr.split())
+    assert f"note: function bodies are checked in {server.user}@{server.host}:{server.port}/{dbname(empty_db)}, " \
+           f"from {'DATABASE_URL' if source == 'DATABASE_URL' else 'the PG* variables'}" in said
+    # an explicit source wins: DATABASE_URL (here a server that does not exist) is not read
+    res = cli("--project", str(proj.path), "--layer", "bodies", "--server-url", server.url(),
+              env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"})
+    assert res.returncode == 1 and "plpgsql/undefined-column" in res.stdout, res.stderr
+
+
+def test_with_given_files_only_the_functions_they_define_are_checked(proj, server):
+    pair(proj, "0001_create_things", FUNCTIONS, "DROP TABLE public.things;\nDROP SCHEMA app CASCADE;\n")
+    pair(proj, "0002_create_thing_count", """
+        CREATE FUNCTION app.thing_count() RETURNS bigint
+        LANGUAGE plpgsql STABLE SET search_path = pg_catalog
+        AS $$
+        BEGIN
+            RETURN (SELECT count(*) FROM public.things AS t WHERE t.colour = 'red');
+        END
+        $$;
+        """, "DROP FUNCTION app.thing_count();\n")
+    only = str(proj.path / "migrations" / "0002_create_thing_count.sql")
+    rep = lint(proj.load(), paths=[only], server_url=server.url(), layers=["bodies"])
+    assert hits(rep) == {("plpgsql/undefined-column", "migrations/0002_create_thing_count.sql", 8)}
+    assert "plpgsql_check checked 1 of 4 (those defined in the files linted) PL/pgSQL function(s)" in rep.notes
+    rep = lint(proj.load(), server_url=server.url(), layers=["bodies"])
+    assert len(hits(rep)) == 4 and "plpgsql_check checked 4 PL/pgSQL function(s)" in rep.notes
+    pair(proj, "0003_create_notes", "CREATE TABLE public.notes (id bigint);\n", "DROP TABLE public.notes;\n")
+    with databases_created_on(server.url()) as created:  # no function there: no scratch database to build
+        rep = lint(proj.load(), paths=[str(proj.path / "migrations" / "0003_create_notes.sql")],
+                   server_url=server.url(), layers=["bodies"])
+    assert created == set() and rep.clean and rep.layers["bodies"] == "ran"
+    assert rep.notes == ["plpgsql_check: the files linted define no function"]
+
+
+# ----- style: sqlfluff's findings are kept per file -----------------------------------------------
+
+def test_sqlfluff_findings_are_reused_until_the_file_or_the_sqlfluff_config_changes(proj, monkeypatch):
+    from sqlfluff.core import Linter
+    calls = []
+    real = Linter.lint_paths
+
+    def counted(self, paths, *args, **kwargs):
+        calls.append(sorted(Path(p).name for p in paths))
+        return real(self, paths, *args, **kwargs)
+
+    monkeypatch.setattr(Linter, "lint_paths", counted)
+    pair(proj, "0001_create_deals", "create TABLE public.deals (id bigint);\n", "DROP TABLE public.deals;\n")
+    first = lint(proj.load(), layers=["style"])
+    assert hits(first) == {("sqlfluff/CP01", "migrations/0001_create_deals.sql", 4)}
+    assert calls == [["0001_create_deals.rollback.sql", "0001_create_deals.sql"]]
+    again = lint(proj.load(), layers=["style"])  # nothing changed: sqlfluff is not run
+    assert again.findings == first.findings and len(calls) == 1
+    (proj.path / "migrations" / "0001_create_deals.sql").write_text(HEADER + "CREATE TABLE public.deals (id bigint);\n")
+    fixed = lint(proj.load(), layers=["style"])  # the edited file only
+    assert fixed.clean and calls[-1] == ["0001_create_deals.sql"]
+    config = proj.path / ".sqlfluff"
+    config.write_text(config.read_text().replace("capitalisation_policy = upper", "capitalisation_policy = lower", 1))
+    from sqlfluff.core.config import file, loader
+    loader.load_config_at_path.cache_clear()  # sqlfluff keeps the config files it read in this process;
+    file.load_config_file_as_dict.cache_clear()  # each `dbtool lint` is a new one
+    lower = lint(proj.load(), layers=["style"])  # another config: both files again
+    assert calls[-1] == ["0001_create_deals.rollback.sql", "0001_create_deals.sql"]
+    assert ("sqlfluff/CP01", "migrations/0001_create_deals.sql", 4) in hits(lower)
+    monkeypatch.setenv("DBTOOL_LINT_CACHE", "off")
+    assert lint(proj.load(), layers=["style"]).findings == lower.findings and len(calls) == 4
+    assert (proj.path / ".dbtool" / "cache" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 # ----- project rules -----------------------------------------------------------------------------
@@ -373,8 +458,11 @@ def test_every_dbtool_rule_has_a_doc_page_with_its_hint():
 
 # ----- CLI: text, --json, exit codes, --changed --------------------------------------------------
 
-def cli(*args, cwd=None):
-    return subprocess.run([DBTOOL, "lint", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def cli(*args, cwd=None, env=None):
+    """`dbtool lint ARGS` as a process; `env` is added to an environment without any database URL."""
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith(("PG", "DBTOOL_LINT_"))}
+    return subprocess.run([DBTOOL, "lint", *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**base, **(env or {})})
 
 
 def test_cli_prints_one_finding_per_line_then_a_summary_and_exits_1(proj):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from dbtool import catalog, cron
 from dbtool.cli import app
 from dbtool.commands import snapshot as snap_cmd
+from scratch_support import databases_created_on
 
 runner = CliRunner()
 
@@ -333,6 +334,41 @@ def test_snapshot_from_migrations_builds_and_drops_a_scratch_database(migrated_d
     with server.admin() as c:
         assert not c.execute("SELECT datname FROM pg_database WHERE datname LIKE 'dbtool_scratch_%'").fetchall()
         assert not c.execute("SELECT jobname FROM cron.job WHERE database LIKE 'dbtool_scratch_%'").fetchall()
+
+
+ONE_TABLE = ("0001_create_t", "-- Why: test.\nCREATE TABLE public.t (id int PRIMARY KEY);\n", "DROP TABLE public.t;\n")
+
+
+def test_snapshot_from_migrations_builds_in_a_local_cluster_even_with_database_url_set(server, tmp_project):
+    tmp_project.pair(*ONE_TABLE)
+    with databases_created_on(server.url()) as created:
+        res = runner.invoke(app, ["snapshot", "--from-migrations", "--project", str(tmp_project.path)],
+                            env={"DATABASE_URL": server.url("postgres")})
+    assert res.exit_code == 0, res.output
+    assert "public.t:" in res.stdout and "# head: 0001_create_t" in res.stdout
+    assert created == set()
+
+
+def test_snapshot_from_migrations_with_server_url_builds_on_that_server(server, tmp_project):
+    tmp_project.pair(*ONE_TABLE)
+    with databases_created_on(server.url()) as created:
+        res = runner.invoke(app, ["snapshot", "--from-migrations", "--server-url", server.url(),
+                                  "--project", str(tmp_project.path)])
+        assert res.exit_code == 0, res.output
+        assert "public.t:" in res.stdout
+        # what `SNAPSHOT_DATABASE_URL=... make snapshot` runs
+        assert snap_cmd.main(["--server-url", server.url(), "--project", str(tmp_project.path)]) == 0
+    assert len(created) == 2 and all(name.startswith("dbtool_scratch_") for name in created)  # both gone again
+    assert snap_cmd.read_file(tmp_project.path / "schema" / "snapshot.yaml").version == "0001_create_t"
+
+
+def test_snapshot_from_migrations_refuses_a_database_url_and_names_server_url(server, tmp_project):
+    tmp_project.pair(*ONE_TABLE)
+    res = runner.invoke(app, ["snapshot", "--from-migrations", "-d", server.url(), "--project", str(tmp_project.path)])
+    said = " ".join(res.stderr.split())
+    assert res.exit_code == 2 and "--from-migrations reads no database" in said and "--server-url URL" in said
+    res = runner.invoke(app, ["snapshot", "-d", server.url(), "--server-url", server.url()])
+    assert res.exit_code == 2 and "--server-url only makes sense with --from-migrations" in res.stderr
 
 
 def test_a_varchar_in_list_compares_equal_before_and_after_a_dump_and_restore():

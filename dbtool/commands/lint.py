@@ -15,13 +15,17 @@ from ..errors import DbtoolError, UsageError
 from ..lint import bodies, files, rules, safety, settings, style, suppress
 from ..lint.model import Finding, Report
 
-NO_DATABASE = ("skipped: no database; pass --database-url of a migrated database, --server-url of a server "
-               "to build one on, --temp-cluster, or --dev")
+NO_DATABASE = ("skipped: no database; pass --database-url of a migrated database (or set DATABASE_URL), "
+               "--server-url of a server to build one on, --temp-cluster, or --dev")
 
 
 def lint(project: Project, *, paths: list[str] | None = None, changed: bool = False, base: str | None = None,
          database_url: str | None = None, server_url: str | None = None, dev: bool = False,
-         temp_cluster: bool = False, layers: list[str] | None = None) -> Report:
+         temp_cluster: bool = False, layers: list[str] | None = None, environment: bool = False) -> Report:
+    """Lint the project's SQL. The bodies layer's database: `database_url` (checked in place), else a
+    scratch database built on `server_url`'s server, in a temporary local cluster (`temp_cluster`) or
+    on the dev cluster (`dev`); else, with `environment` (the command line), the database of
+    DATABASE_URL or the PG* variables, as every command reads it; else the layer is skipped."""
     started = time.monotonic()
     cfg = settings.load(project)
     if base and not changed:
@@ -33,7 +37,11 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     wanted = [x for x in cfg.layers if not layers or x in layers]
     found: list[Finding] = []
     if selected:
-        db_source = dict(database_url=database_url, server_url=server_url, dev=dev, temp_cluster=temp_cluster)
+        if environment and database_url is None and server_url is None and not (dev or temp_cluster) \
+                and "bodies" in wanted:
+            database_url = from_environment(report)
+        db_source = dict(database_url=database_url, server_url=server_url, dev=dev, temp_cluster=temp_cluster,
+                         only=selected if (paths or changed) else None)
         found += _run_layers(project, ws, cfg, selected, wanted, report, db_source)
     ran = {k for k, v in report.layers.items() if v == "ran"}
     chosen = [f for f in ws.files if f.rel in selected]
@@ -43,6 +51,23 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     report.sort()
     report.seconds = time.monotonic() - started
     return report
+
+
+def from_environment(report: Report) -> str | None:
+    """DATABASE_URL, else "" when PG* variables name a database (libpq reads them), else None; a
+    note says which database the bodies layer checks."""
+    try:
+        url = db.resolve_url(None)
+    except UsageError:
+        return None
+    source = "DATABASE_URL" if url else "the PG* variables"
+    try:
+        shown = db.describe(url)
+    except DbtoolError:
+        shown = "the database"
+    report.notes.append(f"function bodies are checked in {shown}, from {source} (--database-url, --server-url, "
+                        "--temp-cluster or --dev choose another)")
+    return url
 
 
 def _run_layers(project, ws, cfg, selected, wanted, report, db_source: dict) -> list[Finding]:
@@ -65,27 +90,32 @@ def _run_layers(project, ws, cfg, selected, wanted, report, db_source: dict) -> 
     return found
 
 
-def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster) -> list[Finding]:
-    if dev and not (database_url or server_url):
+def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster, only) -> list[Finding]:
+    if dev and database_url is None and server_url is None:
         from . import dev as dev_cmd
         try:
             server_url = db.with_dbname(dev_cmd.url(project), "postgres")
         except DbtoolError as exc:
             report.layers["bodies"] = f"skipped: --dev: {exc.message}"
             return []
-    if not (database_url or server_url or temp_cluster):
+    if database_url is None and server_url is None and not temp_cluster:
         report.layers["bodies"] = NO_DATABASE
         return []
-    if database_url:
+    if only is not None and not bodies.defines_functions(ws, only):  # nothing of theirs to check
+        report.layers["bodies"] = "ran"
+        report.notes.append("plpgsql_check: the files linted define no function")
+        return []
+    if database_url is not None:
         _note_if_behind(database_url, project, report)
     with ExitStack() as stack:
-        if not (database_url or server_url):
-            server_url = stack.enter_context(scratch.temporary_cluster())  # initdb + start: a few seconds
-        url = database_url or stack.enter_context(scratch.migrated(server_url, project, prefix="dbtool_lint_"))
-        checked = bodies.check(url, ws)
+        if database_url is None:
+            server_url = stack.enter_context(scratch.server(server_url))  # None: initdb + start, a few seconds
+            database_url = stack.enter_context(scratch.migrated(server_url, project, prefix="dbtool_lint_"))
+        checked = bodies.check(database_url, ws, only)
     report.layers["bodies"] = "ran"
     report.notes += checked.notes
-    report.notes.append(f"plpgsql_check checked {checked.functions} PL/pgSQL function(s)")
+    of = f" of {checked.total} (those defined in the files linted)" if only is not None else ""
+    report.notes.append(f"plpgsql_check checked {checked.functions}{of} PL/pgSQL function(s)")
     return checked.findings
 
 

@@ -94,15 +94,14 @@ def take(url: str, project: Project | None = None) -> Snapshot:
         return Snapshot(catalog.snapshot(conn, cron_conn=cron_conn), applied_version(conn, project), edition(conn))
 
 
-def from_migrations(url: str | None, project: Project, to: str | None = None) -> Snapshot:
+def from_migrations(server_url: str | None, project: Project, to: str | None = None) -> Snapshot:
     """The snapshot of a scratch database migrated from migrations/ and sql/ (up to `to`) on the
-    server of `url`, or, with no url, in a temporary local cluster. Its cron jobs are the ones the
+    server of `server_url` (needs CREATEDB there), or, with None, in a temporary local cluster (what
+    `dbtool snapshot --from-migrations` does unless given --server-url). Its cron jobs are the ones the
     migrations declare (ops.cron_jobs), run as the owner of that table as `dbtool migrate` would
     schedule them: scheduling them for real would create jobs on that server."""
-    if url is None:
-        with scratch.temporary_cluster() as tmp_url:
-            return from_migrations(tmp_url, project, to)
-    with scratch.migrated(url, project, to) as scratch_url, db.connection(scratch_url) as conn:
+    with scratch.server(server_url) as url, scratch.migrated(url, project, to) as scratch_url, \
+            db.connection(scratch_url) as conn:
         # cron_conn=conn: pg_cron's jobs of the scratch database are not read (there are none)
         data = catalog.snapshot(conn, cron_conn=conn)
         run_as = cron.job_role(conn)
@@ -126,11 +125,11 @@ def write(snap: Snapshot, out: Path | None, as_json: bool = False) -> str:
     return text
 
 
-def write_committed(url: str | None, project: Project) -> tuple[Path, Snapshot]:
-    """`make snapshot`: build head from migrations/ and sql/ (on the server of `url`, else in a
-    temporary local cluster of PG_BINDIR's PostgreSQL) and write it to the committed file of that
+def write_committed(server_url: str | None, project: Project) -> tuple[Path, Snapshot]:
+    """`make snapshot`: build head from migrations/ and sql/ (on the server of `server_url`, else in
+    a temporary local cluster of PG_BINDIR's PostgreSQL) and write it to the committed file of that
     server's edition."""
-    snap = from_migrations(url, project)
+    snap = from_migrations(server_url, project)
     path = snapshot_file(project, snap.edition)
     write(snap, path)
     return path, snap
@@ -162,7 +161,7 @@ def read_file(path: Path, edition: str | None = None) -> Snapshot:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dbtool.commands.snapshot [--database-url URL] [--project DIR]`: what `make snapshot`
+    """`python -m dbtool.commands.snapshot [--server-url URL] [--project DIR]`: what `make snapshot`
     runs. Writes the committed snapshot of the edition of the server it builds on."""
     import argparse
 
@@ -172,13 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     from ..output import err, handled
 
     parser = argparse.ArgumentParser(prog="python -m dbtool.commands.snapshot", description=main.__doc__)
-    parser.add_argument("--database-url", help="build in a scratch database on this server (default: a "
+    parser.add_argument("--server-url", help="build in a scratch database on this server (default: a "
                         "temporary local cluster of PG_BINDIR's PostgreSQL)")
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)  # the earlier name of --server-url
     parser.add_argument("--project", help="the project folder (default: found from here)")
     args = parser.parse_args(argv)
     try:
         with handled():
-            path, snap = write_committed(args.database_url or None, load(args.project))
+            path, snap = write_committed(args.server_url or args.database_url or None, load(args.project))
             shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
             err.print(f"wrote {shown} ({sum(len(v) for v in snap.data.values())} objects, version "
                       f"{snap.version or 'none'}, TimescaleDB edition {snap.edition or 'none'})", markup=False)

@@ -1,5 +1,8 @@
 """`dbtool verify`: on a scratch database, every migration must survive up, down, up.
 
+The scratch database is built in a throwaway local cluster, or on the server given explicitly
+(`--server-url`): never on the server of DATABASE_URL, which verify does not read.
+
 For each migration in order: apply it, roll it back, and the catalog (and the cron jobs it
 declares) must be exactly as before it; apply it again, and the catalog must be exactly as after
 the first apply. The first migration that breaks this is reported with the differences. At the
@@ -24,6 +27,7 @@ class VerifyResult:
     failed: str | None = None
     problem: str | None = None
     differences: list[dict] = field(default_factory=list)
+    built_in: str = scratch.LOCAL  # where the scratch database was: a temporary local cluster, or a server
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,14 +43,19 @@ def _changes(a: dict, b: dict) -> list[dict]:
     return [c.as_dict() for c in catalog.diff(a, b)]
 
 
-def verify(url: str, project: Project, *, settings: Settings | None = None, progress: Progress = _quiet,
-           scratch_name: str | None = None) -> VerifyResult:
+def verify(server_url: str | None, project: Project, *, settings: Settings | None = None,
+           progress: Progress = _quiet, scratch_name: str | None = None) -> VerifyResult:
+    """Up, down, up for every migration in a scratch database on the server of `server_url` (needs
+    CREATEDB there), or, with None, in a throwaway local cluster."""
     settings = settings or Settings.from_project(project)
     files, reps = migrate_cmd.load(project)
-    with scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:
+    progress("building", f"in {scratch.where(server_url)}", {})
+    with scratch.server(server_url) as url, \
+            scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:
         with db.connection(target) as conn:
             ledger.ensure(conn)
         result = _walk(target, project, files, settings, progress)
+        result.built_in = scratch.where(server_url)
         if result.ok:
             with db.connection(target) as conn:
                 engine.reapply(conn, project, reps, settings, strict=True)

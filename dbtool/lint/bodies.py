@@ -49,17 +49,25 @@ FROM plpgsql_check_function_tb(%(ident)s::regprocedure, COALESCE(%(relid)s::regc
 @dataclass
 class Checked:
     findings: list[Finding]
-    functions: int
+    functions: int  # checked
     notes: list[str]
+    total: int = 0  # PL/pgSQL functions in the database
 
 
-def check(url: str, ws: Workspace) -> Checked:
+def check(url: str, ws: Workspace, only: set[str] | None = None) -> Checked:
+    """plpgsql_check on every PL/pgSQL function of the database, or, with `only` (the files a
+    `--changed` or file-list run reports on), on those whose definition is in one of these files:
+    the others' findings would not be reported, and checking them costs time."""
     notes = []
+    checked = 0
     with db.connection(url) as conn, conn.transaction(force_rollback=True):  # leaves no trace
         _load_extension(conn)
         rows = conn.execute(FUNCTIONS).fetchall()
         findings = []
         for ident, schema, name, prosrc, is_trigger, is_event, relid, old, new in rows:
+            where = _locate(ws, schema, name, prosrc)
+            if only is not None and (where.file is None or where.file.rel not in only):
+                continue
             if is_event or (is_trigger and relid is None):
                 notes.append(f"{ident}: not checked (a trigger function that no trigger uses)")
                 continue
@@ -69,13 +77,19 @@ def check(url: str, ws: Workspace) -> Checked:
             except psycopg.Error as exc:
                 notes.append(f"{ident}: plpgsql_check could not check it: {str(exc).strip().splitlines()[0]}")
                 continue
+            checked += 1
             if any(r[-1] == "error" for r in result):
                 # a statement that fails to plan records no use of its variables and parameters,
                 # so "unused" and "never read" warnings about the same function are noise
                 result = [r for r in result if r[-1] != "warning extra"]
-            where = _locate(ws, schema, name, prosrc)
             findings += [_finding(ident, where, *r) for r in result]
-    return Checked(findings, len(rows), notes)
+    return Checked(findings, checked, notes, len(rows))
+
+
+def defines_functions(ws: Workspace, rels: set[str]) -> bool:
+    """Whether any of the files `rels` has a CREATE FUNCTION (read with PostgreSQL's parser)."""
+    return any(isinstance(s.node, objects.ast.CreateFunctionStmt)
+               for f in ws.files if f.rel in rels for s in f.statements)
 
 
 def _load_extension(conn: psycopg.Connection) -> None:

@@ -29,6 +29,15 @@ class Workspace:
     def files(self) -> list[SqlFile]:
         return [*self.forward, *self.rollbacks.values(), *self.repeatables, *self.other]
 
+    def only(self, rels: set[str]) -> "Workspace":
+        """The same workspace with only the files `rels` (for rules that look at one file at a time)."""
+        return Workspace(self.root, self.migrations_dir, self.sql_dir,
+                         forward=[f for f in self.forward if f.rel in rels],
+                         rollbacks={k: f for k, f in self.rollbacks.items() if f.rel in rels},
+                         repeatables=[f for f in self.repeatables if f.rel in rels],
+                         other=[f for f in self.other if f.rel in rels],
+                         strays=[s for s in self.strays if s in rels])
+
     @staticmethod
     def transactional(f: SqlFile) -> bool:
         """As `dbtool migrate` reads the file (a value it refuses counts as transactional here)."""

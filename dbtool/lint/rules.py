@@ -75,11 +75,17 @@ def at(rule: str, f: SqlFile, offset: int, message: str | None = None) -> Findin
 
 
 def check(ws: Workspace, cfg: LintConfig, selected: set[str]) -> list[Finding]:
-    checks = [syntax, names, rollbacks, headers, accept_checksums, owner_role, recreates, tenant_rls, repeatables,
-              search_path, schema_qualified]
+    """The rules' findings in the `selected` files. Rules about one file at a time read only those
+    (parsing a file costs about 2 ms, walking its tree for names more); the rules that span files
+    (numbers, rollback pairs, the roles migration, objects created earlier) read the whole project."""
+    narrow = ws.only(selected)
+    per_file = [syntax, headers, accept_checksums, tenant_rls, repeatables, search_path, schema_qualified]
     out = []
-    for fn in checks:
+    for fn in per_file:
+        out += [f for f in fn(narrow, cfg) if cfg.active(f.rule)]
+    for fn in (names, rollbacks, recreates):
         out += [f for f in fn(ws, cfg) if f.path in selected and cfg.active(f.rule)]
+    out += [f for f in owner_role(ws, cfg, selected) if f.path in selected and cfg.active(f.rule)]
     return out
 
 
@@ -150,7 +156,7 @@ def _sets_owner(f: SqlFile, owner: str) -> bool:
             and bool(first.args) and getattr(first.args[0].val, "sval", None) == owner)
 
 
-def owner_role(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
+def owner_role(ws: Workspace, cfg: LintConfig, selected: set[str] | None = None) -> Iterator[Finding]:
     # The roles migration: CREATE ROLE and the owner's name in one file, so that a role created by
     # EXECUTE format('CREATE ROLE %I', ...) from a list of names counts as well.
     owner = re.compile(rf"\b{re.escape(cfg.owner_role)}\b")
@@ -161,6 +167,8 @@ def owner_role(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
     later = [f for f in ws.forward[roles_at + 1:] if ws.transactional(f)]
     files = later + [ws.rollbacks[f.path.name[:-4]] for f in later if f.path.name[:-4] in ws.rollbacks]
     for f in files + ws.repeatables:
+        if selected is not None and f.rel not in selected:
+            continue
         if f.statements and not _sets_owner(f, cfg.owner_role):
             s = f.statements[0]
             yield finding("owner-role", f, s.line, s.col,
