@@ -238,7 +238,11 @@ def test_a_superuser_cron_job_of_this_database_is_reported(migrated_db, project,
         cc.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
         cc.execute("""INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, jobname)
                       VALUES ('0 * * * *', 'SELECT 1', 'localhost', 5432, %s, 'postgres', 'rogue')""", [database])
-    found = [f for f in run_audit(migrated_db, project).findings if f.rule == "rls-superuser-job"]
+    try:
+        found = [f for f in run_audit(migrated_db, project).findings if f.rule == "rls-superuser-job"]
+    finally:  # the cron database is shared by the whole session: leave no job behind
+        with psycopg.connect(server.url("postgres"), autocommit=True) as cc:
+            cc.execute("DELETE FROM cron.job WHERE jobname = 'rogue'")
     assert [f.object for f in found] == ["pg_cron job rogue"]
 
 
