@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml scripts/install-python.sh
 	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/install-python.sh
 	@touch $@
 
+# Two workers, each with its own clusters (tests/conftest.py); TEST_JOBS=0 runs the suite in one process.
+TEST_JOBS ?= 2
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS)
 
 demo: setup
 	$(BIN)/dbtool dev up
@@ -42,7 +44,7 @@ lint: setup
 snapshot: setup
 	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
 		$(BIN)/python -m dbtool.commands.snapshot \
-		$(if $(SNAPSHOT_DATABASE_URL),--database-url '$(SNAPSHOT_DATABASE_URL)')
+		$(if $(SNAPSHOT_DATABASE_URL),--server-url '$(SNAPSHOT_DATABASE_URL)')
 
 # docs/benchmarks.md from a throwaway cluster: RLS cost with the verified tenant context, its cost per
 # transaction, tenant scaling, dbtool vs psql, drift, refresh, the timeline with one tenant of 100x the
