@@ -95,18 +95,18 @@ What the plans show (large tenant, at the end of this file):
   server times: about 150-300 µs of planning by hand, 10-15 µs for the call).
 - **Through the view** the same query reads every event of the tenant's 7 days, sorts them and keeps 50:
   PostgreSQL does not push an ORDER BY ... LIMIT into a security_barrier subquery, and the tenant, found by
-  a semi-join with app.tenant_tokens, is not known when planning. For a small tenant that is a dozen
+  the InitPlan (SELECT app.verified_tenant()) when the statement runs, is not known when planning. For a small tenant that is a dozen
   events; for the large one 4,600 (about 230,000 at the full scale), hence the ↳ rows. The
   application's way to its newest events is latest_activity(); the view is for everything else.
 - **The range** (days 8–30, 14,600 events of the large tenant): through the view the tenant comes from
-  the join, so the planner sizes the plan for an average tenant (it estimates about 60 rows, or 3,000 on
+  the InitPlan, unknown when planning, so the planner sizes the plan for an average tenant (it estimates about 60 rows, or 3,000 on
   the community edition, where the large tenant has 14,600) and aggregates above the join (on the Apache
   edition by sorting them all for a GroupAggregate), where the hand-written query, whose tenant the
   planner knows (the large tenant is among tenant_id's most common values), aggregates with a hash, or
-  per chunk below TimescaleDB's ChunkAppend; planning the view's join over the chunks also costs about
+  per chunk below TimescaleDB's ChunkAppend; planning the view over the chunks also costs about
   0.2-0.3 ms more (the server times above). Every event is read either way, and the compressed chunks
-  only in the tenant's segments (`Index Cond: (tenant_id = t.tenant_id)` on the compressed chunks'
-  index): compression keeps the isolation's filter an index condition.
+  only in the tenant's segments (the tenant is an index condition on the compressed chunks' index):
+  compression keeps the isolation's filter an index condition.
 - **The daily summary** through its security_barrier view pays the token lookup (an InitPlan) and the
   unflattened subquery, 40-80 µs more planning on a query of 0.2-0.5 ms; no goal was set for it."""
 

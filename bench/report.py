@@ -213,7 +213,8 @@ Each query as the application runs it (role `maplatform_app`, NOLOGIN, reached w
 with the verified tenant context of 0017: the benchmark plays the application's trusted side, adds a
 signing key once (`app.add_tenant_key`), mints a token per tenant with `dbtool.tenant_token`
 (`TokenCache`, 15-minute tokens) and sets it with `set_tenant_context_for_session(token)`; the policies
-then find the tenant by the token's SHA-256 in `app.tenant_tokens` (an InitPlan per statement). Against
+then find the tenant with `(SELECT app.verified_tenant())`, a SECURITY DEFINER PL/pgSQL function that
+looks the token's SHA-256 up in `app.tenant_tokens` (an InitPlan, once per statement). Against
 the same query run by the superuser (who bypasses row-level security) with `tenant_id = $1` written by
 hand; the `maplatform_owner` role cannot serve as the comparison because row-level security is forced
 on it too. The tenant rotates over five tenants spread over the tenant list; per execution: parse,
@@ -223,9 +224,8 @@ application's way to its newest events, against the hand-written query on the pr
 `timeline.activity_timeline`. Rows marked ↳ are other ways of writing the same query, measured the same
 way against the same hand-written form, to show where a difference comes from; they have no goal.
 The last ↳ row of each query, "superuser + token lookup", is the superuser's hand-written query with
-the tenant found the way the policies find it instead of given: `tenant_id = (SELECT t.tenant_id FROM
-app.tenant_tokens AS t WHERE t.token_hash = sha256(<the session's token>) AND t.expires_at > now())` in
-place of `$1`, so no row-level security, only the lookup. Time per execution (median):
+the tenant found the way the policies find it instead of given: `tenant_id = (SELECT
+app.verified_tenant())` in place of `$1`, so no row-level security, only the lookup. Time per execution (median):
 
 """ + "\n".join(rows) + _server_times(r)
 
@@ -372,8 +372,8 @@ def _timeline(r: dict, others: list[dict]) -> str:
     intro = f"""## 7. The timeline on a skewed data set, per TimescaleDB edition
 
 Since 0018 the application reads activity_timeline through `public.activity_timeline`, a security_barrier
-view over the private hypertable `timeline.activity_timeline` (tenant filter `tenant_id IN (SELECT ...
-FROM app.tenant_tokens ...)`), and its newest events through `public.latest_activity(since, max_rows)`
+view over the private hypertable `timeline.activity_timeline` (tenant filter `tenant_id =
+(SELECT app.verified_tenant())`, or `= ANY (ARRAY[...])` on TimescaleDB before 2.25.2: docs/timescaledb.md), and its newest events through `public.latest_activity(since, max_rows)`
 (PL/pgSQL, SECURITY DEFINER). After `dbtool seed`, one tenant of the {d['tenants']:,} gets
 {timeline.SKEW_FACTOR} times the median tenant's events: {d['added']:,} extra events over the last
 {timeline.SKEW_DAYS} days (in {d['seconds']:.1f} s), {d['large']:,} in all against a median of

@@ -33,8 +33,8 @@ def _rows(rows: list) -> list[str]:
     return sorted(map(repr, rows))
 
 
-LOOKUP = ("the superuser, the tenant found as the policies find it (`tenant_id = (SELECT tenant_id FROM "
-          "app.tenant_tokens WHERE token_hash = sha256(<token>) ...)`) instead of given, no RLS")
+LOOKUP = ("the superuser, the tenant found as the policies find it (`tenant_id = (SELECT "
+          "app.verified_tenant())`) instead of given, no RLS")
 
 
 def rls_cost(url: str, runs: int, target_s: float) -> list[dict]:

@@ -22,10 +22,9 @@ from dbtool.tenant_token import TokenCache
 from .queries import Query
 
 APP = "maplatform_app"
-# How the policies and views of 0017 find the tenant (sql/policies/): the verified token's row.
-TOKEN_LOOKUP = """(SELECT t.tenant_id FROM app.tenant_tokens AS t
-    WHERE t.token_hash = sha256(convert_to(current_setting('app.tenant_token', TRUE), 'UTF8'))
-      AND t.expires_at > now())"""
+# How the policies and views find the tenant (sql/policies/): the verified token's tenant, through
+# the SECURITY DEFINER lookup no tenant-facing role can bypass.
+TOKEN_LOOKUP = "(SELECT app.verified_tenant())"
 EXPLAIN_SETTINGS = {"auto_explain.log_min_duration": "0", "auto_explain.log_analyze": "on",
                     "auto_explain.log_buffers": "on", "auto_explain.log_nested_statements": "on",
                     "auto_explain.log_timing": "on", "client_min_messages": "log"}
@@ -108,7 +107,7 @@ class Session:
 
     def run(self, q: Query, n: int = 1, variant: int | None = None, lookup: bool = False) -> list:
         """lookup (the superuser's hand-written form only): the tenant found as the policies find it, by
-        the session's token in app.tenant_tokens (TOKEN_LOOKUP), instead of given as a parameter."""
+        the session's token through app.verified_tenant() (TOKEN_LOOKUP), instead of given as a parameter."""
         params = {"tenant": self.tenant.id, "vector": self.tenant.vector}
         text = self.text(q, variant)
         if lookup:
