@@ -91,18 +91,23 @@ Project = Annotated[Optional[str], typer.Option("--project", metavar="DIR", envv
                                                 help="Project folder (default: nearest with [tool.dbtool]).")]
 LockTimeout = Annotated[Optional[str], typer.Option(
     "--lock-timeout", metavar="DURATION",
-    help="lock_timeout for migration statements (default from [tool.dbtool], 5s): fail fast behind long transactions.")]
+    help="lock_timeout for migration statements (default from [tool.dbtool], 1s): give up fast behind long "
+         "transactions, which would otherwise stall every query on the table behind the migration.")]
+LockRetries = Annotated[Optional[int], typer.Option(
+    "--lock-retries", metavar="N", show_default=False,
+    help="After a lock timeout, roll the migration back and run it again up to N times, with growing pauses "
+         "(default from [tool.dbtool], 10; 0: fail at the first).")]
 StatementTimeout = Annotated[Optional[str], typer.Option(
     "--statement-timeout", metavar="DURATION", help="statement_timeout for migration statements (default 30min).")]
 LockWait = Annotated[Optional[str], typer.Option(
     "--lock-wait", metavar="DURATION", help="How long to wait for another dbtool run's migration lock (default 60s).")]
 
 
-def _settings(project, lock_timeout, statement_timeout, lock_wait):
+def _settings(project, lock_timeout, statement_timeout, lock_wait, lock_retries=None):
     from .engine import Settings
 
     return Settings.from_project(project, lock_timeout=lock_timeout, statement_timeout=statement_timeout,
-                                 lock_wait=lock_wait)
+                                 lock_wait=lock_wait, lock_retries=lock_retries)
 
 
 def _confirm(yes: bool, question: str, refusal: str, hint: str = "re-run with --yes to confirm") -> None:
@@ -134,7 +139,7 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
                                   "and timeouts dbtool runs it under, and the repeatable files it would re-apply; "
                                   "change nothing.")] = False,
             lock_timeout: LockTimeout = None, statement_timeout: StatementTimeout = None, lock_wait: LockWait = None,
-            quiet: Quiet = False,
+            lock_retries: LockRetries = None, quiet: Quiet = False,
             backup_first: Annotated[bool, typer.Option(
                 "--backup-first", help="Back up the database first (dbtool backup), when anything is "
                                        "pending.")] = False,
@@ -145,11 +150,14 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
     """Apply pending migrations, then changed repeatable objects (sql/), then reconcile pg_cron jobs.
 
     Each migration and its record commit in one transaction, under an advisory lock that serialises
-    concurrent runs. An applied file that was edited or deleted stops the run (see `dbtool repair`)."""
+    concurrent runs; one that times out on a lock is rolled back and retried (--lock-retries), each
+    retry reported on stderr with the session it waited for. An applied file that was edited or
+    deleted stops the run (see `dbtool repair`)."""
     with handled(json):
         proj = config.load(project)
         url = db.resolve_url(database_url)
-        settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)  # bad options fail before the dump
+        # bad options fail before the dump
+        settings = _settings(proj, lock_timeout, statement_timeout, lock_wait, lock_retries)
         archive = None
         if backup_first and not dry_run:
             archive = _backup_before_migrate(url, proj, to, backup_dir, quiet or json)

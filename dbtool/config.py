@@ -13,10 +13,13 @@ DEFAULTS = {
     "database": "maplatform",
     "migrations": "migrations",
     "sql": "sql",
-    "lock_timeout": "5s",
+    "lock_timeout": "1s",
     "statement_timeout": "30min",
     "advisory_lock_timeout": "60s",
     "concurrent_lock_timeout": "0",
+    "lock_retries": "10",
+    "lock_retry_delay": "1s",
+    "lock_retry_max_delay": "30s",
 }
 
 

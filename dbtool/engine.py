@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
 import psycopg
 
-from . import db, ledger, migrations, repeatables, runner
+from . import db, ledger, lockretry, migrations, repeatables, runner
 from .config import DEFAULTS, Project
 from .errors import DbtoolError, UsageError
 from .migrations import Migration
@@ -31,12 +33,20 @@ class Settings:
     lock_wait: str = DEFAULTS["advisory_lock_timeout"]
     # CREATE INDEX CONCURRENTLY waits for older transactions without blocking anyone: let it wait.
     concurrent_lock_timeout: str = DEFAULTS["concurrent_lock_timeout"]
+    # A migration that times out on a lock (or loses a deadlock) is rolled back and run again, this
+    # many more times, after a pause that starts at lock_retry_delay and doubles up to the maximum.
+    lock_retries: int = int(DEFAULTS["lock_retries"])
+    lock_retry_delay: str = DEFAULTS["lock_retry_delay"]
+    lock_retry_max_delay: str = DEFAULTS["lock_retry_max_delay"]
 
     @classmethod
     def from_project(cls, project: Project, **overrides) -> "Settings":
         s = cls(lock_timeout=project.get("lock_timeout"), statement_timeout=project.get("statement_timeout"),
                 lock_wait=project.get("advisory_lock_timeout"),
-                concurrent_lock_timeout=project.get("concurrent_lock_timeout"))
+                concurrent_lock_timeout=project.get("concurrent_lock_timeout"),
+                lock_retries=_retries_value(project.get("lock_retries"), "lock_retries in [tool.dbtool]"),
+                lock_retry_delay=project.get("lock_retry_delay"),
+                lock_retry_max_delay=project.get("lock_retry_max_delay"))
         for k, v in overrides.items():
             if v is not None:
                 setattr(s, k, v)
@@ -45,10 +55,28 @@ class Settings:
 
     def check(self) -> None:
         """Bad durations are usage errors, found before anything connects."""
-        for name in ("lock_timeout", "statement_timeout", "lock_wait", "concurrent_lock_timeout"):
+        for name in ("lock_timeout", "statement_timeout", "lock_wait", "concurrent_lock_timeout",
+                     "lock_retry_delay", "lock_retry_max_delay"):
             if not DURATION_RE.match(str(getattr(self, name))):
                 raise UsageError(f"{name.replace('_', '-')} {getattr(self, name)!r} is not a duration",
                                  hint="e.g. 5s, 500ms, 2min, 1h (0 means no limit)")
+        _retries_value(self.lock_retries, "--lock-retries")
+
+
+def _retries_value(value, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 0 or str(value).strip() != str(n):
+        raise UsageError(f"{what} {value!r} is not a number of retries", hint="0 or more (0: never retry)")
+    return n
+
+
+@dataclass
+class Outcome:
+    ms: int  # the successful attempt's run
+    attempts: int = 1
 
 
 def _shown(project: Project, path) -> str:
@@ -63,37 +91,76 @@ def _run_in_transaction(conn, stmts, path, text: str, shown: str, settings: Sett
     conn.execute("RESET ROLE")
 
 
-def _run_each(conn, stmts, path, text: str, shown: str, settings: Settings, done: list[int]) -> None:
+def _run_each(conn, stmts, path, text: str, shown: str, settings: Settings, done: list[int],
+              retry: lockretry.Retry | None = None) -> None:
     """Outside a transaction, each statement committing on its own; CONCURRENTLY gets its own lock
-    timeout. Appends the index of each statement that ran to `done`."""
+    timeout. Appends the index of each statement that ran to `done`. With `retry`, a statement that
+    timed out on a lock (and so did nothing) runs again, unless it may have committed part of its work."""
     for i, stmt in enumerate(stmts):
         concurrent = runner.is_concurrent(stmt.sql)
-        runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
-                                settings.statement_timeout, local=False)
-        runner.run(conn, [stmt], path, text, shown)
+        for attempt in itertools.count(1):
+            runner.session_settings(conn, settings.concurrent_lock_timeout if concurrent else settings.lock_timeout,
+                                    settings.statement_timeout, local=False)
+            started = time.monotonic()
+            try:
+                with retry.attempt() if retry else nullcontext():
+                    if concurrent and attempt > 1:
+                        _drop_failed_build(conn, stmt)
+                    runner.run(conn, [stmt], path, text, shown)
+                break
+            except DbtoolError as err:
+                if retry is None or not retry.again(err, started, safe=runner.retry_safe(stmt.sql)):
+                    raise
         done.append(i)
 
 
-def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings) -> int:
-    """Apply one migration and record it; returns its duration in ms."""
-    t0 = time.monotonic()
+def _drop_failed_build(conn, stmt) -> None:
+    """Before a CREATE INDEX CONCURRENTLY runs again: a build that timed out after it began left an
+    INVALID index, which IF NOT EXISTS would keep. Dropping it waits for the same sessions the build
+    waited for, so failing to drop it is one more lock timeout."""
+    names = runner.invalid_indexes(conn, runner.concurrent_index_names([stmt]))
+    left = names - set(runner.drop_indexes(conn, names))
+    if left:
+        err = DbtoolError(f"could not drop the INVALID index {', '.join(sorted(left))} a timed-out build left")
+        err.sqlstate = "55P03"
+        raise err
+
+
+def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings, *,
+          watcher: lockretry.Watcher | None = None, progress: Progress = _quiet) -> Outcome:
+    """Apply one migration and record it, retrying it when it cannot get its locks (lockretry);
+    `watcher` names the sessions it waited for."""
+    retry = lockretry.Retry(conn, m.id, m.checksum, settings.lock_retries, settings.lock_timeout,
+                            settings.lock_retry_delay, settings.lock_retry_max_delay, watcher, progress)
     if m.transactional:
-        try:
-            with conn.transaction():
-                _run_in_transaction(conn, m.statements, m.path, m.text, _shown(project, m.path), settings)
-                ms = int((time.monotonic() - t0) * 1000)
-                ledger.record(conn, m, ms)
-        finally:
-            _reset_session(conn)  # a migration's plain SET must not reach the next one
-        return ms
-    _apply_autocommit(conn, project, m, settings)
+        return Outcome(_apply_transactional(conn, project, m, settings, retry), retry.number)
+    t0 = time.monotonic()
+    _apply_autocommit(conn, project, m, settings, retry)
     ms = int((time.monotonic() - t0) * 1000)
     with conn.transaction():
-        ledger.record(conn, m, ms)
-    return ms
+        ledger.record(conn, m, ms, note=retry.note())
+    return Outcome(ms, retry.number)
 
 
-def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings) -> None:
+def _apply_transactional(conn, project: Project, m: Migration, settings: Settings, retry: lockretry.Retry) -> int:
+    """The migration and its record in one transaction; a lock failure rolls it all back, and the
+    whole transaction runs again (the advisory lock, a session lock, stays held)."""
+    while True:
+        t0 = time.monotonic()
+        try:
+            with retry.attempt(), conn.transaction():
+                _run_in_transaction(conn, m.statements, m.path, m.text, _shown(project, m.path), settings)
+                ms = int((time.monotonic() - t0) * 1000)
+                ledger.record(conn, m, ms, note=retry.note())
+            return ms
+        except DbtoolError as err:
+            if not retry.again(err, t0):
+                raise
+        finally:
+            _reset_session(conn)  # a migration's plain SET must not reach the next one
+
+
+def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings, retry: lockretry.Retry) -> None:
     """A `-- transactional: false` migration: each statement commits on its own. On failure, undo the
     steps done with their paired rollback statements and drop the INVALID indexes of this file."""
     names = runner.concurrent_index_names(m.statements)
@@ -101,7 +168,7 @@ def _apply_autocommit(conn, project: Project, m: Migration, settings: Settings) 
     runner.drop_indexes(conn, runner.invalid_indexes(conn, names))
     done: list[int] = []
     try:
-        _run_each(conn, m.statements, m.path, m.text, _shown(project, m.path), settings, done)
+        _run_each(conn, m.statements, m.path, m.text, _shown(project, m.path), settings, done, retry)
     except DbtoolError as err:
         notes = _compensate(conn, m, done)
         left = runner.invalid_indexes(conn, names)

@@ -113,11 +113,12 @@ def applied(conn: psycopg.Connection) -> dict[str, Applied]:
     return {r[0]: Applied(*r) for r in rows}
 
 
-def record(conn: psycopg.Connection, migration, duration_ms: int) -> None:
+def record(conn: psycopg.Connection, migration, duration_ms: int, note: str | None = None) -> None:
+    """note: how many attempts it took, when a lock timeout made dbtool run it again."""
     conn.execute(f"""INSERT INTO {SCHEMA}.migrations (id, checksum, rollback_checksum, duration_ms, transactional)
                      VALUES (%s, %s, %s, %s, %s)""",
                  [migration.id, migration.checksum, migration.rollback_checksum, duration_ms, migration.transactional])
-    log(conn, "apply", migration.id, migration.checksum, duration_ms=duration_ms)
+    log(conn, "apply", migration.id, migration.checksum, note, duration_ms=duration_ms)
 
 
 def record_baseline(conn: psycopg.Connection, migration, note: str) -> None:
@@ -162,7 +163,7 @@ def log(conn: psycopg.Connection, operation: str, subject: str, checksum: str | 
 class LogEntry:
     id: int
     at: datetime
-    operation: str  # apply, rollback, baseline, accept-checksum, repair-accept, repair-forget
+    operation: str  # apply, rollback, baseline, accept-checksum, repair-accept, repair-forget, lock-timeout
     subject: str  # a migration id (a repeatable file's path for baseline)
     checksum: str | None
     username: str

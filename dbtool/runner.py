@@ -9,7 +9,7 @@ import psycopg
 
 from . import db
 from .errors import DatabaseFailure
-from .migrations import Statement, position
+from .migrations import Statement, code_start, position
 
 HINTS = {
     "55P03": "another session holds a lock this statement needs; retry when it is done, or raise --lock-timeout",
@@ -59,6 +59,18 @@ CONCURRENT_INDEX_RE = re.compile(
 
 def is_concurrent(sql: str) -> bool:
     return re.search(r"\bCONCURRENTLY\b", sql, re.IGNORECASE) is not None
+
+
+# Statements that may commit part of their work before a lock timeout cancels them (a procedure
+# that COMMITs, a DO block in autocommit), or that leave a half-built index behind (REINDEX
+# CONCURRENTLY's *_ccnew): running them again is not known to be safe, so they are not retried.
+NOT_RETRIED_RE = re.compile(r"^(CALL|DO)\b|^REINDEX\b.*\bCONCURRENTLY\b", re.IGNORECASE | re.DOTALL)
+
+
+def retry_safe(sql: str) -> bool:
+    """Whether a statement run on its own (autocommit) can be run again after a lock timeout."""
+    start = code_start(sql)
+    return NOT_RETRIED_RE.match(sql[max(start, 0):]) is None
 
 
 def concurrent_index_names(statements: list[Statement]) -> set[str]:

@@ -213,7 +213,7 @@ def test_lock_timeout_makes_a_blocked_migration_fail_fast(three, empty_db, conn_
     blocker.execute("SELECT * FROM public.a")
     try:
         with pytest.raises(DbtoolError) as e:
-            migrate(empty_db, three.load(), settings=Settings(lock_timeout="300ms"))
+            migrate(empty_db, three.load(), settings=Settings(lock_timeout="300ms", lock_retries=0))
         assert "55P03" in e.value.message and "lock timeout" in e.value.message
         assert "--lock-timeout" in e.value.hint
     finally:
@@ -365,10 +365,13 @@ def test_dry_run_shows_the_sql_of_each_pending_migration_inside_the_lock_transac
     assert text.splitlines()[-1] == f"-- {empty_db.rsplit('/', 1)[1]}: would apply 3 migration(s), would re-apply " \
                                     "1 repeatable object(s)"
     plan = json.loads(run("migrate", "-d", empty_db, "--project", proj, "--dry-run", "--json").stdout)
-    assert plan["session"]["advisory_lock"]["wait"] == "60s" and plan["session"]["lock_timeout"] == "5s"
+    assert plan["session"]["advisory_lock"]["wait"] == "60s" and plan["session"]["lock_timeout"] == "1s"
+    assert (plan["session"]["lock_retries"], plan["session"]["lock_retry_delay"]) == (10, "1s")
+    assert "-- A migration that times out on a lock (55P03) or loses a deadlock (40P01) is rolled back and run " \
+           "again, up to 10 more time(s),\n" in text
     b = plan["applied"][0]
     assert (b["id"], b["statements"], b["transactional"]) == ("0002_create_b", 2, True)
-    assert b["sql"][0] == {"line": 2, "sql": "CREATE TABLE public.b (id int PRIMARY KEY)", "lock_timeout": "5s",
+    assert b["sql"][0] == {"line": 2, "sql": "CREATE TABLE public.b (id int PRIMARY KEY)", "lock_timeout": "1s",
                            "statement_timeout": "30min"}
     assert plan["applied"][2]["sql"][0]["lock_timeout"] == "0"  # CONCURRENTLY: concurrent_lock_timeout
     assert plan["repeatables"] == ["sql/views/public.v.sql"]

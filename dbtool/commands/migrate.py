@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import cron, db, engine, ledger, migrations, repeatables, runner
+from .. import cron, db, engine, ledger, lockretry, migrations, repeatables, runner
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import DbtoolError
@@ -15,7 +15,8 @@ from ..migrations import Migration
 class MigrateResult:
     database: str
     dry_run: bool
-    # applied: {id, ms}; with --dry-run, what would run: {id, path, transactional, statements (count),
+    # applied: {id, ms, attempts (more than 1 when a lock timeout made it run again)}; with --dry-run,
+    # what would run: {id, path, transactional, statements (count),
     # sql: [{line, sql, lock_timeout, statement_timeout}]}
     applied: list[dict] = field(default_factory=list)
     # applied files edited since, whose `-- dbtool-accept-checksum:` names the recorded checksum:
@@ -119,6 +120,8 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
         if dry_run:
             return _dry_run(conn, project, files, target, reps, result, settings)
         ledger.lock(conn, settings.lock_wait)
+        # names the session a migration waits for; connects only when a migration runs
+        watcher = lockretry.Watcher(url, conn.info.backend_pid)
         try:
             ledger.ensure(conn)
             done = ledger.applied(conn)
@@ -127,15 +130,16 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
             pending = [m for m in target if m.id not in done]
             for i, m in enumerate(pending, 1):
                 progress("apply", m.id, {"n": i, "of": len(pending), "transactional": m.transactional})
-                ms = engine.apply(conn, project, m, settings)
-                result.applied.append({"id": m.id, "ms": ms})
-                progress("applied", m.id, {"n": i, "of": len(pending), "ms": ms})
+                got = engine.apply(conn, project, m, settings, watcher=watcher, progress=progress)
+                result.applied.append({"id": m.id, "ms": got.ms, "attempts": got.attempts})
+                progress("applied", m.id, {"n": i, "of": len(pending), "ms": got.ms, "attempts": got.attempts})
             ledger.adopt(conn, project.get("owner_role"))
             result.repeatables, result.repeatables_dropped, result.repeatables_pending = engine.reapply(
                 conn, project, reps, settings, strict=at_head, progress=progress)
             if sync_cron:
                 result.cron = cron.sync(url, conn).as_dict()
         finally:
+            watcher.close()
             ledger.unlock(conn)
     return result
 
@@ -148,7 +152,9 @@ def _dry_run(conn, project, files, target, reps, result: MigrateResult, settings
     result.session = {
         "advisory_lock": {"sql": f"SELECT pg_try_advisory_lock({ledger.LOCK_KEY})", "wait": settings.lock_wait},
         "lock_timeout": settings.lock_timeout, "statement_timeout": settings.statement_timeout,
-        "concurrent_lock_timeout": settings.concurrent_lock_timeout, "creates_ledger": not ledger.exists(conn)}
+        "concurrent_lock_timeout": settings.concurrent_lock_timeout, "creates_ledger": not ledger.exists(conn),
+        "lock_retries": settings.lock_retries, "lock_retry_delay": settings.lock_retry_delay,
+        "lock_retry_max_delay": settings.lock_retry_max_delay}
     for m in target:
         if m.id not in done:
             result.applied.append({
@@ -179,6 +185,11 @@ def plan_script(res: MigrateResult) -> str:
     out = [f"-- dbtool migrate --dry-run on {res.database}: nothing has been run",
            f"-- The migration lock: {lock.get('sql')}, retried for up to {lock.get('wait')} (--lock-wait),",
            "-- held by this connection for the whole run and released at its end (pg_advisory_unlock)."]
+    if s.get("lock_retries"):
+        out.append(f"-- A migration that times out on a lock (55P03) or loses a deadlock (40P01) is rolled back and "
+                   f"run again, up to {s['lock_retries']} more time(s),")
+        out.append(f"-- after {s.get('lock_retry_delay')}, then twice as long each time (at most "
+                   f"{s.get('lock_retry_max_delay')}, jittered), the migration lock still held (--lock-retries).")
     if s.get("creates_ledger"):
         out.append(f"-- dbtool first creates its bookkeeping: schema {ledger.SCHEMA} (migrations, repeatables, log).")
     for m in res.applied:

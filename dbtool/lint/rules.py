@@ -14,7 +14,7 @@ from typing import Iterator
 from pglast import ast, visitors
 
 from .. import migrations
-from . import objects
+from . import large, objects
 from .files import Workspace
 from .model import ERROR, WARNING, Finding, Rule
 from .settings import LintConfig
@@ -43,6 +43,9 @@ RULES = {r.id: r for r in [
          "in the same migration",
          "add `ALTER TABLE <table> ENABLE ROW LEVEL SECURITY;`, `... FORCE ROW LEVEL SECURITY;` and its policies "
          "to this migration"),
+    Rule("large-table-rewrite", ERROR, "no rewrite or full scan of a table marked large, under a lock that "
+         "blocks the application, that squawk does not already flag",
+         "see the finding's hint for the safe pattern; docs/rules/large-table-rewrite.md lists them"),
     Rule("repeatable-name", ERROR, "repeatable files are named after their object",
          "name it sql/functions/<schema>.<name>.sql, sql/views/<schema>.<name>.sql or "
          "sql/policies/<schema>.<table>.<policy>.sql"),
@@ -83,6 +86,7 @@ def check(ws: Workspace, cfg: LintConfig, selected: set[str]) -> list[Finding]:
     out = []
     for fn in per_file:
         out += [f for f in fn(narrow, cfg) if cfg.active(f.rule)]
+    out += [f for f in large_table_rewrite(narrow, cfg, ws.forward) if cfg.active(f.rule)]
     for fn in (names, rollbacks, recreates):
         out += [f for f in fn(ws, cfg) if f.path in selected and cfg.active(f.rule)]
     out += [f for f in owner_role(ws, cfg, selected) if f.path in selected and cfg.active(f.rule)]
@@ -211,6 +215,27 @@ def tenant_rls(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
                 yield at("tenant-table-rls", f, s.node.relation.location or s.start,
                          f"table {table} has a {cfg.tenant_column} column but this migration does not "
                          f"{' and '.join(missing)} row-level security on it")
+
+
+def large_table_rewrite(ws: Workspace, cfg: LintConfig, all_forward: list[SqlFile]) -> Iterator[Finding]:
+    """What squawk does not flag that rewrites or scans a large table under ACCESS EXCLUSIVE, and
+    SET NOT NULL there without a validated CHECK in `all_forward`, the migrations before (large.py).
+    A table created earlier in the same file is new and empty, so not large yet."""
+    if not cfg.large_tables:
+        return
+    for f in ws.forward:
+        made: set[str] = set()
+        for s in f.statements:
+            found = large.rewrites(s.node) + [
+                (table, f"SET NOT NULL on {column} scans the whole table: no validated CHECK ({column} IS NOT "
+                 "NULL) precedes it", large.CHECK_FIRST)
+                for table, column in large.set_not_null(s.node) if not large.proven(all_forward, f, s, table, column)]
+            for table, what, pattern in found:
+                if large.is_large(cfg, table) and table not in made:
+                    yield Finding(f.rel, s.line, s.col, ERROR, "large-table-rewrite",
+                                  f"{what}; {table} is in large_tables: every query on it waits that long",
+                                  hint=pattern, layer="rules")
+            made |= {key[1] for key, _ in objects.created(s.node) if key[0] == "relation"}
 
 
 REPEATABLE_SHAPES = {"functions": 2, "views": 2, "policies": 3}

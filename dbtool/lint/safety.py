@@ -5,7 +5,8 @@ dbtool runs each transactional migration in one transaction, so those files are 
 --assume-in-transaction (the others without). A migration that creates a table and then indexes
 or alters it is safe: nobody else can see the table until the migration commits. squawk knows that
 for some rules only, so findings of the rules in `safe_on_new_table` ([tool.dbtool.lint]) are
-dropped when their table was created earlier in the same file.
+dropped when their table was created earlier in the same file. On the tables listed in `large_tables`
+the findings that mean a rewrite or a scan under the lock are errors with the safe pattern (large.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from pglast import ast
 
 from ..errors import DbtoolError
-from . import objects
+from . import large, objects
 from .files import Workspace
 from .model import ERROR, WARNING, Finding
 from .settings import LintConfig
@@ -72,8 +73,13 @@ def _run(ws: Workspace, cfg: LintConfig, group: list[SqlFile], in_tx: bool, exe:
         line, col = v["line"] + 1, v["column"] + 1
         if cfg.safe_when_new(rule) and _on_new_table(f, line):
             continue
+        stmt = f.statement_at(line)
+        if rule == "squawk/adding-not-nullable-field" and stmt and (
+                large.not_null_proven(ws.forward, f, stmt) or large.is_large(cfg, objects.target_table(stmt.node))):
+            continue  # proven by a validated CHECK (no scan); on a large table large-table-rewrite reads it exactly
         sev = ERROR if str(v.get("level", "")).lower() == "error" else WARNING
-        out.append(Finding(f.rel, line, col, sev, rule, v["message"], hint=v.get("help"), layer="safety"))
+        found = Finding(f.rel, line, col, sev, rule, v["message"], hint=v.get("help"), layer="safety")
+        out.append(large.escalate(found, stmt, cfg))
     return out
 
 

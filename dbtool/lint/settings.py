@@ -39,6 +39,9 @@ class LintConfig:
     owner_role: str = "maplatform_owner"
     tenant_column: str = "tenant_id"
     pg_version: str = "15"
+    # schema.table names (or globs) of tables too large to rewrite or scan under ACCESS EXCLUSIVE
+    # (lint/large.py): squawk's rewrite findings on them are errors, and large-table-rewrite applies
+    large_tables: list[str] = field(default_factory=list)
 
     def active(self, rule: str) -> bool:
         """Enabled explicitly, or not disabled. Entries are rule ids or globs such as `squawk/*`."""
@@ -58,7 +61,7 @@ def load(project: Project) -> LintConfig:
         raise UsageError(f"pyproject.toml [tool.dbtool.lint]: unknown setting(s) {', '.join(unknown)}",
                          hint=f"known settings: {', '.join(sorted(known))}")
     cfg = LintConfig(**{k: v for k, v in raw.items()})
-    for name in ("paths", "exclude", "disable", "enable", "layers", "safe_on_new_table"):
+    for name in ("paths", "exclude", "disable", "enable", "layers", "safe_on_new_table", "large_tables"):
         value = getattr(cfg, name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"pyproject.toml [tool.dbtool.lint]: {name} must be a list of strings")
