@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup postgres python test demo lint snapshot bench bench-full clean
+.PHONY: setup postgres python test demo lint snapshot schema-docs bench bench-full clean
 
 setup: postgres python
 
@@ -45,6 +45,14 @@ snapshot: setup
 	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
 		$(BIN)/python -m dbtool.commands.snapshot \
 		$(if $(SNAPSHOT_DATABASE_URL),--server-url '$(SNAPSHOT_DATABASE_URL)')
+
+# docs/schema/: README.md with the ER diagram (Mermaid, and SVG and PNG drawn by Graphviz) and a page per
+# table, view and materialized view, made by `dbtool docs` from the committed snapshot of the Apache
+# edition (what Debian ships and CI runs), which `make snapshot` refreshes first (on a community-edition
+# PG_BINDIR it refreshes that edition's file, and the documents still describe the Apache one).
+# tests/test_docs_command.py fails when docs/schema/ is stale.
+schema-docs: snapshot
+	$(BIN)/dbtool docs --snapshot schema/snapshot.yaml --out docs/schema
 
 # docs/benchmarks.md from a throwaway cluster: RLS cost with the verified tenant context, its cost per
 # transaction, tenant scaling, dbtool vs psql, drift, refresh, the timeline with one tenant of 100x the

@@ -37,6 +37,7 @@ rollback_cmd, seed_cmd, snapshot_cmd, status_cmd, verify_cmd = (
     _Lazy("rollback"), _Lazy("seed"), _Lazy("snapshot"), _Lazy("status"), _Lazy("verify"))
 tenant_cmd = _Lazy("tenant")
 baseline_cmd, log_cmd = _Lazy("baseline"), _Lazy("log")
+docs_cmd = _Lazy("docs")
 
 EXIT_CODES = """\b
 Exit codes:
@@ -733,6 +734,44 @@ def drift(against: Annotated[Optional[Path], typer.Option(
                       if rep.drift else f"{rep.database}: no drift from {rep.against}", markup=False)
     if rep.drift:
         raise typer.Exit(FINDINGS)
+
+
+@app.command()
+def docs(out_dir: Annotated[Path, typer.Option(
+             "--out", "-o", metavar="DIR", help="Folder of the documents.")] = Path("docs/schema"),
+         from_migrations: Annotated[bool, typer.Option(
+             "--from-migrations", help="Document the schema migrations/ and sql/ build, in a throwaway local cluster "
+             "(or on --server-url's server), instead of a live database.")] = False,
+         snapshot_file: Annotated[Optional[Path], typer.Option(
+             "--snapshot", metavar="FILE", help="Document a snapshot file written by `dbtool snapshot` (e.g. the "
+             "committed schema/snapshot.yaml) instead of a live database.")] = None,
+         check: Annotated[bool, typer.Option(
+             "--check", help="Write nothing; exit 1 naming the files in --out that differ from what would be "
+             "written (for CI).")] = False,
+         server_url: ServerUrl = None, database_url: Url = None, json: Json = False, project: Project = None):
+    """Write the schema's documentation: README.md with the ER diagram (Mermaid; SVG and PNG when
+    Graphviz's dot is installed) and the tenant boundary, and one Markdown page per table, view and
+    materialized view (columns, constraints, indexes, triggers, RLS policies, grants, TimescaleDB
+    settings, pg_cron jobs). Sorted, no timestamps: commit it, and check it in CI with --check."""
+    with handled(json):
+        proj = config.load(project)
+        snap, source, regenerate = docs_cmd.load(proj, out_dir, database_url=database_url,
+                                                 from_migrations=from_migrations, server_url=server_url,
+                                                 snapshot_file=snapshot_file)
+        res = docs_cmd.docs(snap, proj, out_dir, source=source, regenerate=regenerate, check=check)
+        if json:
+            emit_json(res.as_dict())
+        else:
+            for note in res.notes:
+                err.print(f"note: {note}", markup=False)
+            for name in res.stale:
+                out.print(f"stale  {out_dir / name}", markup=False)
+            if not check:
+                out.print(f"wrote {out_dir} ({len(res.files)} files)", markup=False)
+            elif not res.stale:
+                out.print(f"{out_dir} is up to date ({len(res.files)} files compared)", markup=False)
+        if res.stale:
+            raise docs_cmd.stale_error(res, regenerate)
 
 
 # ----- backup and restore -----------------------------------------------------------------------

@@ -34,7 +34,7 @@ HERE = Path(__file__).parent
 
 # Kinds in the order a reader meets them (and diff reports them): containers before contents.
 CORE_KINDS = ("schema", "extension", "collation", "type", "sequence", "table", "column", "constraint", "index",
-              "policy", "trigger", "function", "view", "default_privileges")
+              "policy", "trigger", "function", "view", "view_column", "default_privileges")
 TIMESCALE_KINDS = ("hypertable", "continuous_aggregate", "timescale_job")
 KINDS = CORE_KINDS + TIMESCALE_KINDS + ("cron_job",)
 

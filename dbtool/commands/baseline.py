@@ -118,9 +118,10 @@ def _names(r: repeatables.Repeatable, snap: dict) -> list[tuple[str, str]]:
     if r.kind == "functions":
         prefix = f"{r.schema}.{r.name}("
         return [("function", n) for n in snap.get("function", {}) if n.startswith(prefix)]
-    if r.kind == "views":
+    if r.kind == "views":  # the view and its columns (kind view_column: schema.view.column)
         name = f"{r.schema}.{r.name}"
-        return [(kind, name) for kind in ("view", "continuous_aggregate") if name in snap.get(kind, {})]
+        views = [(kind, name) for kind in ("view", "continuous_aggregate") if name in snap.get(kind, {})]
+        return views + [("view_column", n) for n in snap.get("view_column", {}) if n.startswith(name + ".")]
     name = f"{r.schema}.{r.table}.{r.name}"
     return [("policy", name)] if name in snap.get("policy", {}) else []
 

@@ -19,3 +19,6 @@ FROM pg_catalog.pg_stat_database
 WHERE datname NOT IN ('template0', 'template1', 'postgres');
 REVOKE ALL ON ops.connection_stats FROM PUBLIC;
 GRANT SELECT ON ops.connection_stats TO maplatform_ops;
+COMMENT ON VIEW ops.connection_stats IS
+    'Connections and transaction, block and tuple counters per application database (pg_stat_database); for '
+    'maplatform_ops';

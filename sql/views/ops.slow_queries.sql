@@ -25,3 +25,6 @@ ORDER BY s.mean_exec_time DESC
 LIMIT 50;
 REVOKE ALL ON ops.slow_queries FROM PUBLIC;
 GRANT SELECT ON ops.slow_queries TO maplatform_ops;
+COMMENT ON VIEW ops.slow_queries IS
+    'The 50 statements with the highest mean time above 100 ms (pg_stat_statements, the document''s column names); '
+    'for maplatform_ops only: it shows every tenant''s statement texts';

@@ -24,3 +24,5 @@ WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY pg_catalog.pg_total_relation_size(c.oid) DESC;
 REVOKE ALL ON ops.table_bloat FROM PUBLIC;
 GRANT SELECT ON ops.table_bloat TO maplatform_ops;
+COMMENT ON VIEW ops.table_bloat IS
+    'Size of every table, its share of the database and its dead tuples, largest first; for maplatform_ops';

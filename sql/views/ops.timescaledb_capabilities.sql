@@ -52,3 +52,6 @@ FROM timescaledb_information.hypertables AS h
 WHERE h.hypertable_name = 'activity_timeline' AND h.hypertable_schema IN ('timeline', 'public');
 REVOKE ALL ON ops.timescaledb_capabilities FROM PUBLIC;
 GRANT SELECT ON ops.timescaledb_capabilities TO maplatform_ops;
+COMMENT ON VIEW ops.timescaledb_capabilities IS
+    'The TimescaleDB edition of this server and the path the migrations took for compression, retention and the '
+    'daily summary; dbtool doctor shows it';

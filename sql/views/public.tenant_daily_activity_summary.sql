@@ -19,3 +19,5 @@ FROM timeline.daily_activity_summary AS das
 WHERE das.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.tenant_daily_activity_summary FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_daily_activity_summary TO maplatform_app, maplatform_readonly;
+COMMENT ON VIEW public.tenant_daily_activity_summary IS
+    'timeline.daily_activity_summary of the verified tenant only: the application''s way into the daily summary';

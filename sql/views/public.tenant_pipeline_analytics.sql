@@ -23,3 +23,5 @@ FROM public.pipeline_analytics AS pa
 WHERE pa.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.tenant_pipeline_analytics FROM maplatform_app, maplatform_readonly;
 GRANT SELECT ON public.tenant_pipeline_analytics TO maplatform_app, maplatform_readonly;
+COMMENT ON VIEW public.tenant_pipeline_analytics IS
+    'public.pipeline_analytics of the verified tenant only: the application''s way into the pipeline figures';

@@ -1,0 +1,1 @@
+"""`dbtool docs`: the schema documents (model, Markdown pages, ER diagrams) built from a catalog snapshot."""
