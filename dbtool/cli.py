@@ -1,6 +1,7 @@
 """The `dbtool` command line: parses options, calls dbtool.commands, prints. Nothing else."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads every parameter's annotation, and would
+# evaluate each string with eval() on every start (about 20 ms for the whole app).
 
 import datetime
 import importlib
@@ -13,12 +14,16 @@ import typer
 
 from . import config, db
 from .errors import FINDINGS, UsageError
+from .launch import lean_typer
 from .output import emit_json, err, handled, label, out, progress
+
+lean_typer()  # Typer without pydantic for values that need no coercion (dbtool/launch.py)
 
 
 class _Lazy:
     """A command module imported when a command first uses it, so that a run loads the code of
-    its own command only (lint, backup or seed bring sqlfluff, boto3, yaml...)."""
+    its own command only (lint, backup or seed bring sqlfluff, boto3, yaml...). Commands resolve the
+    database URL and load the project before they call into it: a usage error imports nothing."""
 
     def __init__(self, name: str):
         self._name, self._module = name, None
@@ -171,7 +176,7 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
         _print_migrate(res, quiet)
 
 
-def _print_migrate(res: migrate_cmd.MigrateResult, quiet: bool = False) -> None:
+def _print_migrate(res: "migrate_cmd.MigrateResult", quiet: bool = False) -> None:
     """The run's lines, then its one-line summary; -q prints the summary only. A dry run prints the
     plan as an SQL script to review (dbtool's own steps as comments)."""
     if res.dry_run:
@@ -253,7 +258,8 @@ def status(database_url: Url = None,
     rollback files...), listed rather than fatal."""
     with handled(json):
         proj = config.load(project)
-        rep = status_cmd.status(db.resolve_url(database_url), proj)
+        url = db.resolve_url(database_url)
+        rep = status_cmd.status(url, proj)
         if json:
             emit_json(rep.as_dict())
         else:
@@ -315,7 +321,8 @@ def repair(database_url: Url = None,
     checksum> because <reason>` line in its header, which migrate then records on each database
     (docs/engine.md)."""
     with handled(json):
-        msgs = repair_cmd.repair(db.resolve_url(database_url), config.load(project), accept=accept or [],
+        url, proj = db.resolve_url(database_url), config.load(project)
+        msgs = repair_cmd.repair(url, proj, accept=accept or [],
                                  forget=forget or [], reason=reason)
         emit_json({"repaired": msgs}) if json else out.print("\n".join(msgs))
 
@@ -360,7 +367,8 @@ def doctor(database_url: Url = None, json: Json = False, project: Project = None
             if project or os.environ.get("DBTOOL_PROJECT"):
                 raise
             proj = None  # outside a project: the server is checked, the migrations cannot be
-        checks = doctor_cmd.doctor(db.resolve_url(database_url), proj)
+        url = db.resolve_url(database_url)
+        checks = doctor_cmd.doctor(url, proj)
         if proj is None:
             checks.append(doctor_cmd.Check("migrations", "warn", "not checked: no dbtool project here",
                                            "run doctor in the project folder, or pass --project DIR"))
@@ -389,7 +397,8 @@ def check_rls(database_url: Url = None, json: Json = False, project: Project = N
     stored on its role, pg_cron jobs running as a superuser, roles that accept connections although
     they need not. Each finding names its rule (docs/rules/) and the fix. Exit 1 on findings."""
     with handled(json):
-        audit = check_rls_cmd.run_audit(db.resolve_url(database_url), config.load(project))
+        url, proj = db.resolve_url(database_url), config.load(project)
+        audit = check_rls_cmd.run_audit(url, proj)
         if json:
             emit_json({"tables_checked": audit.tables_checked, "findings": [f.as_dict() for f in audit.findings],
                        "notes": audit.notes})
@@ -476,7 +485,8 @@ def log_(limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="
     checksum and repair, with when, who (database user @ the host dbtool ran on) and how long
     (apply and rollback), from dbtool.log. A database dbtool never touched has no log (exit 0)."""
     with handled(json):
-        rep = log_cmd.log(db.resolve_url(database_url), limit=limit)
+        url = db.resolve_url(database_url)
+        rep = log_cmd.log(url, limit=limit)
         if json:
             emit_json(rep.as_dict())
             return
@@ -509,7 +519,8 @@ def tenant_key_add(key_id: KeyId,
                    database_url: Url = None, json: Json = False, project: Project = None):
     """Add a signing key. The secret goes to a file, never to the terminal."""
     with handled(json):
-        written = tenant_cmd.add_key(db.resolve_url(database_url), config.load(project), key_id, out_file,
+        url, proj = db.resolve_url(database_url), config.load(project)
+        written = tenant_cmd.add_key(url, proj, key_id, out_file,
                                      secret_file)
         body = {"key_id": key_id, "secret_file": str(written) if written else None}
         emit_json(body) if json else out.print(f"added tenant key {key_id}"
@@ -520,7 +531,8 @@ def tenant_key_add(key_id: KeyId,
 def tenant_key_list(database_url: Url = None, json: Json = False, project: Project = None):
     """The signing keys, when each was added and retired, and how many live tokens each signed."""
     with handled(json):
-        keys = tenant_cmd.list_keys(db.resolve_url(database_url), config.load(project))
+        url, proj = db.resolve_url(database_url), config.load(project)
+        keys = tenant_cmd.list_keys(url, proj)
         if json:
             emit_json({"keys": [k.as_dict() for k in keys]})
             return
@@ -534,7 +546,8 @@ def tenant_key_list(database_url: Url = None, json: Json = False, project: Proje
 def tenant_key_retire(key_id: KeyId, database_url: Url = None, json: Json = False, project: Project = None):
     """Retire a key: every token it signed stops working at once."""
     with handled(json):
-        n = tenant_cmd.retire_key(db.resolve_url(database_url), config.load(project), key_id)
+        url, proj = db.resolve_url(database_url), config.load(project)
+        n = tenant_cmd.retire_key(url, proj, key_id)
         emit_json({"key_id": key_id, "tokens_forgotten": n}) if json else out.print(
             f"retired tenant key {key_id}; {n} registered token(s) forgotten", markup=False)
 
@@ -548,7 +561,8 @@ def tenant_token(tenant: Annotated[str, typer.Argument(metavar="TENANT_ID", help
     """Mint a signed token for a tenant (operators, reporting logins, tests), registered at once so a
     read-only connection can use it: SELECT set_tenant_context('<token>')."""
     with handled(json):
-        token = tenant_cmd.token(db.resolve_url(database_url), config.load(project), tenant, ttl, key_id)
+        url, proj = db.resolve_url(database_url), config.load(project)
+        token = tenant_cmd.token(url, proj, tenant, ttl, key_id)
         if json:
             expires = int(token.split(".")[2])
             emit_json({"tenant": tenant, "token": token, "expires_at": expires,
@@ -699,7 +713,8 @@ def snapshot(out_file: Annotated[Optional[Path], typer.Option(
         if from_migrations:
             snap = snapshot_cmd.from_migrations(server_url, proj)
         else:
-            snap = snapshot_cmd.take(db.resolve_url(database_url), proj)
+            url = db.resolve_url(database_url)
+            snap = snapshot_cmd.take(url, proj)
         text = snapshot_cmd.write(snap, out_file, as_json=json)
         if out_file is None:
             sys.stdout.write(text)
@@ -723,7 +738,8 @@ def drift(against: Annotated[Optional[Path], typer.Option(
     with handled(json):
         if against and against_migrations:
             raise UsageError("pass either --against FILE or --against-migrations, not both")
-        rep = drift_cmd.drift(db.resolve_url(database_url), config.load(project), against=against,
+        url, proj = db.resolve_url(database_url), config.load(project)
+        rep = drift_cmd.drift(url, proj, against=against,
                               against_migrations=against_migrations, server_url=server_url)
         if json:
             emit_json(rep.as_dict())
@@ -825,7 +841,8 @@ def backup(ctx: typer.Context,
     if ctx.invoked_subcommand:
         return
     with handled(json):
-        res = backup_cmd.backup(db.resolve_url(database_url), out_dir, encrypt_to=encrypt_to, upload=upload,
+        url = db.resolve_url(database_url)
+        res = backup_cmd.backup(url, out_dir, encrypt_to=encrypt_to, upload=upload,
                                 storage_class=storage_class, progress=_backup_progress(quiet or json))
         if json:
             emit_json(res.as_dict())

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 from urllib.parse import unquote
-
-import psycopg
-from psycopg import conninfo as pg_conninfo
-from psycopg import pq
 
 from .errors import DatabaseFailure, DbtoolError, UsageError
 
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported by the functions that use it: the CLI imports this module for resolve_url(),
+# and neither `dbtool --help` nor a usage error ("no database given") should wait for the driver.
 PG_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR")
 CONNECT_TIMEOUT = "5"
 
@@ -38,10 +40,17 @@ SECRET_KEYS = r"(?:ssl)?password|oauth_client_secret|scram_(?:client|server)_key
 KEYWORD_PASSWORD = re.compile(rf"((?:{SECRET_KEYS})\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 URI_PREFIX = re.compile(r"postgres(?:ql)?://")  # libpq's two, case-sensitive as in libpq
 QUOTED = re.compile(r'"([^"]*)"')  # libpq quotes the values (and option names) it cannot parse
-OPTIONS = frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
 URL_FORMS = "use postgresql://user@host:port/dbname or 'host=... dbname=...'"
 ENCODE = ("percent-encode reserved characters in a URL (/ as %2F, @ as %40, ? as %3F, % as %25, space as "
           "%20), or keep the password out of it (PGPASSWORD, ~/.pgpass)")
+
+
+@functools.cache
+def _options() -> frozenset[str]:
+    """libpq's connection option names."""
+    from psycopg import pq
+
+    return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
 
 
 def _has_secret(url: str) -> bool:
@@ -53,7 +62,7 @@ def _bad_url(url: str, reason: str) -> UsageError:
     piece of it): with a password in the URL, neither the URL nor any quoted value is printed."""
     if not _has_secret(url):
         return UsageError(f"invalid database URL {redact(url)!r}: {reason}", hint=URL_FORMS)
-    reason = scrub(QUOTED.sub(lambda m: m[0] if m[1] in OPTIONS or m[1] == "=" else '"***"', reason), url)
+    reason = scrub(QUOTED.sub(lambda m: m[0] if m[1] in _options() or m[1] == "=" else '"***"', reason), url)
     return UsageError(f"invalid database URL (not shown: it holds a password): {reason}",
                       hint=f"{URL_FORMS}; {ENCODE}; in 'key=value' form, quote a value with spaces")
 
@@ -78,6 +87,9 @@ def _check_reserved(url: str) -> None:
 
 
 def parse(url: str) -> dict:
+    import psycopg
+    from psycopg import conninfo as pg_conninfo
+
     _check_reserved(url)
     try:
         return pg_conninfo.conninfo_to_dict(url)
@@ -87,6 +99,8 @@ def parse(url: str) -> dict:
 
 def with_dbname(url: str, dbname: str) -> str:
     """The same server and credentials, another database."""
+    from psycopg import conninfo as pg_conninfo
+
     params = parse(url)
     params["dbname"] = dbname
     return pg_conninfo.make_conninfo(**params)
@@ -107,6 +121,9 @@ def scrub(text: str, url: str) -> str:
 
 def _secrets(url: str) -> set[str]:
     """The URL's password as written, as percent-decoded, and as libpq reads it."""
+    import psycopg
+    from psycopg import conninfo as pg_conninfo
+
     found = {m[1] for m in URL_PASSWORD.findall(url)} | {m[1].strip("'") for m in KEYWORD_PASSWORD.findall(url)}
     try:
         found |= {v for k, v in pg_conninfo.conninfo_to_dict(url).items() if re.fullmatch(SECRET_KEYS, k)}
@@ -132,6 +149,9 @@ def _env_defaults() -> dict:
 
 def connect(url: str, *, autocommit: bool = True, dbname: str | None = None) -> psycopg.Connection:
     """A connection, or a DbtoolError that says in one line what went wrong."""
+    import psycopg
+    from psycopg import conninfo as pg_conninfo
+
     params = parse(url)
     if dbname:
         params["dbname"] = dbname

@@ -10,24 +10,54 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from . import db
 from .errors import FAILURE, USAGE, DbtoolError, UsageError
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
+
+class _Console:
+    """A rich Console made when something is first printed: importing rich takes longer than
+    `dbtool --help` itself, and a usage error or --help never prints through it."""
+
+    def __init__(self, **options):
+        self._options, self._console = options, None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Markup off: everything printed is user or server text (file names, PostgreSQL messages, SQL),
 # where "[bold]" or "[tool.dbtool]" is text, not a style. Styles come from label().
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+out = _Console(highlight=False, soft_wrap=True, markup=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def label(word: str, style: str, rest: str = "") -> Text:
     """`word` in `style`, then `rest` printed literally."""
+    from rich.text import Text
+
     return Text.assemble((word, style), rest)
+
+
+class _NoError(Exception):
+    """Matches nothing: what `except` tests against while psycopg was never imported."""
+
+
+def _psycopg_error() -> type[Exception]:
+    """psycopg.Error once psycopg is loaded; until then no exception can be one (importing the
+    driver just to test an exception against it would cost every failing run that never used it)."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg.Error if psycopg is not None else _NoError
 
 
 def _default(o):
@@ -52,7 +82,7 @@ def handled(as_json: bool = False):
     except DbtoolError as e:
         _report(e, as_json)
         raise typer.Exit(e.exit_code) from None
-    except psycopg.Error as e:  # a server error no command anticipated: still one line, no traceback
+    except _psycopg_error() as e:  # a server error no command anticipated: still one line, no traceback
         _report(db.server_error(e), as_json)
         raise typer.Exit(FAILURE) from None
     except (OSError, UnicodeError) as e:  # a file the user named cannot be read or written
@@ -80,13 +110,17 @@ def _report(e: DbtoolError, as_json: bool) -> None:
 def progress(quiet: bool = False):
     """A progress callback for the engine that prints one line per step on stderr."""
     def report(event: str, subject: str, info: dict) -> None:
+        if event == "retry":  # a warning: -q keeps it (the run is stalling someone, or being stalled)
+            err.print(label("warning:", "bold yellow", f" {info['message']}"))
+            return
         if quiet:
             return
         if event == "apply":
             err.print(f"[{info['n']}/{info['of']}] applying {subject}" +
                       ("" if info.get("transactional", True) else " (non-transactional)"))
         elif event in ("applied", "rolled_back"):
-            err.print(f"      done in {info['ms']} ms")
+            attempts = info.get("attempts", 1)
+            err.print(f"      done in {info['ms']} ms" + (f" (attempt {attempts})" if attempts > 1 else ""))
         elif event == "rollback":
             err.print(f"[{info['n']}/{info['of']}] rolling back {subject}")
         elif event == "repeatables":

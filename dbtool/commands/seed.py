@@ -16,14 +16,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Callable
 
 from .. import db
 from ..errors import DatabaseFailure, DbtoolError, UsageError
 
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+# psycopg is imported where it is used: the CLI reads SMALL for `--small`'s help, and `dbtool --help`
+# should not pay for importing the database driver.
 SQL_DIR = Path(__file__).resolve().parent.parent / "seed"
 SMALL = (3, 40)  # `dbtool seed --small`: tenants, deals per tenant (make demo)
 MAX_DEALS = 100_000_000  # row numbers are INTEGER: 10 timeline events per deal must stay below 2^31
@@ -238,6 +241,8 @@ def _load(lanes: list[psycopg.Connection], scale: Scale, report: StepCallback) -
     With several lanes, each lane commits its share of a step as soon as it is done: the next level
     must see the rows, and a TimescaleDB chunk one lane created blocks the other lane's inserts into
     it until that transaction ends (waiting for the whole step would deadlock)."""
+    import psycopg
+
     done: list[TableResult] = []
     committed = False
     current = "the session"
@@ -310,6 +315,8 @@ def _gather(futures: list) -> list[int]:
 
 
 def _abandon(lane: psycopg.Connection) -> None:
+    import psycopg
+
     try:
         lane.cancel_safe()
         lane.rollback()
@@ -320,6 +327,8 @@ def _abandon(lane: psycopg.Connection) -> None:
 def _undo(conn: psycopg.Connection, scale: Scale) -> None:
     """Remove the rows earlier levels committed: the database held no tenant before the seed, so unless
     someone added one meanwhile, every tenant table holds only ours; else delete our tenants (cascade)."""
+    import psycopg
+
     try:
         _remove_ours(conn, scale)
     except psycopg.Error as exc:
@@ -340,6 +349,8 @@ def _remove_ours(conn: psycopg.Connection, scale: Scale) -> None:
 
 
 def _vacuum(conn: psycopg.Connection, report: StepCallback) -> float:
+    from psycopg import sql
+
     st = Step("vacuum analyze", "", len(TABLES), 5)
     report("start", st, {"rows": st.rows})
     started = time.perf_counter()
@@ -351,6 +362,8 @@ def _vacuum(conn: psycopg.Connection, report: StepCallback) -> float:
 
 
 def _functions(scale: Scale) -> sql.Composed:
+    from psycopg import sql
+
     text = (SQL_DIR / "00_functions.sql").read_text()
     return sql.SQL(text).format(seed=sql.Literal(scale.seed), tenants=sql.Literal(scale.tenants),
                                 users_per_tenant=sql.Literal(scale.users_per_tenant),
