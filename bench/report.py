@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbtool.commands import seed as seed_cmd
 
-from . import notes, timeline
+from . import load, notes, plots, timeline
 
 RLS_GOAL, SCALING_GOAL, TOOL_GOAL = 1.15, 1.3, 1.5
 COMMUNITY_BINDIR = "/opt/pg-community/usr/lib/postgresql/15/bin"
@@ -28,13 +28,17 @@ def _verdict(ratio: float, goal: float) -> str:
     return "met" if ratio <= goal else "**missed**"
 
 
-def render(r: dict, others: list[dict] | tuple = ()) -> str:
+def render(r: dict, others: list[dict] | tuple = (), load_run: dict | None = None, charts_dir=None) -> str:
     """The report of run r; others: runs on the other TimescaleDB edition (same scale), whose timeline
-    section (7) is added beside r's."""
+    section (7) is added beside r's; load_run: a `python -m bench.load` run, section 8 (its own command
+    and cluster, named in it); charts_dir: where to draw the charts the report shows (bench/plots.py;
+    None: no charts)."""
     others = [o for o in others if o.get("edition") != r.get("edition") and "timeline" in o]
-    parts = [_header(r, others), _summary(r, others), _machine(r), _seed(r), _rls(r), _context(r), _scaling(r),
-             _tool(r), _drift(r), _refresh(r), _timeline(r, others), _method(r, others), _changes(), _plans(r, others)]
-    return "\n\n".join(p.strip("\n") for p in parts) + "\n"
+    parts = [_header(r, others), _summary(r, others, load_run), plots.section(r, others, load_run, charts_dir),
+             _machine(r), _seed(r), _rls(r), _context(r),
+             _scaling(r), _tool(r), _drift(r), _refresh(r), _timeline(r, others), load.section(load_run),
+             _method(r, others), _changes(), _plans(r, others)]
+    return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
 def _edition(run: dict) -> str:
@@ -75,7 +79,7 @@ def _command(run: dict) -> str:
     return cmd
 
 
-def _summary(r: dict, others: list[dict]) -> str:
+def _summary(r: dict, others: list[dict], load_run: dict | None = None) -> str:
     rows = ["| figure | goal | measured (median) | IQR | verdict |", "|---|---|---:|---|---|"]
 
     def row(figure: str, goal: float | None, p) -> None:
@@ -90,14 +94,16 @@ def _summary(r: dict, others: list[dict]) -> str:
             row(f"2. set_tenant_context(token) vs set_config: {x['key']}", None, x["pair"])
     for x in r["scaling"]:
         row(f"3. tenant scaling: {x['query'].key}", SCALING_GOAL, x["pair"])
-    row("4. dbtool migrate vs psql", TOOL_GOAL, r["tool"]["pair"])
+    for figure, goal, p in _tool_rows(r):
+        row(figure, goal, p)
     for x in r["refresh"]:
         row(f"6. REFRESH CONCURRENTLY vs plain: {x['view']}", None, x["pair"])
     for run in [r, *others]:
         for x in run.get("timeline", {}).get("rows", []):
             if x["goal"]:
                 row(f"7. timeline ({_edition(run)}): {x['query'].key}, {x['size']} tenant", x["goal"], x["pair"])
-    missed = _missed(r, others)
+    rows += load.summary_rows(load_run)
+    missed = _missed(r, others) + load.missed(load_run)
     text = "## Summary\n\n" + "\n".join(rows)
     if missed:
         common = [c for prefix, c in notes.COMMON.items() if any(k.startswith(prefix) for k, _ in missed)]
@@ -111,8 +117,7 @@ def _summary(r: dict, others: list[dict]) -> str:
 def _missed(r: dict, others: list[dict] = ()) -> list[tuple[str, str]]:
     out = [(f"rls.{x['query'].key}", _x(x["pair"].ratio)) for x in r["rls"] if x["pair"].ratio > RLS_GOAL]
     out += [(f"scaling.{x['query'].key}", _x(x["pair"].ratio)) for x in r["scaling"] if x["pair"].ratio > SCALING_GOAL]
-    if r["tool"]["pair"].ratio > TOOL_GOAL:
-        out.append(("tool", _x(r["tool"]["pair"].ratio)))
+    out += _tool_missed(r)
     for run in [r, *others]:
         for x in run.get("timeline", {}).get("rows", []):
             if x["goal"] and x["pair"].ratio > x["goal"]:
@@ -299,6 +304,66 @@ what one tenant pays for the others being there.
 """ + "\n".join(rows)
 
 
+def _startup_figure(x: dict) -> str:
+    return f"4. {x['title'].split(' (')[0]} vs `{x['against']}`"
+
+
+def _tool_rows(r: dict) -> list[tuple[str, float | None, object]]:
+    """Section 4's summary rows: start-up (the rows with a goal), then migrate against psql."""
+    rows = [(_startup_figure(x), x["goal"], x["pair"]) for x in r["tool"].get("startup", []) if x["goal"]]
+    return rows + [("4. dbtool migrate vs psql", TOOL_GOAL, r["tool"]["pair"])]
+
+
+def _tool_missed(r: dict) -> list[tuple[str, str]]:
+    out = [(f"tool.{x['key']}", _x(x["pair"].ratio)) for x in r["tool"].get("startup", [])
+           if x["goal"] and x["pair"].ratio > x["goal"]]
+    if r["tool"]["pair"].ratio > TOOL_GOAL:
+        out.append(("tool", _x(r["tool"]["pair"].ratio)))
+    return out
+
+
+def tool_only(r: dict) -> str:
+    """Section 4 alone (`python -m bench --only tool`): its summary rows, why a goal was missed, the section."""
+    rows = ["| figure | goal | measured (median) | IQR | verdict |", "|---|---|---:|---|---|"]
+    for figure, goal, p in _tool_rows(r):
+        lo, hi = p.iqr()
+        rows.append(f"| {figure} | ≤ {goal}x | {_x(p.ratio)} | {lo:.2f}–{hi:.2f} | {_verdict(p.ratio, goal)} |")
+    missed = "\n".join(f"- **{k}** ({v}): {notes.why(k)}" for k, v in _tool_missed(r))
+    return "\n\n".join(p for p in ("\n".join(rows), missed, _tool(r)) if p) + "\n"
+
+
+def _startup(t: dict) -> str:
+    if "startup" not in t:
+        return ""
+    rows = ["| command | dbtool | against | its time | ratio | IQR (min–max) | goal |", "|---|---:|---|---:|---:|---|---|"]
+    for x in t["startup"]:
+        p = x["pair"]
+        title = f"↳ *{x['title'][2:]}*" if x["title"].startswith("↳") else x["title"]
+        goal = f"≤ {x['goal']}x: {_verdict(p.ratio, x['goal'])}" if x["goal"] else "(for comparison)"
+        rows.append(f"| {title} | {_ms(p.ms('a'))} | `{x['against']}` | {_ms(p.ms('b'))} | **{_x(p.ratio)}** "
+                    f"| {_spread(p)} | {goal} |")
+    runs = t["startup"][0]["pair"].as_dict()["runs"]
+    return f"""### Start-up
+
+A DBA runs dbtool many times a day and in every CI step. Each command as a new process (the console
+script `.venv/bin/dbtool`, its modules compiled as an installed package's are) against the least any
+Python tool pays for the same: the bare interpreter (`python -c pass`, the same interpreter, with its
+site-packages) for `--help` and usage errors, and for `status` the floor of any Python tool that talks to
+PostgreSQL, `python -c "import psycopg; psycopg.connect(URL).close()"` on the same database (migrated to
+head). Interleaved, {runs} repetitions, each a batch of runs of about 0.3 s; the environment has no
+DATABASE_URL or PG* variable and its own cache folder (XDG_CACHE_HOME).
+
+dbtool keeps what Typer printed for `--help`, or for a command line it refused before any command ran,
+and prints it again on the next identical run without importing Typer, as long as nothing it depends on
+changed (the command line, folder, environment, terminal, Python, dbtool's and Typer's modules and the
+installed packages: dbtool/launch.py); the rows without ↳ measure such a run, the ↳ "first run" rows a run
+with an empty cache, in which Typer renders the text (building only the command named on the command
+line). A usage error dbtool itself finds (no database given, conflicting options) depends on files and the
+environment and is never replayed.
+
+""" + "\n".join(rows)
+
+
 def _tool(r: dict) -> str:
     t = r["tool"]
     p = t["pair"]
@@ -321,7 +386,9 @@ one transaction:
 
 {cmds}
 
-The two databases' catalog snapshots (dbtool's bookkeeping schema and pg_cron jobs aside) are {same}."""
+The two databases' catalog snapshots (dbtool's bookkeeping schema and pg_cron jobs aside) are {same}.
+
+{_startup(t)}"""
 
 
 def _in_process(t: dict) -> str:

@@ -5,11 +5,14 @@ events, measure, and write docs/benchmarks.md.
     make bench        # small scale: 100 and 1,000 tenants x 20 deals; a few minutes
     make bench-full   # 100 and 1,000 tenants x 1,000 deals: 1,000,000 deals, 10,000,000 timeline events
     PG_BINDIR=/opt/pg-community/usr/lib/postgresql/15/bin make bench   # the same on the community edition
+    python -m bench --only tool   # section 4 alone (start-up, migrate against psql), printed; about a minute
 
 The cluster runs whichever TimescaleDB edition its binaries load (dbtool.cluster.find_bindir: PG_BINDIR,
 else Debian's, the Apache edition). Each run saves its figures in bench-results/<report>-<scale>-<edition>.pickle;
 the report includes the timeline section (7) of the other edition's latest run of the same scale when
-there is one, so running both editions, in either order, gives one report with both.
+there is one, so running both editions, in either order, gives one report with both. Section 8 (migrations
+under live traffic) is measured apart, by `python -m bench.load [--full]` on its own cluster; the report
+includes its latest saved run (bench-results/load-<scale>.pickle, full scale when there is one).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dbtool import config
 from dbtool.commands import migrate as migrate_cmd
 from dbtool.commands import seed as seed_cmd
 
-from . import cluster, report, sections, timeline
+from . import cluster, load, plots, report, sections, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,8 @@ class Scale:
     migrate_runs: int
     drift_runs: int
     refresh_runs: int
+    startup_runs: int = 15  # section 4's start-up figures: repetitions of each side, batches of startup_target_s
+    startup_target_s: float = 0.3
 
 
 SMALL = Scale("small", (100, 1000), 20, runs=21, target_s=0.05, migrate_runs=7, drift_runs=3, refresh_runs=7)
@@ -123,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="report file (default: %(default)s)")
     ap.add_argument("--deals-per-tenant", type=int, help="override the scale's deals per tenant (for trying things)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster's folder (its log) after the run")
+    ap.add_argument("--only", choices=["tool"],
+                    help="run one section on its own throwaway cluster (no seed data) and print it with its summary "
+                         "rows; docs/benchmarks.md is left alone. tool: section 4, start-up and migrate against psql")
     ap.add_argument("--render", metavar="RESULTS", nargs="+",
                     help="only rewrite the report from saved results (the .pickle files a run leaves in "
                          "bench-results/), e.g. after editing bench/notes.py: the first is the report's run, "
@@ -130,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.render:
         results = [pickle.loads(Path(f).read_bytes()) for f in args.render]
-        Path(args.out).write_text(report.render(results[0], results[1:]))
+        Path(args.out).write_text(report.render(results[0], results[1:], load.saved(), plots.folder(args.out)))
         log(f"wrote {args.out} from {', '.join(args.render)}")
         return
     scale = FULL if args.full else SMALL
+    if args.only:
+        print(only_tool(scale, args.keep))
+        return
     if args.deals_per_tenant:
         scale = Scale(f"{scale.name} ({args.deals_per_tenant} deals per tenant)", scale.tenants, args.deals_per_tenant,
                       scale.runs, scale.target_s, scale.migrate_runs, scale.drift_runs, scale.refresh_runs)
@@ -153,8 +164,32 @@ def main(argv: list[str] | None = None) -> None:
         if edition != results["edition"] and other.is_file():
             others.append(pickle.loads(other.read_bytes()))
             log(f"the {timeline.edition_name(edition)} edition's timeline section from {other}")
-    Path(args.out).write_text(report.render(results, others))
+    Path(args.out).write_text(report.render(results, others, load.saved(), plots.folder(args.out)))
     log(f"wrote {args.out} ({results['wall_seconds'] / 60:.1f} min)")
+
+
+def write_saved_report(out: str) -> bool:
+    """Write the report again from the newest saved run of it (and the other edition's run of the same
+    scale), with the latest saved load run (python -m bench.load) as section 8; False without a run."""
+    runs = sorted(ROOT.joinpath("bench-results").glob(f"{Path(out).stem}-*.pickle"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return False
+    main = pickle.loads(runs[-1].read_bytes())
+    scale = main["scale"].name.split()[0]
+    others = [pickle.loads(p.read_bytes()) for p in runs[:-1] if p.name.startswith(f"{Path(out).stem}-{scale}-")]
+    Path(out).write_text(report.render(main, others, load.saved(), plots.folder(out)))
+    return True
+
+
+def only_tool(scale: Scale, keep: bool = False) -> str:
+    """`python -m bench --only tool`: section 4 alone, on a throwaway cluster, as the report would show it."""
+    started = time.perf_counter()
+    with cluster.throwaway(scale.name.startswith("full"), keep=keep) as server:
+        log(f"cluster in {server.socket_dir}")
+        log("4. tool overhead")
+        tool = sections.tool_overhead(server, scale.migrate_runs, scale.startup_runs, scale.startup_target_s)
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    return report.tool_only({"tool": tool})
 
 
 def _saved(out: str, scale: str, edition: str) -> Path:
@@ -181,7 +216,7 @@ def measure(scale: Scale, keep: bool) -> dict:
         log("3. tenant scaling")
         out["scaling"] = sections.tenant_scaling(url_many, url_few, scale.runs, scale.target_s)
         log("4. tool overhead")
-        out["tool"] = sections.tool_overhead(server, scale.migrate_runs)
+        out["tool"] = sections.tool_overhead(server, scale.migrate_runs, scale.startup_runs, scale.startup_target_s)
         log("5. drift and snapshot")
         out["drift"] = sections.drift(server, scale.drift_runs, 1000)
         log("6. materialized view refresh")

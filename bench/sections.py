@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import compileall
 import itertools
+import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,8 +256,14 @@ class _Migrate:
                 subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
-def tool_overhead(server: Server, runs: int) -> dict:
+def tool_overhead(server: Server, runs: int, startup_runs: int = 0, target_s: float = 0.3) -> dict:
+    """`dbtool migrate` against psql from an empty database to head, and, with startup_runs, the start-up
+    of dbtool's commands against the bare interpreter and a bare psycopg connection (startup())."""
+    # dbtool as installed: its modules compiled, as pip does for an installed package (a source
+    # checkout writes them on its first run, unless PYTHONDONTWRITEBYTECODE says otherwise)
+    compileall.compile_dir(str(ROOT / "dbtool"), quiet=1)
     project = config.load(ROOT)
+    out = {"startup": startup(server, project, startup_runs, target_s)} if startup_runs else {}
     a, b = _Migrate(server, "bench_migrate_dbtool", "dbtool", project), _Migrate(server, "bench_migrate_psql", "psql", project)
     pair = interleave(a, b, runs, executions=1)
     same = _same_schema(server.url(a.name), server.url(b.name))
@@ -261,8 +271,80 @@ def tool_overhead(server: Server, runs: int) -> dict:
     in_process = interleave(c, b, runs, executions=1)
     for side in (a, b, c):
         server.drop_db(side.name)
-    return {"pair": pair, "in_process": in_process, "same_schema": same, "psql": [_shown(c) for c in psql_commands("$URL", project)],
+    return {**out, "pair": pair, "in_process": in_process, "same_schema": same, "psql": [_shown(c) for c in psql_commands("$URL", project)],
             "migrations": len(read_migrations(project.migrations_dir, project.root))}
+
+
+PYTHON = sys.executable  # the interpreter of the console script's first line
+HELP_GOAL, STATUS_GOAL = 3.0, 1.3
+
+
+@dataclass
+class _Process:
+    """A timing.Side: a command run as a new process, its output discarded. cold: under this folder, a
+    new, empty XDG_CACHE_HOME for every execution (dbtool/launch.py finds no output to replay)."""
+    cmd: list[str]
+    env: dict
+    expect: int = 0
+    cold: Path | None = None
+    _n: itertools.count = field(default_factory=itertools.count)
+
+    def prepare(self, rep: int) -> None:
+        pass
+
+    def batch(self, n: int) -> None:
+        for _ in range(n):
+            env = self.env if self.cold is None else {**self.env, "XDG_CACHE_HOME": str(self.cold / str(next(self._n)))}
+            code = subprocess.run(self.cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL).returncode
+            if code != self.expect:
+                raise RuntimeError(f"{' '.join(self.cmd)} exited {code}, not {self.expect}")
+
+
+STATUS_LIBRARIES = "import psycopg, typer, rich.console, pglast, yoyo"
+
+
+def startup(server: Server, project: config.Project, runs: int, target_s: float) -> list[dict]:
+    """Each row: a dbtool command (A) against the least any Python tool pays for the same (B), as new
+    processes, interleaved. `--help` and a usage error against `python -c pass`; `status` against
+    `python -c` importing psycopg, connecting and closing. dbtool keeps what Typer printed for --help and
+    for a usage error it found before any command ran, and prints it again (dbtool/launch.py): the rows
+    measure that, and ↳ the first run (an empty cache), which renders it with Typer. Every process gets
+    the same environment, without DATABASE_URL and PG* variables, and this run's own cache folder."""
+    url = server.create_db("bench_status")
+    migrate_cmd.migrate(url, project, sync_cron=False)
+    home = Path(tempfile.mkdtemp(prefix="dbtool-bench-startup-"))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("PG")}
+    env["XDG_CACHE_HOME"] = str(home / "cache")
+    proj = ["--project", str(project.root)]
+    bare = _Process([PYTHON, "-c", "pass"], env)
+    floor = _Process([PYTHON, "-c", f"import psycopg; psycopg.connect({url!r}).close()"], env)
+    libraries = _Process([PYTHON, "-c", f"{STATUS_LIBRARIES}; psycopg.connect({url!r}).close()"], env)
+    # key, title, A, B, goal; the summary names a row with a goal by its title up to " ("
+    rows = [
+        ("help", "`dbtool --help`", _Process([DBTOOL, "--help"], env), bare, HELP_GOAL),
+        ("help_cold", "↳ `dbtool --help`, first run (empty cache: rendered by Typer)",
+         _Process([DBTOOL, "--help"], env, cold=home / "cold-help"), bare, None),
+        ("usage", "a usage error found by Typer (`dbtool migrate --no-such-option`)",
+         _Process([DBTOOL, "migrate", "--no-such-option"], env, expect=2), bare, HELP_GOAL),
+        ("usage_cold", "↳ the same, first run (empty cache: found by Typer)",
+         _Process([DBTOOL, "migrate", "--no-such-option"], env, expect=2, cold=home / "cold-usage"), bare, None),
+        ("usage_dbtool", "a usage error found by dbtool (`dbtool status` without a database: no database given)",
+         _Process([DBTOOL, "status", *proj], env, expect=2), bare, HELP_GOAL),
+        ("typer", "↳ `python -c 'import typer'`: importing Typer alone", _Process([PYTHON, "-c", "import typer"], env),
+         bare, None),
+        ("status", "`dbtool status --database-url URL`", _Process([DBTOOL, "status", "--database-url", url, *proj], env),
+         floor, STATUS_GOAL),
+        ("status_libraries", f"↳ `python -c '{STATUS_LIBRARIES}'`, connecting and closing: the libraries status uses",
+         libraries, floor, None),
+    ]
+    try:
+        return [{"key": key, "title": title, "pair": interleave(a, b, runs, target_s), "goal": goal,
+                 "against": "python -c pass" if b is bare else "python -c 'import psycopg; connect; close'"}
+                for key, title, a, b, goal in rows]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        server.drop_db("bench_status")
 
 
 def _same_schema(url_a: str, url_b: str) -> list[str]:

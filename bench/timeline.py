@@ -47,7 +47,7 @@ SELECT
     '10.200.0.1'::INET,
     'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15',
     u.ids[1 + (g.n * 31) %% cardinality(u.ids)]
-FROM generate_series(0, %(rows)s - 1) AS g (n)
+FROM generate_series(0::BIGINT, %(rows)s - 1) AS g (n)
 CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM public.users WHERE tenant_id = %(tenant)s) AS u
 CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM public.deals WHERE tenant_id = %(tenant)s) AS d
 CROSS JOIN LATERAL (SELECT (ARRAY[{EVENT_TYPES}])[1 + (g.n * 7) %% 11] AS event_type) AS e

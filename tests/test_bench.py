@@ -294,3 +294,126 @@ def test_report_states_the_edition_and_includes_the_other_editions_timeline(meas
     assert other_way.index("### 7a. Apache") < other_way.index("### 7b. community")
     # a run is never merged with itself (same edition)
     assert report.render(apache, [apache]).count("### 7a.") == 1
+
+
+# ----- 8. migrations under live traffic (bench/load.py), on a tiny data set ---------------------------
+
+def test_load_benchmark_applies_the_release_under_traffic_by_dbtool_and_by_psql_and_reports_both(
+        server, tmp_path, measured, bench_db):
+    """Both sides on a clone of the tiny seeded database, with short windows and a 1.5 s long reader;
+    dbtool with a 200 ms lock_timeout. Behaviour only: who waited for the reader, nothing failed, the report."""
+    import random
+
+    from bench import load
+    with cloned_db(server, "load") as url:
+        seed_cmd.seed(url, TINY)
+        proj = load.release_project(tmp_path)
+        pyproject = proj / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace('lock_timeout = "1s"', 'lock_timeout = "200ms"')
+                             .replace('lock_retry_delay = "1s"', 'lock_retry_delay = "50ms"'))
+        # the reader outlasts dbtool's start-up (a new process) and so meets its first ALTER TABLE
+        scale = load.LoadScale("test", 12, 10, clients=2, warmup_s=0.1, before_s=0.3, after_s=0.2, hold_s=1.5,
+                               lead_s=(0.1, 0.2), probes=2)
+        sides = load.compare(url, proj, scale, random.Random(1))
+    d, p = sides["dbtool"], sides["psql"]
+    first = load.release_ids(proj)[0]
+    assert d["applied"]["exit"] == 0 and d["applied"]["attempts"][first] > 1  # it waited out the reader
+    assert any(ln.startswith("warning: ") and "behind pid" in ln for ln in d["applied"]["stderr"])
+    assert any("lock-timeout" in ln and first in ln for ln in d["log"])
+    assert p["applied"]["exit"] == 0 and p["applied"]["seconds"] >= scale.hold_s - scale.lead_s[1]  # psql waited
+    for side in (d, p):
+        assert side["reader"]["ok"] and side["all"]["attempted"] > 0 and side["all"]["failed"] == 0, side["errors"]
+        assert set(side["windows"]) == {"before", "during", "after"}
+    assert len(d["probe_waits_s"]) == 2 and p["probe_waits_s"] == []
+    results = {"scale": load.asdict(scale), "seed": 1, "data": {"deals": 120, "deals_size": "1 MB"},
+               "sides": sides, "release": load.release_ids(proj), "postgres": "15", "nproc": 2, "settings": {},
+               "wall_seconds": 60.0, "finished": datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc),
+               "commit": "abc1234"}
+    text = report.render(_results(measured, bench_db, "apache"), [], results)
+    assert text.index("## 7. The timeline") < text.index("## 8. Migrations under live traffic") < \
+        text.index("## How the figures are made")
+    assert "| 8. under load: failed application transactions, dbtool migrate | 0 | 0 | — | met |" in text
+    assert "| during: p50 / p99 / max |" in text and f"{first.split('_')[0]}: {d['applied']['attempts'][first]}" in text
+
+
+# ----- the charts (bench/plots.py), from a small results dict: no database ----------------------------
+
+def _tiny_results() -> dict:
+    from types import SimpleNamespace
+
+    def pair(a: float) -> timing.Pair:
+        return timing.Pair([a * 0.9, a, a * 1.1, a * 1.3], [1.0, 1.0, 1.0, 1.0], 1)
+
+    q = [SimpleNamespace(key=k) for k in ("pipeline", "search")]
+    return {"scale": run.Scale("small", (6, 12), 3, RUNS, TARGET, 1, 1, 1), "edition": "apache",
+            "rls": [{"query": q[0], "pair": pair(1.05)}, {"query": q[1], "pair": pair(1.4)}],
+            "scaling": [{"query": q[0], "pair": pair(0.9)}],
+            "tool": {"pair": pair(1.7), "in_process": pair(1.05)},
+            "timeline": {"rows": [{"query": q[0], "size": "large", "goal": 1.15, "pair": pair(0.8)},
+                                  {"query": q[1], "size": "small", "goal": None, "pair": pair(3.0)}]}}
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_plots_draw_each_ratio_chart_as_a_png_the_report_embeds(tmp_path):
+    from bench import plots
+
+    r = _tiny_results()
+    charts = plots.write(r, [], None, tmp_path / "benchmarks")
+    assert [c.name for c in charts] == ["rls.png", "scaling.png", "tool.png", "timeline.png"]
+    for c in charts:
+        width, height = _png_size(tmp_path / "benchmarks" / c.name)
+        assert width == plots.WIDTH_IN * plots.DPI and 150 < height < 1000  # shown at its own size: legible
+    again = plots.write(r, [], None, tmp_path / "again")
+    assert all((tmp_path / "benchmarks" / c.name).read_bytes() == (tmp_path / "again" / c.name).read_bytes()
+               for c in again)  # the same figures give the same files: no date, no version inside
+    section = plots.section(r, [], None, tmp_path / "benchmarks")
+    assert "![1. RLS cost" in section and "(benchmarks/rls.png)" in section and "(benchmarks/tool.png)" in section
+    assert plots.section(r, [], None, None) == "" and plots.folder("docs/benchmarks.md") == Path("docs/benchmarks")
+
+
+def test_the_load_timeline_is_drawn_once_the_load_run_keeps_its_transactions(tmp_path):
+    from bench import plots
+
+    assert plots.load_timeline(None) is None and plots.load_timeline({"sides": {"dbtool": {}}}) is None
+    side = {"applied": {"seconds": 2.0}, "timeline": [(-1.0, 3.0, True), (0.5, 900.0, True), (1.0, 1200.0, False),
+                                                      (3.0, 4.0, True)]}
+    charts = plots.write(_tiny_results(), [], {"sides": {"dbtool": side, "psql": side}}, tmp_path)
+    assert charts[-1].name == "load-timeline.png" and _png_size(tmp_path / "load-timeline.png")[0] == 800
+
+
+# ----- 4. start-up: each dbtool command as a new process against the bare interpreter or psycopg ----------
+
+def test_startup_times_dbtool_against_the_bare_interpreter_and_a_bare_psycopg_connection(server):
+    from dbtool import config
+    rows = sections.startup(server, config.load(sections.ROOT), 1, TARGET)
+    assert [x["key"] for x in rows] == ["help", "help_cold", "usage", "usage_cold", "usage_dbtool", "typer", "status",
+                                        "status_libraries"]
+    assert {x["key"]: x["goal"] for x in rows if x["goal"]} == {"help": 3.0, "usage": 3.0, "usage_dbtool": 3.0,
+                                                               "status": 1.3}
+    assert all(x["pair"].a and x["pair"].b for x in rows)
+    assert {x["against"] for x in rows} == {"python -c pass", "python -c 'import psycopg; connect; close'"}
+    with psycopg.connect(server.url(), autocommit=True) as c:  # its database is gone
+        assert c.execute("SELECT count(*) FROM pg_database WHERE datname = 'bench_status'").fetchone()[0] == 0
+
+
+def test_the_report_gives_each_startup_goal_a_summary_row_and_a_reason_when_missed(measured, bench_db):
+    r = _results(measured, bench_db, "apache")
+    fast, slow = timing.Pair([0.05, 0.05], [0.04, 0.04], 1), timing.Pair([0.4, 0.4], [0.1, 0.1], 1)
+    r["tool"]["startup"] = [
+        {"key": "help", "title": "`dbtool --help`", "pair": fast, "goal": 3.0, "against": "python -c pass"},
+        {"key": "help_cold", "title": "↳ `dbtool --help`, first run", "pair": slow, "goal": None,
+         "against": "python -c pass"},
+        {"key": "status", "title": "`dbtool status --database-url URL`", "pair": slow, "goal": 1.3,
+         "against": "python -c 'import psycopg; connect; close'"}]
+    text = report.render(r)
+    assert "| 4. `dbtool --help` vs `python -c pass` | ≤ 3.0x | 1.25x |" in text and "| met |" in text
+    assert "| 4. `dbtool status --database-url URL` vs `python -c 'import psycopg; connect; close'` | ≤ 1.3x | 4.00x" in text
+    assert "- **tool.status** (4.00x): " in text and "no explanation recorded yet" not in text.split("tool.status")[1][:80]
+    assert "### Start-up" in text and "| ↳ *`dbtool --help`, first run* |" in text
+    only = report.tool_only(r)
+    assert only.startswith("| figure | goal |") and "## 4. Tool overhead" in only and "tool.status" in only

@@ -1,0 +1,3 @@
+-- transactional: false
+-- Drop the region index
+DROP INDEX CONCURRENTLY IF EXISTS public.idx_deals_region;
