@@ -43,6 +43,7 @@ rollback_cmd, seed_cmd, snapshot_cmd, status_cmd, verify_cmd = (
 tenant_cmd = _Lazy("tenant")
 baseline_cmd, log_cmd = _Lazy("baseline"), _Lazy("log")
 docs_cmd = _Lazy("docs")
+pitr_cmd = _Lazy("pitr")
 
 EXIT_CODES = """\b
 Exit codes:
@@ -941,6 +942,154 @@ def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Option
     if archive and not quiet:  # quiet: the summary line names it
         err.print(f"backup before migrating: {archive}", markup=False)
     return archive
+
+
+# ----- point-in-time recovery (pgBackRest) -------------------------------------------------------
+
+
+pitr_app = typer.Typer(help="Point-in-time recovery with pgBackRest: WAL archiving, full/diff/incr backups, the "
+                       "recoverable window and RPO, restore to a moment into a new data folder. Every pgbackrest "
+                       "process runs as the server's OS user. See docs/backup.md.\n\n" + EXIT_CODES,
+                       no_args_is_help=True)
+app.add_typer(pitr_app, name="pitr")
+Stanza = Annotated[Optional[str], typer.Option("--stanza", metavar="NAME", help="The stanza (default: the "
+                                               "project's database name).", show_default=False)]
+PitrHome = Annotated[Optional[str], typer.Option(
+    "--home", metavar="DIR", envvar="DBTOOL_PITR_HOME",
+    help="Folder holding each stanza's pgbackrest.conf, secrets, logs, locks and local repository (default: "
+         ".dbtool/pitr in the project).")]
+
+
+def _stanza(home: Optional[str], stanza: Optional[str], project: Optional[str]):
+    """(base folder, stanza name, project or None): outside a project, --home and --stanza suffice."""
+    proj = None
+    if not (home and stanza):
+        proj = config.load(project)
+    return pitr_cmd.base_dir(home, proj), stanza or proj.get("database"), proj
+
+
+def _loaded(home, stanza, project):
+    from .pitr import repo
+
+    base, name, _ = _stanza(home, stanza, project)
+    return repo.load(base, name)
+
+
+@pitr_app.command("setup")
+def pitr_setup(data_dir: Annotated[Optional[str], typer.Option(
+                   "--data-dir", metavar="DIR", help="Data folder of a running local cluster (default: the dev "
+                                                     "cluster, `dbtool dev`).")] = None,
+               database_url: Annotated[Optional[str], typer.Option(
+                   "--database-url", "-d", metavar="URL", help="How dbtool connects to it as a superuser (default: "
+                   "the dev cluster's URL, or the unix socket in postmaster.pid as postgres).")] = None,
+               repo_url: Annotated[Optional[str], typer.Option(
+                   "--repo", metavar="s3://BUCKET/PATH", help="An S3 repository (endpoint, region and keys from "
+                   "the AWS_* variables); default: a local one in the stanza's home.")] = None,
+               kms_key_id: Annotated[Optional[str], typer.Option(
+                   "--s3-kms-key-id", metavar="KEY", help="Server-side encryption with this KMS key.")] = None,
+               no_verify_tls: Annotated[bool, typer.Option(
+                   "--no-verify-tls", help="Do not verify the S3 endpoint's certificate (test servers).")] = False,
+               stanza: Stanza = None, home: PitrHome = None, json: Json = False, project: Project = None):
+    """Configure a pgBackRest stanza for a local cluster and turn WAL archiving on: archive_mode,
+    archive_command (pgbackrest archive-push), archive_timeout 60 s; reload, or restart when needed
+    (said in the output); then `pgbackrest stanza-create` and `check`. The repository is encrypted
+    (aes-256-cbc; passphrase from DBTOOL_PITR_CIPHER_PASS, else generated, never printed)."""
+    with handled(json):
+        base, name, proj = _stanza(home, stanza, project)
+        if data_dir is None and proj is None:  # the dev cluster is the project's
+            proj = config.load(project)
+        res = pitr_cmd.setup(base, name, data_dir=Path(data_dir) if data_dir else None, url=database_url,
+                             project=proj, s3_repo=repo_url, kms_key_id=kms_key_id, verify_tls=not no_verify_tls)
+        if json:
+            emit_json(res.as_dict())
+            return
+        for a in res.actions:
+            out.print(a, markup=False)
+        out.print(f"{res.stanza}: PITR set up for {res.data_dir} (port {res.port}); repository {res.repo}; "
+                  f"config {res.home}", markup=False)
+
+
+@pitr_app.command("backup")
+def pitr_backup(kind: Annotated[str, typer.Option("--type", metavar="full|diff|incr",
+                                                  help="Backup type (pgBackRest makes a full one when none exists).")
+                                ] = "incr",
+                schedule: Annotated[Optional[str], typer.Option(
+                    "--schedule", metavar="cron|systemd", help="Print the document's schedule (full daily, incr "
+                                                               "every 6 hours) instead of backing up.")] = None,
+                stanza: Stanza = None, home: PitrHome = None, json: Json = False, project: Project = None):
+    """Take a pgBackRest backup; retention (full backups 30 days, WAL for the newest 28 backups: 7 days
+    at the document's schedule) is pgBackRest's, applied after each backup."""
+    with handled(json):
+        st = _loaded(home, stanza, project)
+        if schedule:
+            out.print(pitr_cmd.schedule(st, schedule), markup=False, end="")
+            return
+        res = pitr_cmd.backup(st, kind)
+        if json:
+            emit_json(res)
+            return
+        out.print(f"{res['stanza']}: {res['type']} backup {res['label']} in {res['seconds']:.0f} s "
+                  f"({_size(res['bytes'])}, {_size(res['repo_bytes'])} stored)", markup=False)
+
+
+@pitr_app.command("status")
+def pitr_status(stanza: Stanza = None, home: PitrHome = None, json: Json = False, project: Project = None):
+    """The recoverable window (earliest and latest restorable time), the backups, the last archived
+    WAL and its age, failing archive commands, and the RPO (archive_timeout against the 5 minutes)."""
+    with handled(json):
+        from .pitr import window
+
+        s = window.status(_loaded(home, stanza, project))
+        if json:
+            emit_json(s.as_dict())
+            return
+        _print_pitr_status(s)
+
+
+def _print_pitr_status(s) -> None:
+    for b in s.backups:
+        out.print(f"backup   {b['label']}  {b['type']:<4}  {b['stop']:%Y-%m-%d %H:%M:%S}Z  {_size(b['bytes'])}",
+                  markup=False)
+    a = s.archiver
+    if a:
+        out.print(f"archive  last {a['last_archived_wal'] or 'none'} at {a['last_archived_time'] or '-'}; "
+                  f"{a['failed_count']} failed", markup=False)
+    if s.rpo:
+        age = s.rpo["last_archive_age_s"]
+        out.print(f"rpo      archive_timeout {s.rpo['archive_timeout_s']} s (target {s.rpo['target_s']} s); last "
+                  f"archive {'-' if age is None else f'{age:.0f} s'} ago", markup=False)
+    for p in s.problems:
+        out.print(f"problem  {p}", markup=False)
+    window = (f"{s.earliest:%Y-%m-%d %H:%M:%S}Z .. {s.latest:%Y-%m-%d %H:%M:%S}Z" if s.earliest else "empty")
+    out.print(f"{s.stanza}: recoverable window {window}; {len(s.backups)} backup(s); repository {s.repo}",
+              markup=False)
+
+
+@pitr_app.command("restore")
+def pitr_restore(target_dir: Annotated[str, typer.Option("--target", metavar="DIR",
+                                                          help="A new (or empty) folder for the restored data.")],
+                 to: Annotated[Optional[str], typer.Option("--to", metavar="TIMESTAMP",
+                                                           help="Recover to this moment (ISO 8601; no zone: UTC).")
+                               ] = None,
+                 to_latest: Annotated[bool, typer.Option("--to-latest", help="Recover all archived WAL.")] = False,
+                 port: Annotated[Optional[int], typer.Option("--port", metavar="N",
+                                                             help="Port for the copy (default: a free one).")] = None,
+                 stanza: Stanza = None, home: PitrHome = None, json: Json = False, project: Project = None):
+    """Restore into a NEW data folder (never over the running cluster), replay WAL to the moment, start
+    the copy on a free port, check it reached the target, and print how to swap it in. A missing or
+    damaged WAL segment is an error naming it, never a silently older database."""
+    with handled(json):
+        st = _loaded(home, stanza, project)
+        res = pitr_cmd.restore(st, to, to_latest, target_dir, port)
+        if json:
+            emit_json(res.as_dict())
+            return
+        reached = f"{res.replayed_to:%Y-%m-%d %H:%M:%S.%f%z}" if res.replayed_to else "-"
+        out.print(f"{res.stanza}: restored to {res.target.isoformat() if res.target else 'the latest archived WAL'} "
+                  f"in {res.data_dir}, running on port {res.port}; last transaction {reached}, WAL {res.last_wal}; "
+                  f"{res.seconds:.1f} s", markup=False)
+        for line in pitr_cmd.swap_hint(st, res):
+            out.print(line, markup=False)
 
 
 # ----- seed -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the PostgreSQL server and every extension dbtool's schema needs, on Debian.
-# Also Graphviz, which `dbtool docs` draws the schema's ER diagram with.
+# Also Graphviz, which `dbtool docs` draws the schema's ER diagram with, and pgBackRest (`dbtool pitr`).
 # Idempotent: each step checks whether it is already done, so a second run takes seconds.
 # pgvector and TimescaleDB come from distribution packages when the distribution has them
 # for the installed server, otherwise they are built from Debian trixie's source packages,
@@ -124,13 +124,16 @@ main() {
     # `dbtool docs` renders the schema's ER diagram with Graphviz's dot (SVG, PNG) in the DejaVu font
     # it names, so the committed pictures come out the same on every machine.
     apt_install graphviz fonts-dejavu-core
+    # `dbtool pitr`: WAL archiving, physical backups and point-in-time recovery (docs/backup.md).
+    apt_install pgbackrest
     install_pgvector "$v"
     install_timescaledb "$v"
     for ext in vector timescaledb pg_cron plpgsql_check pg_stat_statements pg_trgm btree_gin pgcrypto uuid-ossp; do
         [ -f "/usr/share/postgresql/$v/extension/$ext.control" ] || die "extension $ext is still missing after install"
     done
     id postgres >/dev/null 2>&1 || die "system user 'postgres' is missing; reinstall postgresql-common"
-    say "ok: PostgreSQL $v with pgvector, timescaledb, pg_cron, plpgsql_check; graphviz"
+    command -v pgbackrest >/dev/null || die "pgbackrest is still missing after install"
+    say "ok: PostgreSQL $v with pgvector, timescaledb, pg_cron, plpgsql_check; graphviz; pgbackrest"
 }
 
 main "$@"
