@@ -1061,6 +1061,10 @@ def _print_pitr_status(s) -> None:
     for p in s.problems:
         out.print(f"problem  {p}", markup=False)
     window = (f"{s.earliest:%Y-%m-%d %H:%M:%S}Z .. {s.latest:%Y-%m-%d %H:%M:%S}Z" if s.earliest else "empty")
+    if s.earliest and s.latest and s.latest < s.earliest:
+        # Right after a backup, before any later WAL is archived, no moment is reachable by --to yet.
+        window = (f"only --to-latest until WAL after {s.latest:%Y-%m-%d %H:%M:%S}Z is archived "
+                  f"(within archive_timeout once the server writes)")
     out.print(f"{s.stanza}: recoverable window {window}; {len(s.backups)} backup(s); repository {s.repo}",
               markup=False)
 
