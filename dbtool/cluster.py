@@ -51,6 +51,11 @@ def server_user() -> str:
     return user
 
 
+def server_uid() -> int | None:
+    """The uid files must belong to for the server to use them; None when we are that user."""
+    return pwd.getpwnam(server_user()).pw_uid if os.geteuid() == 0 else None
+
+
 def write_private(path: Path, text: str, owner: int | None = None) -> None:
     """`text` in `path`, readable by its owner only from the first byte whatever the umask: a new
     private file (O_EXCL, mode 0600) beside it, renamed over `path`, so a reader never sees it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import secrets
 import shutil
 from dataclasses import asdict, dataclass
@@ -110,8 +109,7 @@ def _initdb(home: Path, datadir: Path) -> None:
     cluster.write_private(home / PASSFILE, f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
     pwfile = home / "initdb-password"
     try:
-        server_uid = pwd.getpwnam(cluster.server_user()).pw_uid if os.geteuid() == 0 else None
-        cluster.write_private(pwfile, password + "\n", owner=server_uid)
+        cluster.write_private(pwfile, password + "\n", owner=cluster.server_uid())
         datadir.parent.mkdir(mode=0o700, exist_ok=True)  # pg_ctl_runas gives it to the server's user
         cluster.initdb(datadir, SUPERUSER, pwfile=pwfile)
     finally:

@@ -210,7 +210,7 @@ def restore(st: Stanza, to: str | None, latest: bool, target_dir: str, port: int
         raise UsageError(f"port {port} is already in use", hint="leave --port out to take a free one")
     repo.require_pgbackrest()
     if target is not None:
-        recovery.check_window(target, window.status(st).earliest)
+        recovery.check_window(target, window.earliest(window.backups(repo.info(st))))
     return recovery.restore(st, target, path, port)
 
 

@@ -71,10 +71,9 @@ def check_window(t: datetime, earliest: datetime | None) -> None:
 
 def _make_target(path: Path) -> None:
     path.mkdir(mode=0o700, exist_ok=True)
-    if os.geteuid() == 0:
-        import pwd
-
-        os.chown(path, pwd.getpwnam(cluster.server_user()).pw_uid, -1)
+    uid = cluster.server_uid()
+    if uid is not None:
+        os.chown(path, uid, -1)
         repo._traversable(path)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import secrets
 import shlex
@@ -82,15 +81,11 @@ def require_pgbackrest() -> None:
                           hint="run `make setup` (scripts/install-postgres.sh installs Debian's pgbackrest)")
 
 
-def _server_uid() -> int | None:
-    return pwd.getpwnam(cluster.server_user()).pw_uid if os.geteuid() == 0 else None
-
-
 def make_home(st: Stanza) -> None:
     """The home and its folders belong to the server's user (it writes logs, locks and the
     repository from archive_command); the folders above only need to be traversable."""
     st.base.mkdir(parents=True, exist_ok=True)
-    uid = _server_uid()
+    uid = cluster.server_uid()
     for sub in ("", "conf.d", "log", "lock", "spool", "repo", "run"):
         d = st.home / sub
         d.mkdir(mode=0o700, exist_ok=True)
@@ -110,7 +105,7 @@ def _traversable(path: Path) -> None:
 
 
 def write_config(st: Stanza, socket_dir: str, s3: dict | None = None) -> None:
-    cluster.write_private(st.home / "pgbackrest.conf", _config_text(st, socket_dir, s3), owner=_server_uid())
+    cluster.write_private(st.home / "pgbackrest.conf", _config_text(st, socket_dir, s3), owner=cluster.server_uid())
     _write_secrets(st, s3)
 
 
@@ -143,7 +138,7 @@ def _write_secrets(st: Stanza, s3: dict | None) -> None:
     lines = ["[global]", f"repo1-cipher-pass={passphrase}"]
     if s3:
         lines += [f"repo1-{k}={v}" for k, v in s3["secrets"].items()]
-    cluster.write_private(path, "\n".join(lines) + "\n", owner=_server_uid())
+    cluster.write_private(path, "\n".join(lines) + "\n", owner=cluster.server_uid())
 
 
 def _existing_passphrase(path: Path) -> str | None:

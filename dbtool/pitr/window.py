@@ -43,6 +43,12 @@ def backups(info: dict) -> list[dict]:
              "repo_bytes": b["info"]["repository"]["delta"]} for b in info.get("backup", [])]
 
 
+def earliest(found: list[dict]) -> datetime | None:
+    """The first moment a restore can reach; pgBackRest keeps whole seconds and restores to times
+    strictly after a backup's stop."""
+    return min(b["stop"] for b in found) + timedelta(seconds=1) if found else None
+
+
 def archiver(url: str) -> dict:
     with db.connection(url, dbname="postgres") as conn:
         cur = conn.execute(ARCHIVER)
@@ -71,8 +77,7 @@ def status(st: repo.Stanza) -> Status:
     if info.get("status", {}).get("code", 0) != 0:
         s.problems.append(f"pgBackRest: {info['status'].get('message')}")
     if s.backups:
-        # pgBackRest keeps whole seconds and restores to times strictly after a backup's stop
-        s.earliest = min(b["stop"] for b in s.backups) + timedelta(seconds=1)
+        s.earliest = earliest(s.backups)
         s.latest = max(b["stop"] for b in s.backups)
     else:
         s.problems.append("no backup yet: run `dbtool pitr backup --type full`")
