@@ -188,6 +188,8 @@ def _print_migrate(res: "migrate_cmd.MigrateResult", quiet: bool = False) -> Non
         return
     if not quiet:
         _print_accepted(res.accepted, False)
+        for c in res.citus:
+            out.print(f"citus: {c}", markup=False)
         for r in res.repeatables:
             out.print(f"re-applied {r}", markup=False)
         for r in res.repeatables_dropped:

@@ -74,8 +74,9 @@ def write_private(path: Path, text: str, owner: int | None = None) -> None:
         raise
 
 
-def pg_ctl(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PG_BINDIR": str(find_bindir()), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+def pg_ctl(*args: str, timeout: int = 120, bindir: Path | None = None) -> subprocess.CompletedProcess:
+    """pg_ctl of `bindir` (default: find_bindir()), as a user the server accepts."""
+    env = {**os.environ, "PG_BINDIR": str(bindir or find_bindir()), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     return subprocess.run([str(WRAPPER), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -105,34 +106,34 @@ def check_owner(datadir: Path) -> None:
                           hint=f"run as root or as {owner!r}, or remove the folder (you are {me!r})")
 
 
-def initdb(datadir: Path, superuser: str = "postgres", pwfile: Path | None = None) -> None:
+def initdb(datadir: Path, superuser: str = "postgres", pwfile: Path | None = None, bindir: Path | None = None) -> None:
     """Without pwfile, trust (throwaway clusters on a private port); with one, scram over TCP."""
     auth = f"--auth=scram-sha-256 --pwfile={pwfile}" if pwfile else "--auth=trust"
     res = pg_ctl("initdb", "-D", str(datadir), "-s",
-                 "-o", f"--username={superuser} {auth} --encoding=UTF8 --locale=C.UTF-8")
+                 "-o", f"--username={superuser} {auth} --encoding=UTF8 --locale=C.UTF-8", bindir=bindir)
     if res.returncode != 0:
         raise DatabaseFailure(f"initdb failed for {datadir}: {_last_line(res.stderr)}")
 
 
-def is_running(datadir: Path) -> bool:
-    return datadir.is_dir() and pg_ctl("status", "-D", str(datadir)).returncode == 0
+def is_running(datadir: Path, bindir: Path | None = None) -> bool:
+    return datadir.is_dir() and pg_ctl("status", "-D", str(datadir), bindir=bindir).returncode == 0
 
 
-def start(datadir: Path, port: int, logfile: Path, options: str = "") -> None:
+def start(datadir: Path, port: int, logfile: Path, options: str = "", bindir: Path | None = None) -> None:
     if port_in_use(port):
         raise DbtoolError(f"port {port} is already in use by another program",
                           hint="pass --port with a free port, or stop the program using it")
     res = pg_ctl("start", "-D", str(datadir), "-w", "-t", "60", "-l", str(logfile),
-                 "-o", f"-p {port} {options}".strip())
+                 "-o", f"-p {port} {options}".strip(), bindir=bindir)
     if res.returncode != 0:
         tail = _log_tail(logfile)
         raise DatabaseFailure(f"PostgreSQL did not start: {tail or _last_line(res.stderr)}",
                               hint=f"see {logfile}")
 
 
-def stop(datadir: Path) -> None:
-    res = pg_ctl("stop", "-D", str(datadir), "-m", "fast", "-w")
-    if res.returncode != 0 and is_running(datadir):
+def stop(datadir: Path, bindir: Path | None = None) -> None:
+    res = pg_ctl("stop", "-D", str(datadir), "-m", "fast", "-w", bindir=bindir)
+    if res.returncode != 0 and is_running(datadir, bindir):
         raise DatabaseFailure(f"could not stop the server in {datadir}: {_last_line(res.stderr)}")
 
 

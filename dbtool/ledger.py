@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg
 
-from . import db
+from . import citus, db
 from .errors import DatabaseFailure, UsageError
 
 SCHEMA = "dbtool"
@@ -186,12 +186,19 @@ def history(conn: psycopg.Connection, limit: int | None = None) -> list[LogEntry
     return [LogEntry(*r) for r in rows]
 
 
+SCHEMA_ON_COORDINATOR = "dbtool changes the schema through the coordinator only"
+
+
 def lock(conn: psycopg.Connection, timeout: str) -> None:
     """Take the session advisory lock, waiting at most `timeout`; say who holds it if we give up.
 
     Waits by polling pg_try_advisory_lock, not by blocking in pg_advisory_lock: a blocked call holds
     a snapshot for as long as it waits, and CREATE INDEX CONCURRENTLY in the run holding the lock
-    waits for every older snapshot to go away, which would deadlock the two."""
+    waits for every older snapshot to go away, which would deadlock the two.
+
+    Every command that changes the schema takes it, so it is also where a Citus worker is refused:
+    its schema is the coordinator's to change."""
+    citus.refuse_worker(conn, SCHEMA_ON_COORDINATOR)
     deadline = time.monotonic() + _seconds(conn, timeout)
     pause = 0.05
     while not db.scalar(conn, "SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]):

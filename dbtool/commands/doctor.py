@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import psycopg
 
-from .. import cluster, cron, db, ledger, migrations
+from .. import citus, cluster, cron, db, ledger, migrations
 from ..checks import Check, timescale_jobs
 from ..config import Project
 from ..errors import DbtoolError
@@ -27,6 +27,7 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
     """Every check, in a fixed order. With `project`, also whether its migrations are all applied."""
     with db.connection(url) as conn:
         checks = [_version(conn), _preload(conn)]
+        checks += citus.checks(conn, project)
         checks += [_extension(conn, e) for e in REQUIRED]
         checks += _cron(url, conn)
         checks += _job_roles(conn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import cron, db, engine, ledger, lockretry, migrations, repeatables, runner
+from .. import citus, cron, db, engine, ledger, lockretry, migrations, repeatables, runner
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import DbtoolError
@@ -31,6 +31,7 @@ class MigrateResult:
     session: dict | None = None
     repeatable_reasons: dict[str, str] = field(default_factory=dict)
     backup: str | None = None  # the archive --backup-first wrote
+    citus: list[str] = field(default_factory=list)  # what a Citus coordinator's workers were given (citus.prepare)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -128,12 +129,15 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
             result.accepted = check_integrity(project, files, done)
             record_accepted(conn, result.accepted)
             pending = [m for m in target if m.id not in done]
+            node = citus.node(conn)
             for i, m in enumerate(pending, 1):
+                result.citus += citus.prepare(conn, project, node)  # a migration may have changed the owner role
                 progress("apply", m.id, {"n": i, "of": len(pending), "transactional": m.transactional})
                 got = engine.apply(conn, project, m, settings, watcher=watcher, progress=progress)
                 result.applied.append({"id": m.id, "ms": got.ms, "attempts": got.attempts})
                 progress("applied", m.id, {"n": i, "of": len(pending), "ms": got.ms, "attempts": got.attempts})
             ledger.adopt(conn, project.get("owner_role"))
+            result.citus += citus.prepare(conn, project, node)
             result.repeatables, result.repeatables_dropped, result.repeatables_pending = engine.reapply(
                 conn, project, reps, settings, strict=at_head, progress=progress)
             if sync_cron:

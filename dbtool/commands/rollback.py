@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import cron, db, engine, ledger, migrations
+from .. import citus, cron, db, engine, ledger, migrations
 from ..config import Project
 from ..engine import Progress, Settings, _quiet
 from ..errors import UsageError
@@ -20,6 +20,7 @@ class RollbackResult:
     accepted: list[dict] = field(default_factory=list)  # as in MigrateResult: edits the files accept
     repeatables_pending: list[dict] = field(default_factory=list)
     cron: dict | None = None
+    citus: list[str] = field(default_factory=list)  # as in MigrateResult
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -54,6 +55,7 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
     by_id = {m.id: m for m in files}
     with db.connection(url) as conn:
         result = RollbackResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
+        citus.refuse_worker(conn, ledger.SCHEMA_ON_COORDINATOR)  # before "nothing to roll back": a worker has no ledger
         if not ledger.exists(conn):
             return result
         if not dry_run:  # as migrate --dry-run: a plan only reads
@@ -72,6 +74,7 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
                 if dry_run:
                     result.rolled_back.append({"id": mid})
                     continue
+                result.citus += citus.prepare(conn, project)  # a rollback may have changed the owner role
                 progress("rollback", mid, {"n": i, "of": len(targets)})
                 ms = engine.undo(conn, project, by_id[mid], settings)
                 result.rolled_back.append({"id": mid, "ms": ms})

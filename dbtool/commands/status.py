@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .. import db, ledger, migrations, repeatables
+from .. import citus, db, ledger, migrations, repeatables
 from ..config import Project
 from ..errors import DbtoolError
 
@@ -69,6 +69,7 @@ def status(url: str, project: Project) -> StatusReport:
     files = migrations.read(project.migrations_dir, project.root, problems=problems)
     reps = repeatables.read(project.sql_dir, project.root)
     with db.connection(url) as conn:
+        citus.refuse_worker(conn, "the migration history is kept on the coordinator only")
         report = StatusReport(database=db.scalar(conn, "SELECT current_database()"))
         done = ledger.applied(conn)
         report.migrations = _migrations(files, done)

@@ -1,0 +1,256 @@
+"""Citus: which node of a cluster a connection reached, and what the cluster needs for dbtool's DDL.
+
+Citus runs each DDL statement of the coordinator on every worker too, over connections it opens as
+the *current* role: a migration that says `SET LOCAL ROLE <owner>` makes the coordinator log in to
+each worker as the owner role. So on Citus the owner role must be able to log in on the workers,
+while on the coordinator (where clients connect) it keeps migration 0016's CONNECTION LIMIT 0.
+Role attributes are propagated by Citus from any node, so they are set on the workers with
+propagation off. And a function with `SET <extension>.<parameter>` is checked on each worker in
+a session that has not loaded the extension (the file's own `SELECT '[0]'::vector` runs on the
+coordinator only): `[tool.dbtool.citus] session_preload_libraries` names the libraries every
+session of the database must load (docs/citus.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from . import db
+from .checks import Check
+from .config import Project
+from .errors import DatabaseFailure, UsageError
+
+COORDINATOR_GROUP = 0
+
+
+@dataclass(frozen=True)
+class Node:
+    """role: plain (no Citus extension here), coordinator, worker, or single (Citus, no workers yet)."""
+
+    role: str
+    version: str | None = None
+    group: int | None = None
+    coordinator: str | None = None  # host:port, when the node's metadata names it
+    workers: tuple[str, ...] = field(default_factory=tuple)
+
+
+def node(conn: psycopg.Connection) -> Node:
+    version = db.scalar(conn, "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'")
+    if not version:
+        return Node("plain")
+    group = db.scalar(conn, "SELECT groupid FROM pg_catalog.pg_dist_local_group")
+    rows = conn.execute("""SELECT nodename || ':' || nodeport, groupid FROM pg_catalog.pg_dist_node
+                           WHERE noderole = 'primary' AND isactive ORDER BY groupid, nodeid""").fetchall()
+    coordinator = next((addr for addr, g in rows if g == COORDINATOR_GROUP), None)
+    workers = tuple(addr for addr, g in rows if g != COORDINATOR_GROUP)
+    if group != COORDINATOR_GROUP:
+        role = "worker"
+    else:
+        role = "coordinator" if workers else "single"
+    return Node(role, version, group, coordinator, workers)
+
+
+def refuse_worker(conn: psycopg.Connection, action: str) -> None:
+    """Refuse a Citus worker, saying `action` ("dbtool changes the schema through the coordinator
+    only"). A worker's schema is the coordinator's to change: DDL run there would not reach the
+    other nodes, and Citus' metadata would no longer describe the cluster."""
+    n = node(conn)
+    if n.role != "worker":
+        return
+    where = f" of the cluster whose coordinator is {n.coordinator}" if n.coordinator else ""
+    raise UsageError(f"this server is a Citus worker (group {n.group}){where}: {action}",
+                     hint=f"point DATABASE_URL at the coordinator{f' ({n.coordinator})' if n.coordinator else ''}")
+
+
+def session_preload(project: Project) -> list[str]:
+    return list((project.settings.get("citus") or {}).get("session_preload_libraries") or [])
+
+
+def prepare(conn: psycopg.Connection, project: Project, n: Node | None = None) -> list[str]:
+    """On a coordinator with workers, before each migration: what the next DDL needs of the workers.
+    Idempotent; returns what it changed. A no-op on plain PostgreSQL."""
+    n = n or node(conn)
+    if n.role != "coordinator":
+        return []
+    changed = _preload_libraries(conn, session_preload(project)) + _distribute_roles(conn)
+    owner = project.get("owner_role")
+    if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
+        changed += _owner_login_on_workers(conn, owner)
+    return changed
+
+
+def _preload_libraries(conn: psycopg.Connection, wanted: list[str]) -> list[str]:
+    have = _database_preload(conn)
+    missing = [lib for lib in wanted if lib not in have]
+    if not missing:
+        return []
+    value = ",".join(have + missing)
+    _as_superuser(conn, sql.SQL("ALTER DATABASE {} SET session_preload_libraries = {}").format(
+        sql.Identifier(db.scalar(conn, "SELECT current_database()")), sql.Literal(value)),
+        f"ALTER DATABASE <this database> SET session_preload_libraries = '{value}'")
+    return [f"session_preload_libraries of this database: {value} (every node)"]
+
+
+def _database_preload(conn: psycopg.Connection) -> list[str]:
+    setting = db.scalar(conn, """SELECT s.cfg FROM pg_catalog.pg_db_role_setting AS r,
+                                        unnest(r.setconfig) AS s (cfg)
+                                 WHERE r.setrole = 0
+                                   AND r.setdatabase = (SELECT oid FROM pg_catalog.pg_database
+                                                        WHERE datname = current_database())
+                                   AND s.cfg LIKE 'session\\_preload\\_libraries=%%'""")
+    value = (setting or "=").split("=", 1)[1]
+    return [x.strip().strip('"') for x in value.split(",") if x.strip()]
+
+
+def _distribute_roles(conn: psycopg.Connection) -> list[str]:
+    """Citus records the roles it propagated per database (pg_dist_object). Roles made before
+    this database had Citus (the first database's migration made them, or the DBA did) are not
+    recorded here, and the first migration that grants to one or creates something it owns makes
+    Citus re-create it on the workers over the migrating role's connection: as the owner role, which
+    may not (42501 "must be superuser to alter superuser roles"). A grant by the superuser, in a
+    transaction of its own, makes Citus propagate and record them over its own superuser connection;
+    the function granted on exists for that moment only."""
+    roles = [r for (r,) in conn.execute("""
+        SELECT r.rolname FROM pg_catalog.pg_roles AS r
+        WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
+                          WHERE o.classid = 'pg_catalog.pg_authid'::regclass AND o.objid = r.oid)
+        ORDER BY 1""")]
+    if not roles:
+        return []
+    probe = sql.SQL("{}.citus_role_probe()").format(sql.Identifier(ledger_schema()))
+    fix = "GRANT to each role from a superuser session (docs/citus.md)"
+    _as_superuser(conn, sql.SQL("CREATE FUNCTION {} RETURNS INTEGER LANGUAGE sql AS 'SELECT 1'").format(probe), fix)
+    try:
+        _as_superuser(conn, sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+            probe, sql.SQL(", ").join(map(sql.Identifier, roles))), fix)
+    finally:
+        conn.execute(sql.SQL("DROP FUNCTION {}").format(probe))
+    return [f"role(s) {', '.join(roles)} recorded as Citus-propagated in this database"]
+
+
+def ledger_schema() -> str:
+    from .ledger import SCHEMA  # ledger imports this module (refuse_worker)
+
+    return SCHEMA
+
+
+def _owner_login_on_workers(conn: psycopg.Connection, owner: str) -> list[str]:
+    probe = sql.SQL("SELECT rolcanlogin AND rolconnlimit <> 0 FROM pg_catalog.pg_roles WHERE rolname = {}").format(
+        sql.Literal(owner)).as_string(conn)
+    refusing = [f"{host}:{port}" for host, port, ok, result in _on_workers(conn, probe) if not (ok and result == "t")]
+    if not refusing:
+        return []
+    fix = sql.SQL("SET citus.enable_ddl_propagation = off; ALTER ROLE {} LOGIN CONNECTION LIMIT -1").format(
+        sql.Identifier(owner)).as_string(conn)
+    for host, port, ok, result in _on_workers(conn, fix, superuser_fix=owner_fix(owner)):
+        if not ok:
+            raise DatabaseFailure(f"could not let {owner} log in on Citus worker {host}:{port}: {result}",
+                                  hint=owner_fix(owner))
+    return [f"{owner} may log in on worker(s) {', '.join(refusing)} (Citus runs the owner's DDL there)"]
+
+
+def owner_fix(owner: str) -> str:
+    return (f"as a superuser, on each worker: SET citus.enable_ddl_propagation = off; ALTER ROLE {owner} LOGIN "
+            "CONNECTION LIMIT -1; and let the coordinator authenticate as it (pg_hba.conf on the workers, "
+            "the password in pg_dist_authinfo on the coordinator): docs/citus.md")
+
+
+def _on_workers(conn: psycopg.Connection, command: str, superuser_fix: str | None = None) -> list[tuple]:
+    try:
+        return conn.execute("SELECT nodename, nodeport, success, result FROM run_command_on_workers(%s)",
+                            [command]).fetchall()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DatabaseFailure(f"preparing the Citus workers needs a superuser: {db.server_error(exc).message}",
+                              hint=superuser_fix or "run dbtool migrate as a superuser on the coordinator") from None
+
+
+def _as_superuser(conn: psycopg.Connection, statement: sql.Composed, fix: str) -> None:
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DatabaseFailure(f"preparing Citus needs a superuser: {db.server_error(exc).message}",
+                              hint=f"as a superuser on the coordinator: {fix}") from None
+
+
+# ----- doctor -------------------------------------------------------------------------------------
+
+
+def checks(conn: psycopg.Connection, project: Project | None) -> list[Check]:
+    """doctor's Citus lines; none on plain PostgreSQL."""
+    n = node(conn)
+    if n.role == "plain":
+        return []
+    if n.role == "worker":
+        return [Check("citus node", "missing", f"Citus {n.version} worker (group {n.group})",
+                      f"run dbtool against the coordinator{f' ({n.coordinator})' if n.coordinator else ''}")]
+    out = [_node_check(n), _preload_first(conn)]
+    if n.role == "single":
+        return out
+    out.append(_health(conn))
+    if project is not None:
+        out.append(_worker_preload(conn, session_preload(project)))
+        owner = project.get("owner_role")
+        if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
+            out.append(_owner_reaches_workers(conn, owner))
+    return out
+
+
+def _node_check(n: Node) -> Check:
+    if n.role == "single":
+        return Check("citus node", "warn", f"Citus {n.version}, no worker registered: tables stay on this node",
+                     "SELECT citus_add_node('<worker host>', <port>) for each worker")
+    return Check("citus node", "ok", f"Citus {n.version} coordinator, {len(n.workers)} worker(s): "
+                                     + ", ".join(n.workers))
+
+
+def _preload_first(conn: psycopg.Connection) -> Check:
+    libs = [x.strip() for x in (db.scalar(conn, "SHOW shared_preload_libraries") or "").split(",") if x.strip()]
+    if libs and libs[0] == "citus":
+        return Check("citus preload", "ok", "citus is first in shared_preload_libraries")
+    rest = [x for x in libs if x != "citus"]
+    return Check("citus preload", "missing", f"shared_preload_libraries = {', '.join(libs)}",
+                 f"ALTER SYSTEM SET shared_preload_libraries = '{','.join(['citus', *rest])}' on every node; "
+                 "restart (Citus must be loaded first)")
+
+
+def _health(conn: psycopg.Connection) -> Check:
+    bad = conn.execute("""SELECT from_nodename || ':' || from_nodeport || ' -> ' || to_nodename || ':' || to_nodeport
+                          FROM citus_check_cluster_node_health() WHERE result IS NOT TRUE""").fetchall()
+    if bad:
+        return Check("citus connectivity", "missing", "cannot connect: " + "; ".join(r[0] for r in bad),
+                     "every node must reach every other as the superuser (pg_hba.conf, pg_dist_authinfo)")
+    return Check("citus connectivity", "ok", "every node reaches every other")
+
+
+def _worker_preload(conn: psycopg.Connection, wanted: list[str]) -> Check:
+    name = "citus session_preload_libraries"
+    if not wanted:
+        return Check(name, "ok", "none needed ([tool.dbtool.citus] session_preload_libraries)")
+    rows = _on_workers(conn, "SHOW session_preload_libraries")
+    lacking = [f"{h}:{p}" for h, p, ok, result in rows
+               if not ok or any(lib not in (result or "").replace(" ", "").split(",") for lib in wanted)]
+    if lacking:
+        return Check(name, "missing", f"{', '.join(wanted)} not loaded in new sessions on {', '.join(lacking)}",
+                     f"on the coordinator: ALTER DATABASE <db> SET session_preload_libraries = '{','.join(wanted)}' "
+                     "(dbtool migrate does it)")
+    return Check(name, "ok", f"{', '.join(wanted)} loaded in every worker session")
+
+
+def _owner_reaches_workers(conn: psycopg.Connection, owner: str) -> Check:
+    """As the owner, as Citus will for the migrations' DDL: a connection to each worker."""
+    name = f"citus {owner} on workers"
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
+            rows = conn.execute("SELECT nodename, nodeport, success, result FROM run_command_on_workers('SELECT 1')"
+                                ).fetchall()
+    except psycopg.Error as exc:
+        return Check(name, "warn", f"not checked: {db.server_error(exc).message}", None)
+    failed = [f"{h}:{p} ({r})" for h, p, ok, r in rows if not ok]
+    if failed:
+        return Check(name, "missing", f"{owner} cannot log in on " + "; ".join(failed), owner_fix(owner))
+    return Check(name, "ok", f"{owner} logs in on every worker; Citus runs its DDL there")

@@ -1,0 +1,188 @@
+"""dbtool on Citus: a coordinator and two workers on loopback, from the PostgreSQL prefix named by
+DBTOOL_TEST_CITUS_BINDIR (its bin folder, with Citus installed; docs/citus.md says how to build one).
+Without it the cluster tests skip with that reason; the plain-PostgreSQL side runs always.
+
+What these prove today: the migrations apply from empty through the coordinator with no manual step
+(dbtool prepares the workers: the owner role's login there, pgvector in their sessions, the roles
+recorded per database), drift is clean, a worker is refused, doctor reads the cluster. The tables are
+not distributed yet (docs/citus.md, "Where this stands")."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dbtool import citus, cluster
+from dbtool.commands.doctor import doctor
+from dbtool.commands.drift import drift
+from dbtool.commands.migrate import migrate
+from dbtool.commands.status import status
+
+from cli_support import run
+
+CITUS_BINDIR = os.environ.get("DBTOOL_TEST_CITUS_BINDIR")
+needs_citus = pytest.mark.skipif(
+    not CITUS_BINDIR, reason="no Citus build: set DBTOOL_TEST_CITUS_BINDIR to the bin folder of a PostgreSQL 15 "
+                             "prefix with Citus installed (docs/citus.md)")
+OWNER = "maplatform_owner"
+_dbs = itertools.count(1)
+
+
+@dataclass
+class CitusCluster:
+    ports: list[int]  # coordinator first
+
+    def url(self, dbname: str, node: int = 0) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports[node]}/{dbname}"
+
+    def sql(self, node: int, dbname: str, statement: str, params=None) -> list:
+        with psycopg.connect(self.url(dbname, node), autocommit=True) as c:
+            cur = c.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    def database(self) -> str:
+        """A new database with Citus on every node and the workers registered: the coordinator's URL."""
+        name = f"citus{next(_dbs)}_{os.getpid()}"
+        for node in range(len(self.ports)):
+            self.sql(node, "postgres", f'CREATE DATABASE "{name}"')
+            self.sql(node, name, "CREATE EXTENSION citus")
+        self.sql(0, name, "SELECT citus_set_coordinator_host('127.0.0.1', %s)", [self.ports[0]])
+        for port in self.ports[1:]:
+            self.sql(0, name, "SELECT citus_add_node('127.0.0.1', %s)", [port])
+        return self.url(name)
+
+
+@pytest.fixture(scope="module")
+def citus_cluster(tmp_path_factory):
+    if not CITUS_BINDIR:
+        pytest.skip("no Citus build (DBTOOL_TEST_CITUS_BINDIR)")
+    bindir = Path(CITUS_BINDIR)
+    base = tmp_path_factory.mktemp("citus") / "nodes"
+    nodes = [(base / name, cluster.free_port()) for name in ("coordinator", "worker1", "worker2")]
+    options = " ".join([
+        f"-c shared_preload_libraries='citus,{cluster.PRELOAD}'", "-c cron.database_name=postgres",
+        "-c timescaledb.telemetry_level=off", "-c timescaledb.max_background_workers=0",
+        "-c max_prepared_transactions=100", "-c max_connections=100", "-c citus.node_conninfo='sslmode=disable'",
+        "-c cron.use_background_workers=on -c cron.enable_superuser_jobs=off -c max_worker_processes=32",
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "-c listen_addresses=127.0.0.1",
+        "-c unix_socket_directories=''"])
+    for datadir, port in nodes:  # trust: a throwaway cluster on private ports, as pytest-postgresql's
+        cluster.initdb(datadir, bindir=bindir)
+        cluster.start(datadir, port, datadir.parent / f"{datadir.name}.log", options, bindir=bindir)
+    made = CitusCluster([port for _, port in nodes])
+    made.sql(0, "postgres", "CREATE EXTENSION pg_cron")  # cron.database_name, where dbtool schedules the jobs
+    yield made
+    for datadir, _ in nodes:
+        cluster.stop(datadir, bindir=bindir)
+
+
+@pytest.fixture(scope="module")
+def citus_migrated(citus_cluster, project):
+    """One database migrated from empty through the coordinator, with what migrate reported."""
+    url = citus_cluster.database()
+    return url, migrate(url, project)
+
+
+def owner_limits(citus_cluster: CitusCluster, url: str) -> list[tuple]:
+    dbname = url.rsplit("/", 1)[1]
+    return [citus_cluster.sql(n, dbname, "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = %s",
+                              [OWNER])[0] for n in range(3)]
+
+
+# ----- plain PostgreSQL: Citus changes nothing ---------------------------------------------------
+
+
+def test_a_server_without_citus_is_a_plain_node_and_doctor_has_no_citus_lines(migrated_db, conn_to, project):
+    assert citus.node(conn_to(migrated_db)) == citus.Node("plain")
+    assert citus.prepare(conn_to(migrated_db), project) == []
+    assert not [c for c in doctor(migrated_db, project) if c.name.startswith("citus")]
+
+
+# ----- on a Citus cluster ------------------------------------------------------------------------
+
+
+@needs_citus
+def test_migrate_from_empty_through_the_coordinator_needs_no_manual_step(citus_cluster, citus_migrated, project):
+    url, result = citus_migrated
+    assert [a["id"] for a in result.applied][-1] == status(url, project).migrations[-1].id
+    said = "\n".join(result.citus)
+    assert "session_preload_libraries of this database: vector" in said
+    assert f"{OWNER} may log in on worker(s)" in said
+    # The coordinator keeps 0016's CONNECTION LIMIT 0 (no client logs in as the owner); the workers
+    # accept the coordinator's connections as the owner, which Citus runs the owner's DDL over.
+    assert owner_limits(citus_cluster, url) == [(True, 0), (True, -1), (True, -1)]
+    node = citus.node(psycopg.connect(url, autocommit=True))
+    assert node.role == "coordinator" and len(node.workers) == 2
+
+
+@needs_citus
+def test_drift_is_clean_after_migrating_through_the_coordinator(citus_migrated, project):
+    url, _ = citus_migrated
+    assert drift(url, project).changes == []
+
+
+@needs_citus
+def test_a_second_database_on_the_cluster_migrates_although_the_roles_exist(citus_cluster, citus_migrated, project):
+    """Citus records propagated roles per database: in the second one the roles exist but are not
+    recorded, and the owner's first grant made Citus re-create them as the owner (42501)."""
+    url = citus_cluster.database()
+    result = migrate(url, project)
+    assert any(line.startswith("role(s) maplatform_app, ") for line in result.citus), result.citus
+    assert drift(url, project).changes == []
+
+
+@needs_citus
+def test_the_owner_role_is_given_back_its_worker_login_when_a_dba_took_it(citus_cluster, citus_migrated, project):
+    url, _ = citus_migrated
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(1, dbname, f"SET citus.enable_ddl_propagation = off; ALTER ROLE {OWNER} CONNECTION LIMIT 0")
+    checks = {c.name: c for c in doctor(url, project)}
+    line = checks[f"citus {OWNER} on workers"]
+    assert line.status == "missing" and f"127.0.0.1:{citus_cluster.ports[1]}" in line.value, line
+    assert "enable_ddl_propagation = off" in line.fix
+    with psycopg.connect(url, autocommit=True) as c:
+        assert citus.prepare(c, project) == [f"{OWNER} may log in on worker(s) 127.0.0.1:{citus_cluster.ports[1]} "
+                                             "(Citus runs the owner's DDL there)"]
+    assert owner_limits(citus_cluster, url) == [(True, 0), (True, -1), (True, -1)]
+
+
+@needs_citus
+def test_doctor_reads_the_cluster_on_the_coordinator(citus_cluster, citus_migrated, project):
+    url, _ = citus_migrated
+    checks = {c.name: c for c in doctor(url, project) if c.name.startswith("citus")}
+    assert {n: c.status for n, c in checks.items()} == {
+        "citus node": "ok", "citus preload": "ok", "citus connectivity": "ok",
+        "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok"}
+    workers = ", ".join(f"127.0.0.1:{p}" for p in citus_cluster.ports[1:])
+    assert checks["citus node"].value.endswith(f"coordinator, 2 worker(s): {workers}")
+
+
+@needs_citus
+@pytest.mark.parametrize("command", [["migrate"], ["rollback", "--yes"], ["repair", "--accept", "0001"],
+                                     ["baseline", "--to", "0001"], ["seed", "--small"], ["status"]])
+def test_a_worker_is_refused_naming_the_coordinator_and_nothing_is_written(citus_cluster, citus_migrated, command):
+    url, _ = citus_migrated
+    dbname = url.rsplit("/", 1)[1]
+    worker = citus_cluster.url(dbname, node=1)
+    before = citus_cluster.sql(1, dbname, "SELECT count(*) FROM pg_class")
+    res = run(*command, "--database-url", worker)
+    assert res.exit_code == 2, res.output
+    coordinator = f"127.0.0.1:{citus_cluster.ports[0]}"
+    assert f"this server is a Citus worker (group 1) of the cluster whose coordinator is {coordinator}" in res.output
+    assert f"point DATABASE_URL at the coordinator ({coordinator})" in res.output
+    assert "Traceback" not in res.output
+    assert citus_cluster.sql(1, dbname, "SELECT count(*) FROM pg_class") == before
+
+
+@needs_citus
+def test_doctor_on_a_worker_says_so_and_names_the_coordinator(citus_cluster, citus_migrated, project):
+    url, _ = citus_migrated
+    worker = citus_cluster.url(url.rsplit("/", 1)[1], node=2)
+    line = {c.name: c for c in doctor(worker, project)}["citus node"]
+    assert line.status == "missing" and line.value.endswith("worker (group 2)")
+    assert line.fix == f"run dbtool against the coordinator (127.0.0.1:{citus_cluster.ports[0]})"
