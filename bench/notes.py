@@ -6,51 +6,54 @@ timeline.<edition>.<query>.<small|large> (edition: apache or timescale, the comm
 from __future__ import annotations
 
 _TOKEN = (
-    "Since 0017 every policy finds the tenant by the session's token: the InitPlan `SELECT t.tenant_id FROM "
-    "app.tenant_tokens AS t WHERE t.token_hash = sha256(<app.tenant_token>) AND t.expires_at > now()` (see the "
-    "plans), a second relation, itself under row-level security (policy own_token), which the planner plans on "
-    "every statement and the executor opens and probes by its primary key; before 0017 it was a sub-select reading "
-    "a setting, which touched no table. By the server's own account (the table under section 1) the application's "
-    "statements take 40-90 µs more planning and 15-35 µs more execution than the hand-written ones, of which the "
-    "lookup alone (\"by hand + lookup\") is 30-40 µs of planning and about 10 µs of execution; the ↳ \"superuser + "
-    "token lookup\" row, the hand-written query with only that sub-select added and no row-level security, costs "
-    "most of the difference: the price is chiefly the verified lookup, not row-level security's machinery. At the "
-    "small scale the queries take 0.2-0.5 ms, so 50-120 µs is 15-40 per cent; it is a fixed cost per statement, "
-    "which weighs a few per cent on the full scale's 1-3 ms queries (not measured in this run). Prepared "
-    "statements remove only the planning part: measured on the small data set outside the benchmark (psycopg "
-    "prepare_threshold=0, both sides prepared), the dashboard query cost 139 against 122 µs (1.17x) and deals "
-    "closing soon 98 against 74 µs (1.30x), what is left being the InitPlan's execution. The lookup is the design "
-    "of 0017 (a token nobody verified matches no row; set_config() alone reaches no tenant), so this is its price "
-    "per statement, not the benchmark's to change. ")
+    "Since 0017 every policy finds the tenant with `(SELECT app.verified_tenant())`: an InitPlan, once per "
+    "statement, calling a SECURITY DEFINER PL/pgSQL function with a SET search_path clause that looks the SHA-256 "
+    "of the session's token up in app.tenant_tokens by its primary key (see the plans); before 0017 the sub-select "
+    "read a setting, which any role can set. `python -m bench.context` (DATABASE_URL of a migrated, seeded "
+    "database, e.g. `make demo`) takes it apart on the dashboard query by hand, each statement in its own "
+    "transaction as here, medians of 300 EXPLAIN ANALYZE runs: the InitPlan takes 47 µs with app.verified_tenant(), "
+    "34 µs without the SET clause, 31 µs without SECURITY DEFINER either (the lookup alone: a query run through "
+    "SPI, its executor started, two relations locked and opened, the probe), 15 µs for SECURITY DEFINER and SET "
+    "around reading a setting, 2 µs for the setting alone; the sub-select's planning costs the same whatever it "
+    "calls. Most of it is paid once per transaction (PL/pgSQL's per-transaction state, the lookup's plan checked "
+    "again): the same call repeated inside one transaction takes 8 µs. At the small scale the queries take "
+    "0.2-0.5 ms, so this fixed cost per statement is 10-30 per cent of them; it weighs a few per cent on the "
+    "full scale's 1-3 ms queries. Prepared statements remove only the planning part: measured on the small data "
+    "set outside the benchmark (psycopg prepare_threshold=0, both sides prepared), the dashboard query cost 139 "
+    "against 122 µs (1.17x) and deals closing soon 98 against 74 µs (1.30x). Nothing cheaper is unforgeable in "
+    "pure SQL: a policy can read without a table lookup only what the session holds, and every role can set a "
+    "custom setting (only a C extension can reserve a prefix or make a setting superuser-only); a sequence's "
+    "currval or a temporary table would be a write at every tenant switch, refused in read-only transactions and "
+    "on standbys, where a registered token works today. So this is the price of 0017's design (a token nobody "
+    "verified matches no row; set_config() alone reaches no tenant), not the benchmark's to change. ")
 
-_FUNCTION = ("The application reaches this query through a LANGUAGE sql function of the schema ({fn}). "
-             "PostgreSQL never inlines a SQL function that is SECURITY DEFINER or has a SET clause, and plans a "
-             "non-inlined SQL function's query again on every call (no plan cache across calls), so the function's "
-             "body pays the policy's lookup in planning on every call (its execution in the table under section 1 "
-             "holds that planning). The ↳ row \"the same query without the function\" runs its body directly under RLS "
-             "and separates the two costs. ")
+_FUNCTION = ("The application reaches this query through a PL/pgSQL function of the schema ({fn}), which plans its "
+             "query once per session (a SQL-language function with a SET clause is never inlined and planned its "
+             "query on every call, and Citus runs none with parameters: docs/citus.md); the hand-written form is "
+             "planned on every execution. The ↳ row \"the same query without the function\" runs its body directly "
+             "under RLS. ")
 
 WHY: dict[str, str] = {
     "load.failed": "Application transactions failed while dbtool migrated: section 8 lists their errors.",
     "load.stall": "An application transaction waited longer than twice lock_timeout while dbtool migrated: "
                   "section 8 names the slowest; a statement of the release that holds its lock long (a rewrite, a "
                   "scan) stalls for as long as it runs, which no lock_timeout bounds.",
-    "rls.pipeline": "The token lookup (above). Both sides call the same function, get_deal_pipeline(tenant), a SQL function with a "
-                             "SET clause, planned on every call: as the application its body is planned and run "
-                             "with the policy and its lookup, so the call's execution holds the whole difference "
-                             "(about 100-130 µs more than the superuser's in the table).",
+    "rls.pipeline": "The token lookup (above). Both sides call the same function, get_deal_pipeline(tenant), PL/pgSQL "
+                    "with its plan kept for the session: as the application its query runs with the policy and its "
+                    "lookup, so the call's execution holds the whole difference.",
     "rls.dashboard": "The token lookup (above). The plans are otherwise the same index-only scan of idx_deals_dashboard.",
     "rls.closing": "The token lookup (above). The plans are otherwise the same index scan of idx_deals_closing_soon; the five "
                             "tenants have few or no deals closing in 30 days at this scale, so the query is mostly "
                             "its fixed costs.",
     "rls.search": _FUNCTION.format(fn="search_documents, SECURITY DEFINER because @@ is not leakproof and "
                                       "under RLS could never be an index condition; it finds the tenant with "
-                                      "(SELECT app.current_tenant_id()), a PL/pgSQL call doing the same lookup") + (
+                                      "app.current_tenant_id(), a PL/pgSQL call doing the same lookup") + (
         "Inside, the token lookup (above)."),
     "rls.vector": _FUNCTION.format(fn="match_documents, with SET hnsw.iterative_scan") + "Inside, the token lookup (above). " + (
-        "match_documents in PL/pgSQL (`RETURN QUERY`, plan cached for the session) was tried before 0017: 0.49 ms a "
-        "call against 0.68 ms in a loop on one connection, but in the full benchmark (commit fc56dcc) 1.26x here and "
-        "1.42x for tenant scaling, against 1.16-1.19x and 1.00x for the SQL function; the SQL function was kept."),
+        "Before Citus it was a SQL function: match_documents in PL/pgSQL had been tried before 0017 (commit fc56dcc) "
+        "and was slower then (1.26x against 1.16-1.19x), when the policies read a setting the planner could see in a "
+        "custom plan; since 0017 the tenant is an InitPlan parameter in every plan, so the session's generic plan is "
+        "the plan each call made anyway (measured on the demo data: 0.48 against 0.68 ms a call)."),
     "rls.timeline": (
         "latest_activity() is PL/pgSQL, so its query's plan is cached for the session, while the hand-written query "
         "is planned on every execution, and planning a query on the hypertable (chunk exclusion over its chunks) is "
@@ -172,9 +175,11 @@ is dropped. Also made outside the benchmark from its figures: the policies and t
 read the tenant in a sub-select instead of calling a PL/pgSQL function (40-60 µs a statement; 0017 keeps
 that form for its token lookup), and dbtool's CLI imports each command's modules only when it runs,
 builds only the command it runs, skips Typer's pydantic coercion where it changes nothing, and replays
-the output of --help and of Typer's usage errors (tool; dbtool/launch.py). Tried and not kept:
-app.current_tenant_id() as an inlinable SQL function, a covering (tenant_id) INCLUDE (search_vector)
-index, match_documents in PL/pgSQL (rls.vector). Still proposed, not made (sql/functions/ and
+the output of --help and of Typer's usage errors (tool; dbtool/launch.py). The four functions of
+sql/functions/ are PL/pgSQL since Citus needed it (docs/citus.md), which keeps their plans for the
+session (rls.pipeline, rls.search, rls.vector). Tried and not kept: app.current_tenant_id() as an
+inlinable SQL function, a covering (tenant_id) INCLUDE (search_vector) index, match_documents in
+PL/pgSQL before 0017 (rls.vector). Still proposed, not made (sql/functions/ and
 tests/test_index_usage.py are not the benchmark's): computing websearch_to_tsquery() once in
 search_documents and dropping the text GIN (scaling.search)."""
 

@@ -4,6 +4,10 @@
 -- candidates, i.e. often fewer rows than asked for. pgvector 0.8's iterative scan keeps reading
 -- the index until enough rows pass the filter (bounded by hnsw.max_scan_tuples); relaxed_order
 -- may return slightly out of order, so the outer query sorts the final rows again.
+-- PL/pgSQL, not SQL: Citus runs no SQL-language function with parameters against a distributed
+-- table (docs/citus.md), and PL/pgSQL keeps the plan for the session where a SQL function with a
+-- SET clause (never inlined) planned it on every call. The session's generic plan is the plan a
+-- call made anyway: the tenant is the policy's InitPlan parameter either way (docs/benchmarks.md).
 SET LOCAL ROLE maplatform_owner;
 
 -- Load pgvector in this session first: until it is loaded, hnsw.iterative_scan is an unknown
@@ -17,11 +21,13 @@ RETURNS TABLE (
     name VARCHAR,
     distance DOUBLE PRECISION
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 SET "hnsw.iterative_scan" = 'relaxed_order'
 AS $$
+BEGIN
+    RETURN QUERY
     WITH nearest AS MATERIALIZED (
         SELECT
             d.id,
@@ -35,6 +41,7 @@ AS $$
     SELECT n.id, n.name, n.distance
     FROM nearest AS n
     ORDER BY n.distance;
+END
 $$;
 REVOKE ALL ON FUNCTION public.match_documents(public.VECTOR, INTEGER) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.match_documents(public.VECTOR, INTEGER) TO maplatform_app, maplatform_readonly;

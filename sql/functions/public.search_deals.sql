@@ -5,7 +5,7 @@
 -- security the application role can never use idx_deals_name_trgm (see search_documents). This
 -- runs as maplatform_maintenance (BYPASSRLS) and applies the tenant filter itself, from the same
 -- fail-closed context function: no tenant set, no rows.
--- Positional parameters ($1 text, $2 max results), so a test can PREPARE the body and EXPLAIN it.
+-- PL/pgSQL for the reasons search_documents gives (Citus; a plan kept for the session).
 SET LOCAL ROLE maplatform_owner;
 
 CREATE OR REPLACE FUNCTION public.search_deals(query TEXT, max_results INTEGER DEFAULT 20)
@@ -15,22 +15,27 @@ RETURNS TABLE (
     stage VARCHAR,
     similarity REAL
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    tenant UUID := app.current_tenant_id();
+BEGIN
+    RETURN QUERY
     SELECT
         d.id,
         d.name,
         d.stage,
-        public.word_similarity($1, d.name) AS similarity
+        public.word_similarity(search_deals.query, d.name) AS similarity
     FROM public.deals AS d
-    WHERE d.tenant_id = (SELECT app.current_tenant_id())
+    WHERE d.tenant_id = tenant
       AND d.archived_at IS NULL
-      AND $1 OPERATOR(public.<%) d.name
+      AND search_deals.query OPERATOR(public.<%) d.name
     ORDER BY similarity DESC, d.id
-    LIMIT $2;
+    LIMIT max_results;
+END
 $$;
 ALTER FUNCTION public.search_deals(TEXT, INTEGER) OWNER TO maplatform_maintenance;
 REVOKE ALL ON FUNCTION public.search_deals(TEXT, INTEGER) FROM PUBLIC;

@@ -5,7 +5,9 @@
 -- document of the tenant. This function runs as maplatform_maintenance (BYPASSRLS, no policies
 -- applied) and applies the tenant filter itself, from the same fail-closed context function: no
 -- tenant set, no rows. The caller chooses only the search text and the number of results.
--- Positional parameters ($1 text, $2 max results), so a test can PREPARE the body and EXPLAIN it.
+-- PL/pgSQL: Citus runs no SQL-language function with parameters against a distributed table
+-- (docs/citus.md), and a SECURITY DEFINER SQL function is never inlined, so it planned this query
+-- again on every call; PL/pgSQL plans it once per session (docs/benchmarks.md, rls.search).
 SET LOCAL ROLE maplatform_owner;
 
 CREATE OR REPLACE FUNCTION public.search_documents(query TEXT, max_results INTEGER DEFAULT 20)
@@ -16,22 +18,27 @@ RETURNS TABLE (
     deal_id UUID,
     rank REAL
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    tenant UUID := app.current_tenant_id();
+BEGIN
+    RETURN QUERY
     SELECT
         d.id,
         d.name,
         d.display_name,
         d.deal_id,
-        ts_rank(d.search_vector, websearch_to_tsquery('english', $1)) AS rank
+        ts_rank(d.search_vector, websearch_to_tsquery('english', search_documents.query)) AS rank
     FROM public.documents AS d
-    WHERE d.tenant_id = (SELECT app.current_tenant_id())
-      AND d.search_vector @@ websearch_to_tsquery('english', $1)
+    WHERE d.tenant_id = tenant
+      AND d.search_vector @@ websearch_to_tsquery('english', search_documents.query)
     ORDER BY rank DESC, d.id
-    LIMIT $2;
+    LIMIT max_results;
+END
 $$;
 ALTER FUNCTION public.search_documents(TEXT, INTEGER) OWNER TO maplatform_maintenance;
 REVOKE ALL ON FUNCTION public.search_documents(TEXT, INTEGER) FROM PUBLIC;
