@@ -580,10 +580,16 @@ Port = Annotated[Optional[int], typer.Option("--port", help="TCP port (default: 
 
 
 @dev_app.command("up")
-def dev_up(port: Port = None, json: Json = False, project: Project = None):
-    """Initialise (once) and start the local cluster, create the database, print its DATABASE_URL."""
+def dev_up(port: Port = None,
+           citus: Annotated[bool, typer.Option("--citus", help="A Citus coordinator and two workers on loopback "
+                                                               "(Citus must be installed; docs/citus.md).")] = False,
+           json: Json = False, project: Project = None):
+    """Initialise (once) and start the local cluster, create the database, print its DATABASE_URL.
+
+    With --citus, the first time: a Citus coordinator (the URL printed) and two workers, the database
+    on each with Citus created and the workers registered; `dbtool migrate` then needs no other step."""
     with handled(json):
-        d = dev_cmd.up(config.load(project), port=port)
+        d = dev_cmd.up(config.load(project), port=port, citus=citus)
         emit_json(d.as_dict()) if json else out.print(d.url)
 
 

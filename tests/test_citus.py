@@ -17,14 +17,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbtool import citus, cluster
+from dbtool import citus, cluster, config
+from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
 from dbtool.commands.migrate import migrate
 from dbtool.commands.status import status
+from dbtool.errors import DbtoolError
 
 from cli_support import run
 
+ROOT = Path(__file__).resolve().parent.parent
 CITUS_BINDIR = os.environ.get("DBTOOL_TEST_CITUS_BINDIR")
 needs_citus = pytest.mark.skipif(
     not CITUS_BINDIR, reason="no Citus build: set DBTOOL_TEST_CITUS_BINDIR to the bin folder of a PostgreSQL 15 "
@@ -186,3 +189,47 @@ def test_doctor_on_a_worker_says_so_and_names_the_coordinator(citus_cluster, cit
     line = {c.name: c for c in doctor(worker, project)}["citus node"]
     assert line.status == "missing" and line.value.endswith("worker (group 2)")
     assert line.fix == f"run dbtool against the coordinator (127.0.0.1:{citus_cluster.ports[0]})"
+
+
+# ----- dbtool dev up --citus ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def dev_home(tmp_path):
+    base = tmp_path / "state"
+    yield base
+    try:
+        dev.destroy(config.load(ROOT), base=base)
+    except DbtoolError:
+        pass
+
+
+def test_dev_up_citus_without_citus_installed_says_so_and_makes_nothing(dev_home, monkeypatch):
+    monkeypatch.delenv("PG_BINDIR", raising=False)  # Debian's PostgreSQL, which has no Citus package
+    if (cluster.find_bindir().parent / "lib" / "citus.so").exists():
+        pytest.skip("the default PostgreSQL has Citus")
+    with pytest.raises(DbtoolError) as caught:
+        dev.up(config.load(ROOT), base=dev_home, citus=True)
+    assert caught.value.message == f"Citus is not installed in the PostgreSQL of {cluster.find_bindir()}"
+    assert "PG_BINDIR" in caught.value.hint
+    assert not (dev_home / "dev" / "server").exists()
+
+
+@needs_citus
+def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_other_step(dev_home, monkeypatch, project):
+    monkeypatch.setenv("PG_BINDIR", CITUS_BINDIR)
+    d = dev.up(project, base=dev_home, citus=True)
+    assert len(d.workers) == 2
+    res = migrate(d.url, project)
+    assert res.applied and res.cron["scheduled"]
+    with psycopg.connect(d.url, autocommit=True) as c:
+        node = citus.node(c)
+        assert node.role == "coordinator" and node.workers == tuple(f"{d.socket_dir}:{p}" for p in d.workers)
+    assert drift(d.url, project).changes == []
+    assert oct(d.socket_dir.stat().st_mode & 0o777) == "0o700"
+    with pytest.raises(psycopg.OperationalError):  # over TCP the workers want the password, as the coordinator
+        psycopg.connect(f"postgresql://maplatform_owner@127.0.0.1:{d.workers[0]}/{d.database}?passfile=/dev/null")
+    dev.down(project, base=dev_home)
+    assert not any(cluster.is_running(datadir) for datadir, _ in d.nodes())
+    again = dev.up(project, base=dev_home)  # a stopped Citus dev cluster comes back as it was
+    assert again.citus and status(again.url, project).migrations[-1].state == "applied"

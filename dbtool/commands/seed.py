@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .. import citus, db
+from .. import db
 from ..errors import DatabaseFailure, DbtoolError, UsageError
 
 if TYPE_CHECKING:
@@ -402,6 +402,8 @@ def _check_role(conn: psycopg.Connection) -> None:
 
 
 def _check_schema(conn: psycopg.Connection) -> None:
+    from .. import citus  # psycopg's sql module: not at the CLI's start, which imports this module for Scale
+
     citus.refuse_worker(conn, "dbtool seed loads data through the coordinator only")
     missing = [t for t in TABLES
                if conn.execute("SELECT to_regclass(%s)", [f"{SCHEMA_OF.get(t, 'public')}.{t}"]).fetchone()[0] is None]
