@@ -10,6 +10,13 @@
 -- call made anyway: the tenant is the policy's InitPlan parameter either way (docs/benchmarks.md).
 SET LOCAL ROLE maplatform_owner;
 
+-- PL/pgSQL does not look for the tables its body names when the function is created (a SQL body
+-- did): this fails until the migration that makes public.documents has run, so dbtool keeps the file
+-- waiting instead of creating a function over a missing table, and after a rollback past that
+-- migration the function stays dropped.
+-- dbtool-lint: ignore repeatable-object because it defines nothing, it waits for public.documents
+SELECT 'public.documents'::REGCLASS AS requires_documents;
+
 -- Load pgvector in this session first: until it is loaded, hnsw.iterative_scan is an unknown
 -- placeholder, and PostgreSQL 15 lets only superusers put an unknown parameter in a SET clause.
 -- dbtool-lint: ignore repeatable-object because it defines nothing, it only loads pgvector
