@@ -106,6 +106,37 @@ def test_a_server_without_citus_is_a_plain_node_and_doctor_has_no_citus_lines(mi
     assert not [c for c in doctor(migrated_db, project) if c.name.startswith("citus")]
 
 
+def test_no_table_of_the_schema_stores_an_oid(migrated_db, conn_to):
+    """An oid differs on every node of a Citus cluster and changes when Citus rebuilds a table (0021:
+    app.resource_types names its tables)."""
+    rows = conn_to(migrated_db).execute("""
+        SELECT a.attrelid::regclass::text, a.attname FROM pg_attribute AS a
+        JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+          AND n.nspname IN ('public', 'app', 'app_private', 'timeline', 'ops')
+          AND a.atttypid = ANY (ARRAY['oid', 'regclass', 'regproc', 'regprocedure', 'regtype', 'regnamespace',
+                                      'regrole', 'regoper', 'regconfig']::regtype[])""").fetchall()
+    assert rows == []
+
+
+def test_reference_checks_ask_the_referenced_table_one_tenant_at_a_time(seeded_db, conn_to):
+    """Citus cannot join a shard's transition table with a distributed table: since 0021 the array and
+    polymorphic reference triggers read the statement's rows alone, then query the referenced table
+    with one tenant's ids (pg_stat_statements sees every statement a trigger runs: track = all)."""
+    c = conn_to(seeded_db)
+    c.execute("SELECT pg_stat_statements_reset()")
+    with c.transaction(force_rollback=True):
+        assert c.execute("UPDATE public.tasks SET depends_on = depends_on WHERE cardinality(depends_on) > 0").rowcount
+        assert c.execute("UPDATE public.comments SET commentable_id = commentable_id").rowcount
+    ran = [q for (q,) in c.execute("""SELECT query FROM pg_stat_statements
+                                      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())""")]
+    reading_rows = [q for q in ran if "new_rows" in q]
+    assert len(reading_rows) >= 2, ran
+    assert not [q for q in reading_rows if "public." in q or "app." in q], reading_rows
+    per_tenant = [q for q in ran if "t.tenant_id = $1" in q and "unnest($2)" in q]
+    assert any("public.tasks AS t" in q for q in per_tenant) and any("AS t" in q for q in per_tenant), ran
+
+
 # ----- on a Citus cluster ------------------------------------------------------------------------
 
 

@@ -29,12 +29,15 @@ BAD_ROWS = {
         "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('Bad Name', '* * * * *', 'ANALYZE')",
     ("cron_jobs", "cron_jobs_command_shape"):
         "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('ok_name', '* * * * *', 'DROP TABLE x')",
+    ("resource_types", "resource_types_table_name_qualified"):  # a name the search path would resolve
+        "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'deals')",
 }
 # and the boundary values the same constraints accept
 GOOD_ROWS = [
     "INSERT INTO public.deals (tenant_id, name, probability, ai_score, stage) VALUES (%(t)s, 'x', 0, 1, 'closed_lost')",
     "INSERT INTO public.deals (tenant_id, name, probability, ai_score) VALUES (%(t)s, 'x', 100, 0)",
     "INSERT INTO public.tenants (subdomain, company_name) VALUES ('a-0-z', 'x')",
+    "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'public.deals')",
 ]
 
 
