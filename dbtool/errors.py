@@ -4,6 +4,7 @@ OK = 0
 FINDINGS = 1
 USAGE = 2
 FAILURE = 3
+INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report a process the signal ended
 
 
 class DbtoolError(Exception):

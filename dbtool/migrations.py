@@ -202,7 +202,14 @@ def _check_folder(folder: Path, root: Path, report: Report) -> None:
         if p.suffix == ".py":
             report(_fail(f"{rel(p, root)}: dbtool migrations are pure SQL", hint="rewrite it as a .sql file"))
             continue
-        if p.suffix != ".sql" or p.name.startswith("post-apply"):
+        if p.suffix == ".sql" and p.name.startswith("post-apply"):
+            # yoyo runs post-apply files after every migrate; dbtool does not, and skipping one in
+            # silence would leave its statements unrun with nobody told.
+            report(_fail(f"{rel(p, root)}: dbtool does not run yoyo's post-apply files",
+                         hint="put what it does in a repeatable file under sql/ (re-applied when it changes) "
+                              "or in a migration"))
+            continue
+        if p.suffix != ".sql":
             continue
         if p.name.endswith(".rollback.sql"):
             fwd = p.with_name(p.name[: -len(".rollback.sql")] + ".sql")

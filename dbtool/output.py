@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from . import db
-from .errors import FAILURE, USAGE, DbtoolError, UsageError
+from .errors import FAILURE, INTERRUPTED, DbtoolError, UsageError
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -85,12 +86,28 @@ def handled(as_json: bool = False):
     except _psycopg_error() as e:  # a server error no command anticipated: still one line, no traceback
         _report(db.server_error(e), as_json)
         raise typer.Exit(FAILURE) from None
-    except (OSError, UnicodeError) as e:  # a file the user named cannot be read or written
-        _report(UsageError(f"{getattr(e, 'filename', None) or 'file'}: {getattr(e, 'strerror', None) or e}"), as_json)
-        raise typer.Exit(USAGE) from None
+    except (OSError, UnicodeError) as e:
+        failure = _file_error(e)
+        _report(failure, as_json)
+        raise typer.Exit(failure.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(INTERRUPTED) from None
+
+
+# A path the user gave that is wrong (missing, a folder, not theirs) is a usage error; a full disk,
+# an I/O error or a read-only file system is a failure of the machine, not of the command line.
+_USAGE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG,
+                 errno.ELOOP, errno.EEXIST}
+
+
+def _file_error(e: OSError | UnicodeError) -> DbtoolError:
+    where = getattr(e, "filename", None) or "file"
+    text = f"{where}: {getattr(e, 'strerror', None) or e}"
+    if isinstance(e, UnicodeError) or getattr(e, "errno", None) in _USAGE_ERRNOS:
+        return UsageError(text)
+    return DbtoolError(text, hint="nothing dbtool can fix: free space, or check the disk and the file system",
+                       exit_code=FAILURE)
 
 
 def _report(e: DbtoolError, as_json: bool) -> None:

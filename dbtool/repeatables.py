@@ -172,8 +172,11 @@ def apply(conn: psycopg.Connection, plan_: Plan, *, strict: bool, run) -> tuple[
     return applied, []
 
 
-class RepeatableError(Exception):
+class RepeatableError(DbtoolError):
+    """A repeatable file failed on the server: the DbtoolError to report, with its SQLSTATE, which
+    tells a file waiting for a later migration (MISSING_DEPENDENCY) from a broken one."""
+
     def __init__(self, sqlstate: str, error: DbtoolError):
-        super().__init__(error.message)
+        super().__init__(error.message, hint=error.hint, exit_code=error.exit_code, detail=error.detail)
         self.sqlstate = sqlstate
         self.error = error

@@ -345,3 +345,44 @@ def test_no_at_the_dev_destroy_prompt_cancels_with_exit_2_and_keeps_the_data(tmp
         assert p.stderr.splitlines()[-1] == "error: cancelled: nothing was changed"
         assert "Aborted" not in p.stdout + p.stderr
     assert kept.read_text() == "data"
+
+
+# ----- the one error root ------------------------------------------------------------------------
+
+
+def _exit_of(raised: BaseException) -> int:
+    import typer
+
+    from dbtool.output import handled
+    with pytest.raises(typer.Exit) as caught:
+        with handled():
+            raise raised
+    return caught.value.exit_code
+
+
+def test_a_full_disk_or_an_io_error_is_a_failure_not_a_usage_error(capsys):
+    import errno
+    assert _exit_of(OSError(errno.ENOSPC, "No space left on device", "/backups/a.dump")) == 3
+    assert _exit_of(OSError(errno.EIO, "Input/output error", "/backups/a.dump")) == 3
+    assert "error: /backups/a.dump: No space left on device" in capsys.readouterr().err
+
+
+def test_a_path_the_user_got_wrong_is_a_usage_error(capsys):
+    import errno
+    assert _exit_of(FileNotFoundError(errno.ENOENT, "No such file or directory", "nowhere.sql")) == 2
+    assert _exit_of(IsADirectoryError(errno.EISDIR, "Is a directory", "migrations")) == 2
+    assert "error: nowhere.sql: No such file or directory" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_saying_interrupted(capsys):
+    assert _exit_of(KeyboardInterrupt()) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_a_repeatable_file_error_is_a_dbtool_error_with_the_wrapped_errors_exit_code():
+    from dbtool.errors import DatabaseFailure, DbtoolError
+    from dbtool.repeatables import RepeatableError
+    wrapped = DatabaseFailure("sql/views/x.sql:3:1: 42P01 relation \"y\" does not exist", hint="h")
+    e = RepeatableError("42P01", wrapped)
+    assert isinstance(e, DbtoolError) and (e.message, e.hint, e.exit_code, e.sqlstate) == (wrapped.message, "h", 3, "42P01")
+    assert _exit_of(e) == 3
