@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from dbtool import catalog, config, cron, db, scratch  # noqa: E402
 from dbtool.commands import drift as drift_cmd  # noqa: E402
-from dbtool.commands import snapshot as snap_cmd  # noqa: E402
+from dbtool import snapshots as snap_cmd  # noqa: E402
 
 EXTRA_TABLES = """
 DO $$

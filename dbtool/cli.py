@@ -946,7 +946,7 @@ def restore(archive: Annotated[str, typer.Argument(
 
 
 def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> str | None:
-    archive = migrate_cmd.backup_first(url, proj, to, backup_dir, _backup_progress(quiet))
+    archive = backup_cmd.backup_first(url, proj, to, backup_dir, _backup_progress(quiet))
     if archive and not quiet:  # quiet: the summary line names it
         err.print(f"backup before migrating: {archive}", markup=False)
     return archive

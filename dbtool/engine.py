@@ -19,7 +19,7 @@ from .migrations import Migration
 Progress = Callable[[str, str, dict], None]  # (event, subject, info)
 
 
-def _quiet(event: str, subject: str, info: dict) -> None:
+def silent(event: str, subject: str, info: dict) -> None:
     pass
 
 
@@ -127,7 +127,7 @@ def _drop_failed_build(conn, stmt) -> None:
 
 
 def apply(conn: psycopg.Connection, project: Project, m: Migration, settings: Settings, *,
-          watcher: lockretry.Watcher | None = None, progress: Progress = _quiet) -> Outcome:
+          watcher: lockretry.Watcher | None = None, progress: Progress = silent) -> Outcome:
     """Apply one migration and record it, retrying it when it cannot get its locks (lockretry);
     `watcher` names the sessions it waited for."""
     retry = lockretry.Retry(conn, m.id, m.checksum, settings.lock_retries, settings.lock_timeout,
@@ -222,7 +222,7 @@ def undo(conn: psycopg.Connection, project: Project, m: Migration, settings: Set
 
 
 def reapply(conn: psycopg.Connection, project: Project, reps: list[repeatables.Repeatable], settings: Settings,
-            *, strict: bool, progress: Progress = _quiet) -> tuple[list[str], list[str], list[dict]]:
+            *, strict: bool, progress: Progress = silent) -> tuple[list[str], list[str], list[dict]]:
     """Re-apply the repeatable files that are new, changed or whose object is gone, and drop the
     objects of deleted files, in one transaction. Returns (applied, dropped, pending) paths; with
     `strict` (the database is at head) a file that cannot apply is an error, else it waits."""

@@ -56,10 +56,10 @@ def database(url: str, prefix: str = "dbtool_scratch_", name: str | None = None)
 def migrated(url: str, project: Project, to: str | None = None, prefix: str = "dbtool_scratch_") -> Iterator[str]:
     """A scratch database migrated from migrations/ and sql/ (up to `to`). Its cron jobs are not
     scheduled: they would be real jobs on that server; compare ops.cron_jobs instead."""
-    from .commands.migrate import migrate  # the engine imports the commands layer; keep this module light
+    from . import runs  # psycopg-heavy, and runs imports the engine: only when a build is asked for
 
     with database(url, prefix) as scratch_url:
-        migrate(scratch_url, project, to=to, sync_cron=False)
+        runs.migrate(scratch_url, project, to=to, sync_cron=False)
         yield scratch_url
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from cli_support import run
 from dbtool import catalog, cluster, ledger
-from dbtool.commands import snapshot as snap_cmd
+from dbtool import snapshots as snap_cmd
 from dbtool.commands.baseline import baseline
 from dbtool.commands.migrate import migrate
 from dbtool.engine import Settings

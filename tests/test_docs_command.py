@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from dbtool import catalog
 from dbtool.cli import app
 from dbtool.commands import docs as docs_cmd
-from dbtool.commands import snapshot as snap_cmd
+from dbtool import snapshots as snap_cmd
 from dbtool.schemadoc import diagram, markdown, model
 
 runner = CliRunner()

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dbtool import catalog, cluster, cron
 from dbtool.cli import app
 from dbtool.commands import drift as drift_cmd
-from dbtool.commands import snapshot as snap_cmd
+from dbtool import snapshots as snap_cmd
 from dbtool.commands.migrate import migrate
 from scratch_support import databases_created_on
 

@@ -121,3 +121,13 @@ def test_a_yoyo_post_apply_file_is_refused_not_skipped(project, empty_db, conn_t
     with pytest.raises(DbtoolError, match=r"^migrations/post-apply.sql: dbtool does not run yoyo's post-apply files"):
         migrate(empty_db, project.load())
     assert conn_to(empty_db).execute("SELECT to_regclass('public.a')").fetchone()[0] is None
+
+
+def test_behind_lists_what_the_database_lacks_of_head(project, empty_db):
+    from dbtool import runs
+    migrate(empty_db, project.load(), to="0001")
+    assert runs.behind(empty_db, project.load()) == ["0002_create_b"]
+    project.write("sql/functions/public.answer.sql", FUNCTION.format(value=7))
+    assert runs.behind(empty_db, project.load()) == ["0002_create_b", "sql/functions/public.answer.sql"]
+    migrate(empty_db, project.load())
+    assert runs.behind(empty_db, project.load()) == []

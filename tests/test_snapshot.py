@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from dbtool import catalog, cron
 from dbtool.cli import app
-from dbtool.commands import snapshot as snap_cmd
+from dbtool import snapshots as snap_cmd
 from scratch_support import databases_created_on
 
 runner = CliRunner()

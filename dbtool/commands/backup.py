@@ -23,11 +23,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from .. import db
+from .. import db, runs
 from ..backup import manifest as mf
 from ..backup import storage, tools
 from ..backup.storage import S3Prefix
-from ..engine import Progress, _quiet
+from ..config import Project
+from ..engine import Progress, silent
 from ..errors import DbtoolError, UsageError
 
 LOCK_WAIT = "60s"  # how long pg_dump and dbtool wait for a table behind an ALTER TABLE
@@ -66,7 +67,7 @@ class BackupResult:
 
 def backup(url: str, out: str | Path | None = None, *, encrypt_to: str | None = None,
            upload: str | None = None, storage_class: str | None = None,
-           progress: Progress = _quiet) -> BackupResult:
+           progress: Progress = silent) -> BackupResult:
     """Dump the database at `url` into `out` (default: DBTOOL_BACKUP_DIR or ./backups), or only to
     S3 when `upload` is given without `out`."""
     remote = _remote(upload, storage_class)
@@ -351,3 +352,11 @@ def _newest_complete(sets: list[BackupSet], keep_last: int) -> set[str]:
         if s.complete:
             by_db.setdefault(s.database, []).append(s)
     return {s.stem for group in by_db.values() for s in group[-keep_last:] if keep_last}
+
+
+def backup_first(url: str, project: Project, to: str | None, backup_dir: str | None, progress=None) -> str | None:
+    """migrate --backup-first: a backup, but only when the run will change something; its path."""
+    plan = runs.migrate(url, project, to=to, dry_run=True)
+    if not (plan.applied or plan.repeatables or plan.repeatables_dropped):
+        return None
+    return str(backup(url, backup_dir or default_dir(), progress=progress).archive)

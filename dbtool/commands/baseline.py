@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from .. import catalog, db, ledger, migrations, repeatables, scratch
+from .. import catalog, db, ledger, migrations, repeatables, runs, scratch, snapshots
 from ..catalog import Change
 from ..config import Project
 from ..engine import Settings
 from ..errors import DbtoolError, UsageError
-from . import migrate as migrate_cmd
-from . import snapshot as snap_cmd
 
 NOT_COMPARED = ("cron_job",)  # reconciled by the next migrate, not part of what baseline records
 
@@ -68,8 +66,8 @@ def baseline(url: str, project: Project, *, to: str, dry_run: bool = False, serv
     recorded, or a recorded file was edited or deleted (as migrate refuses); UsageError (exit 2) when
     the scratch server runs another PostgreSQL major version or TimescaleDB edition than the database's."""
     settings = settings or Settings.from_project(project)
-    files, reps = migrate_cmd.load(project)
-    target = migrate_cmd.select_target(files, to)
+    files, reps = runs.load(project)
+    target = runs.select_target(files, to)
     to_id = target[-1].id
     with db.connection(url) as conn:
         result = BaselineResult(database=db.scalar(conn, "SELECT current_database()"), to=to_id, dry_run=dry_run)
@@ -77,7 +75,7 @@ def baseline(url: str, project: Project, *, to: str, dry_run: bool = False, serv
             ledger.lock(conn, settings.lock_wait)
         try:
             done = ledger.applied(conn)
-            result.accepted = migrate_cmd.check_integrity(project, files, done)
+            result.accepted = runs.check_integrity(project, files, done)
             _refuse_later_records(result.database, files, to_id, done)
             result.already = [m.id for m in target if m.id in done]
             todo = [m for m in target if m.id not in done]
@@ -129,12 +127,12 @@ def _names(r: repeatables.Repeatable, snap: dict) -> list[tuple[str, str]]:
 def _compare(url: str, server_url: str | None, project: Project, to_id: str,
              reps: list[repeatables.Repeatable], recorded: dict[str, tuple[str, str, str]]):
     """(differences that refuse, repeatable files to record, repeatable files left for migrate)."""
-    live = snap_cmd.take(url, project)
+    live = snapshots.take(url, project)
     with db.connection(url) as conn:
         live_server = _server(conn)
     with scratch.server(server_url) as build_url:
         _same_build(build_url, server_url, live_server)
-        expected = snap_cmd.from_migrations(build_url, project, to=to_id).data
+        expected = snapshots.from_migrations(build_url, project, to=to_id).data
     actual = live.data
     for snap in (expected, actual):
         for kind in NOT_COMPARED:
@@ -163,7 +161,7 @@ def _compare(url: str, server_url: str | None, project: Project, to_id: str,
 def _server(conn) -> tuple[int, str | None]:
     """(PostgreSQL major version, TimescaleDB edition or None) of a connection's server."""
     return (int(db.scalar(conn, "SELECT current_setting('server_version_num')")) // 10000,
-            snap_cmd.edition(conn))
+            snapshots.edition(conn))
 
 
 def _same_build(build_url: str, server_url: str | None, live: tuple[int, str | None]) -> None:

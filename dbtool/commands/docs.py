@@ -18,7 +18,7 @@ from pathlib import Path
 from ..config import Project
 from ..errors import FINDINGS, DbtoolError, UsageError
 from ..schemadoc import diagram, markdown, model
-from .snapshot import Snapshot
+from ..snapshots import Snapshot
 
 DEFAULT_OUT = "docs/schema"
 IMAGES = ("schema.svg", "schema.png")
@@ -129,7 +129,7 @@ def load(project: Project, out: Path, *, database_url: str | None = None, from_m
     """The snapshot to document, where it comes from (said in README.md) and the command that
     writes the same documents again."""
     from .. import db
-    from . import snapshot as snapshot_cmd
+    from .. import snapshots as snapshot_cmd
 
     if sum([database_url is not None, from_migrations, snapshot_file is not None]) > 1:
         raise UsageError("give one source: --database-url, --from-migrations or --snapshot FILE")

@@ -14,11 +14,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import catalog, db, ledger, scratch
+from .. import catalog, db, ledger, scratch, snapshots
 from ..catalog import Change
 from ..config import Project
 from ..errors import DbtoolError, UsageError
-from . import snapshot as snap_cmd
 
 
 @dataclass
@@ -41,11 +40,11 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
           server_url: str | None = None) -> DriftReport:
     """Compare the database at `url` with a snapshot file, or (`against_migrations`) with what
     migrations/ build at its version, in a throwaway local cluster or on the server of `server_url`."""
-    ids = snap_cmd.migration_ids(project)
+    ids = snapshots.migration_ids(project)
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
         version = _live_version(conn, project, database, ids)
-        edition = snap_cmd.edition(conn)
+        edition = snapshots.edition(conn)
         major = _major(conn)
     if against_migrations:
         if version is None:
@@ -54,7 +53,7 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
         with scratch.server(server_url) as build_url:
             if server_url is None:  # this machine's PostgreSQL: it must build what the live server would
                 _same_major(build_url, database, major)
-            built = snap_cmd.from_migrations(build_url, project, to=version)
+            built = snapshots.from_migrations(build_url, project, to=version)
         if server_url is None and edition is not None and built.edition != edition:
             _other_edition(database, edition, built.edition)
         expected = built.data
@@ -63,11 +62,11 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
         if server_url is not None:
             raise UsageError("--server-url only makes sense with --against-migrations",
                              hint="it names the server to build the expected schema on")
-        committed = snap_cmd.snapshot_file(project, edition)
+        committed = snapshots.snapshot_file(project, edition)
         path = against or committed
         expected = _expected_from_file(path, ids, database, version, edition, committed, project)
         where = str(path)
-    actual = snap_cmd.take(url, project).data
+    actual = snapshots.take(url, project).data
     return DriftReport(database, where, version, catalog.diff(expected, actual))
 
 
@@ -104,7 +103,7 @@ def _live_version(conn, project: Project, database: str, ids: list[str]) -> str 
         raise DbtoolError(f"{database} has migration {unknown[0]} applied, which is not in "
                           f"{project.get('migrations')}/", hint="see `dbtool status`; check out the matching "
                           "revision of the project, or `dbtool repair --forget` it")
-    return snap_cmd.newest(done, ids)
+    return snapshots.newest(done, ids)
 
 
 def _label(version: str | None) -> str:
@@ -115,12 +114,12 @@ def _expected_from_file(path: Path, ids: list[str], database: str, version: str 
                         edition: str | None, committed: Path, project: Project) -> dict:
     """The snapshot in `path`, when it was taken at the database's version: the version the file
     records (None: of a database with no migration applied), never assumed."""
-    snap = snap_cmd.read_file(path, edition)
+    snap = snapshots.read_file(path, edition)
     if snap.edition and edition and snap.edition != edition:  # the migrations build another schema there
         raise UsageError(f"{path.name} is the snapshot of TimescaleDB's {snap.edition!r} edition, but the server of "
                          f"{database} runs the {edition!r} edition",
                          hint=f"compare with {committed.name}, the snapshot of that edition (leave out --against; "
-                              f"{snap_cmd.make_command(edition)} writes it), "
+                              f"{snapshots.make_command(edition)} writes it), "
                               "or with `dbtool drift --against-migrations`")
     if snap.version == version:
         return snap.data
@@ -140,7 +139,7 @@ def _expected_from_file(path: Path, ids: list[str], database: str, version: str 
         at_head = version == (ids[-1] if ids else None)
         raise UsageError(f"{shown} is out of date: it is the snapshot of {_label(snap.version)}, but {database} is "
                          f"at {_label(version)}" + ("" if at_head else f" and migrations/ end at {ids[-1]}"),
-                         hint=f"refresh the committed snapshot: {snap_cmd.make_command(edition)} (or `dbtool snapshot "
+                         hint=f"refresh the committed snapshot: {snapshots.make_command(edition)} (or `dbtool snapshot "
                               f"--from-migrations --out {shown}`), and commit it; meanwhile {rebuild}")
     if rank[version] > rank[snap.version]:
         raise UsageError(f"{database} is at {_label(version)}, but {path.name} is the snapshot of "

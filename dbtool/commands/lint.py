@@ -92,9 +92,9 @@ def _run_layers(project, ws, cfg, selected, wanted, report, db_source: dict) -> 
 
 def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster, only) -> list[Finding]:
     if dev and database_url is None and server_url is None:
-        from . import dev as dev_cmd
+        from .. import devcluster
         try:
-            server_url = db.with_dbname(dev_cmd.url(project), "postgres")
+            server_url = db.with_dbname(devcluster.url(project), "postgres")
         except DbtoolError as exc:
             report.layers["bodies"] = f"skipped: --dev: {exc.message}"
             return []
@@ -120,9 +120,9 @@ def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster, on
 
 
 def _note_if_behind(url: str, project: Project, report: Report) -> None:
-    from .status import status
+    from .. import runs
     try:
-        behind = status(url, project).attention
+        behind = runs.behind(url, project)
     except DbtoolError as exc:
         report.notes.append(f"could not compare the database with the files: {exc.message}")
         return

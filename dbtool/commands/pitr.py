@@ -62,9 +62,9 @@ def running_cluster(data_dir: Path) -> tuple[int, str]:
 
 def dev_target(project: Project) -> tuple[Path, int, str, str]:
     """(data folder, port, URL, log) of the project's dev cluster."""
-    from . import dev
+    from .. import devcluster
 
-    d = dev._require(project, None)
+    d = devcluster.require(project)
     if not cluster.is_running(d.datadir):
         raise UsageError("the dev cluster is not running", hint="run `dbtool dev up`, or pass --data-dir")
     return d.datadir, d.port, d.url, str(d.datadir.parent / "postgresql.log")

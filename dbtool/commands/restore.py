@@ -38,7 +38,7 @@ from psycopg import sql
 from .. import cron, db, ledger
 from ..backup import manifest as mf
 from ..backup import storage, tools
-from ..engine import Progress, _quiet
+from ..engine import Progress, silent
 from ..errors import DatabaseFailure, DbtoolError, UsageError
 
 NOT_RESTORED = ("plpgsql", "pg_cron")  # built in; pg_cron lives in the cron database (see _toc)
@@ -91,7 +91,7 @@ class Target:
 
 
 def restore(archive: str, url: str, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
-            progress: Progress = _quiet) -> RestoreResult:
+            progress: Progress = silent) -> RestoreResult:
     """Restore `archive` (a local file or s3:// URL, the archive or its manifest) into the database
     of `url`, creating it if needed. A non-empty target is replaced only with `replace` or when
     `confirm(question)` says yes."""
@@ -267,7 +267,7 @@ class Dump:
     listing: list[str]  # its table of contents (pg_restore --list)
 
 
-def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress = _quiet) -> Dump:
+def verified_dump(where, name: str, man: dict, workdir: Path, progress: Progress = silent) -> Dump:
     """The plain pg_dump archive, after proving it is the one the manifest describes."""
     progress("step", f"fetching {where.url(name)}", {})
     stored = where.fetch(name, workdir)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import citus, cron, db, engine, ledger, migrations
+from .. import citus, cron, db, engine, ledger, migrations, runs
 from ..config import Project
-from ..engine import Progress, Settings, _quiet
+from ..engine import Progress, Settings, silent
 from ..errors import UsageError
-from . import migrate as migrate_cmd
 
 
 @dataclass
@@ -45,13 +44,13 @@ def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool
 
 
 def rollback(url: str, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
-             dry_run: bool = False, settings: Settings | None = None, progress: Progress = _quiet,
+             dry_run: bool = False, settings: Settings | None = None, progress: Progress = silent,
              sync_cron: bool = True, confirm: Callable[[list[str], str], None] | None = None) -> RollbackResult:
     """`confirm(ids, database)` is called under the lock with the migrations about to be undone (and
     may raise to refuse), so what was confirmed is what runs, whatever another run did meanwhile."""
     check_options(steps, to, all_)
     settings = settings or Settings.from_project(project)
-    files, reps = migrate_cmd.load(project)
+    files, reps = runs.load(project)
     by_id = {m.id: m for m in files}
     with db.connection(url) as conn:
         result = RollbackResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
@@ -62,14 +61,14 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
             ledger.lock(conn, settings.lock_wait)
         try:
             done = ledger.applied(conn)
-            result.accepted = migrate_cmd.check_integrity(project, files, done)
+            result.accepted = runs.check_integrity(project, files, done)
             order = [m.id for m in files if m.id in done]
             targets = choose(order, steps, to, all_)
             if confirm and targets and not dry_run:
                 confirm(targets, result.database)
             if not dry_run:  # as migrate does, once confirmed: records that match the files again
                 ledger.ensure(conn)  # a ledger older than dbtool.log.duration_ms gains the column
-                migrate_cmd.record_accepted(conn, result.accepted)
+                runs.record_accepted(conn, result.accepted)
             for i, mid in enumerate(targets, 1):
                 if dry_run:
                     result.rolled_back.append({"id": mid})

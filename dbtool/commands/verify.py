@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .. import catalog, cron, db, engine, ledger, scratch
+from .. import catalog, cron, db, engine, ledger, runs, scratch
 from ..config import Project
-from ..engine import Progress, Settings, _quiet
+from ..engine import Progress, Settings, silent
 from ..errors import DbtoolError
-from . import migrate as migrate_cmd
 
 
 @dataclass
@@ -44,11 +43,11 @@ def _changes(a: dict, b: dict) -> list[dict]:
 
 
 def verify(server_url: str | None, project: Project, *, settings: Settings | None = None,
-           progress: Progress = _quiet, scratch_name: str | None = None) -> VerifyResult:
+           progress: Progress = silent, scratch_name: str | None = None) -> VerifyResult:
     """Up, down, up for every migration in a scratch database on the server of `server_url` (needs
     CREATEDB there), or, with None, in a throwaway local cluster."""
     settings = settings or Settings.from_project(project)
-    files, reps = migrate_cmd.load(project)
+    files, reps = runs.load(project)
     progress("building", f"in {scratch.where(server_url)}", {})
     with scratch.server(server_url) as url, \
             scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:

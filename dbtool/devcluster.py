@@ -1,0 +1,319 @@
+"""The project-local PostgreSQL of `dbtool dev` (a single server, or a Citus coordinator and workers):
+where it lives, starting and stopping it, its URL. Core: `dbtool lint` and `dbtool pitr` use it too."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from psycopg import sql
+
+from . import cluster, db
+from .config import Project
+from .errors import DbtoolError
+
+SUPERUSER = "postgres"
+PASSFILE = "pgpass"
+# The home folder (.dbtool/dev) is ours alone: the passfile and state.json. The server's OS user
+# gets only SERVER_DIR (pg_ctl_runas hands it over at initdb): its data folder and log.
+SERVER_DIR = "server"
+# `dev up --citus`: a coordinator (the dev cluster's own data folder) and this many workers beside it.
+CITUS_WORKERS = 2
+
+
+@dataclass
+class DevCluster:
+    home: Path
+    datadir: Path
+    port: int
+    database: str
+    workers: list[int] = field(default_factory=list)  # ports of the Citus workers; none: a single server
+
+    @property
+    def passfile(self) -> Path:
+        return self.home / PASSFILE
+
+    @property
+    def citus(self) -> bool:
+        return bool(self.workers)
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the Citus nodes reach each other: inside the server's folder, which only the server's
+        OS user (and root) can enter, so trust there gives nobody anything they did not have."""
+        return self.datadir.parent / "sockets"
+
+    def nodes(self) -> list[tuple[Path, int]]:
+        """(data folder, port) of every server: the coordinator first."""
+        workers = [(self.datadir.parent / f"worker{i}", p) for i, p in enumerate(self.workers, 1)]
+        return [(self.datadir, self.port), *workers]
+
+    def node_url(self, port: int, dbname: str) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{dbname}?passfile={quote(str(self.passfile))}"
+
+    @property
+    def url(self) -> str:
+        """No password in it: libpq reads it from the project's passfile, readable by its owner only."""
+        base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+        return f"{base}?passfile={quote(str(self.passfile))}" if self.passfile.exists() else base
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "home": str(self.home), "datadir": str(self.datadir), "url": self.url,
+                "running": cluster.is_running(self.datadir)}
+
+
+def _home(project: Project, base: Path | None) -> Path:
+    return (base or project.state_dir) / "dev"
+
+
+def _datadir(home: Path) -> Path:
+    """A cluster made before the server's folder was split from ours has its data in home/pgdata."""
+    legacy = home / "pgdata"
+    return legacy if legacy.exists() else home / SERVER_DIR / "pgdata"
+
+
+def _make_home(home: Path) -> None:
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o755, exist_ok=True)  # the server's user must pass through it to its folder
+    _check_home(home)
+
+
+def _check_home(home: Path) -> None:
+    """Whoever can write the passfile's folder can put another file (or a link) in its place for
+    us to read, or to overwrite on the next initdb."""
+    st = home.stat()
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise DbtoolError(f"{home} can be written by another user (owner uid {st.st_uid}, mode "
+                          f"{oct(st.st_mode & 0o777)}), who could replace the dev cluster's passfile",
+                          hint="an older dbtool gave it to the server's user: run `dbtool dev destroy --yes`, then "
+                               "`dbtool dev up` (the dev database starts empty); or make it yours alone (chmod go-w)")
+
+
+def _settings(database: str, socket_dir: Path | None = None) -> str:
+    """With socket_dir, a Citus node: Citus first, its two-phase commits, the nodes' socket folder."""
+    citus_lines = [] if socket_dir is None else [
+        f"unix_socket_directories = '{socket_dir}'",
+        "max_prepared_transactions = 100",
+        "citus.node_conninfo = 'sslmode=disable'",  # the nodes talk through the private socket folder
+    ]
+    return "\n".join([
+        "# written by dbtool dev: the settings the schema needs",
+        f"shared_preload_libraries = '{'citus,' if socket_dir else ''}{cluster.PRELOAD}'",
+        f"cron.database_name = '{database}'",
+        # Jobs run as the jobs table's owner, which accepts no client (LOGIN CONNECTION LIMIT 0):
+        # pg_cron must start them as background workers, and never as a superuser (docs/cron.md).
+        "cron.use_background_workers = on",
+        "cron.enable_superuser_jobs = off",
+        "max_worker_processes = 32",
+        "listen_addresses = '127.0.0.1'",
+        *(citus_lines or ["unix_socket_directories = ''"]),
+        "timescaledb.telemetry_level = off",
+        "pg_stat_statements.track = all",
+        "max_connections = 50",
+        "",
+    ])
+
+
+def _configure(datadir: Path, database: str, socket_dir: Path | None = None) -> None:
+    """Written (as root, maybe) into the server user's folder: never through a link that user
+    could have planted there."""
+    owner = datadir.stat().st_uid
+    cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir), owner=owner)
+    fd = os.open(datadir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+    with os.fdopen(fd, "a") as f:
+        f.write("\ninclude 'dbtool.conf'\n")
+    if socket_dir is not None:  # the nodes' own connections, through the socket folder only
+        cluster.write_private(datadir / "pg_hba.conf", HBA_CITUS, owner=owner)
+
+
+HBA_CITUS = """# written by dbtool dev --citus: the nodes connect to each other through the socket folder, which
+# only the server's OS user can enter (mode 0700); every TCP client gives the password.
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+
+
+def _initdb(home: Path, datadirs: list[Path]) -> None:
+    """A cluster that wants a password over TCP (scram), the password kept in a passfile only this
+    user can read: with trust, every local OS user would be the superuser, and through COPY ... PROGRAM
+    the server's OS account. initdb runs as the server's user and reads the password from a file
+    that is that user's (still mode 0600) for initdb's run only."""
+    password = secrets.token_urlsafe(24)
+    cluster.write_private(home / PASSFILE, f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
+    pwfile = home / "initdb-password"
+    try:
+        cluster.write_private(pwfile, password + "\n", owner=cluster.server_uid())
+        for datadir in datadirs:  # one password for every node: one passfile line reaches them all
+            datadir.parent.mkdir(mode=0o700, exist_ok=True)  # pg_ctl_runas gives it to the server's user
+            cluster.initdb(datadir, SUPERUSER, pwfile=pwfile)
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+def _load(home: Path) -> DevCluster | None:
+    state = home / "state.json"
+    if not state.is_file():
+        return None
+    d = json.loads(state.read_text())
+    return DevCluster(home=home, datadir=Path(d["datadir"]), port=int(d["port"]), database=d["database"],
+                      workers=[int(p) for p in d.get("workers", [])])
+
+
+def _save(home: Path, dev: DevCluster) -> None:
+    # It names the folder pg_ctl runs on as root: no one else may change it.
+    cluster.write_private(home / "state.json", json.dumps({"datadir": str(dev.datadir), "port": dev.port,
+                                                           "database": dev.database, "workers": dev.workers},
+                                                          indent=2) + "\n")
+
+
+def up(project: Project, port: int | None = None, base: Path | None = None, citus: bool = False) -> DevCluster:
+    """Initialise (once) and start the local cluster, create the database, return where it is.
+    With `citus`, a Citus coordinator and CITUS_WORKERS workers on loopback (docs/citus.md)."""
+    cluster.find_bindir()
+    home = _home(project, base)
+    _make_home(home)
+    dev = _load(home) or DevCluster(home=home, datadir=_datadir(home), port=0, database=project.get("database"))
+    if citus and not dev.citus:
+        if dev.datadir.exists():
+            raise DbtoolError("the dev cluster of this project was made without Citus",
+                              hint="`dbtool dev destroy --yes`, then `dbtool dev up --citus` (the dev database starts empty)")
+        dev.workers = [0] * CITUS_WORKERS
+    if dev.citus:
+        _require_citus()
+    if dev.datadir.exists():
+        for datadir, _ in dev.nodes():
+            cluster.check_owner(datadir)
+    else:
+        _initdb(home, [d for d, _ in dev.nodes()])
+        for datadir, _ in dev.nodes():
+            _configure(datadir, dev.database, dev.socket_dir if dev.citus else None)
+    if cluster.is_running(dev.datadir) and port and port != dev.port:
+        raise DbtoolError(f"the dev cluster is already running on port {dev.port}",
+                          hint="run `dbtool dev down` first to move it to another port")
+    _start(dev, port)
+    _save(home, dev)
+    _create_database(dev)
+    return dev
+
+
+def _start(dev: DevCluster, port: int | None) -> None:
+    """Start every node that is not running, each on its last port if still free (the coordinator
+    on `port` when given), else on a free one."""
+    if dev.citus:
+        _socket_dir(dev.socket_dir)
+    ports = []
+    for i, (datadir, last) in enumerate(dev.nodes()):
+        if not cluster.is_running(datadir):
+            if i == 0 and port:  # asked for: taken or refused (cluster.start says the port is busy)
+                last = port
+            elif not last or cluster.port_in_use(last):
+                last = cluster.free_port()
+            cluster.start(datadir, last, datadir.parent / f"{'postgresql' if i == 0 else datadir.name}.log")
+        ports.append(last)
+    dev.port, dev.workers = ports[0], ports[1:]
+
+
+def _socket_dir(path: Path) -> None:
+    if len(str(path)) > 90:  # the socket's path (.s.PGSQL.<port> inside) must fit in 107 bytes
+        raise DbtoolError(f"the project's folder is too deep for the Citus nodes' socket folder {path}",
+                          hint="run `dbtool dev up --citus` from a project with a shorter path")
+    path.mkdir(mode=0o700, exist_ok=True)
+    uid = cluster.server_uid()
+    if uid is not None:
+        os.chown(path, uid, -1)
+
+
+def _require_citus() -> None:
+    pg_config = cluster.find_bindir() / "pg_config"
+    try:
+        libdir = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        libdir = str(cluster.find_bindir().parent / "lib")
+    if not (Path(libdir.strip()) / "citus.so").is_file():
+        raise DbtoolError(f"Citus is not installed in the PostgreSQL of {cluster.find_bindir()}",
+                          hint="install Citus for this PostgreSQL (Citus' own packages), or set PG_BINDIR to the "
+                               "bin folder of one that has it (docs/citus.md)")
+
+
+def _create_database(dev: DevCluster, recreate: bool = False) -> None:
+    for _, port in dev.nodes():
+        with db.connection(dev.node_url(port, "postgres")) as conn:
+            if recreate:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dev.database)))
+            if not db.scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", [dev.database]):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dev.database)))
+    if dev.citus:
+        _register_nodes(dev)
+
+
+def _register_nodes(dev: DevCluster) -> None:
+    """Citus in the database on every node, and the workers known to the coordinator by the socket
+    folder (so the nodes' connections, the owner role's among them, need no password)."""
+    for _, port in dev.nodes():
+        with db.connection(dev.node_url(port, dev.database)) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+    host = str(dev.socket_dir)
+    with db.connection(dev.url) as conn:
+        conn.execute("SELECT citus_set_coordinator_host(%s, %s)", [host, dev.port])
+        known = {p for (p,) in conn.execute("SELECT nodeport FROM pg_dist_node WHERE nodename = %s", [host])}
+        for gone, in conn.execute("SELECT nodeid FROM pg_dist_node WHERE groupid <> 0 AND nodeport <> ALL(%s)",
+                                  [dev.workers]).fetchall():
+            conn.execute("SELECT citus_remove_node(nodename, nodeport) FROM pg_dist_node WHERE nodeid = %s", [gone])
+        for port in dev.workers:
+            if port not in known:
+                conn.execute("SELECT citus_add_node(%s, %s)", [host, port])
+
+
+def require(project: Project, base: Path | None = None) -> DevCluster:
+    dev = _load(_home(project, base))
+    if dev is None:
+        raise DbtoolError("no dev cluster in this project yet", hint="run `dbtool dev up`")
+    return dev
+
+
+def down(project: Project, base: Path | None = None) -> DevCluster:
+    dev = require(project, base)
+    for datadir, _ in reversed(dev.nodes()):  # the workers first: the coordinator may be talking to them
+        if datadir.exists():
+            cluster.check_owner(datadir)
+            if cluster.is_running(datadir):
+                cluster.stop(datadir)
+    return dev
+
+
+def reset(project: Project, base: Path | None = None) -> DevCluster:
+    """Drop and recreate the application database (the cluster keeps running)."""
+    dev = require(project, base)
+    _check_home(dev.home)
+    if not cluster.is_running(dev.datadir):
+        raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    _create_database(dev, recreate=True)
+    return dev
+
+
+def destroy(project: Project, base: Path | None = None) -> None:
+    """Stop the cluster and delete its data folder."""
+    home = _home(project, base)
+    if _load(home):
+        down(project, base)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def url(project: Project, base: Path | None = None) -> str:
+    dev = require(project, base)
+    _check_home(dev.home)  # the URL names its passfile
+    if not cluster.is_running(dev.datadir):
+        raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    return dev.url
+
+
+def psql_argv(project: Project, base: Path | None = None) -> list[str]:
+    psql = cluster.find_bindir() / "psql"
+    return [str(psql if psql.exists() else "psql"), url(project, base)]
