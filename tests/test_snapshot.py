@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from dbtool import catalog, cron
 from dbtool.cli import app
 from dbtool import snapshots as snap_cmd
+from dbtool.commands import snapshot as snapshot_command
 from scratch_support import databases_created_on
 
 runner = CliRunner()
@@ -357,7 +358,7 @@ def test_snapshot_from_migrations_with_server_url_builds_on_that_server(server, 
         assert res.exit_code == 0, res.output
         assert "public.t:" in res.stdout
         # what `SNAPSHOT_DATABASE_URL=... make snapshot` runs
-        assert snap_cmd.main(["--server-url", server.url(), "--project", str(tmp_project.path)]) == 0
+        assert snapshot_command.main(["--server-url", server.url(), "--project", str(tmp_project.path)]) == 0
     assert len(created) == 2 and all(name.startswith("dbtool_scratch_") for name in created)  # both gone again
     assert snap_cmd.read_file(tmp_project.path / "schema" / "snapshot.yaml").version == "0001_create_t"
 
