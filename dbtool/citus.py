@@ -21,7 +21,7 @@ from psycopg import sql
 from . import db
 from .checks import Check
 from .config import Project
-from .errors import DatabaseFailure, UsageError
+from .errors import DatabaseFailure, DbtoolError, UsageError
 
 COORDINATOR_GROUP = 0
 
@@ -75,7 +75,7 @@ def prepare(conn: psycopg.Connection, project: Project, n: Node | None = None) -
     n = n or node(conn)
     if n.role != "coordinator":
         return []
-    changed = _preload_libraries(conn, session_preload(project)) + _distribute_roles(conn)
+    changed = _preload_libraries(conn, session_preload(project)) + _distribute_roles(conn, project)
     owner = project.get("owner_role")
     if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
         changed += _owner_login_on_workers(conn, owner)
@@ -87,11 +87,12 @@ def _preload_libraries(conn: psycopg.Connection, wanted: list[str]) -> list[str]
     missing = [lib for lib in wanted if lib not in have]
     if not missing:
         return []
-    value = ",".join(have + missing)
+    libs = have + missing
+    values = sql.SQL(", ").join(map(sql.Literal, libs))  # one item each: 'a,b' would be one library "a,b"
     _as_superuser(conn, sql.SQL("ALTER DATABASE {} SET session_preload_libraries = {}").format(
-        sql.Identifier(db.scalar(conn, "SELECT current_database()")), sql.Literal(value)),
-        f"ALTER DATABASE <this database> SET session_preload_libraries = '{value}'")
-    return [f"session_preload_libraries of this database: {value} (every node)"]
+        sql.Identifier(db.scalar(conn, "SELECT current_database()")), values),
+        "ALTER DATABASE <this database> SET session_preload_libraries = " + ", ".join(f"'{lib}'" for lib in libs))
+    return [f"session_preload_libraries of this database: {', '.join(libs)} (every node)"]
 
 
 def _database_preload(conn: psycopg.Connection) -> list[str]:
@@ -105,37 +106,53 @@ def _database_preload(conn: psycopg.Connection) -> list[str]:
     return [x.strip().strip('"') for x in value.split(",") if x.strip()]
 
 
-def _distribute_roles(conn: psycopg.Connection) -> list[str]:
+def _distribute_roles(conn: psycopg.Connection, project: Project) -> list[str]:
     """Citus records the roles it propagated per database (pg_dist_object). Roles made before
     this database had Citus (the first database's migration made them, or the DBA did) are not
     recorded here, and the first migration that grants to one or creates something it owns makes
     Citus re-create it on the workers over the migrating role's connection: as the owner role, which
-    may not (42501 "must be superuser to alter superuser roles"). A grant by the superuser, in a
-    transaction of its own, makes Citus propagate and record them over its own superuser connection;
-    the function granted on exists for that moment only."""
+    may not (42501 "must be superuser to alter superuser roles"). A grant by the superuser makes
+    Citus propagate and record them over its superuser connection. What is granted on exists for
+    that one transaction only: a schema and a function, made and dropped in it, so nothing is left on
+    any node whatever happens. Only the project's roles (project_roles) are propagated."""
+    wanted = project_roles(conn, project)
     roles = [r for (r,) in conn.execute("""
         SELECT r.rolname FROM pg_catalog.pg_roles AS r
-        WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
+        WHERE r.rolname = ANY (%s) AND NOT r.rolsuper
           AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object AS o
                           WHERE o.classid = 'pg_catalog.pg_authid'::regclass AND o.objid = r.oid)
-        ORDER BY 1""")]
+        ORDER BY 1""", [wanted])]
     if not roles:
         return []
-    probe = sql.SQL("{}.citus_role_probe()").format(sql.Identifier(ledger_schema()))
-    fix = "GRANT to each role from a superuser session (docs/citus.md)"
-    _as_superuser(conn, sql.SQL("CREATE FUNCTION {} RETURNS INTEGER LANGUAGE sql AS 'SELECT 1'").format(probe), fix)
+    grant = sql.SQL("GRANT EXECUTE ON FUNCTION dbtool_citus_roles.probe() TO {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, roles)))
     try:
-        _as_superuser(conn, sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-            probe, sql.SQL(", ").join(map(sql.Identifier, roles))), fix)
-    finally:
-        conn.execute(sql.SQL("DROP FUNCTION {}").format(probe))
+        with conn.transaction():
+            conn.execute("CREATE SCHEMA dbtool_citus_roles")
+            conn.execute("CREATE FUNCTION dbtool_citus_roles.probe() RETURNS INTEGER LANGUAGE sql AS 'SELECT 1'")
+            conn.execute(grant)
+            conn.execute("DROP SCHEMA dbtool_citus_roles CASCADE")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DatabaseFailure(f"preparing Citus needs a superuser: {db.server_error(exc).message}",
+                              hint="as a superuser on the coordinator: create a function, GRANT EXECUTE on it TO "
+                                   f"{', '.join(roles)}, drop it (docs/citus.md)") from None
     return [f"role(s) {', '.join(roles)} recorded as Citus-propagated in this database"]
 
 
-def ledger_schema() -> str:
-    from .ledger import SCHEMA  # ledger imports this module (refuse_worker)
-
-    return SCHEMA
+def project_roles(conn: psycopg.Connection, project: Project) -> list[str]:
+    """The roles the migrations grant to: [tool.dbtool.citus] roles, else the owner role, the roles it
+    is a member of and [tool.dbtool.rls] app_roles. Never every role of the server: a DBA's own logins
+    have no business on the workers."""
+    configured = (project.settings.get("citus") or {}).get("roles")
+    if configured:
+        return list(configured)
+    owner = project.get("owner_role")
+    member_of = [r for (r,) in conn.execute("""
+        SELECT g.rolname FROM pg_catalog.pg_auth_members AS m
+        JOIN pg_catalog.pg_roles AS g ON g.oid = m.roleid JOIN pg_catalog.pg_roles AS u ON u.oid = m.member
+        WHERE u.rolname = %s""", [owner])] if owner else []
+    app_roles = list((project.settings.get("rls") or {}).get("app_roles") or [])
+    return sorted({*([owner] if owner else []), *member_of, *app_roles})
 
 
 def _owner_login_on_workers(conn: psycopg.Connection, owner: str) -> list[str]:
@@ -190,13 +207,23 @@ def checks(conn: psycopg.Connection, project: Project | None) -> list[Check]:
     out = [_node_check(n), _preload_first(conn)]
     if n.role == "single":
         return out
-    out.append(_health(conn))
+    out.append(_checked("citus connectivity", lambda: _health(conn)))
     if project is not None:
-        out.append(_worker_preload(conn, session_preload(project)))
+        out.append(_checked("citus session_preload_libraries",
+                            lambda: _worker_preload(conn, session_preload(project))))
         owner = project.get("owner_role")
         if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
             out.append(_owner_reaches_workers(conn, owner))
     return out
+
+
+def _checked(name: str, check) -> Check:
+    """A check that asks the workers: its failure is one warn line, not the end of doctor."""
+    try:
+        return check()
+    except (DbtoolError, psycopg.Error) as exc:
+        message = exc.message if isinstance(exc, DbtoolError) else db.server_error(exc).message
+        return Check(name, "warn", f"not checked: {message}", None)
 
 
 def _node_check(n: Node) -> Check:

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,7 +124,11 @@ def _settings(database: str, socket_dir: Path | None = None) -> str:
 def _configure(datadir: Path, database: str, socket_dir: Path | None = None) -> None:
     """Written (as root, maybe) into the server user's folder: never through a link that user
     could have planted there."""
-    owner = datadir.stat().st_uid
+    st = os.lstat(datadir)
+    if not stat.S_ISDIR(st.st_mode):
+        raise DbtoolError(f"{datadir} is not a folder (a link?): nothing was written into it",
+                          hint="`dbtool dev destroy --yes`, then `dbtool dev up`")
+    owner = st.st_uid
     cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir), owner=owner)
     fd = os.open(datadir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
     with os.fdopen(fd, "a") as f:
@@ -187,11 +192,14 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
         dev.workers = [0] * CITUS_WORKERS
     if dev.citus:
         _require_citus()
+    if dev.citus:
+        _check_socket_path(dev.socket_dir)  # before initdb: a path refused later would leave nodes behind
     if dev.datadir.exists():
         for datadir, _ in dev.nodes():
             cluster.check_owner(datadir)
     else:
         _initdb(home, [d for d, _ in dev.nodes()])
+        _save(home, dev)  # from here on, down and destroy know every node, whatever fails next
         for datadir, _ in dev.nodes():
             _configure(datadir, dev.database, dev.socket_dir if dev.citus else None)
     if cluster.is_running(dev.datadir) and port and port != dev.port:
@@ -208,26 +216,53 @@ def _start(dev: DevCluster, port: int | None) -> None:
     on `port` when given), else on a free one."""
     if dev.citus:
         _socket_dir(dev.socket_dir)
-    ports = []
     for i, (datadir, last) in enumerate(dev.nodes()):
-        if not cluster.is_running(datadir):
-            if i == 0 and port:  # asked for: taken or refused (cluster.start says the port is busy)
-                last = port
-            elif not last or cluster.port_in_use(last):
-                last = cluster.free_port()
-            cluster.start(datadir, last, datadir.parent / f"{'postgresql' if i == 0 else datadir.name}.log")
-        ports.append(last)
-    dev.port, dev.workers = ports[0], ports[1:]
+        if cluster.is_running(datadir):
+            continue
+        if i == 0 and port:  # asked for: taken or refused (cluster.start says the port is busy)
+            last = port
+        elif not last or cluster.port_in_use(last):
+            last = cluster.free_port()
+        cluster.start(datadir, last, datadir.parent / f"{'postgresql' if i == 0 else datadir.name}.log")
+        if i == 0:
+            dev.port = last
+        else:
+            dev.workers[i - 1] = last
+        _save(dev.home, dev)  # a node that fails to start next leaves the ports of those running known
+
+
+def _check_socket_path(path: Path) -> None:
+    """The socket folder's path goes into postgresql.conf as a list item: a comma would split it into
+    two folders (one of them served with trust), a quote would break the file."""
+    if any(c in str(path) for c in ",'\"\\") or any(c.isspace() for c in str(path)):
+        raise DbtoolError(f"the Citus nodes' socket folder {path} has a comma, a quote, a backslash or a space in "
+                          "its path", hint="run `dbtool dev up --citus` from a project whose path has none")
+    if len(os.fsencode(path)) > 90:  # the socket's path (.s.PGSQL.<port> inside) must fit in 107 bytes
+        raise DbtoolError(f"the project's folder is too deep for the Citus nodes' socket folder {path}",
+                          hint="run `dbtool dev up --citus` from a project with a shorter path")
 
 
 def _socket_dir(path: Path) -> None:
-    if len(str(path)) > 90:  # the socket's path (.s.PGSQL.<port> inside) must fit in 107 bytes
-        raise DbtoolError(f"the project's folder is too deep for the Citus nodes' socket folder {path}",
-                          hint="run `dbtool dev up --citus` from a project with a shorter path")
-    path.mkdir(mode=0o700, exist_ok=True)
-    uid = cluster.server_uid()
-    if uid is not None:
-        os.chown(path, uid, -1)
+    """Made, given to the server's OS user and closed to everyone else through a handle that is the
+    folder itself: the server's user owns the folder above and could have put a link in its place,
+    which chown and chmod by path would follow (as root, anywhere)."""
+    _check_socket_path(path)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        raise DbtoolError(f"{path} is not a folder (a link, or a file)",
+                          hint="remove it; `dbtool dev up` makes it again") from None
+    try:
+        uid = cluster.server_uid()
+        if uid is not None:
+            os.fchown(fd, uid, -1)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def _require_citus() -> None:

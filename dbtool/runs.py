@@ -121,6 +121,7 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
     with db.connection(url) as conn:
         result = MigrateResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
         if dry_run:
+            citus.refuse_worker(conn, ledger.SCHEMA_ON_COORDINATOR)  # a worker would list every migration as pending
             return _dry_run(conn, project, files, target, reps, result, settings)
         ledger.lock(conn, settings.lock_wait)
         # names the session a migration waits for; connects only when a migration runs

@@ -21,7 +21,7 @@ SET LOCAL search_path = pg_catalog;
 ALTER TABLE app.resource_types ALTER COLUMN table_name TYPE TEXT USING table_name::TEXT;
 -- dbtool-lint: ignore squawk/constraint-missing-not-valid because app.resource_types holds ten rows
 ALTER TABLE app.resource_types ADD CONSTRAINT resource_types_table_name_qualified
-CHECK (table_name ~ '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$');
+CHECK (table_name ~ '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$' AND table_name !~ '^(pg_|information_schema\.)');
 COMMENT ON COLUMN app.resource_types.table_name IS
     'Schema-qualified name of the table that resource type''s ids point at (a name, not an oid: Citus)';
 

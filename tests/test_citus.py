@@ -264,3 +264,56 @@ def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_o
     assert not any(cluster.is_running(datadir) for datadir, _ in d.nodes())
     again = dev.up(project, base=dev_home)  # a stopped Citus dev cluster comes back as it was
     assert again.citus and status(again.url, project).migrations[-1].state == "applied"
+
+
+# ----- review mends ------------------------------------------------------------------------------
+
+
+def test_the_socket_folder_is_never_given_away_through_a_link(tmp_path):
+    """The server's OS user owns the folder above the sockets and could put a link there: as root,
+    a chown through it would hand any folder (/etc) to that user."""
+    from dbtool import devcluster
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    before = target.stat()
+    (tmp_path / "sockets").symlink_to(target)
+    with pytest.raises(DbtoolError, match="is not a folder"):
+        devcluster._socket_dir(tmp_path / "sockets")
+    after = target.stat()
+    assert (after.st_uid, after.st_mode) == (before.st_uid, before.st_mode)
+
+
+@pytest.mark.parametrize("name", ["a,b", "it's", "with space"])
+def test_a_socket_path_that_postgresql_conf_would_split_or_break_is_refused_before_anything_is_made(tmp_path, name):
+    from dbtool import devcluster
+    with pytest.raises(DbtoolError, match="has a comma, a quote, a backslash or a space"):
+        devcluster._check_socket_path(tmp_path / name / "sockets")
+
+
+@needs_citus
+def test_preparing_keeps_every_preload_library_its_own_item(citus_cluster, tmp_project):
+    """Two libraries written as one literal made every later session of the database fail."""
+    url = citus_cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(0, dbname, f'ALTER DATABASE "{dbname}" SET session_preload_libraries = auto_explain')
+    tmp_project.write("pyproject.toml", '[tool.dbtool]\ndatabase = "x"\n[tool.dbtool.citus]\n'
+                                        'session_preload_libraries = ["vector"]\n')
+    with psycopg.connect(url, autocommit=True) as c:
+        assert citus.prepare(c, tmp_project.load()) == [
+            "session_preload_libraries of this database: auto_explain, vector (every node)"]
+    for node in range(3):  # a new session on each node loads both
+        assert citus_cluster.sql(node, dbname, "SHOW session_preload_libraries") == [("auto_explain, vector",)]
+
+
+@needs_citus
+def test_recording_the_roles_leaves_nothing_behind_and_only_the_projects_roles(citus_cluster, project):
+    citus_cluster.sql(0, "postgres", "DROP ROLE IF EXISTS dba_alice; CREATE ROLE dba_alice LOGIN")
+    url = citus_cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    migrate(url, project)
+    recorded = {r for (r,) in citus_cluster.sql(0, dbname, """SELECT pg_get_userbyid(objid) FROM pg_dist_object
+                                                          WHERE classid = 'pg_authid'::regclass""")}
+    assert "dba_alice" not in recorded and "maplatform_ops" in recorded
+    for node in range(3):
+        assert citus_cluster.sql(node, dbname, "SELECT count(*) FROM pg_namespace "
+                                               "WHERE nspname = 'dbtool_citus_roles'") == [(0,)]

@@ -29,8 +29,8 @@ BAD_ROWS = {
         "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('Bad Name', '* * * * *', 'ANALYZE')",
     ("cron_jobs", "cron_jobs_command_shape"):
         "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('ok_name', '* * * * *', 'DROP TABLE x')",
-    ("resource_types", "resource_types_table_name_qualified"):  # a name the search path would resolve
-        "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'deals')",
+    ("resource_types", "resource_types_table_name_qualified"):  # a session's own temporary table
+        "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'pg_temp.deals')",
 }
 # and the boundary values the same constraints accept
 GOOD_ROWS = [
