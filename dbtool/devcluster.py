@@ -9,6 +9,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -296,14 +297,33 @@ def _register_nodes(dev: DevCluster) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
     host = str(dev.socket_dir)
     with db.connection(dev.url) as conn:
-        conn.execute("SELECT citus_set_coordinator_host(%s, %s)", [host, dev.port])
         known = {p for (p,) in conn.execute("SELECT nodeport FROM pg_dist_node WHERE nodename = %s", [host])}
-        for gone, in conn.execute("SELECT nodeid FROM pg_dist_node WHERE groupid <> 0 AND nodeport <> ALL(%s)",
-                                  [dev.workers]).fetchall():
-            conn.execute("SELECT citus_remove_node(nodename, nodeport) FROM pg_dist_node WHERE nodeid = %s", [gone])
-        for port in dev.workers:
-            if port not in known:
+        stale = [n for (n,) in conn.execute("SELECT nodeid FROM pg_dist_node WHERE groupid <> 0 AND "
+                                            "nodeport <> ALL(%s) ORDER BY nodeid", [dev.workers])]
+        for port in [p for p in dev.workers if p not in known]:
+            if stale:  # a worker restarted on another port keeps its node, and its shards
+                conn.execute("SELECT citus_update_node(%s, %s, %s)", [stale.pop(0), host, port])
+                _wait_metadata_synced(conn)
+            else:
                 conn.execute("SELECT citus_add_node(%s, %s)", [host, port])
+        for gone in stale:
+            conn.execute("SELECT citus_remove_node(nodename, nodeport) FROM pg_dist_node WHERE nodeid = %s", [gone])
+        # last: it syncs the metadata to every worker, which must all be where pg_dist_node says
+        if conn.execute("SELECT 1 FROM pg_dist_node WHERE groupid = 0 AND nodename = %s AND nodeport = %s",
+                        [host, dev.port]).fetchone() is None:
+            conn.execute("SELECT citus_set_coordinator_host(%s, %s)", [host, dev.port])
+
+
+def _wait_metadata_synced(conn, seconds: float = 60) -> None:
+    """After a node moved, Citus' maintenance daemon syncs the metadata to it (within a second or two
+    here); until then Citus refuses any change of its metadata."""
+    deadline = time.monotonic() + seconds
+    while not db.scalar(conn, "SELECT coalesce(bool_and(metadatasynced), true) FROM pg_dist_node "
+                              "WHERE hasmetadata AND isactive AND groupid <> 0"):
+        if time.monotonic() > deadline:
+            raise DbtoolError(f"Citus did not sync its metadata to the moved worker within {seconds:.0f} s",
+                              hint="see the workers' logs in the dev cluster's server folder, then `dbtool dev up`")
+        time.sleep(0.2)
 
 
 def require(project: Project, base: Path | None = None) -> DevCluster:
@@ -327,8 +347,9 @@ def reset(project: Project, base: Path | None = None) -> DevCluster:
     """Drop and recreate the application database (the cluster keeps running)."""
     dev = require(project, base)
     _check_home(dev.home)
-    if not cluster.is_running(dev.datadir):
-        raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    if not all(cluster.is_running(datadir) for datadir, _ in dev.nodes()):  # a Citus node down: Citus half-made
+        raise DbtoolError("the dev cluster is not running" + (" on every node" if dev.citus else ""),
+                          hint="run `dbtool dev up`")
     _create_database(dev, recreate=True)
     return dev
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,12 +259,21 @@ def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_o
         assert node.role == "coordinator" and node.workers == tuple(f"{d.socket_dir}:{p}" for p in d.workers)
     assert drift(d.url, project).changes == []
     assert oct(d.socket_dir.stat().st_mode & 0o777) == "0o700"
+    with psycopg.connect(d.url, autocommit=True) as c:
+        node_ids = [n for (n,) in c.execute("SELECT nodeid FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid")]
     with pytest.raises(psycopg.OperationalError):  # over TCP the workers want the password, as the coordinator
         psycopg.connect(f"postgresql://maplatform_owner@127.0.0.1:{d.workers[0]}/{d.database}?passfile=/dev/null")
     dev.down(project, base=dev_home)
     assert not any(cluster.is_running(datadir) for datadir, _ in d.nodes())
-    again = dev.up(project, base=dev_home)  # a stopped Citus dev cluster comes back as it was
-    assert again.citus and status(again.url, project).migrations[-1].state == "applied"
+    with socket.socket() as busy:  # the first worker's port taken meanwhile: it comes back on another
+        busy.bind(("127.0.0.1", d.workers[0]))
+        busy.listen()
+        again = dev.up(project, base=dev_home)  # a stopped Citus dev cluster comes back as it was
+    assert again.citus and again.workers[0] != d.workers[0] and again.workers[1] == d.workers[1]
+    assert status(again.url, project).migrations[-1].state == "applied"
+    with psycopg.connect(again.url, autocommit=True) as c:  # the node was moved, not removed and added
+        assert c.execute("SELECT nodeid, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid").fetchall() \
+            == [(node_ids[0], again.workers[0]), (node_ids[1], again.workers[1])]
 
 
 # ----- review mends ------------------------------------------------------------------------------
