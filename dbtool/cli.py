@@ -44,6 +44,7 @@ tenant_cmd = _Lazy("tenant")
 baseline_cmd, log_cmd = _Lazy("baseline"), _Lazy("log")
 docs_cmd = _Lazy("docs")
 pitr_cmd = _Lazy("pitr")
+init_cmd = _Lazy("init")
 
 EXIT_CODES = """\b
 Exit codes:
@@ -284,6 +285,25 @@ def status(database_url: Url = None,
                       f"{sum(e.state != 'applied' for e in rep.repeatables)} not up to date{problems}")
     if exit_code and rep.findings:
         raise typer.Exit(FINDINGS)
+
+
+@app.command()
+def init(directory: Annotated[str, typer.Argument(help="The project's folder (made if missing).")] = ".",
+         json: Json = False):
+    """Start a dbtool project in DIRECTORY: dbtool.toml (each setting explained), migrations/ with a first
+    pair, sql/functions, sql/policies, sql/views, a .gitignore for dbtool's local state. Makes only what
+    is missing and never overwrites a file: running it twice changes nothing."""
+    with handled(json):
+        res = init_cmd.init(directory)
+        if json:
+            emit_json(res.as_dict())
+            return
+        for rel in res.created:
+            out.print(f"created {rel}", markup=False)
+        for rel in res.kept:
+            out.print(f"kept    {rel} (already there)", markup=False)
+        out.print(f"{res.root}: {len(res.created)} made, {len(res.kept)} already there; next: `dbtool dev up`, "
+                  "then `dbtool migrate` with the URL it prints", markup=False)
 
 
 @app.command()

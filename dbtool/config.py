@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .errors import UsageError
 
+CONFIG_FILE = "dbtool.toml"  # the configuration of a project without a pyproject.toml: [tool.dbtool]'s keys
 DEFAULTS = {
-    "database": "maplatform",
     "migrations": "migrations",
     "sql": "sql",
     "lock_timeout": "1s",
@@ -29,6 +29,8 @@ class Project:
     settings: dict = field(default_factory=dict)
 
     def get(self, key: str) -> str:
+        if key == "database" and key not in self.settings:
+            return self.root.name  # a project that names no database: its folder's name
         return str(self.settings.get(key, DEFAULTS.get(key, "")))
 
     @property
@@ -50,6 +52,8 @@ class Project:
 
 def find_root(start: Path) -> Path | None:
     for d in [start, *start.parents]:
+        if (d / CONFIG_FILE).is_file():
+            return d
         if (d / "pyproject.toml").is_file() and "[tool.dbtool" in (d / "pyproject.toml").read_text():
             return d
         if (d / "migrations").is_dir():
@@ -67,13 +71,23 @@ def load(root: str | Path | None = None) -> Project:
     else:
         path = find_root(Path.cwd().resolve())
         if path is None:
-            raise UsageError("no dbtool project here: no pyproject.toml with [tool.dbtool] and no migrations/ "
-                             "in this folder or above", hint="cd into the project, or pass --project DIR")
-    settings: dict = {}
-    pyproject = path / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dbtool", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{pyproject}: invalid TOML: {exc}") from None
+            raise UsageError("no dbtool project here: no dbtool.toml, no pyproject.toml with [tool.dbtool] and no "
+                             "migrations/ in this folder or above",
+                             hint="cd into the project, pass --project DIR, or make one: `dbtool init`")
+    settings = _read(path / "pyproject.toml").get("tool", {}).get("dbtool", {})
+    own = path / CONFIG_FILE
+    if own.is_file():
+        if settings:
+            raise UsageError(f"{path}: both {CONFIG_FILE} and pyproject.toml [tool.dbtool] configure dbtool",
+                             hint=f"keep one: {CONFIG_FILE} holds the same keys as [tool.dbtool], at its top level")
+        settings = _read(own)
     return Project(root=path, settings=settings)
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None

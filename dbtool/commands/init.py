@@ -1,0 +1,116 @@
+"""`dbtool init [DIR]`: a new dbtool project: its configuration, the folders, a first migration pair.
+
+Every file is made only where none is: running it twice changes nothing, and it never overwrites a
+file. A folder that already has migrations gets no example pair; a pyproject.toml that already
+configures dbtool ([tool.dbtool]) gets no dbtool.toml beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import CONFIG_FILE
+from ..errors import UsageError
+
+CONFIG = """# dbtool's configuration of this project. Every key is optional; these are the defaults.
+# The same keys can live under [tool.dbtool] in a pyproject.toml instead (README, "Configuration").
+
+# The database `dbtool dev up` creates (default: this folder's name).
+database = "{database}"
+# Where the versioned migrations and the repeatable objects (sql/functions, sql/policies, sql/views) are.
+migrations = "migrations"
+sql = "sql"
+# The role every migration runs as (each file starts with SET LOCAL ROLE <it>); empty: the connecting role.
+owner_role = ""
+# The limits every migration runs under (docs/engine.md): a migration that waits longer than
+# lock_timeout for a lock is rolled back and retried lock_retries times, with growing pauses.
+lock_timeout = "1s"
+lock_retries = 10
+statement_timeout = "30min"
+
+[lint]
+# `dbtool lint` (docs/lint.md): its layers, and rule ids (or globs) to turn off, each with its reason.
+layers = ["style", "safety", "bodies", "rules"]
+disable = [
+    # dbtool sets lock_timeout and statement_timeout around every migration itself.
+    "squawk/require-lock-timeout",
+    "squawk/require-statement-timeout",
+    "squawk/require-timeout-settings",
+]
+# Tables too large to rewrite under a lock: squawk's rewrite findings on them become errors.
+large_tables = []
+"""
+
+FIRST = """-- Why: the project's first table; replace it with yours.
+-- `dbtool new NAME --why TEXT` makes the next pair.
+CREATE TABLE public.example (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    item_name TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+FIRST_ROLLBACK = """-- Undoes 0001_create_example.
+DROP TABLE public.example;
+"""
+FIRST_NAME = "0001_create_example"
+GITIGNORE = "# dbtool's local state: the dev cluster and its password file\n.dbtool/\n"
+
+
+@dataclass
+class InitResult:
+    root: Path
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # there already: left as they were
+
+    def as_dict(self) -> dict:
+        return {"root": str(self.root), "created": self.created, "kept": self.kept}
+
+
+def init(directory: str | Path = ".") -> InitResult:
+    root = Path(directory).resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{directory} is a file, not a folder", hint="give dbtool init a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    result = InitResult(root=root)
+    for rel, text in _files(root).items():
+        _make(root, rel, text, result)
+    return result
+
+
+def _files(root: Path) -> dict[str, str | None]:
+    """What a project needs, relative to root; None: a folder."""
+    files: dict[str, str | None] = {}
+    pyproject = root / "pyproject.toml"
+    if not (pyproject.is_file() and "[tool.dbtool" in pyproject.read_text()):
+        files[CONFIG_FILE] = CONFIG.format(database=root.name)
+    files["migrations"] = None
+    migrations = root / "migrations"
+    if not (migrations.is_dir() and any(migrations.glob("*.sql"))):
+        files[f"migrations/{FIRST_NAME}.sql"] = FIRST
+        files[f"migrations/{FIRST_NAME}.rollback.sql"] = FIRST_ROLLBACK
+    for kind in ("functions", "policies", "views"):
+        files[f"sql/{kind}"] = None
+    files[".gitignore"] = GITIGNORE
+    return files
+
+
+def _make(root: Path, rel: str, text: str | None, result: InitResult) -> None:
+    path = root / rel
+    if text is None:
+        if path.is_dir():
+            result.kept.append(rel + "/")
+            return
+        path.mkdir(parents=True)
+        result.created.append(rel + "/")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # O_EXCL: a file made meanwhile, or a link planted there, is never written through
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        result.kept.append(rel)
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    result.created.append(rel)
