@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dbtool import catalog, config, cron, db, scratch  # noqa: E402
+from dbtool import catalog, cluster, config, cron, db, scratch  # noqa: E402
 from dbtool.commands import drift as drift_cmd  # noqa: E402
 from dbtool import snapshots as snap_cmd  # noqa: E402
 
@@ -124,7 +124,7 @@ def main() -> None:
     if args.database_url:
         print(run(args.database_url, args))
     else:
-        with scratch.temporary_cluster() as url:
+        with scratch.temporary_cluster(cluster.PRELOAD.split(",")) as url:
             print(run(url, args))
 
 

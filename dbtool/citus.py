@@ -140,10 +140,10 @@ def _distribute_roles(conn: psycopg.Connection, project: Project) -> list[str]:
 
 
 def project_roles(conn: psycopg.Connection, project: Project) -> list[str]:
-    """The roles the migrations grant to: [tool.dbtool.citus] roles, else the owner role, the roles it
-    is a member of and [tool.dbtool.rls] app_roles. Never every role of the server: a DBA's own logins
+    """The roles the migrations grant to: [tool.dbtool] roles, else the owner role, the roles it is a
+    member of and [tool.dbtool.rls] app_roles. Never every role of the server: a DBA's own logins
     have no business on the workers."""
-    configured = (project.settings.get("citus") or {}).get("roles")
+    configured = project.names("roles")
     if configured:
         return list(configured)
     owner = project.get("owner_role")

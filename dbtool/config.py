@@ -49,6 +49,13 @@ class Project:
     def section(self, name: str) -> dict:
         return dict(self.settings.get(name, {}))
 
+    def names(self, key: str) -> list[str]:
+        """A list setting (extensions, preload, roles): [] when the project declares none."""
+        value = self.settings.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"[tool.dbtool] {key} must be a list of names, like {key} = [\"a\", \"b\"]")
+        return list(value)
+
 
 def find_root(start: Path) -> Path | None:
     for d in [start, *start.parents]:

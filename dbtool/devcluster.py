@@ -97,7 +97,7 @@ def _check_home(home: Path) -> None:
                                "`dbtool dev up` (the dev database starts empty); or make it yours alone (chmod go-w)")
 
 
-def _settings(database: str, socket_dir: Path | None = None) -> str:
+def _settings(database: str, socket_dir: Path | None = None, preload: list[str] = ()) -> str:
     """With socket_dir, a Citus node: Citus first, its two-phase commits, the nodes' socket folder."""
     citus_lines = [] if socket_dir is None else [
         f"unix_socket_directories = '{socket_dir}'",
@@ -106,7 +106,8 @@ def _settings(database: str, socket_dir: Path | None = None) -> str:
     ]
     return "\n".join([
         "# written by dbtool dev: the settings the schema needs",
-        f"shared_preload_libraries = '{'citus,' if socket_dir else ''}{cluster.PRELOAD}'",
+        # the project's [tool.dbtool] preload; Citus first when a node of it
+        f"shared_preload_libraries = '{','.join((['citus'] if socket_dir else []) + list(preload))}'",
         f"cron.database_name = '{database}'",
         # Jobs run as the jobs table's owner, which accepts no client (LOGIN CONNECTION LIMIT 0):
         # pg_cron must start them as background workers, and never as a superuser (docs/cron.md).
@@ -122,7 +123,7 @@ def _settings(database: str, socket_dir: Path | None = None) -> str:
     ])
 
 
-def _configure(datadir: Path, database: str, socket_dir: Path | None = None) -> None:
+def _configure(datadir: Path, database: str, socket_dir: Path | None = None, preload: list[str] = ()) -> None:
     """Written (as root, maybe) into the server user's folder: never through a link that user
     could have planted there."""
     st = os.lstat(datadir)
@@ -130,7 +131,7 @@ def _configure(datadir: Path, database: str, socket_dir: Path | None = None) -> 
         raise DbtoolError(f"{datadir} is not a folder (a link?): nothing was written into it",
                           hint="`dbtool dev destroy --yes`, then `dbtool dev up`")
     owner = st.st_uid
-    cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir), owner=owner)
+    cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir, preload), owner=owner)
     fd = os.open(datadir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
     with os.fdopen(fd, "a") as f:
         f.write("\ninclude 'dbtool.conf'\n")
@@ -202,7 +203,7 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
         _initdb(home, [d for d, _ in dev.nodes()])
         _save(home, dev)  # from here on, down and destroy know every node, whatever fails next
         for datadir, _ in dev.nodes():
-            _configure(datadir, dev.database, dev.socket_dir if dev.citus else None)
+            _configure(datadir, dev.database, dev.socket_dir if dev.citus else None, project.names("preload"))
     if cluster.is_running(dev.datadir) and port and port != dev.port:
         raise DbtoolError(f"the dev cluster is already running on port {dev.port}",
                           hint="run `dbtool dev down` first to move it to another port")

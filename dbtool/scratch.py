@@ -64,7 +64,6 @@ def migrated(url: str, project: Project, to: str | None = None, prefix: str = "d
 
 
 TEMP_SERVER_OPTIONS = " ".join([
-    f"-c shared_preload_libraries='{cluster.PRELOAD}'",
     "-c cron.database_name=postgres",  # as on managed services: the application database is not it
     "-c timescaledb.telemetry_level=off",
     "-c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
@@ -83,14 +82,14 @@ def where(server_url: str | None) -> str:
 
 
 @contextmanager
-def server(server_url: str | None) -> Iterator[str]:
+def server(server_url: str | None, preload: list[str] = ()) -> Iterator[str]:
     """The server to create scratch databases on: `server_url`'s when given, else a throwaway local
     cluster of this machine's PostgreSQL (PG_BINDIR's, else Debian's), started here and removed
-    afterwards. Yields a URL to connect to for CREATE DATABASE."""
+    afterwards, with the project's `preload` libraries. Yields a URL to connect to for CREATE DATABASE."""
     if server_url is not None:
         yield server_url
         return
-    with temporary_cluster() as url:
+    with temporary_cluster(preload) as url:
         yield url
 
 
@@ -102,15 +101,16 @@ def _or_server_url(exc: DbtoolError) -> DbtoolError:
 
 
 @contextmanager
-def temporary_cluster() -> Iterator[str]:
-    """A throwaway local PostgreSQL with the schema's extensions, removed afterwards."""
+def temporary_cluster(preload: list[str] = ()) -> Iterator[str]:
+    """A throwaway local PostgreSQL loading `preload` ([tool.dbtool] preload), removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="dbtool-scratch-"))
     datadir = home / "pgdata"
     try:
         try:
             cluster.initdb(datadir)
             port = cluster.free_port()
-            cluster.start(datadir, port, home / "postgresql.log", TEMP_SERVER_OPTIONS)
+            options = f"-c shared_preload_libraries='{','.join(preload)}' {TEMP_SERVER_OPTIONS}"
+            cluster.start(datadir, port, home / "postgresql.log", options)
         except DbtoolError as exc:  # no local PostgreSQL, or it did not start: say what else works
             raise _or_server_url(exc) from None
         try:

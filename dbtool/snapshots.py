@@ -100,7 +100,7 @@ def from_migrations(server_url: str | None, project: Project, to: str | None = N
     `dbtool snapshot --from-migrations` does unless given --server-url). Its cron jobs are the ones the
     migrations declare (ops.cron_jobs), run as the owner of that table as `dbtool migrate` would
     schedule them: scheduling them for real would create jobs on that server."""
-    with scratch.server(server_url) as url, scratch.migrated(url, project, to) as scratch_url, \
+    with scratch.server(server_url, project.names("preload")) as url, scratch.migrated(url, project, to) as scratch_url, \
             db.connection(scratch_url) as conn:
         # cron_conn=conn: pg_cron's jobs of the scratch database are not read (there are none)
         data = catalog.snapshot(conn, cron_conn=conn)

@@ -111,8 +111,8 @@ def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migra
         cron_db.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
 
 
-def test_doctor_names_each_missing_item_with_its_fix_on_an_untouched_server(bare_server):
-    checks = by_name(doctor(bare_server.url()))
+def test_doctor_names_each_missing_item_with_its_fix_on_an_untouched_server(bare_server, project):
+    checks = by_name(doctor(bare_server.url(), project))
     pre = checks["shared_preload_libraries"]
     assert pre.status == "missing"
     assert "pg_stat_statements,pg_cron,timescaledb" in pre.fix and "restart" in pre.fix
@@ -157,19 +157,36 @@ def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db):
         assert "daily_activity_summary: materialized view refreshed by pg_cron" in check.value
 
 
-def test_doctor_tells_a_member_of_the_owner_role_it_may_migrate_and_a_stranger_what_to_grant(migrated_db, conn_to):
+def test_doctor_tells_a_member_of_the_owner_role_it_may_migrate_and_a_stranger_what_to_grant(migrated_db, conn_to,
+                                                                                             project):
     c = conn_to(migrated_db)
     c.execute("DO $$BEGIN CREATE ROLE doctor_member LOGIN IN ROLE maplatform_owner; "
               "CREATE ROLE doctor_stranger LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$")
-    member = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_member@")))
+    member = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_member@"), project))
     assert member["member of maplatform_owner"].status == "ok"
-    stranger = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_stranger@")))
+    stranger = by_name(doctor(migrated_db.replace("//postgres@", "//doctor_stranger@"), project))
     assert stranger["member of maplatform_owner"].fix == "GRANT maplatform_owner TO doctor_stranger; (migrations SET ROLE to it)"
     # pg_cron's settings are superuser-only: the stranger is told what to grant instead of a guess
     for name in ("cron.use_background_workers", "cron.enable_superuser_jobs"):
         assert stranger[name].status == "warn" and stranger[name].value == "not readable by this role"
         assert stranger[name].fix.startswith("as a superuser: GRANT pg_read_all_settings TO doctor_stranger;")
     assert stranger["job role maplatform_owner"].status == "ok"  # pg_roles is readable by every role
+
+
+def test_outside_a_project_doctor_requires_nothing_of_the_schema(bare_server):
+    """No project: no extension, preload or role is required; what the server loads is still read."""
+    checks = by_name(doctor(bare_server.url()))
+    assert not [n for n in checks if n.startswith("extension ") or n.startswith("member of ")]
+    assert checks["shared_preload_libraries"].status == "ok" and "pg_cron" not in checks
+
+
+def test_a_project_without_timescaledb_or_pg_cron_gets_no_check_of_them(bare_server, tmp_path):
+    from dbtool import config
+    (tmp_path / "dbtool.toml").write_text('extensions = ["pg_trgm"]\npreload = []\n')
+    checks = by_name(doctor(bare_server.url(), config.load(tmp_path)))
+    assert checks["extension pg_trgm"].status == "ok"
+    assert {c.status for c in checks.values()} <= {"ok", "warn"}, checks
+    assert "timescaledb edition" not in checks and "pg_cron" not in checks
 
 
 # ----- pg_cron: settings and who the jobs run as -------------------------------------------------

@@ -130,7 +130,7 @@ def _compare(url: str, server_url: str | None, project: Project, to_id: str,
     live = snapshots.take(url, project)
     with db.connection(url) as conn:
         live_server = _server(conn)
-    with scratch.server(server_url) as build_url:
+    with scratch.server(server_url, project.names("preload")) as build_url:
         _same_build(build_url, server_url, live_server)
         expected = snapshots.from_migrations(build_url, project, to=to_id).data
     actual = live.data

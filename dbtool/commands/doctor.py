@@ -8,34 +8,65 @@ whether their work is done, and whether the database's migrations reached the pr
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import psycopg
 
-from .. import citus, cluster, cron, db, ledger, migrations
+from .. import citus, cron, db, ledger, migrations
 from ..checks import Check, timescale_jobs
 from ..config import Project
 from ..errors import DbtoolError
 
-REQUIRED = ["uuid-ossp", "pgcrypto", "pg_trgm", "btree_gin", "pg_stat_statements", "timescaledb", "vector"]
-OWNER_ROLE = "maplatform_owner"
+OWNER_ROLE = "maplatform_owner"  # pg_cron's job role when ops.cron_jobs has no owner to ask (M&A schema)
 # The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
 TIMELINE_SCHEMAS = ["timeline", "public"]
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What the project says its schema needs of the server ([tool.dbtool] extensions, preload, roles,
+    owner_role); outside a project, nothing: doctor then reads only what the server has."""
+
+    extensions: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    owner: str = ""
+
+    @classmethod
+    def of(cls, project: Project | None) -> "Needs":
+        if project is None:
+            return cls()
+        return cls(tuple(project.names("extensions")), tuple(project.names("preload")),
+                   tuple(project.names("roles")), project.get("owner_role"))
+
+
 def doctor(url: str, project: Project | None = None) -> list[Check]:
-    """Every check, in a fixed order. With `project`, also whether its migrations are all applied."""
+    """Every check, in a fixed order. With `project`, also what it needs of the server and whether its
+    migrations are all applied. pg_cron's and TimescaleDB's checks run where the project needs them or
+    the server loads them."""
+    needs = Needs.of(project)
     with db.connection(url) as conn:
-        checks = [_version(conn), _preload(conn)]
+        loaded = _loaded(conn)
+        checks = [_version(conn), _preload(conn, needs.preload)]
         checks += citus.checks(conn, project)
-        checks += [_extension(conn, e) for e in REQUIRED]
-        checks += _cron(url, conn)
+        checks += [_extension(conn, e) for e in needs.extensions]
+        if "pg_cron" in needs.preload or "pg_cron" in loaded:
+            checks += _cron(url, conn)
         checks += _job_roles(conn)
-        checks += _timescaledb(conn)
-        checks += _privileges(conn)
+        if "timescaledb" in needs.preload + needs.extensions or "timescaledb" in loaded:
+            checks += _timescaledb(conn)
+        checks += _privileges(conn, needs)
         if project is not None:
             checks += _migrations(conn, project)
     return checks
+
+
+def _loaded(conn) -> list[str]:
+    try:
+        value = db.scalar(conn, "SHOW shared_preload_libraries")
+    except psycopg.errors.InsufficientPrivilege:
+        return []
+    return [x.strip() for x in (value or "").split(",") if x.strip()]
 
 
 def _version(conn) -> Check:
@@ -45,14 +76,14 @@ def _version(conn) -> Check:
                  None if num >= 150000 else "the schema uses PostgreSQL 15 features (ON DELETE SET NULL (column)); upgrade")
 
 
-def _preload(conn) -> Check:
+def _preload(conn, wanted: tuple[str, ...]) -> Check:
     try:
         value = db.scalar(conn, "SHOW shared_preload_libraries")
     except psycopg.errors.InsufficientPrivilege:
         return Check("shared_preload_libraries", "warn", "not readable by this role",
                      "GRANT pg_read_all_settings TO <this role>; or run doctor as a superuser")
     have = [x.strip() for x in (value or "").split(",") if x.strip()]
-    missing = [lib for lib in cluster.PRELOAD.split(",") if lib not in have]
+    missing = [lib for lib in wanted if lib not in have]
     fix = None
     if missing:
         fix = (f"ALTER SYSTEM SET shared_preload_libraries = '{','.join(have + missing)}'; then restart the server")
@@ -351,25 +382,27 @@ def _path_taken(conn, license_: str) -> list[Check]:
     return [Check("time-series path taken", "ok", value)]
 
 
-ROLES = ["maplatform_owner", "maplatform_app", "maplatform_readonly", "maplatform_ops", "maplatform_maintenance"]
-
-
-def _privileges(conn) -> list[Check]:
+def _privileges(conn, needs: Needs) -> list[Check]:
     r = conn.execute("""SELECT rolname, rolsuper, rolcreatedb, rolbypassrls,
                                (SELECT count(*) FROM pg_roles WHERE rolname = ANY (%s)),
                                to_regrole(%s) IS NOT NULL AND pg_has_role(current_user, %s, 'MEMBER')
-                        FROM pg_roles WHERE rolname = current_user""", [ROLES, OWNER_ROLE, OWNER_ROLE]).fetchone()
+                        FROM pg_roles WHERE rolname = current_user""",
+                     [list(needs.roles), needs.owner or None, needs.owner or None]).fetchone()
     name, superuser, createdb, bypass, roles_present, owner_member = r
     if superuser:
         return [Check("connecting role", "ok", f"{name}: superuser")]
     attrs = ", ".join(a for a, on in (("CREATEDB", createdb), ("BYPASSRLS", bypass)) if on) or "no role attributes"
-    if roles_present < len(ROLES):
+    if roles_present < len(needs.roles):
         # Only a superuser may create a BYPASSRLS role (maplatform_maintenance).
         return [Check("connecting role", "missing", f"{name}: {attrs}; the schema's roles do not exist yet",
-                      "run the first migrations as a superuser, or have one create the roles of docs/roles.md")]
-    return [Check("connecting role", "ok", f"{name}: {attrs}"),
-            Check(f"member of {OWNER_ROLE}", "ok" if owner_member else "missing", "yes" if owner_member else "no",
-                  None if owner_member else f"GRANT {OWNER_ROLE} TO {name}; (migrations SET ROLE to it)")]
+                      "run the first migrations as a superuser, or have one create the project's roles "
+                      "([tool.dbtool] roles)")]
+    checks = [Check("connecting role", "ok", f"{name}: {attrs}")]
+    if needs.owner:
+        checks.append(Check(f"member of {needs.owner}", "ok" if owner_member else "missing",
+                            "yes" if owner_member else "no",
+                            None if owner_member else f"GRANT {needs.owner} TO {name}; (migrations SET ROLE to it)"))
+    return checks
 
 
 # ----- migrations -------------------------------------------------------------------------------
@@ -387,7 +420,7 @@ def _migrations(conn, project: Project) -> list[Check]:
         done = ledger.applied(conn)
     except psycopg.errors.InsufficientPrivilege:
         return [Check("migrations", "warn", "dbtool's ledger (schema dbtool) is not readable by this role",
-                      f"run doctor as a member of {OWNER_ROLE}")]
+                      f"run doctor as a member of {project.get('owner_role') or 'the role that owns the schema'}")]
     ids = [m.id for m in files]
     pending = [i for i in ids if i not in done]
     changed = [m.id for m in files if m.id in done and done[m.id].checksum != m.checksum

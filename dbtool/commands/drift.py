@@ -50,7 +50,7 @@ def drift(url: str, project: Project, *, against: Path | None = None, against_mi
         if version is None:
             raise UsageError(f"{database} has no migration applied: there is no version to rebuild",
                              hint="run `dbtool migrate` first, or compare with a file: --against FILE")
-        with scratch.server(server_url) as build_url:
+        with scratch.server(server_url, project.names("preload")) as build_url:
             if server_url is None:  # this machine's PostgreSQL: it must build what the live server would
                 _same_major(build_url, database, major)
             built = snapshots.from_migrations(build_url, project, to=version)

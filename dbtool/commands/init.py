@@ -24,6 +24,12 @@ migrations = "migrations"
 sql = "sql"
 # The role every migration runs as (each file starts with SET LOCAL ROLE <it>); empty: the connecting role.
 owner_role = ""
+# What the schema needs of the server: `dbtool doctor` checks each, `dbtool dev up` and the scratch
+# clusters preload the libraries. E.g. extensions = ["pgcrypto"], preload = ["pg_stat_statements"].
+extensions = []
+preload = []
+# The roles the migrations create and grant to.
+roles = []
 # The limits every migration runs under (docs/engine.md): a migration that waits longer than
 # lock_timeout for a lock is rolled back and retried lock_retries times, with growing pauses.
 lock_timeout = "1s"

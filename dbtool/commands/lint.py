@@ -109,7 +109,7 @@ def _bodies(project, ws, report, database_url, server_url, dev, temp_cluster, on
         _note_if_behind(database_url, project, report)
     with ExitStack() as stack:
         if database_url is None:
-            server_url = stack.enter_context(scratch.server(server_url))  # None: initdb + start, a few seconds
+            server_url = stack.enter_context(scratch.server(server_url, project.names("preload")))  # None: initdb + start, a few seconds
             database_url = stack.enter_context(scratch.migrated(server_url, project, prefix="dbtool_lint_"))
         checked = bodies.check(database_url, ws, only)
     report.layers["bodies"] = "ran"

@@ -49,7 +49,7 @@ def verify(server_url: str | None, project: Project, *, settings: Settings | Non
     settings = settings or Settings.from_project(project)
     files, reps = runs.load(project)
     progress("building", f"in {scratch.where(server_url)}", {})
-    with scratch.server(server_url) as url, \
+    with scratch.server(server_url, project.names("preload")) as url, \
             scratch.database(url, prefix="dbtool_verify_", name=scratch_name) as target:
         with db.connection(target) as conn:
             ledger.ensure(conn)
