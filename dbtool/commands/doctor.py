@@ -42,18 +42,20 @@ class Needs:
 
 def doctor(url: str, project: Project | None = None) -> list[Check]:
     """Every check, in a fixed order. With `project`, also what it needs of the server and whether its
-    migrations are all applied. pg_cron's and TimescaleDB's checks run where the project needs them or
-    the server loads them."""
+    migrations are all applied. pg_cron's and TimescaleDB's checks run where the project uses them
+    (outside a project: where the server loads them)."""
     needs = Needs.of(project)
     with db.connection(url) as conn:
         loaded = _loaded(conn)
         checks = [_version(conn), _preload(conn, needs.preload)]
         checks += citus.checks(conn, project)
         checks += [_extension(conn, e) for e in needs.extensions]
-        if "pg_cron" in needs.preload or "pg_cron" in loaded:
+        # A project says what it uses; outside one, what the server loads is what there is to check.
+        uses = set(needs.preload + needs.extensions) if project is not None else set(loaded)
+        if "pg_cron" in uses:
             checks += _cron(url, conn)
         checks += _job_roles(conn)
-        if "timescaledb" in needs.preload + needs.extensions or "timescaledb" in loaded:
+        if "timescaledb" in uses:
             checks += _timescaledb(conn)
         checks += _privileges(conn, needs)
         if project is not None:
