@@ -95,7 +95,8 @@ def test_the_console_script_finds_the_project_from_its_folder(shop, empty_db):
 def test_the_built_wheel_alone_runs_the_example_from_its_folder(shop, empty_db, server, tmp_path):
     """dbtool as a team would install it: the wheel in a fresh virtual environment, run from the
     project's folder. Its dependencies come from this environment (a .pth file: no network needed
-    for them); dbtool itself only from the wheel, so a file missing from it fails here."""
+    for them; pip fetches the build backend, setuptools, from the package index or its cache);
+    dbtool itself only from the wheel, so a file missing from it fails here."""
     root = Path(__file__).resolve().parent.parent
     source = tmp_path / "source"  # built from a copy: setuptools writes build/ and *.egg-info beside it
     source.mkdir()
