@@ -343,6 +343,14 @@ def test_badly_named_migration_file_is_flagged(proj, name):
     assert ("migration-name", f"migrations/{name}.sql", 1) in hits(rep)
 
 
+def test_two_migrations_with_one_number_are_flagged_at_the_second(proj):
+    pair(proj, "0001_create_deals", "CREATE TABLE public.deals (id bigint);\n")
+    pair(proj, "0001_create_notes", "CREATE TABLE public.notes (id bigint);\n")
+    pair(proj, "0002_create_tasks", "CREATE TABLE public.tasks (id bigint);\n")
+    found = [h for h in hits(lint(proj.load(), layers=["rules"])) if h[0] == "migration-number"]
+    assert found == [("migration-number", "migrations/0001_create_notes.sql", 1)]
+
+
 def test_new_tenant_table_without_rls_is_flagged_at_the_table_name(proj):
     pair(proj, "0001_create_notes", """
         CREATE TABLE public.tenants (id uuid PRIMARY KEY);
