@@ -143,6 +143,9 @@ def project_roles(conn: psycopg.Connection, project: Project) -> list[str]:
     """The roles the migrations grant to: [tool.dbtool] roles, else the owner role, the roles it is a
     member of and [tool.dbtool.rls] app_roles. Never every role of the server: a DBA's own logins
     have no business on the workers."""
+    if "roles" in (project.settings.get("citus") or {}):
+        raise UsageError("[tool.dbtool.citus] roles moved to [tool.dbtool] roles",
+                         hint="move the list one level up: roles = [...] under [tool.dbtool] (or in dbtool.toml)")
     configured = project.names("roles")
     if configured:
         return list(configured)

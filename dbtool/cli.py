@@ -302,7 +302,8 @@ def init(directory: Annotated[str, typer.Argument(help="The project's folder (ma
             out.print(f"created {rel}", markup=False)
         for rel in res.kept:
             out.print(f"kept    {rel} (already there)", markup=False)
-        out.print(f"{res.root}: {len(res.created)} made, {len(res.kept)} already there; next: `dbtool dev up`, "
+        there = "" if res.root == Path.cwd().resolve() else f"`cd {res.root}`, "
+        out.print(f"{res.root}: {len(res.created)} made, {len(res.kept)} already there; next: {there}`dbtool dev up`, "
                   "then `dbtool migrate` with the URL it prints", markup=False)
 
 
@@ -384,16 +385,15 @@ def doctor(database_url: Url = None, json: Json = False, project: Project = None
     jobs, the connecting role's privileges, and whether the project's migrations are all applied.
     Exit 1 when something is missing."""
     with handled(json):
-        try:
-            proj = config.load(project)
-        except UsageError:
-            if project or os.environ.get("DBTOOL_PROJECT"):
-                raise
-            proj = None  # outside a project: the server is checked, the migrations cannot be
+        # Outside a project the server is checked, the schema's needs and migrations cannot be; a
+        # project that is there but broken (bad TOML, two configurations) is an error, not "outside".
+        outside = not (project or os.environ.get("DBTOOL_PROJECT")) and config.find_root(Path.cwd()) is None
+        proj = None if outside else config.load(project)
         url = db.resolve_url(database_url)
         checks = doctor_cmd.doctor(url, proj)
         if proj is None:
-            checks.append(doctor_cmd.Check("migrations", "warn", "not checked: no dbtool project here",
+            checks.append(doctor_cmd.Check("migrations", "warn", "not checked: no dbtool project here (nor what "
+                                           "its schema needs of the server)",
                                            "run doctor in the project folder, or pass --project DIR"))
         if json:
             emit_json(doctor_cmd.as_dicts(checks))

@@ -57,12 +57,12 @@ class DevCluster:
         return [(self.datadir, self.port), *workers]
 
     def node_url(self, port: int, dbname: str) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{dbname}?passfile={quote(str(self.passfile))}"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{quote(dbname, safe='')}?passfile={quote(str(self.passfile))}"
 
     @property
     def url(self) -> str:
         """No password in it: libpq reads it from the project's passfile, readable by its owner only."""
-        base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+        base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{quote(self.database, safe='')}"
         return f"{base}?passfile={quote(str(self.passfile))}" if self.passfile.exists() else base
 
     def as_dict(self) -> dict:
@@ -108,7 +108,7 @@ def _settings(database: str, socket_dir: Path | None = None, preload: list[str] 
         "# written by dbtool dev: the settings the schema needs",
         # the project's [tool.dbtool] preload; Citus first when a node of it
         f"shared_preload_libraries = '{','.join((['citus'] if socket_dir else []) + list(preload))}'",
-        f"cron.database_name = '{database}'",
+        "cron.database_name = '{}'".format(database.replace("'", "''")),
         # Jobs run as the jobs table's owner, which accepts no client (LOGIN CONNECTION LIMIT 0):
         # pg_cron must start them as background workers, and never as a superuser (docs/cron.md).
         "cron.use_background_workers = on",
@@ -194,6 +194,10 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
         dev.workers = [0] * CITUS_WORKERS
     if dev.citus:
         _require_citus()
+    preload = project.names("preload")  # before initdb: a bad setting found later would leave a half-made cluster
+    if any(c in lib for lib in preload for c in ",'\"\\ "):
+        raise DbtoolError(f"[tool.dbtool] preload: {preload} holds a name with a comma, quote or space",
+                          hint="list each library on its own, by its file name: preload = [\"pg_stat_statements\"]")
     if dev.citus:
         _check_socket_path(dev.socket_dir)  # before initdb: a path refused later would leave nodes behind
     if dev.datadir.exists():
@@ -203,7 +207,7 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
         _initdb(home, [d for d, _ in dev.nodes()])
         _save(home, dev)  # from here on, down and destroy know every node, whatever fails next
         for datadir, _ in dev.nodes():
-            _configure(datadir, dev.database, dev.socket_dir if dev.citus else None, project.names("preload"))
+            _configure(datadir, dev.database, dev.socket_dir if dev.citus else None, preload)
     if cluster.is_running(dev.datadir) and port and port != dev.port:
         raise DbtoolError(f"the dev cluster is already running on port {dev.port}",
                           hint="run `dbtool dev down` first to move it to another port")

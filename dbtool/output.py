@@ -106,8 +106,8 @@ def _file_error(e: OSError | UnicodeError) -> DbtoolError:
     text = f"{where}: {getattr(e, 'strerror', None) or e}"
     if isinstance(e, UnicodeError) or getattr(e, "errno", None) in _USAGE_ERRNOS:
         return UsageError(text)
-    return DbtoolError(text, hint="nothing dbtool can fix: free space, or check the disk and the file system",
-                       exit_code=FAILURE)
+    return DbtoolError(text, hint="the system refused it: check free space, the disk, the file system and the "
+                                  "file's permissions", exit_code=FAILURE)
 
 
 def _report(e: DbtoolError, as_json: bool) -> None:

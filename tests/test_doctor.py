@@ -136,7 +136,8 @@ def test_doctor_cli_outside_a_project_says_the_migrations_were_not_checked(bare_
     monkeypatch.delenv("DBTOOL_PROJECT", raising=False)
     res = runner.invoke(app, ["doctor", "-d", bare_server.url(), "--json"])
     (row,) = [r for r in json.loads(res.stdout) if r["name"] == "migrations"]
-    assert (row["status"], row["value"]) == ("warn", "not checked: no dbtool project here")
+    assert (row["status"], row["value"]) == (
+        "warn", "not checked: no dbtool project here (nor what its schema needs of the server)")
 
 
 def test_doctor_cli_exits_0_on_a_fit_server(migrated_db, project):
@@ -171,6 +172,15 @@ def test_doctor_tells_a_member_of_the_owner_role_it_may_migrate_and_a_stranger_w
         assert stranger[name].status == "warn" and stranger[name].value == "not readable by this role"
         assert stranger[name].fix.startswith("as a superuser: GRANT pg_read_all_settings TO doctor_stranger;")
     assert stranger["job role maplatform_owner"].status == "ok"  # pg_roles is readable by every role
+
+
+def test_doctor_in_a_project_whose_configuration_is_broken_says_so_instead_of_checking_less(bare_server, tmp_path,
+                                                                                          monkeypatch):
+    (tmp_path / "dbtool.toml").write_text("extensions = [unquoted]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DBTOOL_PROJECT", raising=False)
+    res = runner.invoke(app, ["doctor", "-d", bare_server.url()])
+    assert res.exit_code == 2 and "invalid TOML" in res.output, res.output
 
 
 def test_outside_a_project_doctor_requires_nothing_of_the_schema(bare_server):

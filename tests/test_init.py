@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from dbtool import config
-from dbtool.commands.init import init
+from dbtool.commands.init import GITIGNORE, init
 
 from cli_support import run
 
@@ -43,8 +43,24 @@ def test_init_never_overwrites_a_file_and_adds_no_example_next_to_real_migration
     (root / "migrations" / "0001_create_books.sql").write_text("-- Why: books.\nCREATE TABLE public.books (id int);\n")
     (root / ".gitignore").write_text("node_modules/\n")
     res = init(root)
-    assert ".gitignore" in res.kept and (root / ".gitignore").read_text() == "node_modules/\n"
     assert not (root / "migrations" / "0001_create_example.sql").exists()
+    # the dev cluster's password file must not be committed: .dbtool/ appended, nothing else touched
+    assert ".gitignore (.dbtool/ added)" in res.created
+    assert (root / ".gitignore").read_text() == "node_modules/\n" + GITIGNORE
+    assert ".gitignore" in init(root).kept and (root / ".gitignore").read_text() == "node_modules/\n" + GITIGNORE
+
+
+def test_init_puts_the_example_in_the_folders_the_configuration_names(tmp_path):
+    (tmp_path / "dbtool.toml").write_text('migrations = "db/migrations"\nsql = "db/sql"\n')
+    res = init(tmp_path)
+    assert "db/migrations/0001_create_example.sql" in res.created and "db/sql/views/" in res.created
+    assert not (tmp_path / "migrations").exists()
+
+
+def test_a_folder_name_toml_must_quote_is_written_as_a_valid_string(tmp_path):
+    root = tmp_path / 'we"ird\\name'
+    init(root)
+    assert config.load(root).get("database") == 'we"ird\\name'
 
 
 def test_a_pyproject_that_configures_dbtool_gets_no_second_configuration(tmp_path):

@@ -7,18 +7,19 @@ configures dbtool ([tool.dbtool]) gets no dbtool.toml beside it.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import CONFIG_FILE
+from ..config import CONFIG_FILE, load
 from ..errors import UsageError
 
 CONFIG = """# dbtool's configuration of this project. Every key is optional; these are the defaults.
 # The same keys can live under [tool.dbtool] in a pyproject.toml instead (README, "Configuration").
 
 # The database `dbtool dev up` creates (default: this folder's name).
-database = "{database}"
+database = {database}
 # Where the versioned migrations and the repeatable objects (sql/functions, sql/policies, sql/views) are.
 migrations = "migrations"
 sql = "sql"
@@ -90,16 +91,33 @@ def _files(root: Path) -> dict[str, str | None]:
     files: dict[str, str | None] = {}
     pyproject = root / "pyproject.toml"
     if not (pyproject.is_file() and "[tool.dbtool" in pyproject.read_text()):
-        files[CONFIG_FILE] = CONFIG.format(database=root.name)
-    files["migrations"] = None
-    migrations = root / "migrations"
+        files[CONFIG_FILE] = CONFIG.format(database=json.dumps(root.name))  # a TOML basic string too
+    folders = _configured_folders(root)
+    files[folders["migrations"]] = None
+    migrations = root / folders["migrations"]
     if not (migrations.is_dir() and any(migrations.glob("*.sql"))):
-        files[f"migrations/{FIRST_NAME}.sql"] = FIRST
-        files[f"migrations/{FIRST_NAME}.rollback.sql"] = FIRST_ROLLBACK
+        files[f"{folders['migrations']}/{FIRST_NAME}.sql"] = FIRST
+        files[f"{folders['migrations']}/{FIRST_NAME}.rollback.sql"] = FIRST_ROLLBACK
     for kind in ("functions", "policies", "views"):
-        files[f"sql/{kind}"] = None
+        files[f"{folders['sql']}/{kind}"] = None
     files[".gitignore"] = GITIGNORE
     return files
+
+
+def _configured_folders(root: Path) -> dict[str, str]:
+    """The folders an existing configuration names, else the defaults."""
+    try:
+        project = load(root)
+    except UsageError:
+        return {"migrations": "migrations", "sql": "sql"}
+    return {"migrations": project.get("migrations"), "sql": project.get("sql")}
+
+
+def _ignores_state(path: Path) -> bool | None:
+    """Whether a .gitignore (a regular file) already ignores .dbtool/; None for anything else."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    return any(line.strip().rstrip("/") in (".dbtool", "/.dbtool") for line in path.read_text().splitlines())
 
 
 def _make(root: Path, rel: str, text: str | None, result: InitResult) -> None:
@@ -115,6 +133,11 @@ def _make(root: Path, rel: str, text: str | None, result: InitResult) -> None:
     try:  # O_EXCL: a file made meanwhile, or a link planted there, is never written through
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
+        if rel == ".gitignore" and _ignores_state(path) is False:
+            with open(path, "a") as f:  # appended, never rewritten: .dbtool/ holds the dev password file
+                f.write(("" if path.read_text().endswith("\n") or not path.read_text() else "\n") + GITIGNORE)
+            result.created.append(".gitignore (.dbtool/ added)")
+            return
         result.kept.append(rel)
         return
     with os.fdopen(fd, "w") as f:
