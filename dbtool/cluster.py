@@ -15,7 +15,7 @@ from .errors import DatabaseFailure, DbtoolError
 WRAPPER = Path(__file__).parent / "data" / "pg_ctl_runas"
 # The M&A schema's [tool.dbtool] preload, for the clusters its tests and benchmarks start (dbtool itself
 # reads a project's own list).
-PRELOAD = "pg_stat_statements,pg_cron,timescaledb"
+PRELOAD = "pg_stat_statements,pg_cron,timescaledb,pgaudit"
 
 
 def find_bindir() -> Path:

@@ -119,8 +119,9 @@ main() {
         mkdir -p /etc/postgresql-common
         [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
     fi
+    # pgaudit: the audit log of schema and role changes (migration 0022, docs/audit.md).
     apt_install "postgresql-$v" "postgresql-client-$v" "postgresql-$v-cron" "postgresql-$v-plpgsql-check" \
-        "postgresql-server-dev-$v" gnupg
+        "postgresql-$v-pgaudit" "postgresql-server-dev-$v" gnupg
     # `dbtool docs` renders the schema's ER diagram with Graphviz's dot (SVG, PNG) in the DejaVu font
     # it names, so the committed pictures come out the same on every machine.
     apt_install graphviz fonts-dejavu-core
@@ -128,12 +129,12 @@ main() {
     apt_install pgbackrest
     install_pgvector "$v"
     install_timescaledb "$v"
-    for ext in vector timescaledb pg_cron plpgsql_check pg_stat_statements pg_trgm btree_gin pgcrypto uuid-ossp; do
+    for ext in vector timescaledb pg_cron plpgsql_check pgaudit pg_stat_statements pg_trgm btree_gin pgcrypto uuid-ossp; do
         [ -f "/usr/share/postgresql/$v/extension/$ext.control" ] || die "extension $ext is still missing after install"
     done
     id postgres >/dev/null 2>&1 || die "system user 'postgres' is missing; reinstall postgresql-common"
     command -v pgbackrest >/dev/null || die "pgbackrest is still missing after install"
-    say "ok: PostgreSQL $v with pgvector, timescaledb, pg_cron, plpgsql_check; graphviz; pgbackrest"
+    say "ok: PostgreSQL $v with pgvector, timescaledb, pg_cron, plpgsql_check, pgaudit; graphviz; pgbackrest"
 }
 
 main "$@"

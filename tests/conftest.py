@@ -79,6 +79,7 @@ class Server:
                     c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
                     if template:
                         self._copy_database_grants(c, template, name)
+                        self._copy_database_settings(c, template, name)
                     break
                 except psycopg.errors.ObjectInUse:
                     if attempt == 19:
@@ -99,6 +100,17 @@ class Server:
         c.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
         for grantee, privilege in acl:
             c.execute(f'GRANT {privilege} ON DATABASE "{name}" TO {grantee}')
+
+    @staticmethod
+    def _copy_database_settings(c, template: str, name: str) -> None:
+        """Nor the database's settings (0022's pgaudit.log): a clone gets them as migrating it would."""
+        rows = c.execute("""SELECT unnest(s.setconfig) FROM pg_db_role_setting AS s
+                            JOIN pg_database AS d ON d.oid = s.setdatabase
+                            WHERE d.datname = %s AND s.setrole = 0""", [template]).fetchall()
+        for (item,) in rows:
+            key, value = item.split("=", 1)
+            c.execute(psycopg.sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                psycopg.sql.Identifier(name), psycopg.sql.Identifier(*key.split(".")), psycopg.sql.Literal(value)))
 
     def drop_db(self, name: str) -> None:
         cron.forget_database(self.url(), name)

@@ -96,6 +96,7 @@ def test_doctor_is_clean_on_the_prepared_test_server(migrated_db, server, conn_t
     assert checks["job role maplatform_owner"].value.startswith("LOGIN, CONNECTION LIMIT 0, not a superuser; "
                                                                 "owns ops.cron_jobs and activity_timeline's hypertable")
     assert checks["migrations"].value == f"all {HEAD} applied (head {HEAD_ID})"
+    assert checks["audit log"].value.startswith("pgaudit.log = ddl, role")
 
 
 def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migrated_db, server, conn_to):

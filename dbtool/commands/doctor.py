@@ -57,10 +57,25 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
         checks += _job_roles(conn)
         if "timescaledb" in uses:
             checks += _timescaledb(conn)
+        if "pgaudit" in needs.preload:
+            checks.append(_audit_log(conn))
         checks += _privileges(conn, needs)
         if project is not None:
             checks += _migrations(conn, project)
     return checks
+
+
+def _audit_log(conn) -> Check:
+    """pgaudit's session log of schema and role changes (migration 0022 sets it on the database). A
+    database made from a template, or restored from pg_dump, does not carry a database's settings."""
+    value = db.scalar(conn, "SELECT current_setting('pgaudit.log', true)") or ""
+    have = {v.strip().lower() for v in value.split(",")}
+    if {"ddl", "role"} <= have or "all" in have:
+        return Check("audit log", "ok", f"pgaudit.log = {value}: schema and role changes go to the server log")
+    here = db.scalar(conn, "SELECT current_database()")
+    return Check("audit log", "missing", f"pgaudit.log = {value or 'none'}: schema and role changes are not logged",
+                 f"ALTER DATABASE {here} SET pgaudit.log = 'ddl, role' (what migration 0022 does; a copy made from a "
+                 "template or by pg_dump loses it), or set it in postgresql.conf for the whole server (docs/audit.md)")
 
 
 def _loaded(conn) -> list[str]:
