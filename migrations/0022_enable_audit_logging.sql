@@ -14,5 +14,8 @@
 DO $$
 BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET pgaudit.log = %L', pg_catalog.current_database(), 'ddl, role');
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE EXCEPTION 'the audit log setting (pgaudit.log) is a superuser''s to make, and % is not one', session_user
+        USING HINT = 'run this migration as a superuser (docs/audit.md)';
 END
 $$;

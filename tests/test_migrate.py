@@ -315,8 +315,13 @@ def test_the_bookkeeping_is_handed_to_the_owner_role_so_another_member_can_migra
         migrate(member_url, tmp_project.load(), sync_cron=False)
     assert "run this migration as a superuser" in refused.value.hint
     migrate(empty_db, tmp_project.load(), to="0016", sync_cron=False)
-    res = migrate(member_url, tmp_project.load(), sync_cron=False)
-    assert [m["id"][:4] for m in res.applied] == [m[:4] for m in sorted(recorded(c)) if m[:4] > "0016"]
+    with pytest.raises(DbtoolError, match=r"0022_enable_audit_logging.sql:\d+:\d+: P0001 the audit log setting "
+                                          r"\(pgaudit.log\) is a superuser's to make") as refused:
+        migrate(member_url, tmp_project.load(), sync_cron=False)  # and so is the database's audit setting
+    assert "run this migration as a superuser" in refused.value.hint
+    by = dict(c.execute("SELECT id, applied_by FROM dbtool.migrations WHERE id >= '0017'").fetchall())
+    assert by and set(by.values()) == {"dbtool_member"} and max(by)[:4] == "0021"
+    migrate(empty_db, tmp_project.load(), sync_cron=False)
     assert c.execute("SELECT applied_by FROM dbtool.migrations WHERE id >= '0003' GROUP BY 1 ORDER BY 1").fetchall() \
         == [("dbtool_member",), ("postgres",)]
 
