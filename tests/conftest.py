@@ -175,6 +175,21 @@ def conn_to():
 
 
 @pytest.fixture
+def dev_home(tmp_path):
+    """A folder for one dev cluster (`base=` of dbtool.devcluster), stopped and removed after the
+    test whatever happens."""
+    from dbtool import devcluster
+    from dbtool.errors import DbtoolError
+
+    base = tmp_path / "state"
+    yield base
+    try:
+        devcluster.destroy(config.load(ROOT), base=base)
+    except DbtoolError:
+        pass
+
+
+@pytest.fixture
 def tmp_project(tmp_path):
     """A scratch project with its own migrations/ and sql/; `write(name, sql)` adds files."""
     root = tmp_path / "proj"

@@ -226,16 +226,6 @@ def test_doctor_on_a_worker_says_so_and_names_the_coordinator(citus_cluster, cit
 # ----- dbtool dev up --citus ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def dev_home(tmp_path):
-    base = tmp_path / "state"
-    yield base
-    try:
-        dev.destroy(config.load(ROOT), base=base)
-    except DbtoolError:
-        pass
-
-
 def test_dev_up_citus_without_citus_installed_says_so_and_makes_nothing(dev_home, monkeypatch):
     monkeypatch.delenv("PG_BINDIR", raising=False)  # Debian's PostgreSQL, which has no Citus package
     if (cluster.find_bindir().parent / "lib" / "citus.so").exists():

@@ -24,17 +24,6 @@ from dbtool.errors import DbtoolError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def dev_home(tmp_path):
-    """A folder for one dev cluster, stopped and removed after the test whatever happens."""
-    base = tmp_path / "state"
-    yield base
-    try:
-        dev.destroy(config.load(ROOT), base=base)
-    except DbtoolError:
-        pass
-
-
 def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_database(dev_home):
     proj = config.load(ROOT)
     d = dev.up(proj, base=dev_home)

@@ -47,11 +47,11 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
     needs = Needs.of(project)
     with db.connection(url) as conn:
         loaded = _loaded(conn)
-        checks = [_version(conn), _preload(conn, needs.preload)]
+        checks = [_version(conn), _preload(loaded, needs.preload)]
         checks += citus.checks(conn, project)
         checks += [_extension(conn, e) for e in needs.extensions]
         # A project says what it uses; outside one, what the server loads is what there is to check.
-        uses = set(needs.preload + needs.extensions) if project is not None else set(loaded)
+        uses = set(needs.preload + needs.extensions) if project is not None else set(loaded or [])
         if "pg_cron" in uses:
             checks += _cron(url, conn)
         checks += _job_roles(conn)
@@ -78,11 +78,12 @@ def _audit_log(conn) -> Check:
                  "template or by pg_dump loses it), or set it in postgresql.conf for the whole server (docs/audit.md)")
 
 
-def _loaded(conn) -> list[str]:
+def _loaded(conn) -> list[str] | None:
+    """shared_preload_libraries, read once for every check that asks; None when this role may not read it."""
     try:
         value = db.scalar(conn, "SHOW shared_preload_libraries")
     except psycopg.errors.InsufficientPrivilege:
-        return []
+        return None
     return [x.strip() for x in (value or "").split(",") if x.strip()]
 
 
@@ -93,13 +94,10 @@ def _version(conn) -> Check:
                  None if num >= 150000 else "the schema uses PostgreSQL 15 features (ON DELETE SET NULL (column)); upgrade")
 
 
-def _preload(conn, wanted: tuple[str, ...]) -> Check:
-    try:
-        value = db.scalar(conn, "SHOW shared_preload_libraries")
-    except psycopg.errors.InsufficientPrivilege:
+def _preload(have: list[str] | None, wanted: tuple[str, ...]) -> Check:
+    if have is None:
         return Check("shared_preload_libraries", "warn", "not readable by this role",
                      "GRANT pg_read_all_settings TO <this role>; or run doctor as a superuser")
-    have = [x.strip() for x in (value or "").split(",") if x.strip()]
     missing = [lib for lib in wanted if lib not in have]
     fix = None
     if missing:

@@ -134,8 +134,9 @@ def _make(root: Path, rel: str, text: str | None, result: InitResult) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         if rel == ".gitignore" and _ignores_state(path) is False:
+            text_there = path.read_text()
             with open(path, "a") as f:  # appended, never rewritten: .dbtool/ holds the dev password file
-                f.write(("" if path.read_text().endswith("\n") or not path.read_text() else "\n") + GITIGNORE)
+                f.write(("\n" if text_there and not text_there.endswith("\n") else "") + GITIGNORE)
             result.created.append(".gitignore (.dbtool/ added)")
             return
         result.kept.append(rel)
