@@ -15,7 +15,7 @@ import typer
 from . import config, db
 from .errors import FINDINGS, UsageError
 from .launch import lean_typer
-from .output import emit_json, err, handled, label, out, progress
+from .output import emit_json, err, handled, label, out, progress, show, table_progress
 
 lean_typer()  # Typer without pydantic for values that need no coercion (dbtool/launch.py)
 
@@ -167,48 +167,13 @@ def migrate(database_url: Url = None, to: Annotated[Optional[str], typer.Option(
         # bad options fail before the dump
         settings = _settings(proj, lock_timeout, statement_timeout, lock_wait, lock_retries)
         archive = None
-        if backup_first and not dry_run:
-            archive = _backup_before_migrate(url, proj, to, backup_dir, quiet or json)
+        if backup_first and not dry_run:  # commands do not call each other: the CLI chains the two
+            archive = backup_cmd.backup_first(url, proj, to, backup_dir, table_progress(quiet or json))
+            if archive:
+                progress(quiet or json)("backup before migrating:", archive, {})
         res = migrate_cmd.migrate(url, proj, to=to, dry_run=dry_run, settings=settings,
-                                  progress=progress(quiet or json))
-        res.backup = archive
-        if json:
-            emit_json(res.as_dict())
-            return
-        _print_migrate(res, quiet)
-
-
-def _print_migrate(res: "migrate_cmd.MigrateResult", quiet: bool = False) -> None:
-    """The run's lines, then its one-line summary; -q prints the summary only. A dry run prints the
-    plan as an SQL script to review (dbtool's own steps as comments)."""
-    if res.dry_run:
-        if not quiet:
-            _print_accepted(res.accepted, True, prefix="-- ")
-            out.print(migrate_cmd.plan_script(res), markup=False)
-        out.print(f"-- {res.summary()}", markup=False)
-        return
-    if not quiet:
-        _print_accepted(res.accepted, False)
-        for c in res.citus:
-            out.print(f"citus: {c}", markup=False)
-        for r in res.repeatables:
-            out.print(f"re-applied {r}", markup=False)
-        for r in res.repeatables_dropped:
-            out.print(f"dropped the object of removed file {r}", markup=False)
-        for p in res.repeatables_pending:
-            out.print(f"waiting: {p['path']} ({p['waits_for']})", markup=False)
-        cronres = res.cron or {}
-        for k in ("scheduled", "updated", "unscheduled"):
-            for n in cronres.get(k) or []:
-                out.print(f"cron: {k} {n}", markup=False)
-    out.print(res.summary(), markup=False)
-
-
-def _print_accepted(accepted: list[dict], dry_run: bool, prefix: str = "") -> None:
-    for a in accepted:
-        out.print(f"{prefix}{'would record' if dry_run else 'recorded'} the edited {a['id']} as applied "
-                  f"(checksum {a['recorded'][:12]} -> {a['checksum'][:12]}; the file accepts the old checksum: "
-                  f"{a['reason']})", markup=False)
+                                  progress=progress(quiet or json), backup=archive)
+        show(res, json, quiet)
 
 
 @app.command()
@@ -234,21 +199,8 @@ def rollback(database_url: Url = None,
                      f"rolling back {len(ids)} migration(s) on {database} can destroy data",
                      "re-run with --yes to confirm (or --dry-run to see what would be undone)")
 
-        res = rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run, settings=settings,
-                                    progress=progress(quiet or json), confirm=confirm)
-        ids = [r["id"] for r in res.rolled_back]
-        if json:
-            emit_json(res.as_dict())
-            return
-        if not quiet:
-            _print_accepted(res.accepted, dry_run)
-            if dry_run and ids:
-                out.print("\n".join(f"would roll back {i}" for i in ids), markup=False)
-        if not ids:
-            out.print(f"{res.database}: nothing to roll back", markup=False)
-        else:
-            out.print(f"{res.database}: {'would roll back' if dry_run else 'rolled back'} {len(ids)} migration(s)",
-                      markup=False)
+        show(rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run, settings=settings,
+                                   progress=progress(quiet or json), confirm=confirm), json, quiet)
 
 
 @app.command()
@@ -263,28 +215,7 @@ def status(database_url: Url = None,
     with handled(json):
         proj = config.load(project)
         url = db.resolve_url(database_url)
-        rep = status_cmd.status(url, proj)
-        if json:
-            emit_json(rep.as_dict())
-        else:
-            for e in rep.migrations:
-                when = f"  {e.applied_at} by {e.applied_by}" if e.applied_at else ""
-                took = f" in {e.duration_ms} ms" if e.duration_ms is not None else ""
-                out.print(f"{e.state:<8} {e.id}{when}{took}{'  (' + e.note + ')' if e.note else ''}", markup=False)
-            for e in rep.repeatables:
-                if e.state != "applied":
-                    out.print(f"{e.state:<8} {e.id}{'  (' + e.note + ')' if e.note else ''}")
-            for p in rep.problems:
-                out.print(f"problem  {p['problem']}" + (f"\n         fix: {p['hint']}" if p["hint"] else ""))
-            counts = rep.counts()
-            summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
-            problems = (f"; {len(rep.problems)} problem(s) in migrations/: migrate and rollback refuse it"
-                        if rep.problems else "")
-            out.print(f"{rep.database}: at {rep.version or 'no migration (none applied)'}; {summary}; "
-                      f"{len(rep.repeatables)} repeatable object(s), "
-                      f"{sum(e.state != 'applied' for e in rep.repeatables)} not up to date{problems}")
-    if exit_code and rep.findings:
-        raise typer.Exit(FINDINGS)
+        show(status_cmd.status(url, proj, exit_code=exit_code), json)
 
 
 @app.command()
@@ -294,17 +225,7 @@ def init(directory: Annotated[str, typer.Argument(help="The project's folder (ma
     pair, sql/functions, sql/policies, sql/views, a .gitignore for dbtool's local state. Makes only what
     is missing and never overwrites a file: running it twice changes nothing."""
     with handled(json):
-        res = init_cmd.init(directory)
-        if json:
-            emit_json(res.as_dict())
-            return
-        for rel in res.created:
-            out.print(f"created {rel}", markup=False)
-        for rel in res.kept:
-            out.print(f"kept    {rel} (already there)", markup=False)
-        there = "" if res.root == Path.cwd().resolve() else f"`cd {res.root}`, "
-        out.print(f"{res.root}: {len(res.created)} made, {len(res.kept)} already there; next: {there}`dbtool dev up`, "
-                  "then `dbtool migrate` with the URL it prints", markup=False)
+        show(init_cmd.init(directory), json)
 
 
 @app.command()
@@ -316,15 +237,7 @@ def new(name: Annotated[str, typer.Argument(help="verb_object, e.g. add_deal_reg
     """Create the next NNNN_name.sql and NNNN_name.rollback.sql pair, with a header. With --why
     the pair passes `dbtool lint` as written; a name that is taken already is refused (exit 2)."""
     with handled(json):
-        made = new_cmd.new(config.load(project), name, why=why)
-        if json:
-            emit_json(made.as_dict())
-            return
-        out.print(f"created {made.migration}\ncreated {made.rollback}", markup=False)
-        if made.fill_in:
-            out.print(f"next: say why in {made.fill_in} (the `-- Why:` placeholder, which `dbtool lint` reports "
-                      "until it is replaced), then write the SQL below the header and its undo in the rollback file",
-                      markup=False)
+        show(new_cmd.new(config.load(project), name, why=why), json)
 
 
 @app.command()
@@ -346,9 +259,7 @@ def repair(database_url: Url = None,
     (docs/engine.md)."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        msgs = repair_cmd.repair(url, proj, accept=accept or [],
-                                 forget=forget or [], reason=reason)
-        emit_json({"repaired": msgs}) if json else out.print("\n".join(msgs))
+        show(repair_cmd.repair(url, proj, accept=accept or [], forget=forget or [], reason=reason), json)
 
 
 @app.command()
@@ -359,23 +270,8 @@ def verify(server_url: ServerUrl = None, json: Json = False, project: Project = 
     every migration survives up, down, up with an identical catalog; report the first one that does
     not. Reads no database: DATABASE_URL is not used. Exit 1 on failure."""
     with handled(json):
-        if database_url is not None:
-            raise UsageError("verify reads no database: it builds the migrations in a throwaway local cluster",
-                             hint="to build them in a scratch database on that server instead (needs CREATEDB "
-                                  "there), pass --server-url URL")
-        res = verify_cmd.verify(server_url, config.load(project), progress=progress(quiet or json))
-        if json:
-            emit_json(res.as_dict())
-        elif res.ok:
-            out.print(f"ok: {len(res.checked)} migration(s) survive up, down, up (in {res.built_in})", markup=False)
-        else:
-            out.print(f"{res.failed}: {res.problem}", markup=False)
-            for d in res.differences:
-                out.print(f"  {d['action']:<8} {d['kind']} {d['name']}", markup=False)
-                if d["action"] == "changed":
-                    out.print(f"           before: {d['before']}\n           after:  {d['after']}", markup=False)
-    if not res.ok:
-        raise typer.Exit(FINDINGS)
+        show(verify_cmd.verify(server_url, config.load(project), progress=progress(quiet or json),
+                               database_url=database_url), json)
 
 
 @app.command()
@@ -385,26 +281,7 @@ def doctor(database_url: Url = None, json: Json = False, project: Project = None
     jobs, the connecting role's privileges, and whether the project's migrations are all applied.
     Exit 1 when something is missing."""
     with handled(json):
-        # Outside a project the server is checked, the schema's needs and migrations cannot be; a
-        # project that is there but broken (bad TOML, two configurations) is an error, not "outside".
-        outside = not (project or os.environ.get("DBTOOL_PROJECT")) and config.find_root(Path.cwd()) is None
-        proj = None if outside else config.load(project)
-        url = db.resolve_url(database_url)
-        checks = doctor_cmd.doctor(url, proj)
-        if proj is None:
-            checks.append(doctor_cmd.Check("migrations", "warn", "not checked: no dbtool project here (nor what "
-                                           "its schema needs of the server)",
-                                           "run doctor in the project folder, or pass --project DIR"))
-        if json:
-            emit_json(doctor_cmd.as_dicts(checks))
-        else:
-            colours = {"ok": "green", "warn": "yellow", "missing": "red"}
-            for c in checks:
-                out.print(label(f"{c.status:<8}", colours[c.status], f" {c.name}: {c.value}"))
-                if c.fix:
-                    out.print(f"{'':<9} fix: {c.fix}", markup=False)
-    if any(c.status == "missing" for c in checks):
-        raise typer.Exit(FINDINGS)
+        show(doctor_cmd.run(db.resolve_url(database_url), project), json)
 
 
 check_app = typer.Typer(help="Checks of the live catalog beyond drift.\n\n" + EXIT_CODES, no_args_is_help=True)
@@ -421,18 +298,7 @@ def check_rls(database_url: Url = None, json: Json = False, project: Project = N
     they need not. Each finding names its rule (docs/rules/) and the fix. Exit 1 on findings."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        audit = check_rls_cmd.run_audit(url, proj)
-        if json:
-            emit_json({"tables_checked": audit.tables_checked, "findings": [f.as_dict() for f in audit.findings],
-                       "notes": audit.notes})
-        else:
-            for f in audit.findings:
-                out.print(f"{f.object}: {f.problem} [{f.rule}]\n    fix: {f.fix}", markup=False)
-            for n in audit.notes:
-                err.print(f"note: {n}", markup=False)
-            out.print(f"{audit.tables_checked} tenant table(s) checked, {len(audit.findings)} finding(s)")
-    if audit.findings:
-        raise typer.Exit(FINDINGS)
+        show(check_rls_cmd.run_audit(url, proj), json)
 
 
 # ----- baseline and log -------------------------------------------------------------------------
@@ -459,45 +325,8 @@ def baseline(to: Annotated[str, typer.Option(
     with handled(json):
         proj = config.load(project)
         url = db.resolve_url(database_url)
-        res = baseline_cmd.baseline(url, proj, to=to, dry_run=dry_run, server_url=server_url,
-                                    settings=_settings(proj, None, None, lock_wait))
-        if json:
-            emit_json(res.as_dict())
-        else:
-            _print_baseline(res)
-    if res.refused:
-        raise typer.Exit(FINDINGS)
-
-
-def _print_baseline(res) -> None:
-    from .errors import DbtoolError
-
-    if res.refused:
-        for c in res.changes:
-            out.print("\n".join(drift_cmd.format_change(c)), markup=False)
-        raise DbtoolError(f"{res.database} does not match what migrations/ and sql/ build up to {res.to}: "
-                          f"{len(res.changes)} difference(s) (- built, + this database); nothing was recorded",
-                          hint="bring the database to that schema, or baseline --to the migration it does match; "
-                               "pg_cron jobs and repeatable objects (sql/) are not counted", exit_code=FINDINGS)
-    would = "would record" if res.dry_run else "recorded"
-    _print_accepted(res.accepted, res.dry_run)
-    for mid in res.recorded:
-        out.print(f"{would} {mid} as applied (not run)", markup=False)
-    for path in res.repeatables:
-        out.print(f"{would} {path} as applied (its object exists)", markup=False)
-    for r in res.repeatables_left:
-        if r["reason"] != "waits":
-            why = "its object is missing" if r["reason"] == "missing" else "its object differs from the file"
-            out.print(f"left for migrate to apply: {r['path']} ({why})", markup=False)
-    waiting = sum(r["reason"] == "waits" for r in res.repeatables_left)
-    if waiting:
-        out.print(f"{waiting} repeatable file(s) need a migration after {res.to}: migrate applies them then",
-                  markup=False)
-    if not res.recorded:
-        out.print(f"{res.database}: every migration up to {res.to} is recorded already; nothing to do", markup=False)
-    else:
-        out.print(f"{res.database}: {would} {len(res.recorded)} migration(s) up to {res.to} without running them"
-                  + ("" if res.dry_run else "; `dbtool migrate` applies the rest"), markup=False)
+        show(baseline_cmd.baseline(url, proj, to=to, dry_run=dry_run, server_url=server_url,
+                                   settings=_settings(proj, None, None, lock_wait)), json)
 
 
 @app.command("log")
@@ -509,16 +338,7 @@ def log_(limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="
     (apply and rollback), from dbtool.log. A database dbtool never touched has no log (exit 0)."""
     with handled(json):
         url = db.resolve_url(database_url)
-        rep = log_cmd.log(url, limit=limit)
-        if json:
-            emit_json(rep.as_dict())
-            return
-        for e in rep.entries:
-            out.print(log_cmd.line(e), markup=False)
-        if not rep.ledger:
-            out.print(f"{rep.database}: no dbtool.log: dbtool has recorded nothing in this database", markup=False)
-        elif not rep.entries:
-            out.print(f"{rep.database}: the log is empty", markup=False)
+        show(log_cmd.log(url, limit=limit), json)
 
 
 # ----- tenant -----------------------------------------------------------------------------------
@@ -543,11 +363,7 @@ def tenant_key_add(key_id: KeyId,
     """Add a signing key. The secret goes to a file, never to the terminal."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        written = tenant_cmd.add_key(url, proj, key_id, out_file,
-                                     secret_file)
-        body = {"key_id": key_id, "secret_file": str(written) if written else None}
-        emit_json(body) if json else out.print(f"added tenant key {key_id}"
-                                               + (f"; its secret is in {written}" if written else ""), markup=False)
+        show(tenant_cmd.add_key(url, proj, key_id, out_file, secret_file), json)
 
 
 @key_app.command("list")
@@ -555,14 +371,7 @@ def tenant_key_list(database_url: Url = None, json: Json = False, project: Proje
     """The signing keys, when each was added and retired, and how many live tokens each signed."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        keys = tenant_cmd.list_keys(url, proj)
-        if json:
-            emit_json({"keys": [k.as_dict() for k in keys]})
-            return
-        for k in keys:
-            state = f"retired {k.retired_at:%Y-%m-%d %H:%M}" if k.retired_at else "active"
-            out.print(f"{k.key_id:<20} added {k.created_at:%Y-%m-%d %H:%M}  {state}  {k.tokens} live token(s)",
-                      markup=False)
+        show(tenant_cmd.list_keys(url, proj), json)
 
 
 @key_app.command("retire")
@@ -570,9 +379,7 @@ def tenant_key_retire(key_id: KeyId, database_url: Url = None, json: Json = Fals
     """Retire a key: every token it signed stops working at once."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        n = tenant_cmd.retire_key(url, proj, key_id)
-        emit_json({"key_id": key_id, "tokens_forgotten": n}) if json else out.print(
-            f"retired tenant key {key_id}; {n} registered token(s) forgotten", markup=False)
+        show(tenant_cmd.retire_key(url, proj, key_id), json)
 
 
 @tenant_app.command("token")
@@ -585,13 +392,7 @@ def tenant_token(tenant: Annotated[str, typer.Argument(metavar="TENANT_ID", help
     read-only connection can use it: SELECT set_tenant_context('<token>')."""
     with handled(json):
         url, proj = db.resolve_url(database_url), config.load(project)
-        token = tenant_cmd.token(url, proj, tenant, ttl, key_id)
-        if json:
-            expires = int(token.split(".")[2])
-            emit_json({"tenant": tenant, "token": token, "expires_at": expires,
-                       "expires_in": expires - int(datetime.datetime.now().timestamp())})
-        else:
-            out.print(token, markup=False, soft_wrap=True)
+        show(tenant_cmd.token(url, proj, tenant, ttl, key_id), json)
 
 
 # ----- dev --------------------------------------------------------------------------------------
@@ -609,16 +410,14 @@ def dev_up(port: Port = None,
     With --citus, the first time: a Citus coordinator (the URL printed) and two workers, the database
     on each with Citus created and the workers registered; `dbtool migrate` then needs no other step."""
     with handled(json):
-        d = dev_cmd.up(config.load(project), port=port, citus=citus)
-        emit_json(d.as_dict()) if json else out.print(d.url)
+        show(dev_cmd.run("up", config.load(project), port=port, citus=citus), json)
 
 
 @dev_app.command("down")
 def dev_down(json: Json = False, project: Project = None):
     """Stop the local cluster (data is kept)."""
     with handled(json):
-        d = dev_cmd.down(config.load(project))
-        emit_json(d.as_dict()) if json else out.print(f"stopped the dev cluster in {d.datadir}")
+        show(dev_cmd.run("down", config.load(project)), json)
 
 
 @dev_app.command("reset")
@@ -628,16 +427,14 @@ def dev_reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.
     with handled(json):
         proj = config.load(project)
         _confirm(yes, "Drop the dev database and everything in it?", "dev reset drops the dev database")
-        d = dev_cmd.reset(proj)
-        emit_json(d.as_dict()) if json else out.print(d.url)
+        show(dev_cmd.run("reset", proj), json)
 
 
 @dev_app.command("url")
 def dev_url(json: Json = False, project: Project = None):
     """Print the DATABASE_URL of the running local cluster."""
     with handled(json):
-        url = dev_cmd.url(config.load(project))
-        emit_json({"url": url}) if json else out.print(url)
+        show(dev_cmd.run("url", config.load(project)), json)
 
 
 @dev_app.command("psql")
@@ -654,8 +451,7 @@ def dev_destroy(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not as
     """Stop the local cluster and delete its data folder."""
     with handled():
         _confirm(yes, "Delete the dev cluster and all its data?", "dev destroy deletes the dev cluster's data")
-        dev_cmd.destroy(config.load(project))
-        out.print("dev cluster removed")
+        show(dev_cmd.run("destroy", config.load(project)))
 
 
 # ----- lint -------------------------------------------------------------------------------------
@@ -693,24 +489,9 @@ def lint(paths: Annotated[Optional[list[str]], typer.Argument(
     is skipped with a note. Suppress a finding with `-- dbtool-lint: ignore RULE because REASON`.
     Rules and paths: [tool.dbtool.lint], docs/lint.md."""
     with handled(json):
-        if changed and paths:
-            raise UsageError("pass either files or --changed, not both", hint="pre-commit passes files; CI uses --changed")
-        rep = lint_cmd.lint(config.load(project), paths=paths, changed=changed, base=base, database_url=database_url,
-                            server_url=server_url, dev=dev, temp_cluster=temp_cluster, layers=layer,
-                            environment=True)
-        if json:
-            emit_json(rep.as_dict())
-        else:
-            for f in rep.findings:
-                out.print(f.text(), markup=False)
-            for name, state in rep.layers.items():
-                if state != "ran":
-                    err.print(f"note: {name} layer {state}", markup=False)
-            for note in rep.notes:
-                err.print(f"note: {note}", markup=False)
-            out.print(rep.summary(), markup=False)
-    if not rep.clean:
-        raise typer.Exit(FINDINGS)
+        show(lint_cmd.lint(config.load(project), paths=paths, changed=changed, base=base, database_url=database_url,
+                           server_url=server_url, dev=dev, temp_cluster=temp_cluster, layers=layer,
+                           environment=True), json)
 
 
 # ----- snapshot and drift -----------------------------------------------------------------------
@@ -731,25 +512,11 @@ def snapshot(out_file: Annotated[Optional[Path], typer.Option(
     RLS and policies, functions, triggers, views, sequences, types, privileges, owners, comments,
     TimescaleDB objects and pg_cron jobs. Sorted and stable: the same schema gives the same text."""
     with handled(json):
-        proj = config.load(project)
-        if from_migrations and database_url is not None:
-            raise UsageError("--from-migrations reads no database: it builds the schema in a throwaway local cluster",
-                             hint="to build it in a scratch database on that server instead (needs CREATEDB "
-                                  "there), pass --server-url URL")
-        if server_url is not None and not from_migrations:
-            raise UsageError("--server-url only makes sense with --from-migrations",
-                             hint="it names the server to build the schema on; the live database is --database-url")
-        if from_migrations:
-            snap = snapshot_cmd.from_migrations(server_url, proj)
-        else:
-            url = db.resolve_url(database_url)
-            snap = snapshot_cmd.take(url, proj)
-        text = snapshot_cmd.write(snap, out_file, as_json=json)
+        res = snapshot_cmd.run(config.load(project), out=out_file, from_migrations=from_migrations,
+                               server_url=server_url, database_url=database_url, as_json=json)
+        show(res)
         if out_file is None:
-            sys.stdout.write(text)
-        else:
-            err.print(f"wrote {out_file} ({sum(len(v) for v in snap.data.values())} objects, "
-                      f"version {snap.version or 'none'})", markup=False)
+            sys.stdout.write(res.text)
 
 
 @app.command()
@@ -765,20 +532,9 @@ def drift(against: Annotated[Optional[Path], typer.Option(
     difference as `added|removed|changed  kind  name` with the expected (-) and live (+) values.
     Exit 1 on drift, 0 when none."""
     with handled(json):
-        if against and against_migrations:
-            raise UsageError("pass either --against FILE or --against-migrations, not both")
         url, proj = db.resolve_url(database_url), config.load(project)
-        rep = drift_cmd.drift(url, proj, against=against,
-                              against_migrations=against_migrations, server_url=server_url)
-        if json:
-            emit_json(rep.as_dict())
-        else:
-            for c in rep.changes:
-                out.print("\n".join(drift_cmd.format_change(c)), markup=False)
-            out.print(f"{rep.database}: {len(rep.changes)} difference(s) from {rep.against}"
-                      if rep.drift else f"{rep.database}: no drift from {rep.against}", markup=False)
-    if rep.drift:
-        raise typer.Exit(FINDINGS)
+        show(drift_cmd.drift(url, proj, against=against, against_migrations=against_migrations,
+                             server_url=server_url), json)
 
 
 @app.command()
@@ -799,24 +555,8 @@ def docs(out_dir: Annotated[Path, typer.Option(
     materialized view (columns, constraints, indexes, triggers, RLS policies, grants, TimescaleDB
     settings, pg_cron jobs). Sorted, no timestamps: commit it, and check it in CI with --check."""
     with handled(json):
-        proj = config.load(project)
-        snap, source, regenerate = docs_cmd.load(proj, out_dir, database_url=database_url,
-                                                 from_migrations=from_migrations, server_url=server_url,
-                                                 snapshot_file=snapshot_file)
-        res = docs_cmd.docs(snap, proj, out_dir, source=source, regenerate=regenerate, check=check)
-        if json:
-            emit_json(res.as_dict())
-        else:
-            for note in res.notes:
-                err.print(f"note: {note}", markup=False)
-            for name in res.stale:
-                out.print(f"stale  {out_dir / name}", markup=False)
-            if not check:
-                out.print(f"wrote {out_dir} ({len(res.files)} files)", markup=False)
-            elif not res.stale:
-                out.print(f"{out_dir} is up to date ({len(res.files)} files compared)", markup=False)
-        if res.stale:
-            raise docs_cmd.stale_error(res, regenerate)
+        show(docs_cmd.run(config.load(project), out_dir, check=check, database_url=database_url,
+                          from_migrations=from_migrations, server_url=server_url, snapshot_file=snapshot_file), json)
 
 
 # ----- backup and restore -----------------------------------------------------------------------
@@ -827,27 +567,6 @@ backup_app = typer.Typer(help="Back up the database: pg_dump in custom format (c
                          "sha256), read in the same snapshot as the dump. `list` and `prune` manage the backups "
                          "of a folder or S3 prefix. See docs/backup.md.\n\n" + EXIT_CODES)
 app.add_typer(backup_app, name="backup")
-
-
-def _backup_progress(quiet: bool):
-    def report(event: str, subject: str, info: dict) -> None:
-        if quiet:
-            return
-        if event == "table":
-            err.print(f"[{info['n']}/{info['of']}] {info['verb']} {subject}", markup=False)
-        else:
-            err.print(subject, markup=False)
-    return report
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @backup_app.callback(invoke_without_command=True)
@@ -871,19 +590,8 @@ def backup(ctx: typer.Context,
         return
     with handled(json):
         url = db.resolve_url(database_url)
-        res = backup_cmd.backup(url, out_dir, encrypt_to=encrypt_to, upload=upload,
-                                storage_class=storage_class, progress=_backup_progress(quiet or json))
-        if json:
-            emit_json(res.as_dict())
-            return
-        out.print(f"{res.database}: backed up {res.tables} tables, {res.rows} rows to {res.archive} "
-                  f"({_size(res.bytes)}{', encrypted to ' + res.encrypted_to if res.encrypted_to else ''})",
-                  markup=False)
-        if quiet:  # the summary line only
-            return
-        out.print(f"manifest: {res.manifest}", markup=False)
-        for u in res.uploaded if out_dir else []:
-            out.print(f"uploaded {u}", markup=False)
+        show(backup_cmd.backup(url, out_dir, encrypt_to=encrypt_to, upload=upload, storage_class=storage_class,
+                               progress=table_progress(quiet or json)), json, quiet)
 
 
 @backup_app.command("list")
@@ -894,15 +602,7 @@ def backup_list(location: Annotated[Optional[str], typer.Argument(
     """List the backups in a folder or S3 prefix, oldest first; `incomplete` means an interrupted
     backup (no manifest or no archive)."""
     with handled(json):
-        rows = backup_cmd.list_backups(location or str(backup_cmd.default_dir()))
-        if json:
-            emit_json(rows)
-            return
-        for r in rows:
-            flags = " ".join(f for f, on in (("encrypted", r["encrypted"]), ("incomplete", not r["complete"])) if on)
-            out.print(f"{r['created_at']}  {_size(r['bytes']):>9}  {r['name']}  {flags}".rstrip(), markup=False)
-        if not rows:
-            out.print("no backups", markup=False)
+        show(backup_cmd.list_backups(location), json)
 
 
 @backup_app.command("prune")
@@ -918,14 +618,7 @@ def backup_prune(location: Annotated[str, typer.Argument(metavar="DIR|s3://BUCKE
     """Delete backups (archive and manifest together) older than --keep-days, dated by their manifest's
     created_at (else the files' times). Other files are never touched."""
     with handled(json):
-        res = backup_cmd.prune(location, keep_days, keep_last=keep_last, dry_run=dry_run)
-        if json:
-            emit_json(res.as_dict())
-            return
-        for d in res.deleted:
-            out.print(f"{'would delete' if dry_run else 'deleted'} {d['name']} ({d['created_at']})", markup=False)
-        out.print(f"{res.location}: {len(res.deleted)} backup(s) {'to delete' if dry_run else 'deleted'}, "
-                  f"{res.kept} kept", markup=False)
+        show(backup_cmd.prune(location, keep_days, keep_last=keep_last, dry_run=dry_run), json)
 
 
 @app.command()
@@ -946,30 +639,9 @@ def restore(archive: Annotated[str, typer.Argument(
     checked table by table against the manifest; only then does it take the target's name. Any
     failure leaves the target as it was. The pg_cron jobs the database declares are scheduled."""
     with handled(json):
-        if not database_url:
-            raise UsageError("restore needs --database-url: the database to restore into",
-                             hint="it is created if it does not exist; DATABASE_URL is deliberately not used")
         confirm = _ask if sys.stdin.isatty() and not json else None
-        res = restore_cmd.restore(archive, database_url, replace=yes, confirm=confirm,
-                                  progress=_backup_progress(quiet or json))
-        if json:
-            emit_json(res.as_dict())
-            return
-        for w in res.warnings:
-            err.print(f"warning: {w}", markup=False)
-        c = res.cron or {}
-        jobs = len(c.get("scheduled", []) + c.get("updated", []) + c.get("unchanged", []))
-        out.print(f"{res.database}: restored {res.archive} ({res.source_database}, {res.backup_created_at}); "
-                  f"{res.tables} tables, {res.rows} rows verified"
-                  + (f"; hypertables: {', '.join(res.hypertables)}" if res.hypertables else "")
-                  + (f"; cron jobs scheduled: {jobs}" if c else ""), markup=False)
-
-
-def _backup_before_migrate(url: str, proj, to: Optional[str], backup_dir: Optional[str], quiet: bool) -> str | None:
-    archive = backup_cmd.backup_first(url, proj, to, backup_dir, _backup_progress(quiet))
-    if archive and not quiet:  # quiet: the summary line names it
-        err.print(f"backup before migrating: {archive}", markup=False)
-    return archive
+        show(restore_cmd.restore(archive, database_url, replace=yes, confirm=confirm,
+                                 progress=table_progress(quiet or json)), json)
 
 
 # ----- point-in-time recovery (pgBackRest) -------------------------------------------------------
@@ -986,21 +658,6 @@ PitrHome = Annotated[Optional[str], typer.Option(
     "--home", metavar="DIR", envvar="DBTOOL_PITR_HOME",
     help="Folder holding each stanza's pgbackrest.conf, secrets, logs, locks and local repository (default: "
          ".dbtool/pitr in the project).")]
-
-
-def _stanza(home: Optional[str], stanza: Optional[str], project: Optional[str]):
-    """(base folder, stanza name, project or None): outside a project, --home and --stanza suffice."""
-    proj = None
-    if not (home and stanza):
-        proj = config.load(project)
-    return pitr_cmd.base_dir(home, proj), stanza or proj.get("database"), proj
-
-
-def _loaded(home, stanza, project):
-    from .pitr import repo
-
-    base, name, _ = _stanza(home, stanza, project)
-    return repo.load(base, name)
 
 
 @pitr_app.command("setup")
@@ -1023,18 +680,8 @@ def pitr_setup(data_dir: Annotated[Optional[str], typer.Option(
     (said in the output); then `pgbackrest stanza-create` and `check`. The repository is encrypted
     (aes-256-cbc; passphrase from DBTOOL_PITR_CIPHER_PASS, else generated, never printed)."""
     with handled(json):
-        base, name, proj = _stanza(home, stanza, project)
-        if data_dir is None and proj is None:  # the dev cluster is the project's
-            proj = config.load(project)
-        res = pitr_cmd.setup(base, name, data_dir=Path(data_dir) if data_dir else None, url=database_url,
-                             project=proj, s3_repo=repo_url, kms_key_id=kms_key_id, verify_tls=not no_verify_tls)
-        if json:
-            emit_json(res.as_dict())
-            return
-        for a in res.actions:
-            out.print(a, markup=False)
-        out.print(f"{res.stanza}: PITR set up for {res.data_dir} (port {res.port}); repository {res.repo}; "
-                  f"config {res.home}", markup=False)
+        show(pitr_cmd.configure(home, stanza, project, data_dir, url=database_url, s3_repo=repo_url,
+                                kms_key_id=kms_key_id, verify_tls=not no_verify_tls), json)
 
 
 @pitr_app.command("backup")
@@ -1048,16 +695,8 @@ def pitr_backup(kind: Annotated[str, typer.Option("--type", metavar="full|diff|i
     """Take a pgBackRest backup; retention (full backups 30 days, WAL for the newest 28 backups: 7 days
     at the document's schedule) is pgBackRest's, applied after each backup."""
     with handled(json):
-        st = _loaded(home, stanza, project)
-        if schedule:
-            out.print(pitr_cmd.schedule(st, schedule), markup=False, end="")
-            return
-        res = pitr_cmd.backup(st, kind)
-        if json:
-            emit_json(res)
-            return
-        out.print(f"{res['stanza']}: {res['type']} backup {res['label']} in {res['seconds']:.0f} s "
-                  f"({_size(res['bytes'])}, {_size(res['repo_bytes'])} stored)", markup=False)
+        st = pitr_cmd.load(home, stanza, project)
+        show(pitr_cmd.schedule(st, schedule) if schedule else pitr_cmd.backup(st, kind), json)
 
 
 @pitr_app.command("status")
@@ -1065,36 +704,7 @@ def pitr_status(stanza: Stanza = None, home: PitrHome = None, json: Json = False
     """The recoverable window (earliest and latest restorable time), the backups, the last archived
     WAL and its age, failing archive commands, and the RPO (archive_timeout against the 5 minutes)."""
     with handled(json):
-        from .pitr import window
-
-        s = window.status(_loaded(home, stanza, project))
-        if json:
-            emit_json(s.as_dict())
-            return
-        _print_pitr_status(s)
-
-
-def _print_pitr_status(s) -> None:
-    for b in s.backups:
-        out.print(f"backup   {b['label']}  {b['type']:<4}  {b['stop']:%Y-%m-%d %H:%M:%S}Z  {_size(b['bytes'])}",
-                  markup=False)
-    a = s.archiver
-    if a:
-        out.print(f"archive  last {a['last_archived_wal'] or 'none'} at {a['last_archived_time'] or '-'}; "
-                  f"{a['failed_count']} failed", markup=False)
-    if s.rpo:
-        age = s.rpo["last_archive_age_s"]
-        out.print(f"rpo      archive_timeout {s.rpo['archive_timeout_s']} s (target {s.rpo['target_s']} s); last "
-                  f"archive {'-' if age is None else f'{age:.0f} s'} ago", markup=False)
-    for p in s.problems:
-        out.print(f"problem  {p}", markup=False)
-    window = (f"{s.earliest:%Y-%m-%d %H:%M:%S}Z .. {s.latest:%Y-%m-%d %H:%M:%S}Z" if s.earliest else "empty")
-    if s.earliest and s.latest and s.latest < s.earliest:
-        # Right after a backup, before any later WAL is archived, no moment is reachable by --to yet.
-        window = (f"only --to-latest until WAL after {s.latest:%Y-%m-%d %H:%M:%S}Z is archived "
-                  f"(within archive_timeout once the server writes)")
-    out.print(f"{s.stanza}: recoverable window {window}; {len(s.backups)} backup(s); repository {s.repo}",
-              markup=False)
+        show(pitr_cmd.status(pitr_cmd.load(home, stanza, project)), json)
 
 
 @pitr_app.command("restore")
@@ -1111,17 +721,7 @@ def pitr_restore(target_dir: Annotated[str, typer.Option("--target", metavar="DI
     the copy on a free port, check it reached the target, and print how to swap it in. A missing or
     damaged WAL segment is an error naming it, never a silently older database."""
     with handled(json):
-        st = _loaded(home, stanza, project)
-        res = pitr_cmd.restore(st, to, to_latest, target_dir, port)
-        if json:
-            emit_json(res.as_dict())
-            return
-        reached = f"{res.replayed_to:%Y-%m-%d %H:%M:%S.%f%z}" if res.replayed_to else "-"
-        out.print(f"{res.stanza}: restored to {res.target.isoformat() if res.target else 'the latest archived WAL'} "
-                  f"in {res.data_dir}, running on port {res.port}; last transaction {reached}, WAL {res.last_wal}; "
-                  f"{res.seconds:.1f} s", markup=False)
-        for line in pitr_cmd.swap_hint(st, res):
-            out.print(line, markup=False)
+        show(pitr_cmd.restore(pitr_cmd.load(home, stanza, project), to, to_latest, target_dir, port), json)
 
 
 # ----- seed -------------------------------------------------------------------------------------

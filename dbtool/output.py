@@ -75,6 +75,22 @@ def emit_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=_default, sort_keys=False) + "\n")
 
 
+def show(res, as_json: bool = False, quiet: bool = False) -> None:
+    """Print a command's result the way it renders itself: `as_dict()` as JSON, or `lines(quiet)` on
+    stdout and `remarks()` (notes and warnings, when it has them) on stderr; then exit with its `exit_code` (1 on findings)
+    when that is not 0. Every command's result type has these (docs/architecture.md)."""
+    if as_json:
+        emit_json(res.as_dict())
+    else:
+        for line in res.lines(quiet):
+            out.print(line)
+        for remark in res.remarks() if hasattr(res, "remarks") else ():
+            err.print(remark)
+    code = getattr(res, "exit_code", 0)
+    if code:
+        raise typer.Exit(code)
+
+
 @contextmanager
 def handled(as_json: bool = False):
     """The one place a DbtoolError becomes `error: ...` / `hint: ...` and an exit code."""
@@ -146,3 +162,26 @@ def progress(quiet: bool = False):
         else:
             err.print(f"{event} {subject}".strip())
     return report
+
+
+def table_progress(quiet: bool = False):
+    """The progress callback of backup and restore: `[n/of] verb table` per table, else the step."""
+    def report(event: str, subject: str, info: dict) -> None:
+        if quiet:
+            return
+        if event == "table":
+            err.print(f"[{info['n']}/{info['of']}] {info['verb']} {subject}")
+        else:
+            err.print(subject)
+    return report
+
+
+def size(n: int | None) -> str:
+    """Bytes as a DBA reads them: 512 B, 3.2 MB."""
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

@@ -58,6 +58,13 @@ class MigrateResult:
         return f"{self.database}: " + ", ".join(parts)
 
 
+def accepted_lines(accepted: list[dict], dry_run: bool, prefix: str = "") -> list[str]:
+    """The edited applied files whose new checksum a run recorded (or would): migrate, rollback, baseline."""
+    return [f"{prefix}{'would record' if dry_run else 'recorded'} the edited {a['id']} as applied (checksum "
+            f"{a['recorded'][:12]} -> {a['checksum'][:12]}; the file accepts the old checksum: {a['reason']})"
+            for a in accepted]
+
+
 def load(project: Project) -> tuple[list[Migration], list[repeatables.Repeatable]]:
     return (migrations.read(project.migrations_dir, project.root),
             repeatables.read(project.sql_dir, project.root))

@@ -14,6 +14,7 @@ database), dbtool's bookkeeping schema, cron run history, data.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from contextlib import contextmanager
@@ -260,6 +261,47 @@ class Change:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lines(self) -> list[str]:
+        """`action  kind  name`, then what changed: `-` the expected value, `+` the live one."""
+        lines = [f"{self.action:<8} {self.kind}  {self.name}"]
+        if self.action == "changed":
+            for key in self.before:
+                lines.append(f"    {key}:")
+                lines += ["      " + ln for ln in _value_diff(self.before[key], self.after[key])]
+        else:
+            shown = self.after if self.action == "added" else self.before
+            sign = "+" if self.action == "added" else "-"
+            for key, value in shown.items():
+                text = _text(value)
+                if "\n" in text:
+                    lines.append(f"    {sign} {key}:")
+                    lines += [f"    {sign}   {ln}" for ln in text.splitlines()]
+                else:
+                    lines.append(f"    {sign} {key}: {text}")
+        return lines
+
+
+def _text(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _value_diff(before, after) -> list[str]:
+    if isinstance(before, dict) or isinstance(after, dict):  # privileges: only the roles that differ
+        before, after, out = before or {}, after or {}, []
+        for key in sorted(set(before) | set(after), key=str):
+            if before.get(key) != after.get(key):
+                out += [f"- {key}: {_text(before.get(key))}", f"+ {key}: {_text(after.get(key))}"]
+        return out
+    a, b = _text(before), _text(after)
+    if "\n" in a or "\n" in b:  # a function body, a view: show only the lines that changed
+        out = difflib.unified_diff(a.splitlines(), b.splitlines(), "expected", "live", n=1, lineterm="")
+        return list(out)[2:]
+    return [f"- {a}", f"+ {b}"]
 
 
 def diff(expected: dict, actual: dict) -> list[Change]:

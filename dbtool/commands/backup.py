@@ -30,6 +30,7 @@ from ..backup.storage import S3Prefix
 from ..config import Project
 from ..engine import Progress, silent
 from ..errors import DbtoolError, UsageError
+from ..output import size
 
 LOCK_WAIT = "60s"  # how long pg_dump and dbtool wait for a table behind an ALTER TABLE
 
@@ -63,6 +64,14 @@ class BackupResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        summary = [f"{self.database}: backed up {self.tables} tables, {self.rows} rows to {self.archive} "
+                   f"({size(self.bytes)}{', encrypted to ' + self.encrypted_to if self.encrypted_to else ''})"]
+        if quiet:
+            return summary
+        kept_here = self.archive not in self.uploaded  # else the uploaded copies are the backup itself
+        return summary + [f"manifest: {self.manifest}"] + [f"uploaded {u}" for u in self.uploaded if kept_here]
 
 
 def backup(url: str, out: str | Path | None = None, *, encrypt_to: str | None = None,
@@ -306,9 +315,24 @@ def scan(where) -> list[BackupSet]:
     return sorted(sets.values(), key=lambda s: (s.created, s.stem))
 
 
-def list_backups(location: str) -> list[dict]:
-    where = storage.parse(location)
-    return [s.as_dict(where) for s in scan(where)]
+class Listed(list):
+    """The backups of a location as `backup list` shows them (a list of their dicts)."""
+
+    def as_dict(self) -> list[dict]:
+        return list(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        shown = []
+        for r in self:
+            flags = " ".join(f for f, on in (("encrypted", r["encrypted"]), ("incomplete", not r["complete"])) if on)
+            shown.append(f"{r['created_at']}  {size(r['bytes']):>9}  {r['name']}  {flags}".rstrip())
+        return shown or ["no backups"]
+
+
+def list_backups(location: str | None = None) -> Listed:
+    """The backups in `location` (default: DBTOOL_BACKUP_DIR, else ./backups), oldest first."""
+    where = storage.parse(location or str(default_dir()))
+    return Listed(s.as_dict(where) for s in scan(where))
 
 
 @dataclass
@@ -320,6 +344,12 @@ class PruneResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        verb = "would delete" if self.dry_run else "deleted"
+        return ([f"{verb} {d['name']} ({d['created_at']})" for d in self.deleted]
+                + [f"{self.location}: {len(self.deleted)} backup(s) {'to delete' if self.dry_run else 'deleted'}, "
+                   f"{self.kept} kept"])
 
 
 def prune(location: str, keep_days: int, *, keep_last: int = 1, dry_run: bool = False,

@@ -27,7 +27,7 @@ from .. import catalog, db, ledger, migrations, repeatables, runs, scratch, snap
 from ..catalog import Change
 from ..config import Project
 from ..engine import Settings
-from ..errors import DbtoolError, UsageError
+from ..errors import FINDINGS, DbtoolError, UsageError
 
 NOT_COMPARED = ("cron_job",)  # reconciled by the next migrate, not part of what baseline records
 
@@ -50,11 +50,41 @@ class BaselineResult:
     def refused(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def exit_code(self) -> int:
+        return FINDINGS if self.refused else 0
+
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         d["changes"] = [c.as_dict() for c in self.changes]
         d["refused"] = self.refused
         return d
+
+    def remarks(self) -> list[str]:
+        if not self.refused:
+            return []
+        return [f"error: {self.database} does not match what migrations/ and sql/ build up to {self.to}: "
+                f"{len(self.changes)} difference(s) (- built, + this database); nothing was recorded",
+                "hint: bring the database to that schema, or baseline --to the migration it does match; pg_cron "
+                "jobs and repeatable objects (sql/) are not counted"]
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        if self.refused:
+            return [line for c in self.changes for line in c.lines()]
+        would = "would record" if self.dry_run else "recorded"
+        out = (runs.accepted_lines(self.accepted, self.dry_run)
+               + [f"{would} {mid} as applied (not run)" for mid in self.recorded]
+               + [f"{would} {path} as applied (its object exists)" for path in self.repeatables]
+               + [f"left for migrate to apply: {r['path']} ("
+                  + ("its object is missing" if r["reason"] == "missing" else "its object differs from the file")
+                  + ")" for r in self.repeatables_left if r["reason"] != "waits"])
+        waiting = sum(r["reason"] == "waits" for r in self.repeatables_left)
+        if waiting:
+            out.append(f"{waiting} repeatable file(s) need a migration after {self.to}: migrate applies them then")
+        if not self.recorded:
+            return out + [f"{self.database}: every migration up to {self.to} is recorded already; nothing to do"]
+        return out + [f"{self.database}: {would} {len(self.recorded)} migration(s) up to {self.to} without running "
+                      "them" + ("" if self.dry_run else "; `dbtool migrate` applies the rest")]
 
 
 def baseline(url: str, project: Project, *, to: str, dry_run: bool = False, server_url: str | None = None,

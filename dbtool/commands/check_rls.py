@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import psycopg
 
-from .. import cron, db
+from .. import cron, db, errors
 from ..checks import query
 from ..config import Project
 
@@ -46,6 +46,21 @@ class Audit:
     findings: list[Finding] = field(default_factory=list)
     tables_checked: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return errors.FINDINGS if self.findings else 0
+
+    def as_dict(self) -> dict:
+        return {"tables_checked": self.tables_checked, "findings": [f.as_dict() for f in self.findings],
+                "notes": self.notes}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return ([f"{f.object}: {f.problem} [{f.rule}]\n    fix: {f.fix}" for f in self.findings]
+                + [f"{self.tables_checked} tenant table(s) checked, {len(self.findings)} finding(s)"])
+
+    def remarks(self) -> list[str]:
+        return [f"note: {n}" for n in self.notes]
 
 
 def settings(project: Project | None) -> dict:

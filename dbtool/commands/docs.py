@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Project
-from ..errors import FINDINGS, DbtoolError, UsageError
+from ..errors import FINDINGS, UsageError
 from ..schemadoc import diagram, markdown, model
 from ..snapshots import Snapshot
 
@@ -32,9 +32,29 @@ class Result:
     files: list[str]  # the files written (or compared), sorted
     stale: list[str] = field(default_factory=list)  # --check: differing, missing or left-over files
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
+    check: bool = False  # compared, not written
+    regenerate: str = ""  # the command that writes the same documents again
+
+    @property
+    def exit_code(self) -> int:
+        return FINDINGS if self.stale else 0
 
     def as_dict(self) -> dict:
         return {"out": str(self.out), "files": self.files, "stale": self.stale, "notes": self.notes}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        stale = [f"stale  {self.out / name}" for name in self.stale]
+        if not self.check:
+            return stale + [f"wrote {self.out} ({len(self.files)} files)"]
+        return stale or [f"{self.out} is up to date ({len(self.files)} files compared)"]
+
+    def remarks(self) -> list[str]:
+        notes = [f"note: {note}" for note in self.notes]
+        if not self.stale:
+            return notes
+        shown = ", ".join(self.stale[:8]) + (f" and {len(self.stale) - 8} more" if len(self.stale) > 8 else "")
+        return notes + [f"error: {self.out} is stale: {shown} differ{'s' if len(self.stale) == 1 else ''} from "
+                        "what the schema gives", f"hint: regenerate with {self.regenerate} and commit the result"]
 
 
 def render(snap: Snapshot, project: Project, source: str, regenerate: str,
@@ -55,7 +75,7 @@ def docs(snap: Snapshot, project: Project, out: Path, *, source: str, regenerate
     """Write the documents of `snap` into `out`, or (check) compare them with what is there."""
     dot = diagram.dot_binary()
     files = render(snap, project, source, regenerate, dot)
-    result = Result(out, list(files))
+    result = Result(out, list(files), check=check, regenerate=regenerate)
     if not dot:
         result.notes.append(f"{' and '.join(IMAGES)} {'not compared' if check else 'not rendered'}: {NO_DOT}")
     elif check and not _same_graphviz(out, dot):
@@ -110,18 +130,17 @@ def _same_graphviz(out: Path, dot: str) -> bool:
     return f"graphviz version {diagram.dot_version(dot)}" in svg.read_text(encoding="utf-8", errors="replace")[:300]
 
 
-def stale_error(result: Result, regenerate: str) -> DbtoolError:
-    shown = ", ".join(result.stale[:8]) + (f" and {len(result.stale) - 8} more" if len(result.stale) > 8 else "")
-    return DbtoolError(f"{result.out} is stale: {shown} differ{'s' if len(result.stale) == 1 else ''} from what "
-                       "the schema gives", hint=f"regenerate with {regenerate} and commit the result",
-                       exit_code=FINDINGS)
-
-
 def shown_path(path: Path, project: Project) -> str:
     """`path` as the documents name it: relative to the project when inside it (no machine's own
     folders in committed text), else as given."""
     resolved = path.resolve()
     return str(resolved.relative_to(project.root)) if resolved.is_relative_to(project.root) else str(path)
+
+
+def run(project: Project, out: Path, *, check: bool = False, **source) -> Result:
+    """`dbtool docs`: the documents of the snapshot `load(**source)` gives, written or (check) compared."""
+    snap, where, regenerate = load(project, out, **source)
+    return docs(snap, project, out, source=where, regenerate=regenerate, check=check)
 
 
 def load(project: Project, out: Path, *, database_url: str | None = None, from_migrations: bool = False,

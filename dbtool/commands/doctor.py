@@ -8,14 +8,17 @@ whether their work is done, and whether the database's migrations reached the pr
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import psycopg
 
-from .. import citus, cron, db, ledger, migrations
+from .. import citus, config, cron, db, ledger, migrations
 from ..checks import Check, timescale_jobs
 from ..config import Project
-from ..errors import DbtoolError
+from ..errors import FINDINGS, DbtoolError
+from ..output import label
 
 OWNER_ROLE = "maplatform_owner"  # pg_cron's job role when ops.cron_jobs has no owner to ask (M&A schema)
 # The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
@@ -468,3 +471,39 @@ def _span(ids: list[str]) -> str:
 
 def as_dicts(checks: list[Check]) -> list[dict]:
     return [asdict(c) for c in checks]
+
+
+@dataclass
+class Report:
+    """`dbtool doctor`'s checks; exit 1 when something is missing."""
+
+    checks: list[Check]
+
+    @property
+    def exit_code(self) -> int:
+        return FINDINGS if any(c.status == "missing" for c in self.checks) else 0
+
+    def as_dict(self) -> list[dict]:
+        return as_dicts(self.checks)
+
+    def lines(self, quiet: bool = False) -> list:
+        colours = {"ok": "green", "warn": "yellow", "missing": "red"}
+        out = []
+        for c in self.checks:
+            out.append(label(f"{c.status:<8}", colours[c.status], f" {c.name}: {c.value}"))
+            if c.fix:
+                out.append(f"{'':<9} fix: {c.fix}")
+        return out
+
+
+def run(url: str, project_dir: str | None = None) -> Report:
+    """doctor in the project at `project_dir` (else $DBTOOL_PROJECT, else the nearest one up from here).
+    Outside any project the server is checked but not the schema's needs and migrations; a project
+    that is there but broken (bad TOML, two configurations) is an error, not "outside"."""
+    outside = not (project_dir or os.environ.get("DBTOOL_PROJECT")) and config.find_root(Path.cwd()) is None
+    project = None if outside else config.load(project_dir)
+    checks = doctor(url, project)
+    if project is None:
+        checks.append(Check("migrations", "warn", "not checked: no dbtool project here (nor what its schema needs "
+                            "of the server)", "run doctor in the project folder, or pass --project DIR"))
+    return Report(checks)

@@ -9,15 +9,13 @@ the server given with --server-url: never on the live database's server unless t
 
 from __future__ import annotations
 
-import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import catalog, db, ledger, scratch, snapshots
 from ..catalog import Change
 from ..config import Project
-from ..errors import DbtoolError, UsageError
+from ..errors import FINDINGS, DbtoolError, UsageError
 
 
 @dataclass
@@ -31,15 +29,26 @@ class DriftReport:
     def drift(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def exit_code(self) -> int:
+        return FINDINGS if self.drift else 0
+
     def as_dict(self) -> dict:
         return {"database": self.database, "against": self.against, "version": self.version,
                 "drift": self.drift, "changes": [c.as_dict() for c in self.changes]}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        shown = [line for c in self.changes for line in c.lines()]
+        return shown + [f"{self.database}: {len(self.changes)} difference(s) from {self.against}" if self.drift
+                        else f"{self.database}: no drift from {self.against}"]
 
 
 def drift(url: str, project: Project, *, against: Path | None = None, against_migrations: bool = False,
           server_url: str | None = None) -> DriftReport:
     """Compare the database at `url` with a snapshot file, or (`against_migrations`) with what
     migrations/ build at its version, in a throwaway local cluster or on the server of `server_url`."""
+    if against and against_migrations:
+        raise UsageError("pass either --against FILE or --against-migrations, not both")
     ids = snapshots.migration_ids(project)
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
@@ -149,47 +158,3 @@ def _expected_from_file(path: Path, ids: list[str], database: str, version: str 
     raise UsageError(f"{database} is at {_label(version)}, but {path.name} is the snapshot of "
                      f"{_label(snap.version)}, a newer version",
                      hint=f"{to_head}{rebuild}")
-
-
-# ----- printing ---------------------------------------------------------------------------------
-
-def format_change(c: Change) -> list[str]:
-    """`action  kind  name`, then what changed: `-` the expected value, `+` the live one."""
-    lines = [f"{c.action:<8} {c.kind}  {c.name}"]
-    if c.action == "changed":
-        for key in c.before:
-            lines.append(f"    {key}:")
-            lines += ["      " + ln for ln in _value_diff(c.before[key], c.after[key])]
-    else:
-        shown = c.after if c.action == "added" else c.before
-        sign = "+" if c.action == "added" else "-"
-        for key, value in shown.items():
-            text = _text(value)
-            if "\n" in text:
-                lines.append(f"    {sign} {key}:")
-                lines += [f"    {sign}   {ln}" for ln in text.splitlines()]
-            else:
-                lines.append(f"    {sign} {key}: {text}")
-    return lines
-
-
-def _text(value) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
-
-
-def _value_diff(before, after) -> list[str]:
-    if isinstance(before, dict) or isinstance(after, dict):  # privileges: only the roles that differ
-        before, after, out = before or {}, after or {}, []
-        for key in sorted(set(before) | set(after), key=str):
-            if before.get(key) != after.get(key):
-                out += [f"- {key}: {_text(before.get(key))}", f"+ {key}: {_text(after.get(key))}"]
-        return out
-    a, b = _text(before), _text(after)
-    if "\n" in a or "\n" in b:  # a function body, a view: show only the lines that changed
-        out = difflib.unified_diff(a.splitlines(), b.splitlines(), "expected", "live", n=1, lineterm="")
-        return list(out)[2:]
-    return [f"- {a}", f"+ {b}"]

@@ -74,6 +74,12 @@ class InitResult:
     def as_dict(self) -> dict:
         return {"root": str(self.root), "created": self.created, "kept": self.kept}
 
+    def lines(self, quiet: bool = False) -> list[str]:
+        there = "" if self.root == Path.cwd().resolve() else f"`cd {self.root}`, "
+        return ([f"created {rel}" for rel in self.created] + [f"kept    {rel} (already there)" for rel in self.kept]
+                + [f"{self.root}: {len(self.created)} made, {len(self.kept)} already there; next: {there}"
+                   "`dbtool dev up`, then `dbtool migrate` with the URL it prints"])
+
 
 def init(directory: str | Path = ".") -> InitResult:
     root = Path(directory).resolve()

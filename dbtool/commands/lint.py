@@ -27,6 +27,8 @@ def lint(project: Project, *, paths: list[str] | None = None, changed: bool = Fa
     on the dev cluster (`dev`); else, with `environment` (the command line), the database of
     DATABASE_URL or the PG* variables, as every command reads it; else the layer is skipped."""
     started = time.monotonic()
+    if changed and paths:
+        raise UsageError("pass either files or --changed, not both", hint="pre-commit passes files; CI uses --changed")
     cfg = settings.load(project)
     if base and not changed:
         raise UsageError("--base only makes sense with --changed", hint="add --changed")

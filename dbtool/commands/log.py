@@ -19,6 +19,11 @@ class LogReport:
     def as_dict(self) -> dict:
         return {"database": self.database, "ledger": self.ledger, "entries": [e.as_dict() for e in self.entries]}
 
+    def lines(self, quiet: bool = False) -> list[str]:
+        if not self.ledger:
+            return [f"{self.database}: no dbtool.log: dbtool has recorded nothing in this database"]
+        return [line(e) for e in self.entries] or [f"{self.database}: the log is empty"]
+
 
 def log(url: str, *, limit: int | None = None) -> LogReport:
     """The newest `limit` rows of dbtool.log (all when None). Only reads: a ledger that predates the

@@ -3,10 +3,41 @@ run itself is dbtool.runs); `--dry-run` as a script to review."""
 
 from __future__ import annotations
 
-from .. import ledger, runner
-from ..runs import MigrateResult, check_integrity, load, migrate, record_accepted, select_target
+from dataclasses import dataclass
 
-__all__ = ["MigrateResult", "check_integrity", "load", "migrate", "plan_script", "record_accepted", "select_target"]
+from .. import ledger, runner, runs
+from ..runs import MigrateResult, check_integrity, load, record_accepted, select_target
+
+__all__ = ["MigrateResult", "Migrated", "check_integrity", "load", "migrate", "plan_script", "record_accepted",
+           "select_target"]
+
+
+@dataclass
+class Migrated(MigrateResult):
+    """A migrate run as `dbtool migrate` shows it."""
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        """The run's lines, then its one-line summary; -q prints the summary only. A dry run prints the
+        plan as an SQL script to review (dbtool's own steps as comments)."""
+        if self.dry_run:
+            plan = [] if quiet else runs.accepted_lines(self.accepted, True, prefix="-- ") + [plan_script(self)]
+            return plan + [f"-- {self.summary()}"]
+        if quiet:
+            return [self.summary()]
+        cron = self.cron or {}
+        return (runs.accepted_lines(self.accepted, False) + [f"citus: {c}" for c in self.citus]
+                + [f"re-applied {r}" for r in self.repeatables]
+                + [f"dropped the object of removed file {r}" for r in self.repeatables_dropped]
+                + [f"waiting: {p['path']} ({p['waits_for']})" for p in self.repeatables_pending]
+                + [f"cron: {k} {n}" for k in ("scheduled", "updated", "unscheduled") for n in cron.get(k) or []]
+                + [self.summary()])
+
+
+def migrate(url: str, project, *, backup: str | None = None, **options) -> Migrated:
+    """runs.migrate; `backup` is the archive `--backup-first` wrote before it, for the summary."""
+    res = Migrated(**runs.migrate(url, project, **options).__dict__)
+    res.backup = backup
+    return res
 
 
 def _quote(value: str) -> str:

@@ -45,6 +45,14 @@ class Created:
     def as_dict(self) -> dict:
         return {"migration": str(self.migration), "rollback": str(self.rollback), "fill_in": self.fill_in}
 
+    def lines(self, quiet: bool = False) -> list[str]:
+        made = [f"created {self.migration}", f"created {self.rollback}"]
+        if self.fill_in:
+            made.append(f"next: say why in {self.fill_in} (the `-- Why:` placeholder, which `dbtool lint` reports "
+                        "until it is replaced), then write the SQL below the header and its undo in the rollback "
+                        "file")
+        return made
+
 
 def new(project: Project, name: str, why: str | None = None) -> Created:
     name = name.strip().lower().replace("-", "_").replace(" ", "_")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from psycopg import sql
 
-from .. import cluster, db
+from .. import cluster, config, db
 from ..config import Project
 from ..errors import DatabaseFailure, UsageError
+from ..output import size
 from ..pitr import recovery, repo, window
 from ..pitr.repo import ARCHIVE_TIMEOUT, Stanza
 
@@ -32,6 +33,98 @@ class Setup:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return self.actions + [f"{self.stanza}: PITR set up for {self.data_dir} (port {self.port}); repository "
+                               f"{self.repo}; config {self.home}"]
+
+
+class Taken(dict):
+    """A pgBackRest backup: pgbackrest info's record of it, with the stanza and how long it took."""
+
+    def as_dict(self) -> dict:
+        return dict(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return [f"{self['stanza']}: {self['type']} backup {self['label']} in {self['seconds']:.0f} s "
+                f"({size(self['bytes'])}, {size(self['repo_bytes'])} stored)"]
+
+
+@dataclass
+class Schedule:
+    text: str  # crontab lines or systemd units
+
+    def as_dict(self) -> dict:
+        return {"schedule": self.text}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return [self.text.rstrip("\n")]
+
+
+@dataclass
+class Window(window.Status):
+    """`pitr status` as it shows: the backups, the archiver, the RPO, the recoverable window."""
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        out = [f"backup   {b['label']}  {b['type']:<4}  {b['stop']:%Y-%m-%d %H:%M:%S}Z  {size(b['bytes'])}"
+               for b in self.backups]
+        a = self.archiver
+        if a:
+            out.append(f"archive  last {a['last_archived_wal'] or 'none'} at {a['last_archived_time'] or '-'}; "
+                       f"{a['failed_count']} failed")
+        if self.rpo:
+            age = self.rpo["last_archive_age_s"]
+            out.append(f"rpo      archive_timeout {self.rpo['archive_timeout_s']} s (target {self.rpo['target_s']} s); "
+                       f"last archive {'-' if age is None else f'{age:.0f} s'} ago")
+        out += [f"problem  {p}" for p in self.problems]
+        return out + [f"{self.stanza}: recoverable window {self._window()}; {len(self.backups)} backup(s); "
+                      f"repository {self.repo}"]
+
+    def _window(self) -> str:
+        if not self.earliest:
+            return "empty"
+        if self.latest and self.latest < self.earliest:
+            # Right after a backup, before any later WAL is archived, no moment is reachable by --to yet.
+            return (f"only --to-latest until WAL after {self.latest:%Y-%m-%d %H:%M:%S}Z is archived "
+                    "(within archive_timeout once the server writes)")
+        return f"{self.earliest:%Y-%m-%d %H:%M:%S}Z .. {self.latest:%Y-%m-%d %H:%M:%S}Z"
+
+
+@dataclass
+class Recovered(recovery.Restored):
+    """`pitr restore` as it shows: where the copy runs, and how to swap it in."""
+
+    swap: list[str] = field(default_factory=list)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        reached = f"{self.replayed_to:%Y-%m-%d %H:%M:%S.%f%z}" if self.replayed_to else "-"
+        return [f"{self.stanza}: restored to {self.target.isoformat() if self.target else 'the latest archived WAL'} "
+                f"in {self.data_dir}, running on port {self.port}; last transaction {reached}, WAL {self.last_wal}; "
+                f"{self.seconds:.1f} s"] + self.swap
+
+
+def locate(home: str | None, stanza: str | None, project_dir: str | None) -> tuple[Path, str, Project | None]:
+    """(base folder, stanza name, project or None): outside a project, --home and --stanza suffice."""
+    project = None if home and stanza else config.load(project_dir)
+    return base_dir(home, project), stanza or project.get("database"), project
+
+
+def load(home: str | None, stanza: str | None, project_dir: str | None) -> Stanza:
+    base, name, _ = locate(home, stanza, project_dir)
+    return repo.load(base, name)
+
+
+def configure(home: str | None, stanza: str | None, project_dir: str | None, data_dir: str | None,
+              **options) -> Setup:
+    """`pitr setup` from its options: the dev cluster (the project's) unless --data-dir names one."""
+    base, name, project = locate(home, stanza, project_dir)
+    if data_dir is None and project is None:
+        project = config.load(project_dir)
+    return setup(base, name, data_dir=Path(data_dir) if data_dir else None, project=project, **options)
+
+
+def status(st: Stanza) -> Window:
+    return Window(**window.status(st).__dict__)
 
 
 def default_base(project: Project) -> Path:
@@ -170,21 +263,21 @@ def _restart(st: Stanza) -> None:
 # ----- backup, schedule ---------------------------------------------------------------------------
 
 
-def backup(st: Stanza, kind: str) -> dict:
+def backup(st: Stanza, kind: str) -> Taken:
     if kind not in BACKUP_TYPES:
         raise UsageError(f"unknown backup type {kind!r}", hint="use full, diff or incr")
     repo.run(st, f"--type={kind}", "backup")  # expires what retention no longer needs, by itself
     newest = window.backups(repo.info(st))[-1]
-    return {"stanza": st.name, **newest, "seconds": (newest["stop"] - newest["start"]).total_seconds()}
+    return Taken(stanza=st.name, **newest, seconds=(newest["stop"] - newest["start"]).total_seconds())
 
 
-def schedule(st: Stanza, style: str) -> str:
+def schedule(st: Stanza, style: str) -> Schedule:
     """The document's schedule as crontab lines for the server's user, or systemd units."""
     user = cluster.server_user()
     cmd = " ".join(st.pgbackrest_argv())
     if style == "cron":
-        return "\n".join([f"# crontab -u {user} -e   (times in the machine's zone; the document means UTC)"]
-                         + [f"{when}  {cmd} --type={kind} backup" for kind, when, _ in SCHEDULE]) + "\n"
+        return Schedule("\n".join([f"# crontab -u {user} -e   (times in the machine's zone; the document means UTC)"]
+                                  + [f"{when}  {cmd} --type={kind} backup" for kind, when, _ in SCHEDULE]) + "\n")
     if style != "systemd":
         raise UsageError(f"unknown schedule style {style!r}", hint="use cron or systemd")
     units = []
@@ -194,13 +287,13 @@ def schedule(st: Stanza, style: str) -> str:
         units.append(f"# /etc/systemd/system/pitr-{st.name}-{kind}.timer\n[Timer]\nOnCalendar={calendar} UTC\n"
                      f"Persistent=true\n[Install]\nWantedBy=timers.target\n")
     units.append(f"# then: systemctl enable --now pitr-{st.name}-full.timer pitr-{st.name}-incr.timer\n")
-    return "\n".join(units)
+    return Schedule("\n".join(units))
 
 
 # ----- restore ------------------------------------------------------------------------------------
 
 
-def restore(st: Stanza, to: str | None, latest: bool, target_dir: str, port: int | None = None):
+def restore(st: Stanza, to: str | None, latest: bool, target_dir: str, port: int | None = None) -> Recovered:
     if bool(to) == latest:
         raise UsageError("pass either --to TIMESTAMP or --to-latest")
     target = recovery.parse_time(to) if to else None
@@ -211,7 +304,8 @@ def restore(st: Stanza, to: str | None, latest: bool, target_dir: str, port: int
     repo.require_pgbackrest()
     if target is not None:
         recovery.check_window(target, window.earliest(window.backups(repo.info(st))))
-    return recovery.restore(st, target, path, port)
+    res = recovery.restore(st, target, path, port)
+    return Recovered(**res.__dict__, swap=swap_hint(st, res))
 
 
 def swap_hint(st: Stanza, res) -> list[str]:

@@ -8,15 +8,25 @@ from ..engine import Settings
 from ..errors import UsageError
 
 
+class Repaired(list):
+    """What repair did, a line each."""
+
+    def as_dict(self) -> dict:
+        return {"repaired": list(self)}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return list(self)
+
+
 def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[str] = (),
-           reason: str | None = None, settings: Settings | None = None) -> list[str]:
+           reason: str | None = None, settings: Settings | None = None) -> Repaired:
     """--accept ID: the file was edited but the database is right; record the file's new checksum.
     --forget ID: the file was removed on purpose; drop the record (the objects stay)."""
     if not accept and not forget:
         raise UsageError("say what to repair: --accept ID (edited file) or --forget ID (deleted file)")
     settings = settings or Settings.from_project(project)
     files = {m.id: m for m in migrations.read(project.migrations_dir, project.root)}
-    done_msgs = []
+    done_msgs = Repaired()
     with db.connection(url) as conn:
         ledger.lock(conn, settings.lock_wait)
         try:

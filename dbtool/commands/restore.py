@@ -80,6 +80,17 @@ class RestoreResult:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def remarks(self) -> list[str]:
+        return [f"warning: {w}" for w in self.warnings]
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        c = self.cron or {}
+        jobs = len(c.get("scheduled", []) + c.get("updated", []) + c.get("unchanged", []))
+        return [f"{self.database}: restored {self.archive} ({self.source_database}, {self.backup_created_at}); "
+                f"{self.tables} tables, {self.rows} rows verified"
+                + (f"; hypertables: {', '.join(self.hypertables)}" if self.hypertables else "")
+                + (f"; cron jobs scheduled: {jobs}" if c else "")]
+
 
 @dataclass
 class Target:
@@ -90,11 +101,14 @@ class Target:
     sessions: str = ""  # other sessions connected to it
 
 
-def restore(archive: str, url: str, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
+def restore(archive: str, url: str | None, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
             progress: Progress = silent) -> RestoreResult:
     """Restore `archive` (a local file or s3:// URL, the archive or its manifest) into the database
     of `url`, creating it if needed. A non-empty target is replaced only with `replace` or when
-    `confirm(question)` says yes."""
+    `confirm(question)` says yes. No `url` is a usage error: DATABASE_URL is never the default target."""
+    if not url:
+        raise UsageError("restore needs --database-url: the database to restore into",
+                         hint="it is created if it does not exist; DATABASE_URL is deliberately not used")
     target = Target(target_name(url))
     where, name = storage.split(archive)
     man, archive_name = load_manifest(where, name)

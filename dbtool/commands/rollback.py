@@ -24,6 +24,15 @@ class RollbackResult:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def lines(self, quiet: bool = False) -> list[str]:
+        ids = [r["id"] for r in self.rolled_back]
+        shown = [] if quiet else runs.accepted_lines(self.accepted, self.dry_run) + (
+            [f"would roll back {i}" for i in ids] if self.dry_run else [])
+        if not ids:
+            return shown + [f"{self.database}: nothing to roll back"]
+        return shown + [f"{self.database}: {'would roll back' if self.dry_run else 'rolled back'} {len(ids)} "
+                        "migration(s)"]
+
 
 def check_options(steps: int | None, to: str | None, all_: bool) -> None:
     if sum(x is not None and x is not False for x in (steps, to, all_ or None)) > 1:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from .. import citus, db, ledger, migrations, repeatables
 from ..config import Project
-from ..errors import DbtoolError
+from ..errors import FINDINGS, DbtoolError
 
 
 @dataclass
@@ -33,6 +33,7 @@ class StatusReport:
     repeatables: list[Entry] = field(default_factory=list)
     # what makes the migrations folder unsound (migrate and rollback refuse it): {problem, hint}
     problems: list[dict] = field(default_factory=list)
+    exit_on_findings: bool = False  # --exit-code
 
     @property
     def version(self) -> str | None:
@@ -57,6 +58,30 @@ class StatusReport:
             out[e.state] = out.get(e.state, 0) + 1
         return out
 
+    @property
+    def exit_code(self) -> int:
+        return FINDINGS if self.exit_on_findings and self.findings else 0
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        out = []
+        for e in self.migrations:
+            when = f"  {e.applied_at} by {e.applied_by}" if e.applied_at else ""
+            took = f" in {e.duration_ms} ms" if e.duration_ms is not None else ""
+            out.append(f"{e.state:<8} {e.id}{when}{took}{'  (' + e.note + ')' if e.note else ''}")
+        out += [f"{e.state:<8} {e.id}{'  (' + e.note + ')' if e.note else ''}"
+                for e in self.repeatables if e.state != "applied"]
+        out += [f"problem  {p['problem']}" + (f"\n         fix: {p['hint']}" if p["hint"] else "")
+                for p in self.problems]
+        return out + [self.summary()]
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts().items()) or "no migrations"
+        problems = (f"; {len(self.problems)} problem(s) in migrations/: migrate and rollback refuse it"
+                    if self.problems else "")
+        return (f"{self.database}: at {self.version or 'no migration (none applied)'}; {counts}; "
+                f"{len(self.repeatables)} repeatable object(s), "
+                f"{sum(e.state != 'applied' for e in self.repeatables)} not up to date{problems}")
+
     def as_dict(self) -> dict:
         return {"database": self.database, "version": self.version, "counts": self.counts(),
                 "migrations": [asdict(e) for e in self.migrations],
@@ -64,13 +89,14 @@ class StatusReport:
                 "problems": self.problems}
 
 
-def status(url: str, project: Project) -> StatusReport:
+def status(url: str, project: Project, *, exit_code: bool = False) -> StatusReport:
+    """`exit_code`: the report's exit code is 1 when anything is not up to date (--exit-code)."""
     problems: list[DbtoolError] = []
     files = migrations.read(project.migrations_dir, project.root, problems=problems)
     reps = repeatables.read(project.sql_dir, project.root)
     with db.connection(url) as conn:
         citus.refuse_worker(conn, "the migration history is kept on the coordinator only")
-        report = StatusReport(database=db.scalar(conn, "SELECT current_database()"))
+        report = StatusReport(database=db.scalar(conn, "SELECT current_database()"), exit_on_findings=exit_code)
         done = ledger.applied(conn)
         report.migrations = _migrations(files, done)
         report.repeatables = _repeatables(conn, reps)

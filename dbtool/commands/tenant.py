@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -41,14 +42,61 @@ class Key:
         return d
 
 
+@dataclass
+class Keys:
+    keys: list[Key]
+
+    def as_dict(self) -> dict:
+        return {"keys": [k.as_dict() for k in self.keys]}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return [f"{k.key_id:<20} added {k.created_at:%Y-%m-%d %H:%M}  "
+                f"{f'retired {k.retired_at:%Y-%m-%d %H:%M}' if k.retired_at else 'active'}  {k.tokens} live token(s)"
+                for k in self.keys]
+
+
+@dataclass
+class KeyChange:
+    """A key added (with where its new secret went) or retired (with how many tokens were forgotten)."""
+
+    key_id: str
+    secret_file: Path | None = None
+    tokens_forgotten: int | None = None
+
+    def as_dict(self) -> dict:
+        if self.tokens_forgotten is not None:
+            return {"key_id": self.key_id, "tokens_forgotten": self.tokens_forgotten}
+        return {"key_id": self.key_id, "secret_file": str(self.secret_file) if self.secret_file else None}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        if self.tokens_forgotten is not None:
+            return [f"retired tenant key {self.key_id}; {self.tokens_forgotten} registered token(s) forgotten"]
+        return [f"added tenant key {self.key_id}" + (f"; its secret is in {self.secret_file}" if self.secret_file
+                                                     else "")]
+
+
+@dataclass
+class Token:
+    tenant: str
+    token: str
+
+    def as_dict(self) -> dict:
+        expires = int(self.token.split(".")[2])
+        return {"tenant": self.tenant, "token": self.token, "expires_at": expires,
+                "expires_in": expires - int(time.time())}
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return [self.token]
+
+
 def names(project: Project | None) -> dict:
     return {**DEFAULTS, **(project.section("tenancy") if project else {})}
 
 
 def add_key(url: str, project: Project | None, key_id: str, out: Path | None = None,
-            secret_file: Path | None = None) -> Path | None:
+            secret_file: Path | None = None) -> KeyChange:
     """Add a signing key: a new random secret written to `out` (mode 0600, never overwritten), or an
-    existing one read from `secret_file` (hex). Returns where the new secret was written."""
+    existing one read from `secret_file` (hex); the result says where the new secret was written."""
     _check_key_id(key_id)
     if (out is None) == (secret_file is None):
         raise UsageError("give --out FILE for a new secret, or --secret-file FILE to add an existing one",
@@ -62,10 +110,10 @@ def add_key(url: str, project: Project | None, key_id: str, out: Path | None = N
         if out is not None:
             out.unlink(missing_ok=True)
         raise
-    return out
+    return KeyChange(key_id, secret_file=out)
 
 
-def list_keys(url: str, project: Project | None) -> list[Key]:
+def list_keys(url: str, project: Project | None) -> Keys:
     n = names(project)
     query = sql.SQL("""SELECT k.key_id, k.created_at, k.retired_at,
                               (SELECT count(*) FROM {tokens} t WHERE t.key_id = k.key_id AND t.expires_at > now())
@@ -73,24 +121,24 @@ def list_keys(url: str, project: Project | None) -> list[Key]:
         keys=_name(n["keys_table"]), tokens=_name(n["tokens_table"]))
     with db.connection(url) as conn:
         try:
-            return [Key(*row) for row in conn.execute(query)]
+            return Keys([Key(*row) for row in conn.execute(query)])
         except psycopg.Error as exc:
             raise _failure(exc, n["keys_table"]) from None
 
 
-def retire_key(url: str, project: Project | None, key_id: str) -> int:
-    """Retire a key; the tokens it signed stop working at once. Returns how many were forgotten."""
+def retire_key(url: str, project: Project | None, key_id: str) -> KeyChange:
+    """Retire a key; the tokens it signed stop working at once (the result says how many were forgotten)."""
     _check_key_id(key_id)
-    return _call(url, names(project)["retire_key_function"], [key_id])
+    return KeyChange(key_id, tokens_forgotten=_call(url, names(project)["retire_key_function"], [key_id]))
 
 
-def token(url: str, project: Project | None, tenant: str, ttl: str = "15m", key_id: str | None = None) -> str:
+def token(url: str, project: Project | None, tenant: str, ttl: str = "15m", key_id: str | None = None) -> Token:
     try:
         tenant_id = uuid.UUID(tenant)
     except ValueError:
         raise UsageError(f"tenant {tenant!r} is not a uuid", hint="give the tenant's id") from None
     seconds = ttl_seconds(ttl)
-    return _call(url, names(project)["mint_function"], [tenant_id, f"{seconds} seconds", key_id])
+    return Token(tenant, _call(url, names(project)["mint_function"], [tenant_id, f"{seconds} seconds", key_id]))
 
 
 def ttl_seconds(ttl: str) -> int:

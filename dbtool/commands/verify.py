@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from .. import catalog, cron, db, engine, ledger, runs, scratch
 from ..config import Project
 from ..engine import Progress, Settings, silent
-from ..errors import DbtoolError
+from ..errors import FINDINGS, DbtoolError, UsageError
 
 
 @dataclass
@@ -28,8 +28,22 @@ class VerifyResult:
     differences: list[dict] = field(default_factory=list)
     built_in: str = scratch.LOCAL  # where the scratch database was: a temporary local cluster, or a server
 
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else FINDINGS
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        if self.ok:
+            return [f"ok: {len(self.checked)} migration(s) survive up, down, up (in {self.built_in})"]
+        out = [f"{self.failed}: {self.problem}"]
+        for d in self.differences:
+            out.append(f"  {d['action']:<8} {d['kind']} {d['name']}")
+            if d["action"] == "changed":
+                out.append(f"           before: {d['before']}\n           after:  {d['after']}")
+        return out
 
 
 def _state(conn) -> dict:
@@ -43,9 +57,15 @@ def _changes(a: dict, b: dict) -> list[dict]:
 
 
 def verify(server_url: str | None, project: Project, *, settings: Settings | None = None,
-           progress: Progress = silent, scratch_name: str | None = None) -> VerifyResult:
+           progress: Progress = silent, scratch_name: str | None = None,
+           database_url: str | None = None) -> VerifyResult:
     """Up, down, up for every migration in a scratch database on the server of `server_url` (needs
-    CREATEDB there), or, with None, in a throwaway local cluster."""
+    CREATEDB there), or, with None, in a throwaway local cluster. `database_url` is refused: a
+    command line that names a database expects it to be read, and verify reads none."""
+    if database_url is not None:
+        raise UsageError("verify reads no database: it builds the migrations in a throwaway local cluster",
+                         hint="to build them in a scratch database on that server instead (needs CREATEDB "
+                              "there), pass --server-url URL")
     settings = settings or Settings.from_project(project)
     files, reps = runs.load(project)
     progress("building", f"in {scratch.where(server_url)}", {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..errors import FINDINGS
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -62,6 +64,17 @@ class Report:
         text = (f"{len(self.files)} file(s) linted: {errors} error(s), {warnings} warning(s), "
                 f"{self.suppressed} suppressed, in {self.seconds:.1f} s")
         return text + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.clean else FINDINGS
+
+    def lines(self, quiet: bool = False) -> list[str]:
+        return [f.text() for f in self.findings] + [self.summary()]
+
+    def remarks(self) -> list[str]:
+        return ([f"note: {name} layer {state}" for name, state in self.layers.items() if state != "ran"]
+                + [f"note: {note}" for note in self.notes])
 
     def as_dict(self) -> dict:
         return {"clean": self.clean, "files": self.files, "findings": [f.as_dict() for f in self.findings],
