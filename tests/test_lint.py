@@ -1,13 +1,12 @@
 """`dbtool lint`: each layer fed a bad file reports the exact rule and line; suppressions, config,
---json, --changed, exit codes; and the repository's own SQL lints clean (function bodies included)."""
+--json, --changed, exit codes; and the repository's own SQL lints clean (function bodies included).
+Each of dbtool's own rules has its tests in tests/lint_rules/test_<rule module>.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,39 +14,21 @@ import pytest
 from cli_support import DBTOOL
 from dbtool.commands.lint import lint
 from dbtool.errors import UsageError
-from dbtool.lint.rules import RULES
+from dbtool.lint import rules
+from lint_support import HEADER, base_tables, hits, large_and_small, lint_project, pair
 from scratch_support import databases_created_on
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = "-- Test migration.\n--\n-- Why: a test needs it.\n"
 
 
 @pytest.fixture
 def proj(tmp_project):
     """A scratch project with the repository's lint configuration (.sqlfluff, [tool.dbtool.lint])."""
-    shutil.copy(ROOT / "pyproject.toml", tmp_project.path / "pyproject.toml")
-    shutil.copy(ROOT / ".sqlfluff", tmp_project.path / ".sqlfluff")
-    return tmp_project
-
-
-def pair(proj, mid: str, forward: str, rollback: str = "DROP TABLE IF EXISTS public.nothing;\n") -> None:
-    proj.pair(mid, HEADER + textwrap.dedent(forward).lstrip(), HEADER + textwrap.dedent(rollback).lstrip())
+    return lint_project(tmp_project)
 
 
 def dbname(url: str) -> str:
     return url.rsplit("/", 1)[1]
-
-
-def hits(report, layer: str | None = None) -> set[tuple[str, str, int]]:
-    return {(f.rule, f.path, f.line) for f in report.findings if layer is None or f.layer == layer}
-
-
-def base_tables(proj) -> None:
-    pair(proj, "0001_create_deals", """
-        CREATE TABLE public.deals (id bigint PRIMARY KEY, name text NOT NULL);
-        CREATE INDEX deals_name_idx ON public.deals (name);
-        ALTER TABLE public.deals ADD COLUMN stage text NOT NULL;
-        """, "DROP TABLE public.deals;\n")
 
 
 # ----- safety (squawk) ---------------------------------------------------------------------------
@@ -82,36 +63,6 @@ def test_non_transactional_migration_may_build_an_index_concurrently(proj):
 
 # ----- large tables (large_tables in [tool.dbtool.lint]: public.deals is one in this repository) ----
 
-def large_and_small(proj) -> None:
-    pair(proj, "0001_create_deals", """
-        CREATE TABLE public.deals (id bigint PRIMARY KEY, name text, region text);
-        CREATE TABLE public.small (id bigint PRIMARY KEY, name text, region text);
-        """, "DROP TABLE public.small;\nDROP TABLE public.deals;\n")
-
-
-def test_a_rewrite_squawk_does_not_see_is_flagged_on_a_large_table_only_with_its_safe_pattern(proj):
-    large_and_small(proj)
-    pair(proj, "0002_rewrite_deals", """
-        VACUUM FULL public.deals;
-        ALTER TABLE public.deals SET LOGGED;
-        ALTER TABLE public.deals ADD COLUMN seq bigserial;
-        ALTER TABLE public.deals ADD COLUMN score bigint CHECK (score > 0);
-        CLUSTER public.deals USING deals_pkey;
-        VACUUM FULL public.small;
-        ALTER TABLE public.small ADD COLUMN seq bigserial;
-        CREATE TABLE public.fresh (id bigint PRIMARY KEY);
-        ALTER TABLE public.fresh SET LOGGED;
-        """)
-    (proj.path / "pyproject.toml").write_text((proj.path / "pyproject.toml").read_text().replace(
-        '"public.deals",', '"public.deals",\n    "public.fr*",'))
-    rep = lint(proj.load(), layers=["rules"])
-    found = [f for f in rep.findings if f.rule == "large-table-rewrite"]
-    assert [(f.line, f.severity) for f in found] == [(4, "error"), (5, "error"), (6, "error"), (7, "error"),
-                                                     (8, "error")]
-    assert found[0].message.startswith("VACUUM FULL rewrites the table; public.deals is in large_tables")
-    assert "pg_repack" in found[0].hint and "nextval" in found[2].message and "NOT VALID" in found[3].hint
-
-
 def test_squawks_rewrite_findings_on_a_large_table_are_errors_with_the_safe_pattern(proj):
     large_and_small(proj)
     pair(proj, "0002_change_deals", """
@@ -130,30 +81,6 @@ def test_squawks_rewrite_findings_on_a_large_table_are_errors_with_the_safe_patt
     assert got["squawk/changing-column-type", 4].hint.startswith("add a new column of the new type")
     assert "in batches" in got["squawk/adding-field-with-default", 5].hint
     assert "large_tables" not in got["squawk/changing-column-type", 7].message
-
-
-def test_set_not_null_is_flagged_unless_a_validated_check_already_proves_it(proj):
-    large_and_small(proj)
-    pair(proj, "0002_check_names", """
-        ALTER TABLE public.deals ADD CONSTRAINT deals_name_nn CHECK (name IS NOT NULL) NOT VALID;
-        ALTER TABLE public.deals ADD CONSTRAINT deals_region_nn CHECK (region IS NOT NULL) NOT VALID;
-        ALTER TABLE public.small ADD CONSTRAINT small_name_nn CHECK (name IS NOT NULL);
-        """)
-    pair(proj, "0003_require_names", """
-        ALTER TABLE public.deals VALIDATE CONSTRAINT deals_name_nn;
-        ALTER TABLE public.deals ALTER COLUMN name SET NOT NULL;
-        ALTER TABLE public.deals ALTER COLUMN region SET NOT NULL;
-        ALTER TABLE public.small ALTER COLUMN name SET NOT NULL;
-        ALTER TABLE public.small ALTER COLUMN region SET NOT NULL;
-        """)
-    rep = lint(proj.load(), layers=["safety", "rules"])
-    found = [(f.rule, f.path, f.line, f.severity) for f in rep.findings if f.rule != "squawk/constraint-missing-not-valid"]
-    # deals.region: its CHECK was never validated (squawk, seeing a VALIDATE above it, says nothing);
-    # small.name: proven by a CHECK validated when it was added (squawk would flag it); small.region: not proven
-    assert found == [("large-table-rewrite", "migrations/0003_require_names.sql", 6, "error"),
-                     ("squawk/adding-not-nullable-field", "migrations/0003_require_names.sql", 8, "warning")]
-    rule = next(f for f in rep.findings if f.rule == "large-table-rewrite")
-    assert "VALIDATE CONSTRAINT" in rule.hint and "no validated CHECK (region IS NOT NULL)" in rule.message
 
 
 # ----- bodies (plpgsql_check) --------------------------------------------------------------------
@@ -320,149 +247,6 @@ def test_sqlfluff_findings_are_reused_until_the_file_or_the_sqlfluff_config_chan
     assert (proj.path / ".dbtool" / "cache" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
-# ----- project rules -----------------------------------------------------------------------------
-
-def test_migration_without_rollback_is_flagged(proj):
-    proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("migration-rollback", "migrations/0001_create_deals.sql", 1)}
-
-
-def test_empty_rollback_and_orphan_rollback_are_flagged(proj):
-    proj.pair("0001_create_deals", HEADER + "CREATE TABLE public.deals (id bigint);\n", "-- nothing to undo\n")
-    proj.write("migrations/0002_create_x.rollback.sql", HEADER + "DROP TABLE public.x;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("migration-rollback", "migrations/0001_create_deals.rollback.sql", 1),
-                         ("migration-rollback", "migrations/0002_create_x.rollback.sql", 1)}
-
-
-@pytest.mark.parametrize("name", ["0001-create-deals", "1_create_deals", "0001_Deals", "0001_deals"])
-def test_badly_named_migration_file_is_flagged(proj, name):
-    pair(proj, name, "CREATE TABLE public.deals (id bigint);\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert ("migration-name", f"migrations/{name}.sql", 1) in hits(rep)
-
-
-def test_two_migrations_with_one_number_are_flagged_at_the_second(proj):
-    pair(proj, "0001_create_deals", "CREATE TABLE public.deals (id bigint);\n")
-    pair(proj, "0001_create_notes", "CREATE TABLE public.notes (id bigint);\n")
-    pair(proj, "0002_create_tasks", "CREATE TABLE public.tasks (id bigint);\n")
-    found = [h for h in hits(lint(proj.load(), layers=["rules"])) if h[0] == "migration-number"]
-    assert found == [("migration-number", "migrations/0001_create_notes.sql", 1)]
-
-
-def test_new_tenant_table_without_rls_is_flagged_at_the_table_name(proj):
-    pair(proj, "0001_create_notes", """
-        CREATE TABLE public.tenants (id uuid PRIMARY KEY);
-        CREATE TABLE public.notes (
-            id bigint PRIMARY KEY,
-            tenant_id uuid NOT NULL REFERENCES public.tenants (id)
-        );
-        CREATE TABLE public.deals (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
-        ALTER TABLE public.deals ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE public.deals FORCE ROW LEVEL SECURITY;
-        CREATE TABLE public.tasks (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
-        ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
-        """, "DROP TABLE public.tasks, public.deals, public.notes, public.tenants;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("tenant-table-rls", "migrations/0001_create_notes.sql", 5),
-                         ("tenant-table-rls", "migrations/0001_create_notes.sql", 12)}
-    notes, tasks = sorted(rep.findings, key=lambda f: f.line)
-    assert notes.col == len("CREATE TABLE ") + 1
-    assert "does not enable and force" in notes.message and "does not force" in tasks.message
-
-
-def test_migration_recreating_an_earlier_migrations_object_is_flagged(proj):
-    base_tables(proj)
-    pair(proj, "0002_replace_deals", """
-        DROP TABLE public.deals;
-        CREATE TABLE public.deals (id bigint PRIMARY KEY, title text);
-        """)
-    pair(proj, "0003_drop_deals", "DROP TABLE public.deals;\n")
-    pair(proj, "0004_create_deals", "CREATE TABLE public.deals (id bigint PRIMARY KEY);\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("migration-recreates", "migrations/0002_replace_deals.sql", 5)}
-
-
-def test_repeatable_files_define_exactly_the_object_they_are_named_after(proj):
-    body = "LANGUAGE sql STABLE SET search_path = pg_catalog AS $$ SELECT 1 $$;\n"
-    proj.write("sql/functions/app.one.sql", f"-- One.\nCREATE OR REPLACE FUNCTION app.one() RETURNS int {body}")
-    proj.write("sql/functions/app.two.sql", f"-- Two.\nCREATE OR REPLACE FUNCTION app.one() RETURNS int {body}"
-               f"CREATE OR REPLACE FUNCTION app.two() RETURNS int {body}")
-    proj.write("sql/functions/two.sql", f"-- Bad name.\nCREATE OR REPLACE FUNCTION app.two() RETURNS int {body}")
-    proj.write("sql/views/public.v.sql", "-- A view.\nCREATE OR REPLACE VIEW public.w AS SELECT 1 AS one;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("repeatable-object", "sql/functions/app.two.sql", 2),
-                         ("repeatable-name", "sql/functions/two.sql", 1),
-                         ("repeatable-object", "sql/views/public.v.sql", 2),
-                         ("repeatable-object", "sql/views/public.v.sql", 1)}
-
-
-def test_files_after_the_roles_migration_start_by_setting_the_owner_role(proj):
-    pair(proj, "0001_create_roles", "DO $$ BEGIN CREATE ROLE maplatform_owner NOLOGIN; END $$;\n")
-    proj.pair("0002_create_deals", HEADER + "SET LOCAL ROLE maplatform_owner;\nCREATE TABLE public.deals (id bigint);\n",
-              HEADER + "DROP TABLE public.deals;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("owner-role", "migrations/0002_create_deals.rollback.sql", 4)}
-
-
-def test_a_roles_migration_creating_roles_with_format_starts_the_owner_role_rule(proj):
-    pair(proj, "0001_create_roles", "DO $$ DECLARE r text; BEGIN FOREACH r IN ARRAY ARRAY['maplatform_owner'] LOOP "
-                                   "EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r); END LOOP; END $$;\n")
-    proj.pair("0002_create_deals", HEADER + "CREATE TABLE public.deals (id bigint);\n",
-              HEADER + "SET LOCAL ROLE maplatform_owner;\nDROP TABLE public.deals;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("owner-role", "migrations/0002_create_deals.sql", 4)}
-
-
-def test_header_comment_is_required_and_the_new_placeholder_must_be_replaced(proj):
-    proj.pair("0001_create_deals", "CREATE TABLE public.deals (id bigint);\n", HEADER + "DROP TABLE public.deals;\n")
-    proj.pair("0002_create_notes", "-- Create notes\n--\n-- Why: <say why this change is needed>\n"
-              "CREATE TABLE public.notes (id bigint);\n", HEADER + "DROP TABLE public.notes;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("migration-header", "migrations/0001_create_deals.sql", 1),
-                         ("migration-header", "migrations/0002_create_notes.sql", 3)}
-
-
-ACCEPT = "-- dbtool-accept-checksum: " + "ab" * 32 + " because only a branch that failed everywhere it ran changed\n"
-
-
-def test_an_accept_checksum_line_passes_the_header_and_style_rules_but_is_no_header_itself(proj):
-    proj.pair("0001_create_deals", HEADER + ACCEPT + "CREATE TABLE public.deals (id bigint);\n",
-              HEADER + "DROP TABLE public.deals;\n")
-    proj.pair("0002_create_notes", ACCEPT.replace("ab", "cd") + "CREATE TABLE public.notes (id bigint);\n",
-              HEADER + "DROP TABLE public.notes;\n")
-    assert len(ACCEPT) > 120  # longer than .sqlfluff's max_line_length, which it is exempt from
-    rep = lint(proj.load(), layers=["style", "rules"])
-    assert hits(rep) == {("migration-header", "migrations/0002_create_notes.sql", 1)}
-
-
-def test_a_malformed_or_misplaced_accept_checksum_line_is_flagged_at_its_line(proj):
-    proj.pair("0001_create_deals", HEADER + "-- dbtool-accept-checksum: abc because short\n"
-              "-- dbtool-accept-checksum: " + "ab" * 32 + "\n"
-              "CREATE TABLE public.deals (id bigint);\n" + ACCEPT,
-              HEADER + ACCEPT + "DROP TABLE public.deals;\n")
-    rep = lint(proj.load(), layers=["rules"])
-    assert hits(rep) == {("migration-accept-checksum", "migrations/0001_create_deals.sql", 4),
-                         ("migration-accept-checksum", "migrations/0001_create_deals.sql", 5),
-                         ("migration-accept-checksum", "migrations/0001_create_deals.sql", 7),
-                         ("migration-accept-checksum", "migrations/0001_create_deals.rollback.sql", 4)}
-    messages = {f.line: f.message for f in rep.findings if f.path == "migrations/0001_create_deals.sql"}
-    assert "'abc' is not a sha256 checksum" in messages[4] and "gives no reason" in messages[5]
-    assert "below the leading comment block" in messages[7]
-
-
-def test_schema_qualification_and_search_path_are_required(proj):
-    pair(proj, "0001_create_deals", """
-        CREATE TABLE deals (id bigint);
-        CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
-        WITH d AS (SELECT 1 AS id) INSERT INTO public.log SELECT id FROM d;
-        """)
-    rep = lint(proj.load(), layers=["rules"])
-    path = "migrations/0001_create_deals.sql"
-    assert hits(rep) == {("schema-qualified", path, 4), ("function-search-path", path, 5)}
-
-
 # ----- style (sqlfluff), large files -------------------------------------------------------------
 
 def test_file_over_20_kb_with_an_error_near_its_end_is_not_skipped(proj):
@@ -504,21 +288,6 @@ def test_suppression_at_the_end_of_a_statement_line_covers_that_statement(proj):
     assert rep.clean and rep.suppressed == 1
 
 
-def test_suppression_without_a_reason_is_a_finding_and_suppresses_nothing(proj):
-    suppressed_index(proj, "-- dbtool-lint: ignore squawk/require-concurrent-index-creation")
-    rep = lint(proj.load(), layers=["safety", "rules"])
-    path = "migrations/0002_add_deal_stage_index.sql"
-    assert hits(rep) == {("suppression-reason", path, 4), ("squawk/require-concurrent-index-creation", path, 5)}
-
-
-def test_suppression_that_matches_nothing_is_a_finding(proj):
-    base_tables(proj)
-    pair(proj, "0002_add_deal_region", "-- dbtool-lint: ignore squawk/adding-required-field because why not\n"
-         "ALTER TABLE public.deals ADD COLUMN region text;\n", "ALTER TABLE public.deals DROP COLUMN region;\n")
-    rep = lint(proj.load(), layers=["safety", "rules"])
-    assert hits(rep) == {("suppression-unused", "migrations/0002_add_deal_region.sql", 4)}
-
-
 def test_rules_disabled_in_pyproject_are_not_reported(proj):
     proj.write("migrations/0001_create_deals.sql", HEADER + "CREATE TABLE public.deals (id bigint);\n")
     pyproject = proj.path / "pyproject.toml"
@@ -533,11 +302,29 @@ def test_bad_lint_configuration_is_a_usage_error(proj):
         lint(proj.load())
 
 
-def test_every_dbtool_rule_has_a_doc_page_with_its_hint():
-    for rule_id in RULES:
-        page = ROOT / "docs" / "rules" / f"{rule_id}.md"
-        assert page.is_file(), f"missing {page}"
-        assert page.read_text().startswith(f"# {rule_id}")
+def rule_module(rule_id: str) -> str:
+    return rule_id.replace("-", "_")
+
+
+@pytest.mark.parametrize("rule_id", sorted(rules.RULES))
+def test_every_dbtool_rule_has_its_module_its_test_file_and_its_doc_page(rule_id):
+    """A rule is added with all three (docs/lint.md, "Adding a rule"); CI fails on one without them."""
+    module = next(m for m in rules.MODULES if m.RULE.id == rule_id)
+    assert module.__name__ == f"dbtool.lint.rules.{rule_module(rule_id)}", f"{rule_id} is declared in {module.__name__}"
+    assert (ROOT / "tests" / "lint_rules" / f"test_{rule_module(rule_id)}.py").is_file(), f"{rule_id} has no tests"
+    page = ROOT / "docs" / "rules" / f"{rule_id}.md"
+    assert page.is_file(), f"missing {page}"
+    assert page.read_text().startswith(f"# {rule_id}")
+    assert f"[{rule_id}](rules/{rule_id}.md)" in (ROOT / "docs" / "lint.md").read_text(), "not in docs/lint.md's table"
+
+
+def test_every_module_and_test_file_of_the_rules_is_a_registered_rule():
+    """A rule module that check() does not run, or tests of a rule that is gone, are mistakes."""
+    registered = {rule_module(r) for r in rules.RULES}
+    modules = {p.stem for p in (ROOT / "dbtool" / "lint" / "rules").glob("*.py") if not p.stem.startswith("_")}
+    tests = {p.stem.removeprefix("test_") for p in (ROOT / "tests" / "lint_rules").glob("test_*.py")}
+    assert modules == registered and tests == registered
+    assert len(rules.MODULES) == len(set(rules.MODULES)) == len(rules.RULES)
 
 
 # ----- CLI: text, --json, exit codes, --changed --------------------------------------------------

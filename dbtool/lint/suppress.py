@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .model import Finding
-from .rules import finding
+from .rules import suppression_reason, suppression_unused
 from .sources import SqlFile
 
 DIRECTIVE = re.compile(r"--\s*dbtool-lint:\s*(?P<verb>[\w-]*)(?P<rest>.*)$")
 BODY = re.compile(r"^\s*(?P<rules>[\w/*?.,\s-]*?)\s*\bbecause\b\s*(?P<reason>.*)$", re.I)
-LAYER_OF = {"sqlfluff/": "style", "squawk/": "safety", "plpgsql/": "bodies"}
 
 
 @dataclass
@@ -37,10 +36,6 @@ class Suppression:
                 and not f.rule.startswith("suppression-") and any(fnmatchcase(f.rule, r) for r in self.rules))
 
 
-def layer_of(rule: str) -> str:
-    return next((layer for prefix, layer in LAYER_OF.items() if rule.startswith(prefix)), "rules")
-
-
 def parse(f: SqlFile) -> tuple[list[Suppression], list[Finding]]:
     sups, bad = [], []
     for n, text in enumerate(f.text.splitlines(), start=1):
@@ -51,9 +46,9 @@ def parse(f: SqlFile) -> tuple[list[Suppression], list[Finding]]:
         body = BODY.match(m.group("rest"))
         rules = [r for r in re.split(r"[,\s]+", body.group("rules")) if r] if body else []
         reason = body.group("reason").strip() if body else ""
-        if m.group("verb") not in ("ignore", "ignore-file") or not rules or len(reason) < 3:
-            bad.append(finding("suppression-reason", f, n, col, "suppression needs rule id(s) and a reason: "
-                                                               "`-- dbtool-lint: ignore RULE because REASON`"))
+        malformed = suppression_reason.check(f, n, col, m.group("verb"), rules, reason)
+        if malformed:
+            bad.append(malformed)
             continue
         first, last = _extent(f, n, m.start(), m.group("verb") == "ignore-file")
         sups.append(Suppression(f.rel, n, col, rules, reason, first, last))
@@ -97,8 +92,5 @@ def apply(findings: list[Finding], files: list[SqlFile], layers_ran: set[str]
             suppressed += 1
         else:
             out.append(found)
-    for s in sups:
-        if not s.used and all(layer_of(r) in layers_ran for r in s.rules):
-            out.append(finding("suppression-unused", s.rel, s.line, s.col,
-                               f"suppression of {', '.join(s.rules)} matches no finding"))
+    out += suppression_unused.check(sups, layers_ran)
     return out, suppressed

@@ -1,0 +1,36 @@
+"""tenant-table-rls: a new table with a tenant column enables and forces row-level security in its migration."""
+
+from __future__ import annotations
+
+from dbtool.commands.lint import lint
+from lint_support import hits, pair
+
+
+def test_new_tenant_table_without_rls_is_flagged_at_the_table_name(proj):
+    pair(proj, "0001_create_notes", """
+        CREATE TABLE public.tenants (id uuid PRIMARY KEY);
+        CREATE TABLE public.notes (
+            id bigint PRIMARY KEY,
+            tenant_id uuid NOT NULL REFERENCES public.tenants (id)
+        );
+        CREATE TABLE public.deals (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+        ALTER TABLE public.deals ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE public.deals FORCE ROW LEVEL SECURITY;
+        CREATE TABLE public.tasks (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+        ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
+        """, "DROP TABLE public.tasks, public.deals, public.notes, public.tenants;\n")
+    rep = lint(proj.load(), layers=["rules"])
+    assert hits(rep) == {("tenant-table-rls", "migrations/0001_create_notes.sql", 5),
+                         ("tenant-table-rls", "migrations/0001_create_notes.sql", 12)}
+    notes, tasks = sorted(rep.findings, key=lambda f: f.line)
+    assert notes.col == len("CREATE TABLE ") + 1
+    assert "does not enable and force" in notes.message and "does not force" in tasks.message
+
+
+def test_a_tenant_table_with_row_level_security_enabled_and_forced_passes(proj):
+    pair(proj, "0001_create_notes", """
+        CREATE TABLE public.notes (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+        ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE public.notes FORCE ROW LEVEL SECURITY;
+        """, "DROP TABLE public.notes;\n")
+    assert lint(proj.load(), layers=["rules"]).clean
