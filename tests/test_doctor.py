@@ -148,8 +148,8 @@ def test_doctor_cli_exits_0_on_a_fit_server(migrated_db, project):
     assert f"ok       migrations: all {HEAD} applied" in res.stdout
 
 
-def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db):
-    check = by_name(doctor(migrated_db))["time-series path taken"]
+def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db, project):
+    check = by_name(doctor(migrated_db, project))["time-series path taken"]
     assert check.status == "ok"
     if edition(migrated_db) == "timescale":
         assert check.value == ("retention: timescaledb retention policy; daily_activity_summary: continuous aggregate; "
@@ -222,8 +222,8 @@ def doctor_server(doctor_proc, server):
                   template=doctor_proc.template_dbname)
 
 
-def test_doctor_reports_pg_cron_settings_that_stop_or_endanger_the_jobs(doctor_server):
-    checks = by_name(doctor(doctor_server.url("postgres")))
+def test_doctor_reports_pg_cron_settings_that_stop_or_endanger_the_jobs(doctor_server, project):
+    checks = by_name(doctor(doctor_server.url("postgres"), project))  # no cron table yet: the owner role's
     workers = checks["cron.use_background_workers"]
     assert workers.status == "missing"
     assert workers.value.startswith("off: pg_cron connects through libpq as maplatform_owner, and maplatform_owner's "
@@ -303,12 +303,12 @@ def test_doctor_cli_reports_a_project_migration_the_database_lacks(migrated_db, 
 # ----- TimescaleDB: the community edition's policies ---------------------------------------------
 
 
-def test_doctor_reports_a_community_database_at_0018_without_its_compression_policy(migrated_db, conn_to):
+def test_doctor_reports_a_community_database_at_0018_without_its_compression_policy(migrated_db, conn_to, project):
     c = conn_to(migrated_db)
     if edition(migrated_db) != "timescale":
         pytest.skip(COMMUNITY_ONLY)
     c.execute("SELECT remove_compression_policy('timeline.activity_timeline')")
-    check = by_name(doctor(migrated_db))["time-series path taken"]
+    check = by_name(doctor(migrated_db, project))["time-series path taken"]
     assert check.status == "missing"
     assert check.value.endswith("the community edition at migration 0018 should have compression: enabled, with a "
                                 "compression policy")
