@@ -200,6 +200,27 @@ def test_a_project_without_timescaledb_or_pg_cron_gets_no_check_of_them(bare_ser
     assert "timescaledb edition" not in checks and "pg_cron" not in checks
 
 
+def test_a_project_that_declares_no_hypertable_or_owner_gets_no_check_of_another_schemas(migrated_db, tmp_path):
+    """The M&A database seen by a project that uses TimescaleDB and pg_cron but declares none of its
+    hypertables, capabilities view, owner role or cron table: doctor checks only what that project said."""
+    from dbtool import config
+    (tmp_path / "dbtool.toml").write_text('preload = ["pg_cron", "timescaledb"]\ncron_table = "public.shop_jobs"\n')
+    checks = by_name(doctor(migrated_db, config.load(tmp_path)))
+    assert checks["timescaledb edition"].value in ("apache — Apache edition", "timescale — community edition")
+    assert "time-series path taken" not in checks
+    assert not [n for n in checks if n.startswith(("timescaledb job", "job role", "member of", "cron jobs"))], checks
+    assert "maplatform" not in checks["cron.use_background_workers"].value
+
+
+def test_a_hypertable_named_without_its_schema_is_a_usage_error_naming_the_key(tmp_path):
+    from dbtool import config
+    from dbtool.commands.doctor import Needs
+    from dbtool.errors import UsageError
+    (tmp_path / "dbtool.toml").write_text('[timescaledb]\nhypertables = ["activity_timeline"]\n')
+    with pytest.raises(UsageError, match=r"\[tool\.dbtool\.timescaledb\] hypertables must be"):
+        Needs.of(config.load(tmp_path))
+
+
 # ----- pg_cron: settings and who the jobs run as -------------------------------------------------
 
 

@@ -415,6 +415,23 @@ def test_a_roles_migration_creating_roles_with_format_starts_the_owner_role_rule
     assert hits(rep) == {("owner-role", "migrations/0002_create_deals.sql", 4)}
 
 
+def test_the_owner_role_rule_follows_the_projects_owner_role_and_is_off_without_one(tmp_project):
+    tmp_project.pair("0001_create_roles", HEADER + "CREATE ROLE shop_owner NOLOGIN;\n", HEADER + "DROP ROLE shop_owner;\n")
+    tmp_project.pair("0002_create_books", HEADER + "CREATE TABLE public.books (id bigint);\n",
+                     HEADER + "SET LOCAL ROLE shop_owner;\nDROP TABLE public.books;\n")
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == set()  # [tool.dbtool] names no owner role
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool]\nowner_role = "shop_owner"\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == {("owner-role", "migrations/0002_create_books.sql", 4)}
+
+
+def test_the_tenant_table_rule_follows_the_projects_tenant_column_and_is_off_without_one(tmp_project):
+    tmp_project.pair("0001_create_books", HEADER + "CREATE TABLE public.books (id bigint, shop_id bigint);\n",
+                     HEADER + "DROP TABLE public.books;\n")
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == set()  # no tenancy declared
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool.rls]\ntenant_column = "shop_id"\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == {("tenant-table-rls", "migrations/0001_create_books.sql", 4)}
+
+
 def test_header_comment_is_required_and_the_new_placeholder_must_be_replaced(proj):
     proj.pair("0001_create_deals", "CREATE TABLE public.deals (id bigint);\n", HEADER + "DROP TABLE public.deals;\n")
     proj.pair("0002_create_notes", "-- Create notes\n--\n-- Why: <say why this change is needed>\n"
