@@ -20,6 +20,9 @@ DEFAULTS = {
     "lock_retries": "10",
     "lock_retry_delay": "1s",
     "lock_retry_max_delay": "30s",
+    # Where migrations declare pg_cron jobs (dbtool/cron.py). The one name of the M&A schema among the
+    # defaults (docs/architecture.md): a database without the table declares no jobs, so it assumes nothing.
+    "cron_table": "ops.cron_jobs",
 }
 
 

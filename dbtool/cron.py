@@ -1,14 +1,13 @@
 """pg_cron jobs: declared by migrations in a table of the application database, scheduled by dbtool.
 
 pg_cron lives in one database per cluster (cron.database_name), often not the application's. So
-migrations only declare the jobs they want, as rows of ops.cron_jobs (name, schedule, command,
-active), in their own transaction; after every migrate and rollback dbtool reconciles pg_cron with
+migrations only declare the jobs they want, as rows of the project's cron table ([tool.dbtool]
+cron_table: name, schedule, command, active), in their own transaction; after every migrate and rollback dbtool reconciles pg_cron with
 that table, from the cron database, with cron.schedule_in_database. Jobs are named
 `<job>@<database>` because pg_cron job names are unique per cluster user, and several application
 databases can share one cron database.
 
-Jobs run as the role that owns the declaring table (ops.cron_jobs belongs to the schema's owner
-role), never as whoever ran dbtool: a superuser's jobs would run functions that an owner-level role
+Jobs run as the role that owns the declaring table (the schema's owner role should own it), never as whoever ran dbtool: a superuser's jobs would run functions that an owner-level role
 can replace, i.e. make that role a superuser. A superuser running dbtool passes that role to pg_cron;
 a member of it schedules after SET ROLE (docs/cron.md).
 """
@@ -24,12 +23,13 @@ import psycopg
 from psycopg import sql
 
 from . import db
+from .config import DEFAULTS, Project
 from .errors import DbtoolError
 
-DEFAULT_TABLE = "ops.cron_jobs"
+DEFAULT_TABLE = DEFAULTS["cron_table"]  # outside a project, and in one that names no cron_table
 # The shapes a job's command may take: it runs as whoever runs dbtool, often a superuser, so the
-# table must not be a way to run arbitrary SQL as that user (the same CHECK guards ops.cron_jobs,
-# but a restored dump or a hand-made table might lack it).
+# table must not be a way to run arbitrary SQL as that user (the migrations may guard the table
+# with the same CHECK, but a restored dump or a hand-made table might lack it).
 COMMAND_RE = re.compile(r"^(SELECT|CALL) \w+\.\w+\(\)$|^(VACUUM( \([A-Z, ]+\))?|ANALYZE)( \w+\.\w+(, \w+\.\w+)*)?$",
                         re.ASCII)
 
@@ -60,6 +60,11 @@ class SyncResult:
         return asdict(self)
 
 
+def table_of(project: Project | None) -> str:
+    """The table that declares the project's jobs ([tool.dbtool] cron_table)."""
+    return project.get("cron_table") if project is not None else DEFAULT_TABLE
+
+
 def cron_name(job: str, database: str) -> str:
     return f"{job}@{database}"
 
@@ -74,7 +79,7 @@ def cron_database(conn: psycopg.Connection) -> str | None:
 
 
 def desired(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> list[Job]:
-    if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [table]):
+    if not table or not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [table]):
         return []
     rows = conn.execute(f"SELECT jobname, schedule, command, active FROM {table} ORDER BY jobname").fetchall()
     jobs = [Job(*r) for r in rows]
@@ -98,6 +103,8 @@ def scheduled(cron_conn: psycopg.Connection, database: str) -> dict[str, tuple]:
 
 def job_role(conn: psycopg.Connection, table: str = DEFAULT_TABLE) -> str | None:
     """The role the jobs run as: the owner of the table that declares them."""
+    if not table:
+        return None
     return db.scalar(conn, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)", [table])
 
 

@@ -51,7 +51,7 @@ class Blocker:
     query: str | None
 
     def short(self, query_start: bool = False) -> str:
-        """`pid 4242 (maplatform_app, idle in transaction, transaction started 12:00:01)`."""
+        """`pid 4242 (app_user, idle in transaction, transaction started 12:00:01)`."""
         parts = [p for p in (self.user, self.state) if p]
         if self.xact_start:
             parts.append(f"transaction started {self.xact_start:%H:%M:%S}")

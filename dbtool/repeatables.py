@@ -19,7 +19,7 @@ from .ledger import SCHEMA
 
 KINDS = ("functions", "policies", "views")  # apply order: policies and views call functions
 # Errors that mean "what this object needs is created by a migration not applied yet".
-# 22023 is what `SET LOCAL ROLE maplatform_owner` raises when the roles migration is rolled back;
+# 22023 is what `SET LOCAL ROLE <owner role>` raises when the roles migration is rolled back;
 # 42501 what CREATE raises when the role still exists (roles are cluster-wide) but the migration
 # granting it CREATE in this database is not applied. At head (strict) both still fail the run.
 MISSING_DEPENDENCY = {"42P01", "42883", "42704", "3F000", "42703", "42P02", "22023", "42501"}

@@ -151,7 +151,7 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
             result.repeatables, result.repeatables_dropped, result.repeatables_pending = engine.reapply(
                 conn, project, reps, settings, strict=at_head, progress=progress)
             if sync_cron:
-                result.cron = cron.sync(url, conn).as_dict()
+                result.cron = cron.sync(url, conn, cron.table_of(project)).as_dict()
         finally:
             watcher.close()
             ledger.unlock(conn)

@@ -55,7 +55,7 @@ def database(url: str, prefix: str = "dbtool_scratch_", name: str | None = None)
 @contextmanager
 def migrated(url: str, project: Project, to: str | None = None, prefix: str = "dbtool_scratch_") -> Iterator[str]:
     """A scratch database migrated from migrations/ and sql/ (up to `to`). Its cron jobs are not
-    scheduled: they would be real jobs on that server; compare ops.cron_jobs instead."""
+    scheduled: they would be real jobs on that server; compare the project's cron table instead."""
     from . import runs  # psycopg-heavy, and runs imports the engine: only when a build is asked for
 
     with database(url, prefix) as scratch_url:

@@ -91,21 +91,23 @@ def newest(done, ids: list[str]) -> str | None:
 def take(url: str, project: Project | None = None) -> Snapshot:
     """The snapshot of the database at `url`, its cron jobs included."""
     with db.connection(url) as conn, cron.connection(url, conn) as cron_conn:
-        return Snapshot(catalog.snapshot(conn, cron_conn=cron_conn), applied_version(conn, project), edition(conn))
+        data = catalog.snapshot(conn, cron_conn=cron_conn, jobs_table=cron.table_of(project))
+        return Snapshot(data, applied_version(conn, project), edition(conn))
 
 
 def from_migrations(server_url: str | None, project: Project, to: str | None = None) -> Snapshot:
     """The snapshot of a scratch database migrated from migrations/ and sql/ (up to `to`) on the
     server of `server_url` (needs CREATEDB there), or, with None, in a temporary local cluster (what
     `dbtool snapshot --from-migrations` does unless given --server-url). Its cron jobs are the ones the
-    migrations declare (ops.cron_jobs), run as the owner of that table as `dbtool migrate` would
+    migrations declare (in the project's cron table), run as the owner of that table as `dbtool migrate` would
     schedule them: scheduling them for real would create jobs on that server."""
     with scratch.server(server_url, project.names("preload")) as url, scratch.migrated(url, project, to) as scratch_url, \
             db.connection(scratch_url) as conn:
         # cron_conn=conn: pg_cron's jobs of the scratch database are not read (there are none)
-        data = catalog.snapshot(conn, cron_conn=conn)
-        run_as = cron.job_role(conn)
-        data["cron_job"] = {j.name: {**j.attrs(), "username": run_as} for j in cron.desired(conn)}
+        table = cron.table_of(project)
+        data = catalog.snapshot(conn, cron_conn=conn, jobs_table=table)
+        run_as = cron.job_role(conn, table)
+        data["cron_job"] = {j.name: {**j.attrs(), "username": run_as} for j in cron.desired(conn, table)}
         return Snapshot(catalog.normalise(data), applied_version(conn, project), edition(conn))
 
 

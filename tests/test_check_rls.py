@@ -260,6 +260,13 @@ def test_cli_exit_1_and_json_on_findings(migrated_db, project, conn_to):
     assert any(f["object"] == "table bare" and f["rule"] == "tenant-table-rls" for f in body["findings"])
 
 
+def test_a_project_that_declares_no_tenancy_is_told_so_instead_of_audited_as_another_schema(migrated_db,
+                                                                                          tmp_project):
+    res = runner.invoke(app, ["check", "rls", "-d", migrated_db, "--project", str(tmp_project.path)])
+    assert res.exit_code == 2, res.output
+    assert "declares no tenancy: [tool.dbtool.rls] names no tenant_column or tenant_table" in res.output
+
+
 def test_every_audit_rule_has_a_doc_page():
     """Each finding names a rule; the rule's page says why it matters and how to fix it."""
     import re

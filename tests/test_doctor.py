@@ -148,8 +148,8 @@ def test_doctor_cli_exits_0_on_a_fit_server(migrated_db, project):
     assert f"ok       migrations: all {HEAD} applied" in res.stdout
 
 
-def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db):
-    check = by_name(doctor(migrated_db))["time-series path taken"]
+def test_doctor_reports_the_time_series_path_the_migrations_took(migrated_db, project):
+    check = by_name(doctor(migrated_db, project))["time-series path taken"]
     assert check.status == "ok"
     if edition(migrated_db) == "timescale":
         assert check.value == ("retention: timescaledb retention policy; daily_activity_summary: continuous aggregate; "
@@ -200,6 +200,27 @@ def test_a_project_without_timescaledb_or_pg_cron_gets_no_check_of_them(bare_ser
     assert "timescaledb edition" not in checks and "pg_cron" not in checks
 
 
+def test_a_project_that_declares_no_hypertable_or_owner_gets_no_check_of_another_schemas(migrated_db, tmp_path):
+    """The M&A database seen by a project that uses TimescaleDB and pg_cron but declares none of its
+    hypertables, capabilities view, owner role or cron table: doctor checks only what that project said."""
+    from dbtool import config
+    (tmp_path / "dbtool.toml").write_text('preload = ["pg_cron", "timescaledb"]\ncron_table = "public.shop_jobs"\n')
+    checks = by_name(doctor(migrated_db, config.load(tmp_path)))
+    assert checks["timescaledb edition"].value in ("apache — Apache edition", "timescale — community edition")
+    assert "time-series path taken" not in checks
+    assert not [n for n in checks if n.startswith(("timescaledb job", "job role", "member of", "cron jobs"))], checks
+    assert "maplatform" not in checks["cron.use_background_workers"].value
+
+
+def test_a_hypertable_named_without_its_schema_is_a_usage_error_naming_the_key(tmp_path):
+    from dbtool import config
+    from dbtool.commands.doctor import Needs
+    from dbtool.errors import UsageError
+    (tmp_path / "dbtool.toml").write_text('[timescaledb]\nhypertables = ["activity_timeline"]\n')
+    with pytest.raises(UsageError, match=r"\[tool\.dbtool\.timescaledb\] hypertables must be"):
+        Needs.of(config.load(tmp_path))
+
+
 # ----- pg_cron: settings and who the jobs run as -------------------------------------------------
 
 
@@ -222,8 +243,8 @@ def doctor_server(doctor_proc, server):
                   template=doctor_proc.template_dbname)
 
 
-def test_doctor_reports_pg_cron_settings_that_stop_or_endanger_the_jobs(doctor_server):
-    checks = by_name(doctor(doctor_server.url("postgres")))
+def test_doctor_reports_pg_cron_settings_that_stop_or_endanger_the_jobs(doctor_server, project):
+    checks = by_name(doctor(doctor_server.url("postgres"), project))  # no cron table yet: the owner role's
     workers = checks["cron.use_background_workers"]
     assert workers.status == "missing"
     assert workers.value.startswith("off: pg_cron connects through libpq as maplatform_owner, and maplatform_owner's "
@@ -303,12 +324,12 @@ def test_doctor_cli_reports_a_project_migration_the_database_lacks(migrated_db, 
 # ----- TimescaleDB: the community edition's policies ---------------------------------------------
 
 
-def test_doctor_reports_a_community_database_at_0018_without_its_compression_policy(migrated_db, conn_to):
+def test_doctor_reports_a_community_database_at_0018_without_its_compression_policy(migrated_db, conn_to, project):
     c = conn_to(migrated_db)
     if edition(migrated_db) != "timescale":
         pytest.skip(COMMUNITY_ONLY)
     c.execute("SELECT remove_compression_policy('timeline.activity_timeline')")
-    check = by_name(doctor(migrated_db))["time-series path taken"]
+    check = by_name(doctor(migrated_db, project))["time-series path taken"]
     assert check.status == "missing"
     assert check.value.endswith("the community edition at migration 0018 should have compression: enabled, with a "
                                 "compression policy")

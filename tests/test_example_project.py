@@ -70,6 +70,13 @@ def test_verify_snapshot_drift_lint_and_doctor_are_clean(shop, empty_db, server)
     assert not [r for r in rows if "timescale" in r["name"] or "cron" in r["name"]]
 
 
+def test_check_rls_says_the_example_declares_no_tenancy_instead_of_auditing_the_m_and_a_roles(shop, empty_db):
+    assert dbtool(shop, "migrate", url=empty_db).exit_code == 0
+    res = dbtool(shop, "check", "rls", url=empty_db)
+    assert res.exit_code == 2 and "declares no tenancy" in res.output, res.output
+    assert "maplatform" not in res.output
+
+
 def test_the_dev_cluster_of_the_example_preloads_nothing_it_does_not_need(shop):
     try:
         res = run("dev", "up", "--project", str(shop))

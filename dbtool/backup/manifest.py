@@ -42,7 +42,7 @@ def stem_for(database: str, at: datetime) -> str:
 
 
 def stem_of(name: str) -> str | None:
-    """The backup a file belongs to (`maplatform_20250101T020000Z`), or None for other files."""
+    """The backup a file belongs to (`shop_20250101T020000Z`), or None for other files."""
     for suffix in (ENCRYPTED + PARTIAL, ARCHIVE + PARTIAL, ENCRYPTED, ARCHIVE, MANIFEST):
         if name.endswith(suffix):
             return name[: -len(suffix)]

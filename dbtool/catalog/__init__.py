@@ -57,7 +57,8 @@ def query(kind: str) -> str:
     return (HERE / f"{kind}.sql").read_text(encoding="utf-8")
 
 
-def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None = None) -> dict:
+def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None = None,
+             jobs_table: str = JOBS_TABLE) -> dict:
     """The schema of the database `conn` is connected to. `cron_conn` reaches the cron database
     (cron.database_name); when omitted, dbtool uses `conn` if this is the cron database, else
     opens a connection there with the same parameters."""
@@ -71,7 +72,7 @@ def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None =
         database, cron_db, job_role = conn.execute(
             "SELECT current_database(), current_setting('cron.database_name', true), "
             "(SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s))",
-            [JOBS_TABLE]).fetchone()
+            [jobs_table or None]).fetchone()
         if cron_conn is None and cron_db == database:
             cron_conn = conn  # read inside the same consistent, read-only transaction
         if cron_conn is not None:

@@ -1,5 +1,5 @@
-"""TimescaleDB's background jobs on the timeline: did the last run succeed, will the job run again,
-is its work done (`dbtool doctor`).
+"""TimescaleDB's background jobs on the project's hypertables: did the last run succeed, will the job
+run again, is its work done (`dbtool doctor`).
 
 On PostgreSQL 15.20 every TimescaleDB background job is recorded as failed after its work committed:
 job_execute() (tsl/src/bgw_policy/job.c) drops a portal it created but never started, and 15.20's
@@ -21,9 +21,6 @@ from . import Check
 
 RUNNING = """EXISTS (SELECT 1 FROM pg_stat_activity a
                        WHERE a.datname = current_database() AND a.application_name = j.application_name)"""
-# The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
-TIMELINE_SCHEMAS = ["timeline", "public"]
-
 PORTAL_BUG = re.compile(r"cannot drop portal .* while it is being set up")
 KINDS = {"policy_compression": "compression policy", "policy_retention": "retention policy",
          "policy_refresh_continuous_aggregate": "continuous aggregate refresh"}
@@ -54,11 +51,11 @@ class _Job:
         return f"timescaledb job {self.id} ({KINDS.get(self.proc_name, self.proc_name)})"
 
 
-def checks(conn) -> list[Check]:
-    """One check per TimescaleDB job on activity_timeline and on its continuous aggregate: did the
-    last run succeed (telling PostgreSQL 15.20's false failures from real ones), will it run again,
-    and is its work done."""
-    if not db.scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"):
+def checks(conn, hypertables: list[str]) -> list[Check]:
+    """One check per TimescaleDB job on the `hypertables` (schema.name) and on their continuous
+    aggregates: did the last run succeed (telling PostgreSQL 15.20's false failures from real ones),
+    will it run again, and is its work done."""
+    if not hypertables or not db.scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"):
         return []
     # Whether a job's worker runs now: pg_stat_activity is the owner's and the operators' since 0016.
     running = (RUNNING if db.scalar(conn, "SELECT has_table_privilege('pg_catalog.pg_stat_activity', 'SELECT')")
@@ -66,7 +63,7 @@ def checks(conn) -> list[Check]:
     rows = conn.execute("""
         WITH raw AS (
             SELECT id FROM _timescaledb_catalog.hypertable
-            WHERE table_name = 'activity_timeline' AND schema_name = ANY (%s)
+            WHERE schema_name || '.' || table_name = ANY (%s)
         ), ours AS (
             SELECT id FROM raw
             UNION ALL
@@ -84,7 +81,7 @@ def checks(conn) -> list[Check]:
         JOIN _timescaledb_catalog.hypertable h ON h.id = j.hypertable_id
         LEFT JOIN _timescaledb_internal.bgw_job_stat s ON s.job_id = j.id
         WHERE j.hypertable_id IN (SELECT id FROM ours)
-        ORDER BY j.id""".replace("{running}", running), [TIMELINE_SCHEMAS]).fetchall()
+        ORDER BY j.id""".replace("{running}", running), [list(hypertables)]).fetchall()
     if not rows:
         return []
     pg = db.scalar(conn, "SHOW server_version").split()[0]

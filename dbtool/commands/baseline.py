@@ -10,7 +10,7 @@ except:
 
 - pg_cron jobs (kind cron_job) are not compared: they live in the cron database, a restore or a
   database built by hand has none, and the next `dbtool migrate` reconciles them with
-  ops.cron_jobs, which the migrations fill (and which is compared as data nowhere).
+  the project's cron table ([tool.dbtool] cron_table), which the migrations fill (and which is compared as data nowhere).
 - the objects of repeatable files (sql/): a file is recorded when its object exists and equals what
   the file builds; otherwise it is left unrecorded, so that the next `dbtool migrate` applies it as a
   new file. A difference in the object of a file already recorded with its current checksum is a

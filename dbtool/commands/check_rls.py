@@ -15,11 +15,12 @@ import psycopg
 from .. import cron, db, errors
 from ..checks import query
 from ..config import Project
+from ..errors import UsageError
 
 COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
-# Without [tool.dbtool.rls], the conventions of the project this tool was built for.
-DEFAULTS = {"tenant_column": "tenant_id", "tenant_table": "public.tenants",
-            "app_roles": ["maplatform_app", "maplatform_readonly"], "context_relation": None,
+# What a project that declares no [tool.dbtool.rls] gets: no tenancy, so nothing to audit until it names
+# its tenant column or table (and its tenant-facing roles).
+DEFAULTS = {"tenant_column": None, "tenant_table": None, "app_roles": [], "context_relation": None,
             "context_function": None,
             "private_schemas": [], "reviewed_definer_functions": [],
             "role_settings_allowed": ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
@@ -75,6 +76,10 @@ def check_rls(url: str, project: Project | None = None) -> tuple[list[Finding], 
 
 def run_audit(url: str, project: Project | None = None) -> Audit:
     cfg = settings(project)
+    if not cfg["tenant_column"] and not cfg["tenant_table"]:
+        raise UsageError("the project declares no tenancy: [tool.dbtool.rls] names no tenant_column or tenant_table",
+                         hint="declare them, and the tenant-facing roles (app_roles), in [tool.dbtool.rls] "
+                              "(docs/roles.md)")
     params = {"column": cfg["tenant_column"], "tenant_table": cfg["tenant_table"], "roles": list(cfg["app_roles"]),
               "private": list(cfg["private_schemas"]), "context": cfg["context_relation"],
               "function": cfg["context_function"],

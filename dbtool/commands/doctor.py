@@ -2,45 +2,87 @@
 
 Besides the server's make-up (version, preload, extensions, pg_cron placement, TimescaleDB edition,
 the connecting role), doctor reads what keeps the scheduled work running: pg_cron's settings and who
-its jobs run as, the role the jobs start as, the health of TimescaleDB's jobs on the timeline and
-whether their work is done, and whether the database's migrations reached the project's head.
+its jobs run as, the role the jobs start as, the health of TimescaleDB's jobs on the project's
+hypertables and whether their work is done, and whether the database's migrations reached the project's head.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from .. import citus, config, cron, db, ledger, migrations
 from ..checks import Check, timescale_jobs
 from ..config import Project
-from ..errors import FINDINGS, DbtoolError
+from ..errors import FINDINGS, DbtoolError, UsageError
 from ..output import label
-
-OWNER_ROLE = "maplatform_owner"  # pg_cron's job role when ops.cron_jobs has no owner to ask (M&A schema)
-# The schemas activity_timeline's hypertable lives in: public before 0018, timeline since.
-TIMELINE_SCHEMAS = ["timeline", "public"]
 
 
 @dataclass(frozen=True)
 class Needs:
     """What the project says its schema needs of the server ([tool.dbtool] extensions, preload, roles,
-    owner_role); outside a project, nothing: doctor then reads only what the server has."""
+    owner_role, cron_table, [tool.dbtool.timescaledb]); outside a project, nothing: doctor then reads
+    only what the server has (every hypertable of the database, no capabilities view)."""
 
     extensions: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     owner: str = ""
+    cron_table: str = cron.DEFAULT_TABLE
+    hypertables: tuple[str, ...] | None = None  # None: every hypertable of the database
+    capabilities: str = ""  # the view of the path the migrations took on this server's edition
+    editions: dict = field(default_factory=dict)  # timescaledb.license -> what the migrations do on that edition
+    community: dict = field(default_factory=dict)  # its column -> (what it says on the community edition, fix)
+    community_since: str = ""  # the migration after which the community edition must show `community`
 
     @classmethod
     def of(cls, project: Project | None) -> "Needs":
         if project is None:
             return cls()
+        ts = project.section("timescaledb")
         return cls(tuple(project.names("extensions")), tuple(project.names("preload")),
-                   tuple(project.names("roles")), project.get("owner_role"))
+                   tuple(project.names("roles")), project.get("owner_role"), cron.table_of(project),
+                   tuple(_tables(ts)), _text(ts, "capabilities"), _editions(ts), *_community(ts))
+
+
+def _tables(section: dict) -> list[str]:
+    value = section.get("hypertables", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and "." in v for v in value):
+        raise UsageError("[tool.dbtool.timescaledb] hypertables must be a list of schema.table names")
+    return value
+
+
+def _text(section: dict, key: str) -> str:
+    value = section.get(key, "")
+    if not isinstance(value, str):
+        raise UsageError(f"[tool.dbtool.timescaledb] {key} must be a string")
+    return value
+
+
+def _editions(section: dict) -> dict[str, str]:
+    value = section.get("editions", {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError('[tool.dbtool.timescaledb] editions must be a table like {apache = "...", timescale = "..."}')
+    return value
+
+
+def _community(section: dict) -> tuple[dict[str, tuple[str, str]], str]:
+    """[tool.dbtool.timescaledb.community]: since = "NNNN" and column = {want = "...", fix = "..."}, in the
+    order doctor shows them."""
+    spec = dict(section.get("community", {}))
+    since = spec.pop("since", "")
+    out = {}
+    for column, entry in spec.items():
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("want", "fix")):
+            raise UsageError(f'[tool.dbtool.timescaledb.community] {column} must be {{want = "...", fix = "..."}}')
+        out[column] = (entry["want"], entry["fix"])
+    if not isinstance(since, str):
+        raise UsageError("[tool.dbtool.timescaledb.community] since must be a migration number, like \"0018\"")
+    return out, since
 
 
 def doctor(url: str, project: Project | None = None) -> list[Check]:
@@ -55,11 +97,12 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
         checks += [_extension(conn, e) for e in needs.extensions]
         # A project says what it uses; outside one, what the server loads is what there is to check.
         uses = set(needs.preload + needs.extensions) if project is not None else set(loaded or [])
+        hypertables = _hypertables(conn, needs) if "timescaledb" in uses else []
         if "pg_cron" in uses:
-            checks += _cron(url, conn)
-        checks += _job_roles(conn)
+            checks += _cron(url, conn, needs)
+        checks += _job_roles(conn, needs.cron_table, hypertables)
         if "timescaledb" in uses:
-            checks += _timescaledb(conn)
+            checks += _timescaledb(conn, needs, hypertables)
         if "pgaudit" in needs.preload:
             checks.append(_audit_log(conn))
         checks += _privileges(conn, needs)
@@ -138,15 +181,15 @@ def _unreadable(conn, name: str) -> Check:
                  f"as a superuser: GRANT pg_read_all_settings TO {user}; or run doctor as a superuser")
 
 
-def _cron(url: str, conn) -> list[Check]:
+def _cron(url: str, conn, needs: Needs) -> list[Check]:
     try:
         cron_db = cron.cron_database(conn)
     except DbtoolError as exc:
-        return [Check("cron.database_name", "warn", exc.message, exc.hint), *_cron_settings(conn)]
+        return [Check("cron.database_name", "warn", exc.message, exc.hint), *_cron_settings(conn, needs)]
     if not cron_db:
         return [Check("pg_cron", "missing", "not loaded",
                       "add pg_cron to shared_preload_libraries, set cron.database_name, restart")]
-    checks = _cron_settings(conn)
+    checks = _cron_settings(conn, needs)
     here = db.scalar(conn, "SELECT current_database()")
     placement = "this database" if cron_db == here else f"database {cron_db!r} (jobs run here via schedule_in_database)"
     try:
@@ -157,7 +200,7 @@ def _cron(url: str, conn) -> list[Check]:
                                        f"migrate creates it; or as a superuser: CREATE EXTENSION pg_cron in {cron_db}")]
             checks.append(Check("cron.database_name", "ok", f"{placement}; pg_cron {version}"))
             try:
-                checks += _cron_jobs(conn, cc, cron_db, here)
+                checks += _cron_jobs(conn, cc, cron_db, here, needs.cron_table)
             except psycopg.Error as exc:
                 checks.append(Check("cron jobs", "warn", f"cannot read cron.job in {cron_db}: "
                                                          f"{db.server_error(exc).message}", None))
@@ -168,38 +211,50 @@ def _cron(url: str, conn) -> list[Check]:
     return checks
 
 
-def _jobs_table_owner(conn) -> str | None:
-    """cron.job_role, also for a role without USAGE on schema ops (which to_regclass refuses)."""
+def _owner_of(conn, name: str, kinds: str = "rvmp") -> str | None:
+    """The owner of the relation schema.name of one of `kinds` (pg_class.relkind), also for a role
+    without USAGE on its schema (which to_regclass refuses)."""
+    if "." not in name:
+        return None
+    return db.scalar(conn, """SELECT pg_get_userbyid(c.relowner) FROM pg_class c
+                              JOIN pg_namespace n ON n.oid = c.relnamespace
+                              WHERE n.nspname = %s AND c.relname = %s AND strpos(%s, c.relkind::text) > 0""",
+                     [*name.split(".", 1), kinds])
+
+
+def _jobs_table_owner(conn, table: str) -> str | None:
+    """cron.job_role, also for a role without USAGE on the cron table's schema."""
     try:
-        return cron.job_role(conn)
+        return cron.job_role(conn, table)
     except psycopg.errors.InsufficientPrivilege:
-        return db.scalar(conn, """SELECT pg_get_userbyid(c.relowner) FROM pg_class c
-                                  JOIN pg_namespace n ON n.oid = c.relnamespace
-                                  WHERE n.nspname = 'ops' AND c.relname = 'cron_jobs'""")
+        return _owner_of(conn, table)
 
 
-def _job_role_limits(conn) -> tuple[str, tuple | None]:
-    """The role pg_cron's jobs run as (the owner of ops.cron_jobs; the schema's owner role before the
-    table exists) and its (rolcanlogin, rolconnlimit), None when the role does not exist yet."""
-    role = _jobs_table_owner(conn) or OWNER_ROLE
+def _job_role_limits(conn, needs: Needs) -> tuple[str | None, tuple | None]:
+    """The role pg_cron's jobs run as (the owner of the cron table; the project's owner role before the
+    table exists, None outside a project) and its (rolcanlogin, rolconnlimit), None when the role does
+    not exist yet."""
+    role = _jobs_table_owner(conn, needs.cron_table) or needs.owner or None
     row = conn.execute("SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = %s", [role]).fetchone()
     return role, row
 
 
-def _cron_settings(conn) -> list[Check]:
+def _cron_settings(conn, needs: Needs) -> list[Check]:
     """cron.use_background_workers, cron.enable_superuser_jobs and the worker budget they need."""
-    role, limits = _job_role_limits(conn)
+    role, limits = _job_role_limits(conn, needs)
     checks = []
     readable, workers = _setting(conn, "cron.use_background_workers")
     if not readable:
         checks.append(_unreadable(conn, "cron.use_background_workers"))
     elif workers == "on":
-        checks.append(Check("cron.use_background_workers", "ok",
-                            f"on: jobs run in background workers as {role}, which its CONNECTION LIMIT 0 "
-                            "does not stop"))
+        how = f"as {role}, which its CONNECTION LIMIT 0" if role else ", which their role's CONNECTION LIMIT 0"
+        checks.append(Check("cron.use_background_workers", "ok", f"on: jobs run in background workers {how} "
+                                                                 "does not stop"))
     else:
         refused = limits is None or limits[1] == 0
-        why = (f"pg_cron connects through libpq as {role}, and {role}'s CONNECTION LIMIT 0 (migration 0016) refuses "
+        why = ("pg_cron connects through libpq as the jobs' role, which a CONNECTION LIMIT 0 refuses: every job "
+               "fails then" if role is None else
+               f"pg_cron connects through libpq as {role}, and {role}'s CONNECTION LIMIT 0 (migration 0016) refuses "
                "that connection: every job fails" if refused else
                f"pg_cron connects through libpq as {role}, which works only while {role} accepts client "
                "connections, and it must not (see the job role check)")
@@ -214,8 +269,8 @@ def _cron_settings(conn) -> list[Check]:
         checks.append(Check("cron.enable_superuser_jobs", "ok", "off: pg_cron runs no job as a superuser"))
     else:
         checks.append(Check("cron.enable_superuser_jobs", "warn",
-                            f"{superuser_jobs or 'on'}: pg_cron would run a job scheduled as a superuser; this "
-                            f"schema's jobs run as {role}",
+                            f"{superuser_jobs or 'on'}: pg_cron would run a job scheduled as a superuser"
+                            + (f"; this schema's jobs run as {role}" if role else ""),
                             "ALTER SYSTEM SET cron.enable_superuser_jobs = off; then restart the server"))
     if workers == "on":
         checks += _worker_budget(conn)
@@ -240,14 +295,14 @@ def _worker_budget(conn) -> list[Check]:
                   f"ALTER SYSTEM SET max_worker_processes = {need + 8}; then restart the server")]
 
 
-def _cron_jobs(conn, cc, cron_db: str, here: str) -> list[Check]:
+def _cron_jobs(conn, cc, cron_db: str, here: str, table: str) -> list[Check]:
     """Who this database's jobs in cron.job run as, and whether they are the declared ones."""
     if not db.scalar(cc, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         return [Check("cron jobs", "warn", "not checked: pg_cron shows a role only the jobs it scheduled itself",
                       "run doctor as a superuser to see every job of this database")]
-    role = cron.job_role(conn)
+    role = cron.job_role(conn, table)
     if role is None:
-        return []  # ops.cron_jobs does not exist yet: the migrations check says why
+        return []  # the cron table does not exist yet: the migrations check says why
     have = cron.scheduled(cc, here)
     superusers = {r[0] for r in cc.execute("SELECT rolname FROM pg_roles WHERE rolsuper")}
     wrong = [f"{name}@{here} runs as {user}" + (" (a superuser)" if user in superusers else "")
@@ -255,21 +310,21 @@ def _cron_jobs(conn, cc, cron_db: str, here: str) -> list[Check]:
     checks = []
     if wrong:
         checks.append(Check("cron jobs' role", "missing",
-                            f"{'; '.join(wrong)}: jobs must run as {role}, the owner of ops.cron_jobs, and never "
+                            f"{'; '.join(wrong)}: jobs must run as {role}, the owner of {table}, and never "
                             "as a superuser",
                             f"`dbtool migrate` reschedules the declared jobs as {role} and unschedules the others; "
                             f"or, in database {cron_db}: SELECT cron.unschedule(jobid) for each"))
     else:
         checks.append(Check("cron jobs' role", "ok", f"{len(have)} job(s) of {here} in cron.job, all run as {role}"))
     try:
-        want = {j.name for j in cron.desired(conn)}
+        want = {j.name for j in cron.desired(conn, table)}
     except DbtoolError as exc:
         return [*checks, Check("cron jobs scheduled", "warn", exc.message, exc.hint)]
     unscheduled, undeclared = sorted(want - set(have)), sorted(set(have) - want)
     if not unscheduled and not undeclared:
-        checks.append(Check("cron jobs scheduled", "ok", f"the {len(want)} job(s) of ops.cron_jobs are in pg_cron"))
+        checks.append(Check("cron jobs scheduled", "ok", f"the {len(want)} job(s) of {table} are in pg_cron"))
     else:
-        parts = ([f"declared in ops.cron_jobs, not in pg_cron: {', '.join(unscheduled)}"] if unscheduled else []) + (
+        parts = ([f"declared in {table}, not in pg_cron: {', '.join(unscheduled)}"] if unscheduled else []) + (
             [f"in pg_cron, not declared: {', '.join(undeclared)}"] if undeclared else [])
         checks.append(Check("cron jobs scheduled", "warn", "; ".join(parts),
                             "`dbtool migrate` makes pg_cron hold exactly the declared jobs; `dbtool drift` shows "
@@ -280,19 +335,25 @@ def _cron_jobs(conn, cc, cron_db: str, here: str) -> list[Check]:
 # ----- the role the jobs run as -----------------------------------------------------------------
 
 
-def _job_roles(conn) -> list[Check]:
-    """The owner of ops.cron_jobs (pg_cron's jobs) and of the hypertable (TimescaleDB's policies):
+def _hypertables(conn, needs: Needs) -> list[str]:
+    """The hypertables whose jobs doctor checks: the project's, or every one of the database."""
+    if needs.hypertables is not None:
+        return list(needs.hypertables)
+    if not db.scalar(conn, "SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL"):
+        return []
+    return [r[0] for r in conn.execute("""SELECT hypertable_schema || '.' || hypertable_name
+                                          FROM timescaledb_information.hypertables ORDER BY 1""")]
+
+
+def _job_roles(conn, cron_table: str, hypertables: list[str]) -> list[Check]:
+    """The owner of the cron table (pg_cron's jobs) and of the hypertables (TimescaleDB's policies):
     LOGIN so that a background worker can start as it, CONNECTION LIMIT 0 so that no client can,
     not a superuser, CONNECT on this database (pg_cron checks it), no password."""
-    cron_owner = _jobs_table_owner(conn)
-    ht_owners = [r[0] for r in conn.execute("""SELECT pg_get_userbyid(c.relowner) FROM pg_class c
-                                               JOIN pg_namespace n ON n.oid = c.relnamespace
-                                               WHERE c.relname = 'activity_timeline' AND c.relkind = 'r'
-                                                 AND n.nspname = ANY (%s)""", [TIMELINE_SCHEMAS])]
+    owned = [(_jobs_table_owner(conn, cron_table), cron_table)]
+    owned += [(_owner_of(conn, t, "r"), f"{t.split('.', 1)[1]}'s hypertable") for t in hypertables]
     checks = []
-    for role in dict.fromkeys(r for r in [cron_owner, *ht_owners] if r):
-        owns = (["ops.cron_jobs"] if role == cron_owner else []) + (
-            ["activity_timeline's hypertable"] if role in ht_owners else [])
+    for role in dict.fromkeys(r for r, _ in owned if r):
+        owns = dict.fromkeys(what for r, what in owned if r == role)
         checks.append(_job_role(conn, role, " and ".join(owns)))
     return checks
 
@@ -336,68 +397,74 @@ def _job_role(conn, role: str, owns: str) -> Check:
 # ----- TimescaleDB ------------------------------------------------------------------------------
 
 
-def _timescaledb(conn) -> list[Check]:
+def _timescaledb(conn, needs: Needs, hypertables: list[str]) -> list[Check]:
     license_ = db.scalar(conn, "SELECT current_setting('timescaledb.license', true)")
     if not license_:
         return [Check("timescaledb edition", "missing", "timescaledb not loaded",
                       "add timescaledb to shared_preload_libraries and restart")]
-    if license_ == "timescale":
-        path = ("community edition: migration 0018 compresses timeline.activity_timeline after 7 days, keeps it a "
-                "year and makes daily_activity_summary a continuous aggregate, all by TimescaleDB's policies "
-                "(docs/timescaledb.md)")
-    else:
-        path = ("Apache edition: retention by a pg_cron drop_chunks job, daily_activity_summary a materialized "
-                "view refreshed by pg_cron, compression unavailable")
-    return [Check("timescaledb edition", "ok", f"{license_} — {path}"), *_path_taken(conn, license_), *timescale_jobs.checks(conn)]
+    edition = "community edition" if license_ == "timescale" else "Apache edition"
+    path = needs.editions.get(license_)  # what the project's migrations do on this edition
+    return [Check("timescaledb edition", "ok", f"{license_} — {edition}" + (f": {path}" if path else "")),
+            *_path_taken(conn, license_, needs), *timescale_jobs.checks(conn, hypertables)]
 
 
-COMMUNITY_SHAPE = {  # ops.timescaledb_capabilities at 0018 on the community edition
-    "compression": ("enabled, with a compression policy",
-                    "SELECT add_compression_policy('timeline.activity_timeline', INTERVAL '7 days');"),
-    "retention": ("timescaledb retention policy",
-                  "SELECT add_retention_policy('timeline.activity_timeline', INTERVAL '1 year');"),
-    "daily_activity_summary": ("continuous aggregate",
-                               "`dbtool rollback --to 0017` then `dbtool migrate` (0018 builds it on this edition)"),
-}
-
-
-def _path_taken(conn, license_: str) -> list[Check]:
-    """What the migrations built on this server, read live by ops.timescaledb_capabilities."""
-    if not db.scalar(conn, "SELECT to_regnamespace('ops') IS NOT NULL"):
+def _path_taken(conn, license_: str, needs: Needs) -> list[Check]:
+    """What the migrations built on this server, read live by the project's capabilities view: its
+    columns (those `community` names, in its order), each checked against what the community edition
+    must have once migration `community.since` is applied."""
+    view = needs.capabilities
+    if not view or "." not in view:
+        return []
+    schema = view.split(".", 1)[0]
+    if not db.scalar(conn, "SELECT to_regnamespace(%s) IS NOT NULL", [schema]):
         return []  # not migrated yet
-    if not db.scalar(conn, "SELECT has_schema_privilege('ops', 'USAGE')"):
+    if not db.scalar(conn, "SELECT has_schema_privilege(%s, 'USAGE')", [schema]):
         readable = False
     else:
-        found = db.scalar(conn, "SELECT to_regclass('ops.timescaledb_capabilities') IS NOT NULL")
-        if not found:
+        if not db.scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", [view]):
             return []
-        readable = db.scalar(conn, "SELECT has_table_privilege('ops.timescaledb_capabilities', 'SELECT')")
+        readable = db.scalar(conn, "SELECT has_table_privilege(%s, 'SELECT')", [view])
     if not readable:
-        return [Check("time-series path taken", "warn", "ops.timescaledb_capabilities is not readable by this role",
-                      "run doctor as a member of maplatform_ops or maplatform_owner")]
-    # The view gained its hypertable column with 0018: a database before it reads as the public one.
-    has_column = db.scalar(conn, """SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attname = 'hypertable'
-                                    AND attrelid = 'ops.timescaledb_capabilities'::regclass)""")
-    row = conn.execute(("SELECT hypertable" if has_column else "SELECT 'public.activity_timeline'")
-                       + ", compression, retention, daily_activity_summary FROM ops.timescaledb_capabilities"
-                       ).fetchone()
+        return [Check("time-series path taken", "warn", f"{view} is not readable by this role",
+                      f"run doctor as a member of {' or '.join(_readers(conn, view)) or 'a role that may read it'}")]
+    cur = conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(*view.split(".", 1))))
+    row = cur.fetchone()
     if row is None:
-        return [Check("time-series path taken", "warn", "activity_timeline is not a hypertable",
+        return [Check("time-series path taken", "warn", f"{view} shows no hypertable",
                       "see docs/timescaledb.md; `dbtool drift` shows what changed")]
-    hypertable, compression, retention, summary = row
-    value = f"retention: {retention}; daily_activity_summary: {summary}; compression: {compression}"
-    if license_ == "timescale" and hypertable == "timeline.activity_timeline":  # 0018's shape
-        have = {"compression": compression, "retention": retention, "daily_activity_summary": summary}
-        lacking = [k for k, (want, _fix) in COMMUNITY_SHAPE.items() if have[k] != want]
+    have = {d.name: v for d, v in zip(cur.description, row)}
+    shown = [c for c in (needs.community or have) if c in have and c not in ("hypertable", "edition", "version")]
+    value = "; ".join(f"{c}: {have[c]}" for c in shown)
+    since = needs.community_since
+    if license_ == "timescale" and since and _applied(conn, since):
+        lacking = [c for c, (want, _fix) in needs.community.items() if have.get(c) != want]
         if lacking:
             return [Check("time-series path taken", "missing",
-                          f"{value}; the community edition at migration 0018 should have "
-                          + ", ".join(f"{k}: {COMMUNITY_SHAPE[k][0]}" for k in lacking),
-                          " ".join(COMMUNITY_SHAPE[k][1] for k in lacking))]
-    if retention == "none" or summary == "none":
+                          f"{value}; the community edition at migration {since} should have "
+                          + ", ".join(f"{c}: {needs.community[c][0]}" for c in lacking),
+                          " ".join(needs.community[c][1] for c in lacking))]
+    empty = [c for c in shown if have[c] == "none"]
+    if empty:
         return [Check("time-series path taken", "warn", value,
-                      "no retention or no daily summary is in place: re-run `dbtool migrate`, see `dbtool drift`")]
+                      f"no {' or '.join(empty)} is in place: re-run `dbtool migrate`, see `dbtool drift`")]
     return [Check("time-series path taken", "ok", value)]
+
+
+def _readers(conn, view: str) -> list[str]:
+    """The roles that may read `view`: its owner and those granted SELECT on it."""
+    return [r[0] for r in conn.execute("""
+        SELECT DISTINCT pg_get_userbyid(r) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+             LATERAL (SELECT c.relowner UNION SELECT a.grantee FROM aclexplode(c.relacl) a
+                      WHERE a.privilege_type = 'SELECT' AND a.grantee <> 0) AS g(r)
+        WHERE n.nspname = %s AND c.relname = %s ORDER BY 1""", view.split(".", 1))]
+
+
+def _applied(conn, prefix: str) -> bool:
+    """Has the database applied the migration whose id starts with `prefix`?"""
+    try:
+        return any(i.startswith(prefix) for i in ledger.applied(conn))
+    except psycopg.errors.InsufficientPrivilege:
+        return False
 
 
 def _privileges(conn, needs: Needs) -> list[Check]:
@@ -411,7 +478,7 @@ def _privileges(conn, needs: Needs) -> list[Check]:
         return [Check("connecting role", "ok", f"{name}: superuser")]
     attrs = ", ".join(a for a, on in (("CREATEDB", createdb), ("BYPASSRLS", bypass)) if on) or "no role attributes"
     if roles_present < len(needs.roles):
-        # Only a superuser may create a BYPASSRLS role (maplatform_maintenance).
+        # Only a superuser may create a BYPASSRLS role, which a project may declare among its roles.
         return [Check("connecting role", "missing", f"{name}: {attrs}; the schema's roles do not exist yet",
                       "run the first migrations as a superuser, or have one create the project's roles "
                       "([tool.dbtool] roles)")]

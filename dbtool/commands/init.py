@@ -31,6 +31,9 @@ extensions = []
 preload = []
 # The roles the migrations create and grant to.
 roles = []
+# For a schema that has them (README, "Configuration"), none by default: cron_table, the table its
+# migrations declare pg_cron jobs in; [rls], its tenancy for `dbtool check rls` (tenant_column,
+# tenant_table, app_roles); [timescaledb], the hypertables whose jobs `dbtool doctor` checks.
 # The limits every migration runs under (docs/engine.md): a migration that waits longer than
 # lock_timeout for a lock is rolled back and retried lock_retries times, with growing pauses.
 lock_timeout = "1s"

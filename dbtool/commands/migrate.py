@@ -87,5 +87,5 @@ def plan_script(res: MigrateResult) -> str:
         out += ["", "-- Then, in one transaction, the repeatable objects (each file as it is in sql/):"]
         out += [f"--   re-apply {r} ({res.repeatable_reasons.get(r, 'changed')})" for r in res.repeatables]
         out += [f"--   drop the object of removed file {r}" for r in res.repeatables_dropped]
-    out += ["", "-- Then reconcile pg_cron's jobs with ops.cron_jobs (docs/cron.md)."]
+    out += ["", "-- Then reconcile pg_cron's jobs with the project's cron table (docs/cron.md)."]
     return "\n".join(out)

@@ -18,7 +18,7 @@ the restored copy has passed every check:
    name the restore has succeeded: a failure to drop the old copy is a warning naming it.
 5. TimescaleDB's background workers, which the rename stopped, are started again, and pg_cron
    jobs, which live in the cron database and not in the dump, are scheduled for the restored
-   database from its ops.cron_jobs table (dbtool.cron.sync).
+   database from its cron table (`cron_table`, the project's [tool.dbtool] cron_table; dbtool.cron.sync).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Target:
 
 
 def restore(archive: str, url: str | None, *, replace: bool = False, confirm: Callable[[str], bool] | None = None,
-            progress: Progress = silent) -> RestoreResult:
+            progress: Progress = silent, cron_table: str = cron.DEFAULT_TABLE) -> RestoreResult:
     """Restore `archive` (a local file or s3:// URL, the archive or its manifest) into the database
     of `url`, creating it if needed. A non-empty target is replaced only with `replace` or when
     `confirm(question)` says yes. No `url` is a usage error: DATABASE_URL is never the default target."""
@@ -123,7 +123,7 @@ def restore(archive: str, url: str | None, *, replace: bool = False, confirm: Ca
         with tempfile.TemporaryDirectory(prefix="dbtool-restore-") as tmp:
             dump = verified_dump(where, archive_name, man, Path(tmp), progress)
             _restore_and_swap(admin, url, target, man, dump, Path(tmp), progress, result)
-    _finish(url, man, progress, result)
+    _finish(url, man, progress, result, cron_table)
     return result
 
 
@@ -553,7 +553,7 @@ def _drop_quietly(admin, name: str) -> None:
         pass
 
 
-def _finish(url: str, man: dict, progress, result: RestoreResult) -> None:
+def _finish(url: str, man: dict, progress, result: RestoreResult, cron_table: str) -> None:
     """After the swap: TimescaleDB's workers (the rename stopped them), pg_cron jobs for the restored database."""
     if man.get("timescaledb"):
         failed = _restart_workers(url)
@@ -564,7 +564,7 @@ def _finish(url: str, man: dict, progress, result: RestoreResult) -> None:
     with db.connection(url) as conn:
         progress("step", "scheduling the cron jobs declared in the restored database", {})
         try:
-            result.cron = cron.sync(url, conn).as_dict()
+            result.cron = cron.sync(url, conn, cron_table).as_dict()
         except DbtoolError as exc:
             raise DbtoolError(f"{result.database} is restored and verified, but its cron jobs could not be "
                               f"scheduled: {exc.message}",

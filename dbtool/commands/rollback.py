@@ -92,7 +92,7 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
                 _, _, result.repeatables_pending = engine.reapply(conn, project, reps, settings, strict=False,
                                                                   progress=progress)
                 if sync_cron:
-                    result.cron = cron.sync(url, conn).as_dict()
+                    result.cron = cron.sync(url, conn, cron.table_of(project)).as_dict()
         finally:
             if not dry_run:
                 ledger.unlock(conn)

@@ -46,9 +46,9 @@ class VerifyResult:
         return out
 
 
-def _state(conn) -> dict:
-    snap = catalog.snapshot(conn)
-    snap["declared cron job"] = {j.name: j.attrs() for j in cron.desired(conn)}
+def _state(conn, jobs_table: str) -> dict:
+    snap = catalog.snapshot(conn, jobs_table=jobs_table)
+    snap["declared cron job"] = {j.name: j.attrs() for j in cron.desired(conn, jobs_table)}
     return snap
 
 
@@ -81,30 +81,31 @@ def verify(server_url: str | None, project: Project, *, settings: Settings | Non
         return result
 
 
-def _step(url: str, action, *args) -> dict:
+def _step(url: str, jobs_table: str, action, *args) -> dict:
     """Run one apply or undo in its own session, as separate dbtool runs would (an extension such
     as timescaledb cannot be re-created in the session that dropped it), and snapshot afterwards."""
     with db.connection(url) as conn:
         action(conn, *args)
     with db.connection(url) as conn:
-        return _state(conn)
+        return _state(conn, jobs_table)
 
 
 def _walk(url, project, files, settings, progress) -> VerifyResult:
     result = VerifyResult(ok=True)
+    table = cron.table_of(project)
     with db.connection(url) as conn:
-        before = _state(conn)
+        before = _state(conn, table)
     for i, m in enumerate(files, 1):
         progress("verify", m.id, {"n": i, "of": len(files)})
         step = "apply"
         try:
-            after_up = _step(url, engine.apply, project, m, settings)
+            after_up = _step(url, table, engine.apply, project, m, settings)
             step = "roll back"
-            diff = _changes(before, _step(url, engine.undo, project, m, settings))
+            diff = _changes(before, _step(url, table, engine.undo, project, m, settings))
             if diff:
                 return _fail(result, m.id, "the rollback does not restore the catalog it started from", diff)
             step = "re-apply"
-            again = _step(url, engine.apply, project, m, settings)
+            again = _step(url, table, engine.apply, project, m, settings)
         except DbtoolError as err:
             return _fail(result, m.id, f"{step} failed: {err.message}", [])
         diff = _changes(after_up, again)

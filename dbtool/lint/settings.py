@@ -27,6 +27,9 @@ SAFE_ON_NEW_TABLE = [
     "squawk/renaming-column",
 ]
 
+# Rules that need a setting (LintConfig field) to mean anything.
+NEEDS = {"owner-role": "owner_role", "tenant-table-rls": "tenant_column"}
+
 
 @dataclass
 class LintConfig:
@@ -36,15 +39,19 @@ class LintConfig:
     enable: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=lambda: list(LAYERS))
     safe_on_new_table: list[str] = field(default_factory=lambda: list(SAFE_ON_NEW_TABLE))
-    owner_role: str = "maplatform_owner"
-    tenant_column: str = "tenant_id"
+    # Default to [tool.dbtool] owner_role and [tool.dbtool.rls] tenant_column; empty: their rules do not apply
+    owner_role: str = ""
+    tenant_column: str = ""
     pg_version: str = "15"
     # schema.table names (or globs) of tables too large to rewrite or scan under ACCESS EXCLUSIVE
     # (lint/large.py): squawk's rewrite findings on them are errors, and large-table-rewrite applies
     large_tables: list[str] = field(default_factory=list)
 
     def active(self, rule: str) -> bool:
-        """Enabled explicitly, or not disabled. Entries are rule ids or globs such as `squawk/*`."""
+        """Enabled explicitly, or not disabled. Entries are rule ids or globs such as `squawk/*`. A rule
+        about a setting the project does not give (no owner role) never applies."""
+        if rule in NEEDS and not getattr(self, NEEDS[rule]):
+            return False
         if any(fnmatchcase(rule, p) for p in self.enable):
             return True
         return not any(fnmatchcase(rule, p) for p in self.disable)
@@ -60,11 +67,15 @@ def load(project: Project) -> LintConfig:
     if unknown:
         raise UsageError(f"pyproject.toml [tool.dbtool.lint]: unknown setting(s) {', '.join(unknown)}",
                          hint=f"known settings: {', '.join(sorted(known))}")
-    cfg = LintConfig(**{k: v for k, v in raw.items()})
+    inherited = {"owner_role": project.get("owner_role"), "tenant_column": project.section("rls").get("tenant_column")}
+    cfg = LintConfig(**{**{k: v for k, v in inherited.items() if v}, **raw})
     for name in ("paths", "exclude", "disable", "enable", "layers", "safe_on_new_table", "large_tables"):
         value = getattr(cfg, name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"pyproject.toml [tool.dbtool.lint]: {name} must be a list of strings")
+    for name in ("owner_role", "tenant_column"):
+        if not isinstance(getattr(cfg, name), str):
+            raise UsageError(f"pyproject.toml [tool.dbtool.lint]: {name} must be a string")
     check_layers(cfg.layers, "pyproject.toml [tool.dbtool.lint]: ")
     return cfg
 

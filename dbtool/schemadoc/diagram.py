@@ -58,7 +58,7 @@ class Edge:
 
 def edges(model: Schema, fold: bool = False) -> list[Edge]:
     """One edge per (child, parent) pair of tables, every foreign key of the pair in its label.
-    fold: leave out the plain tenant keys (tenant_id -> the tenant table), which every tenant
+    fold: leave out the plain tenant keys (tenant column -> the tenant table), which every tenant
     table has: drawn, they bury the picture in edges that all say the same (the legend says it)."""
     pairs: dict[tuple[str, str], list[ForeignKey]] = defaultdict(list)
     for rel in model.tables():
@@ -75,7 +75,7 @@ def edges(model: Schema, fold: bool = False) -> list[Edge]:
 
 
 def tenant_key(fk: ForeignKey, model: Schema) -> bool:
-    """The plain key to the tenant table: (tenant_id) REFERENCES public.tenants."""
+    """The plain key to the tenant table: (<tenant_column>) REFERENCES <tenant_table> ([tool.dbtool.rls])."""
     return fk.columns == (model.settings["tenant_column"],) and fk.ref_table == model.settings["tenant_table"]
 
 

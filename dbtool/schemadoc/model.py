@@ -206,7 +206,7 @@ def _attach_jobs(rels: dict[str, Relation], snap: dict) -> None:
 
 
 def _bare(body: str, rel: Relation) -> bool:
-    """A function body may name a table of its search_path unqualified (`FROM deals`)."""
+    """A function body may name a table of its search_path unqualified (`FROM orders`)."""
     return rel.schema == "public" and re.search(r"(?i)\b(FROM|INTO|UPDATE|TABLE|JOIN)\s+" + re.escape(
         rel.name.split(".", 1)[1]) + r"\b", body) is not None
 

@@ -49,3 +49,12 @@ def test_given_files_are_checked_against_the_roles_migration_of_the_whole_projec
     rep = lint(proj.load(), paths=[only], layers=["rules"])
     assert hits(rep) == {("owner-role", "migrations/0003_create_notes.sql", 4),
                          ("owner-role", "migrations/0003_create_notes.rollback.sql", 4)}
+
+
+def test_the_owner_role_rule_follows_the_projects_owner_role_and_is_off_without_one(tmp_project):
+    tmp_project.pair("0001_create_roles", HEADER + "CREATE ROLE shop_owner NOLOGIN;\n", HEADER + "DROP ROLE shop_owner;\n")
+    tmp_project.pair("0002_create_books", HEADER + "CREATE TABLE public.books (id bigint);\n",
+                     HEADER + "SET LOCAL ROLE shop_owner;\nDROP TABLE public.books;\n")
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == set()  # [tool.dbtool] names no owner role
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool]\nowner_role = "shop_owner"\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == {("owner-role", "migrations/0002_create_books.sql", 4)}

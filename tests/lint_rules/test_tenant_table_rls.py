@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dbtool.commands.lint import lint
-from lint_support import hits, pair
+from lint_support import HEADER, hits, pair
 
 
 def test_new_tenant_table_without_rls_is_flagged_at_the_table_name(proj):
@@ -34,3 +34,11 @@ def test_a_tenant_table_with_row_level_security_enabled_and_forced_passes(proj):
         ALTER TABLE public.notes FORCE ROW LEVEL SECURITY;
         """, "DROP TABLE public.notes;\n")
     assert lint(proj.load(), layers=["rules"]).clean
+
+
+def test_the_tenant_table_rule_follows_the_projects_tenant_column_and_is_off_without_one(tmp_project):
+    tmp_project.pair("0001_create_books", HEADER + "CREATE TABLE public.books (id bigint, shop_id bigint);\n",
+                     HEADER + "DROP TABLE public.books;\n")
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == set()  # no tenancy declared
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool.rls]\ntenant_column = "shop_id"\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == {("tenant-table-rls", "migrations/0001_create_books.sql", 4)}

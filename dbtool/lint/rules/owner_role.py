@@ -15,7 +15,8 @@ from ..sources import SqlFile
 from ._common import finding
 
 RULE = Rule("owner-role", ERROR, "after the roles migration, files start with SET LOCAL ROLE <owner>",
-            "make `SET LOCAL ROLE maplatform_owner;` the first statement so the owner role owns what it creates")
+            "make `SET LOCAL ROLE <owner_role>;` (the project's [tool.dbtool] owner_role) the first statement so the "
+            "owner role owns what it creates")
 
 
 def _sets_owner(f: SqlFile, owner: str) -> bool:
@@ -26,6 +27,8 @@ def _sets_owner(f: SqlFile, owner: str) -> bool:
 
 def check(ws: Workspace, cfg: LintConfig, selected: set[str] | None = None) -> Iterator[Finding]:
     """The whole project decides where the roles migration is; only the `selected` files are parsed."""
+    if not cfg.owner_role:  # the project names no owner role: nothing to check (an empty name matches anything)
+        return
     # The roles migration: CREATE ROLE and the owner's name in one file, so that a role created by
     # EXECUTE format('CREATE ROLE %I', ...) from a list of names counts as well.
     owner = re.compile(rf"\b{re.escape(cfg.owner_role)}\b")

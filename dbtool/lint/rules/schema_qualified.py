@@ -14,7 +14,7 @@ from ..settings import LintConfig
 from ._common import at, finding
 
 RULE = Rule("schema-qualified", WARNING, "every table, view and function name is schema-qualified",
-            "write schema.name (public.deals, app.current_tenant_id)")
+            "write schema.name (public.books, app.current_shop)")
 
 
 class _Unqualified(visitors.Visitor):

@@ -26,6 +26,8 @@ def _rls_changes(f: SqlFile, subtype) -> set[str]:
 
 
 def check(ws: Workspace, cfg: LintConfig) -> Iterator[Finding]:
+    if not cfg.tenant_column:  # the project declares no tenancy
+        return
     kinds = objects.enums.AlterTableType
     for f in ws.forward:
         enabled = _rls_changes(f, kinds.AT_EnableRowSecurity)
