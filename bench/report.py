@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dbtool.commands import seed as seed_cmd
+from pathlib import Path
+
+from dbtool import config
+from dbtool.commands import seed as seed_loader
 
 from . import load, notes, plots, timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 
 RLS_GOAL, SCALING_GOAL, TOOL_GOAL = 1.15, 1.3, 1.5
 COMMUNITY_BINDIR = "/opt/pg-community/usr/lib/postgresql/15/bin"
