@@ -77,3 +77,14 @@ def test_no_module_imports_another_modules_private_name():
             if module.startswith("dbtool") and name and name.startswith("_") and not name.startswith("__"):
                 offenders.append(f"{module_name(path)}: from {module} import {name}")
     assert offenders == []
+
+
+def test_the_projects_seed_generator_uses_the_core_as_a_library():
+    """seed/generate.py is the project's code: it may use the core's public names, never the CLI, a
+    command, or a private name, and dbtool holds nothing of it."""
+    generator = PACKAGE.parent / "seed" / "generate.py"
+    used = [(m, n) for m, n in imports(generator) if m.startswith("dbtool")]
+    assert ("dbtool", "db") in used
+    assert [f"{m} {n or ''}".strip() for m, n in used
+            if m in CLI or m.startswith("dbtool.commands") or (n or "").startswith("_")] == []
+    assert not (PACKAGE / "seed").exists()
