@@ -171,7 +171,8 @@ array and polymorphic-reference triggers, CHECKs, the generated tsvector, every 
 
 {chr(10).join(rows)}
 
-The shape, per tenant and per deal (`dbtool/commands/seed.py`; `--deals-per-tenant` scales everything):
+The shape, per tenant and per deal (`seed/generate.py`, the project's generator that `[tool.dbtool] seed`
+names; `--deals-per-tenant` scales everything):
 
 | table | rows |
 |---|---|
