@@ -42,7 +42,7 @@ import psycopg
 from dbtool import cluster as db_cluster
 from dbtool import config, lockretry
 from dbtool.commands import migrate as migrate_cmd
-from dbtool.commands import seed as seed_cmd
+from dbtool.commands import seed as seed_loader
 from dbtool.engine import Settings
 from dbtool.migrations import read as read_migrations
 
@@ -50,6 +50,7 @@ from . import cluster
 from .sessions import APP, TOKENS, add_key
 
 ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 RELEASE = Path(__file__).resolve().parent / "release"
 RESULTS = ROOT / "bench-results"
 DBTOOL = str(Path(sys.executable).parent / "dbtool")

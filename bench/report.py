@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dbtool.commands import seed as seed_cmd
+from pathlib import Path
+
+from dbtool import config
+from dbtool.commands import seed as seed_loader
 
 from . import load, notes, plots, timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 
 RLS_GOAL, SCALING_GOAL, TOOL_GOAL = 1.15, 1.3, 1.5
 COMMUNITY_BINDIR = "/opt/pg-community/usr/lib/postgresql/15/bin"
@@ -165,7 +171,8 @@ array and polymorphic-reference triggers, CHECKs, the generated tsvector, every 
 
 {chr(10).join(rows)}
 
-The shape, per tenant and per deal (`dbtool/commands/seed.py`; `--deals-per-tenant` scales everything):
+The shape, per tenant and per deal (`seed/generate.py`, the project's generator that `[tool.dbtool] seed`
+names; `--deals-per-tenant` scales everything):
 
 | table | rows |
 |---|---|

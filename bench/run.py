@@ -33,11 +33,12 @@ import psycopg
 
 from dbtool import config
 from dbtool.commands import migrate as migrate_cmd
-from dbtool.commands import seed as seed_cmd
+from dbtool.commands import seed as seed_loader
 
 from . import cluster, load, plots, report, sections, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 
 
 @dataclass(frozen=True)

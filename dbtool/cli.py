@@ -729,85 +729,14 @@ def pitr_restore(target_dir: Annotated[str, typer.Option("--target", metavar="DI
 
 
 
-@app.command()
-def seed(tenants: Annotated[Optional[int], typer.Option("--tenants", metavar="N", help="Tenants (default 10).",
-                                                        show_default=False)] = None,
-         deals_per_tenant: Annotated[Optional[int], typer.Option(
-             "--deals-per-tenant", metavar="N", help="Deals per tenant (default 100); every other table is "
-             "scaled from it (docs/benchmarks.md).", show_default=False)] = None,
-         small: Annotated[bool, typer.Option("--small", help=f"The demo set: {seed_cmd.SMALL[0]} tenants x "
-                                             f"{seed_cmd.SMALL[1]} deals.")] = False,
-         seed_: Annotated[str, typer.Option("--seed", metavar="TEXT", help="Same seed, same data.")] = "dbtool",
-         as_of: Annotated[Optional[datetime.datetime], typer.Option(
-             "--as-of", metavar="YYYY-MM-DD", formats=["%Y-%m-%d"],
-             help="The data set's today: dates are relative to it (default: today, UTC).")] = None,
-         jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Connections sharing each table's rows "
-                                           "(1: a single transaction; more: faster, committed level by level and "
-                                           "removed again on failure).")] = 2,
-         no_vacuum: Annotated[bool, typer.Option("--no-vacuum", help="Skip the closing VACUUM (ANALYZE).")] = False,
-         quiet: Quiet = False,
-         database_url: Url = None, json: Json = False):
-    """Load realistic M&A data into an empty, migrated database: tenants, users, deals over the
-    pipeline, documents with summaries and embeddings, data rooms, activity over 90 days.
-
-    Generated on the server (one INSERT ... SELECT per table; one transaction with --jobs 1, else
-    committed level by level and removed again on failure), as a role that
-    bypasses row-level security (a superuser, or BYPASSRLS and a member of maplatform_owner).
-    Running it again with the same options on the seeded database does nothing."""
-    with handled(json):
-        if small and (tenants is not None or deals_per_tenant is not None):
-            raise UsageError("pass either --small or --tenants/--deals-per-tenant, not both")
-        default_t, default_d = seed_cmd.SMALL if small else (10, 100)
-        scale = seed_cmd.Scale(tenants=default_t if tenants is None else tenants,
-                               deals_per_tenant=default_d if deals_per_tenant is None else deals_per_tenant,
-                               seed=seed_, as_of=as_of.date() if as_of else None)
-        seed_cmd.validate(scale.tenants, scale.deals_per_tenant, scale.seed, jobs)
-        url = db.resolve_url(database_url)
-        report, display = _seed_progress(quiet or json)
-        with display:
-            res = seed_cmd.seed(url, scale, on_step=report, vacuum=not no_vacuum, jobs=jobs)
-        if json:
-            emit_json(res.as_dict())
-        elif res.already_seeded:
-            out.print(f"{res.database}: already holds this seed's data ({scale.tenants} tenants x "
-                      f"{scale.deals_per_tenant} deals, seed {scale.seed!r}); nothing to do", markup=False)
-        else:
-            rows = res.rows
-            out.print(f"{res.database}: seeded {rows:,} rows ({scale.tenants} tenants x {scale.deals_per_tenant} "
-                      f"deals) in {res.load_seconds:.1f} s, {rows / max(res.load_seconds, 1e-9):,.0f} rows/s"
-                      + (f"; vacuum analyze {res.vacuum_seconds:.1f} s" if res.vacuum_seconds else ""), markup=False)
-
-
-def _seed_progress(quiet: bool):
-    """(callback, context): a rich progress bar per table on a terminal, one line per table otherwise."""
-    from contextlib import nullcontext
-
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if quiet:
-        return None, nullcontext()
-
-    def rate(info: dict) -> str:
-        return f"{info['rows'] / info['seconds'] if info['seconds'] > 0 else 0:>12,.0f} rows/s"
-
-    if not err.is_terminal:
-        def line(event: str, step, info: dict) -> None:
-            if event == "done":
-                err.print(f"{step.name:<22} {info['rows']:>12,} rows {info['seconds']:>9.2f} s {rate(info)}",
-                          markup=False)
-        return line, nullcontext()
-    bars = Progress(TextColumn("{task.description:<22}"), BarColumn(), TextColumn("{task.fields[rows]:>12}"),
-                    TimeElapsedColumn(), TextColumn("{task.fields[rate]}"), console=err)
-    tasks: dict = {}
-
-    def bar(event: str, step, info: dict) -> None:
-        if event == "start":  # one statement per table: the bar pulses until it returns
-            tasks[step.name] = bars.add_task(step.name, total=None, rows=f"{info['rows']:,} rows", rate="")
-        else:
-            done = max(info["rows"], 1)
-            bars.update(tasks[step.name], total=done, completed=done, rate=rate(info))
-            bars.stop_task(tasks[step.name])
-    return bar, bars
+@app.command(add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def seed(ctx: typer.Context, project: Project = None):
+    """Run the project's demo-data generator, [tool.dbtool] seed, with these arguments
+    (`dbtool seed --help` shows its options)."""
+    # --help and every other option but --project are the generator's: it parses them and exits itself.
+    with handled("--json" in ctx.args):
+        code = seed_cmd.run(config.load(project), ctx.args, prog_name=ctx.command_path)
+    raise typer.Exit(code)
 
 
 def main() -> None:

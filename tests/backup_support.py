@@ -9,12 +9,16 @@ import shutil
 import subprocess
 import tempfile
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from dbtool import catalog, cluster, cron
-from dbtool.commands import seed as seed_cmd
+from dbtool import catalog, cluster, config, cron
+from dbtool.commands import seed as seed_loader
+
+ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 
 # The data: the real schema at head with the real data set (`dbtool seed`, small and repeatable),
 # so every application table round-trips with rows: activity_timeline's chunks in timeline_chunks,

@@ -77,3 +77,49 @@ def test_no_module_imports_another_modules_private_name():
             if module.startswith("dbtool") and name and name.startswith("_") and not name.startswith("__"):
                 offenders.append(f"{module_name(path)}: from {module} import {name}")
     assert offenders == []
+
+
+def test_the_projects_seed_generator_uses_the_core_as_a_library():
+    """seed/generate.py is the project's code: it may use the core's public names, never the CLI, a
+    command, or a private name, and dbtool holds nothing of it."""
+    generator = PACKAGE.parent / "seed" / "generate.py"
+    used = [(m, n) for m, n in imports(generator) if m.startswith("dbtool")]
+    assert ("dbtool", "db") in used
+    assert [f"{m} {n or ''}".strip() for m, n in used
+            if m in CLI or m.startswith("dbtool.commands") or (n or "").startswith("_")] == []
+    assert not (PACKAGE / "seed").exists()
+
+
+PRINTING = {"print", "emit_json", "label"}
+# The only printing left in cli.py: --version, which has no command and no result.
+MAY_PRINT = {"_print_version"}
+
+
+def _printing_calls(tree: ast.AST) -> list[tuple[str, int]]:
+    """(enclosing function, line) of each out.print / err.print / emit_json / label call."""
+    found = []
+    for fn in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                if name in PRINTING and fn.name not in MAY_PRINT:
+                    found.append((fn.name, node.lineno))
+    return found
+
+
+def test_the_cli_renders_nothing_itself():
+    """Each command's result renders itself (lines(), as_dict(), exit_code; output.show prints it):
+    cli.py only parses options, calls the command and hands the result to show()."""
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    assert _printing_calls(tree) == []
+
+
+def test_the_cli_validates_no_option_itself():
+    """Option checks live in the command (tests and other callers get them too), not in cli.py;
+    only the yes/no prompt of a destructive command refuses there."""
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    raising = sorted({fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+                      for node in ast.walk(fn) if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                      and getattr(node.exc.func, "id", "") in ("UsageError", "DbtoolError")})
+    assert raising == ["_ask", "_confirm"]

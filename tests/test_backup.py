@@ -10,13 +10,12 @@ import psycopg
 import pytest
 
 from backup_support import (RECIPIENT, chunks, cron_jobs, content, databases, database_props, expected_rows, qualified,
-                            hypertables, pg_restore_list, schema)
+                            hypertables, pg_restore_list, schema, seed_cmd)
 from cli_support import run
 from dbtool import catalog, ledger
 from dbtool.backup import manifest as mf
 from dbtool.commands import backup as backup_cmd
 from dbtool.commands import restore as restore_cmd
-from dbtool.commands import seed as seed_cmd
 from dbtool.errors import UsageError
 
 

@@ -20,9 +20,12 @@ from bench import report, run, sections, timeline, timing  # noqa: E402
 from bench.queries import QUERIES  # noqa: E402
 from bench.sections import psql_commands  # noqa: E402
 from bench.sessions import KEY_ID, Session, _short, sample_tenants  # noqa: E402
-from dbtool.commands import seed as seed_cmd  # noqa: E402
+from dbtool import config  # noqa: E402
+from dbtool.commands import seed as seed_loader  # noqa: E402
 from schema_support import cloned_db  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 TINY = seed_cmd.Scale(tenants=12, deals_per_tenant=10, seed="bench")
 RUNS, TARGET = 2, 0.001  # two repetitions of one-millisecond batches: the code runs, the figures mean nothing
 

@@ -84,7 +84,9 @@ def test_help_and_usage_errors_print_what_typer_prints_first_rendered_then_repla
         first = _script(args, env)
         assert first == expected, args
         assert _script(args, env) == expected, args  # replayed
-    assert len(_entries(tmp_path)) == len({json.dumps(c) for c in cases})
+    # `dbtool seed` starts dbtool's command, which runs the project's generator: its help and usage
+    # errors come from a file the key does not cover, so they are rendered every time, never kept.
+    assert len(_entries(tmp_path)) == len({json.dumps(c) for c in cases if c[:1] != ["seed"]})
 
 
 def test_a_replayed_run_does_not_import_typer(tmp_path):

@@ -11,16 +11,20 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from dbtool import config
 from dbtool.commands import check_rls as check_rls_cmd
-from dbtool.commands import seed as seed_cmd
+from dbtool.commands import seed as seed_loader
 from dbtool.errors import DbtoolError
 from schema_support import APP, acting_as, cloned_db, tenant_column, tenant_tables
 
+ROOT = Path(__file__).resolve().parent.parent
+seed_cmd = seed_loader.generator(config.load(ROOT))  # seed/generate.py, loaded as `dbtool seed` loads it
 AS_OF = datetime.date(2025, 6, 1)
 SCALE = seed_cmd.Scale(tenants=4, deals_per_tenant=30, seed="alpha", as_of=AS_OF)
 DBTOOL = [sys.executable, "-m", "dbtool.cli"]

@@ -39,6 +39,9 @@ roles = []
 lock_timeout = "1s"
 lock_retries = 10
 statement_timeout = "30min"
+# `dbtool seed [ARGS...]` runs the project's demo-data generator with ARGS: a Python file, relative to
+# this folder, that defines a Typer `app` or a `main(args)` (none by default).
+# seed = "seed/generate.py"
 
 [lint]
 # `dbtool lint` (docs/lint.md): its layers, and rule ids (or globs) to turn off, each with its reason.
