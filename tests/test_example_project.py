@@ -124,10 +124,10 @@ def test_the_built_wheel_alone_runs_the_example_from_its_folder(shop, empty_db, 
     (Path(site_dir) / "dbtool-test-dependencies.pth").write_text(deps + "\n")
     wheel = next(dist.glob("dbtool-*.whl"))
     subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("DBTOOL_PROJECT", "PYTHONPATH")}  # the wheel's dbtool only
     where = subprocess.run([python, "-c", "import dbtool; print(dbtool.__file__)"], capture_output=True, text=True,
-                           cwd=tmp_path, timeout=60)
+                           cwd=tmp_path, env=env, timeout=60)
     assert where.stdout.startswith(str(venv)), where
-    env = {k: v for k, v in os.environ.items() if k not in ("DBTOOL_PROJECT", "PYTHONPATH")}
     env["DATABASE_URL"] = empty_db
     for args in (["migrate", "-q"], ["status", "--exit-code"], ["verify", "--server-url", server.url()],
                  ["rollback", "--yes", "-q"], ["migrate", "-q"]):
