@@ -407,7 +407,7 @@ def test_new_with_why_writes_a_pair_that_passes_lint_as_written(tmp_path):
     import shutil
 
     from cli_support import run
-    from conftest import ROOT
+    from lint_support import ROOT  # not conftest's: tests/lint_rules has a conftest module too
     shutil.copytree(ROOT / "migrations", tmp_path / "migrations")
     for f in ("pyproject.toml", ".sqlfluff"):
         shutil.copy(ROOT / f, tmp_path / f)

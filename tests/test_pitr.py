@@ -244,12 +244,9 @@ def test_window_checks_and_time_parsing():
         "target_s": 300, "archive_timeout_s": 60, "last_archive_age_s": 5.0, "configured_ok": True}
 
 
-def test_status_right_after_a_backup_says_only_latest_instead_of_an_inverted_window(capsys):
-    from dbtool import cli
-
+def test_status_right_after_a_backup_says_only_latest_instead_of_an_inverted_window():
     stop = datetime(2026, 12, 6, 20, 1, 2, tzinfo=timezone.utc)
-    s = window.Status(stanza="db", repo="/r", earliest=stop + timedelta(seconds=1), latest=stop)
-    cli._print_pitr_status(s)
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    s = pitr_cmd.Window(stanza="db", repo="/r", earliest=stop + timedelta(seconds=1), latest=stop)
+    line = s.lines()[-1]
     assert "only --to-latest until WAL after 2026-12-06 20:01:02Z is archived" in line
     assert "20:01:03Z .. 20:01:02Z" not in line
