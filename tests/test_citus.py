@@ -26,6 +26,7 @@ from dbtool.commands.drift import drift
 from dbtool.commands.migrate import migrate
 from dbtool.commands.status import status
 from dbtool.errors import DbtoolError
+from dbtool.schemadoc import markdown, model
 
 from cli_support import run
 
@@ -337,6 +338,15 @@ def test_a_distributed_table_turned_reference_is_drift_on_that_table(citus_clust
     citus_cluster.sql(0, dbname, "SELECT undistribute_table('public.b'); SELECT create_reference_table('public.b')")
     assert changes(url, dist_project, path) == [("changed", "citus_table", "public.b", {
         "type": "reference", "method": None, "distribution_column": None, "shard_count": None, "colocation_group": None})]
+
+
+@needs_citus
+def test_docs_show_a_tables_distribution_on_its_page(distributed):
+    _, path = distributed
+    schema = model.build(snapshots.read_file(path).data)
+    page = markdown.page(schema.relations["public.b"], schema)
+    assert "## Citus" in page and "| distribution_column | `tenant_id` |" in page
+    assert "| colocation_group | `public.a` |" in page and "| shard_count | `32` |" in page
 
 
 # ----- dbtool dev up --citus ---------------------------------------------------------------------
