@@ -4,8 +4,9 @@ Without it the cluster tests skip with that reason; the plain-PostgreSQL side ru
 
 What these prove today: the migrations apply from empty through the coordinator with no manual step
 (dbtool prepares the workers: the owner role's login there, pgvector in their sessions, the roles
-recorded per database), drift is clean, a worker is refused, doctor reads the cluster. The tables are
-not distributed yet (docs/citus.md, "Where this stands")."""
+recorded per database), drift is clean, a worker is refused, doctor reads the cluster; on a tiny
+project of its own, that drift reads how each table is distributed (kind citus_table) and nothing of
+the shards. The M&A tables are not distributed yet (docs/citus.md, "Where this stands")."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbtool import citus, cluster, config
+from dbtool import catalog, citus, cluster, config, snapshots
 from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
 from dbtool.commands.migrate import migrate
 from dbtool.commands.status import status
 from dbtool.errors import DbtoolError
+from dbtool.schemadoc import markdown, model
 
 from cli_support import run
 
@@ -98,6 +100,51 @@ def owner_limits(citus_cluster: CitusCluster, url: str) -> list[tuple]:
                               [OWNER])[0] for n in range(3)]
 
 
+# Two co-located tenant tables and a reference table; 0001 alone is the same tables undistributed.
+CREATE_TABLES = """-- Why: test.
+CREATE TABLE public.a (tenant_id bigint NOT NULL, id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE public.b (tenant_id bigint NOT NULL, id bigint NOT NULL, a_id bigint, PRIMARY KEY (tenant_id, id));
+CREATE INDEX b_a_id ON public.b (a_id);
+CREATE TABLE public.kinds (code text PRIMARY KEY, label text);
+"""
+DISTRIBUTE = """-- Why: test.
+SELECT create_distributed_table('public.a', 'tenant_id');
+SELECT create_distributed_table('public.b', 'tenant_id', colocate_with => 'public.a');
+SELECT create_reference_table('public.kinds');
+"""
+UNDISTRIBUTE = """SELECT undistribute_table('public.b'); SELECT undistribute_table('public.a');
+SELECT undistribute_table('public.kinds');
+"""
+A_AND_B = {"type": "distributed", "method": "hash", "distribution_column": "tenant_id", "shard_count": 32,
+           "colocation_group": "public.a"}
+
+
+@pytest.fixture(scope="module")
+def dist_project(tmp_path_factory) -> config.Project:
+    root = tmp_path_factory.mktemp("citus_dist")
+    (root / "migrations").mkdir()
+    (root / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "scratch"\n')
+    for mid, forward, rollback in [("0001_create_tables", CREATE_TABLES, "DROP TABLE public.a, public.b, public.kinds;\n"),
+                                   ("0002_distribute_tables", DISTRIBUTE, UNDISTRIBUTE)]:
+        (root / "migrations" / f"{mid}.sql").write_text(forward)
+        (root / "migrations" / f"{mid}.rollback.sql").write_text(rollback)
+    return config.load(root)
+
+
+@pytest.fixture
+def distributed(citus_cluster, dist_project, tmp_path):
+    """A new database of the cluster migrated with dist_project, and its snapshot file taken then."""
+    url = citus_cluster.database()
+    migrate(url, dist_project)
+    path = tmp_path / "snapshot.yaml"
+    snapshots.write(snapshots.take(url, dist_project), path)
+    return url, path
+
+
+def changes(url: str, project, path: Path) -> list[tuple[str, str, str, dict | None]]:
+    return [(c.action, c.kind, c.name, c.after) for c in drift(url, project, against=path).changes]
+
+
 # ----- plain PostgreSQL: Citus changes nothing ---------------------------------------------------
 
 
@@ -105,6 +152,11 @@ def test_a_server_without_citus_is_a_plain_node_and_doctor_has_no_citus_lines(mi
     assert citus.node(conn_to(migrated_db)) == citus.Node("plain")
     assert citus.prepare(conn_to(migrated_db), project) == []
     assert not [c for c in doctor(migrated_db, project) if c.name.startswith("citus")]
+
+
+def test_a_plain_database_has_no_citus_kind_in_its_snapshot(migrated_db):
+    """Absent, not empty: the committed snapshots of plain servers stay as they were."""
+    assert not set(catalog.CITUS_KINDS) & set(snapshots.take(migrated_db).data)
 
 
 def test_no_table_of_the_schema_stores_an_oid(migrated_db, conn_to):
@@ -221,6 +273,80 @@ def test_doctor_on_a_worker_says_so_and_names_the_coordinator(citus_cluster, cit
     line = {c.name: c for c in doctor(worker, project)}["citus node"]
     assert line.status == "missing" and line.value.endswith("worker (group 2)")
     assert line.fix == f"run dbtool against the coordinator (127.0.0.1:{citus_cluster.ports[0]})"
+
+
+@needs_citus
+def test_the_snapshot_records_each_tables_distribution_and_no_shard(distributed, dist_project):
+    url, path = distributed
+    assert snapshots.read_file(path).data["citus_table"] == {"public.a": A_AND_B, "public.b": A_AND_B,
+                                                             "public.kinds": {"type": "reference"}}
+    assert "_10" not in path.read_text()  # no shard (public.a_102008) nor its id, under any kind
+    assert drift(url, dist_project, against=path).changes == []
+
+
+@needs_citus
+def test_distributing_adds_only_citus_table_entries_citus_own_objects_are_not_drift(citus_cluster, dist_project):
+    """Shards on the coordinator (the reference table's placement), their constraints and indexes,
+    Citus' truncate triggers and its schemas: none shows under another kind."""
+    url = citus_cluster.database()
+    migrate(url, dist_project, to="0001_create_tables")
+    before = snapshots.take(url, dist_project).data
+    migrate(url, dist_project)
+    assert [(c.action, c.kind, c.name) for c in catalog.diff(before, snapshots.take(url, dist_project).data)] == [
+        ("added", "citus_table", "public.a"), ("added", "citus_table", "public.b"),
+        ("added", "citus_table", "public.kinds")]
+
+
+@needs_citus
+def test_undistributing_a_table_is_drift_on_that_table(citus_cluster, distributed, dist_project):
+    url, path = distributed
+    citus_cluster.sql(0, url.rsplit("/", 1)[1], "SELECT undistribute_table('public.b')")
+    assert changes(url, dist_project, path) == [("removed", "citus_table", "public.b", None)]
+
+
+@needs_citus
+def test_another_shard_count_is_drift_on_each_colocated_table(citus_cluster, distributed, dist_project):
+    url, path = distributed
+    citus_cluster.sql(0, url.rsplit("/", 1)[1],
+                      "SELECT alter_distributed_table('public.a', shard_count := 8, cascade_to_colocated := true)")
+    report = drift(url, dist_project, against=path)
+    assert [(c.action, c.kind, c.name, c.after) for c in report.changes] == [
+        ("changed", "citus_table", "public.a", {"shard_count": 8}),
+        ("changed", "citus_table", "public.b", {"shard_count": 8})]
+    assert report.lines()[:4] == ["changed  citus_table  public.a", "    shard_count:", "      - 32", "      + 8"]
+
+
+@needs_citus
+def test_another_distribution_column_is_drift_on_that_table(citus_cluster, distributed, dist_project):
+    """Citus keeps b in a's group (the same column type and shard count): only the column differs."""
+    url, path = distributed
+    citus_cluster.sql(0, url.rsplit("/", 1)[1], "SELECT alter_distributed_table('public.b', distribution_column := 'id')")
+    assert changes(url, dist_project, path) == [("changed", "citus_table", "public.b", {"distribution_column": "id"})]
+
+
+@needs_citus
+def test_a_table_moved_out_of_its_colocation_group_is_drift_on_that_table(citus_cluster, distributed, dist_project):
+    url, path = distributed
+    citus_cluster.sql(0, url.rsplit("/", 1)[1], "SELECT update_distributed_table_colocation('public.b', 'none')")
+    assert changes(url, dist_project, path) == [("changed", "citus_table", "public.b", {"colocation_group": "public.b"})]
+
+
+@needs_citus
+def test_a_distributed_table_turned_reference_is_drift_on_that_table(citus_cluster, distributed, dist_project):
+    url, path = distributed
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(0, dbname, "SELECT undistribute_table('public.b'); SELECT create_reference_table('public.b')")
+    assert changes(url, dist_project, path) == [("changed", "citus_table", "public.b", {
+        "type": "reference", "method": None, "distribution_column": None, "shard_count": None, "colocation_group": None})]
+
+
+@needs_citus
+def test_docs_show_a_tables_distribution_on_its_page(distributed):
+    _, path = distributed
+    schema = model.build(snapshots.read_file(path).data)
+    page = markdown.page(schema.relations["public.b"], schema)
+    assert "## Citus" in page and "| distribution_column | `tenant_id` |" in page
+    assert "| colocation_group | `public.a` |" in page and "| shard_count | `32` |" in page
 
 
 # ----- dbtool dev up --citus ---------------------------------------------------------------------

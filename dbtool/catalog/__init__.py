@@ -7,9 +7,12 @@ same snapshot in any database, every time. `render`/`parse` turn it into text fo
 (YAML: one attribute per line, function bodies and view definitions as indented blocks, so a
 review diff points at the changed line). `diff` lists what differs, object by object.
 
-Left out on purpose (not schema): system and TimescaleDB-internal schemas, TimescaleDB chunks,
-objects that belong to an extension and the policies on its tables (pg_cron's, when this is the cron
-database), dbtool's bookkeeping schema, cron run history, data.
+Citus' kinds (how each table is distributed) are read only where the citus extension is: a snapshot
+of plain PostgreSQL has no such kind at all, rather than an empty one.
+
+Left out on purpose (not schema): system and TimescaleDB-internal schemas, TimescaleDB chunks, Citus
+shards and their placements, objects that belong to an extension and the policies on its tables
+(pg_cron's, when this is the cron database), dbtool's bookkeeping schema, cron run history, data.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ HERE = Path(__file__).parent
 CORE_KINDS = ("schema", "extension", "collation", "type", "sequence", "table", "column", "constraint", "index",
               "policy", "trigger", "function", "view", "view_column", "default_privileges")
 TIMESCALE_KINDS = ("hypertable", "continuous_aggregate", "timescale_job")
-KINDS = CORE_KINDS + TIMESCALE_KINDS + ("cron_job",)
+CITUS_KINDS = ("citus_table",)
+KINDS = CORE_KINDS + TIMESCALE_KINDS + CITUS_KINDS + ("cron_job",)
 
 SKIP_SCHEMAS = ["information_schema", "dbtool", "timescaledb_information", "timescaledb_experimental"]
 SKIP_SCHEMA_RE = "^(pg_|_timescaledb_)"  # pg_catalog, pg_toast, pg_temp_N, _timescaledb_internal ...
@@ -63,12 +67,17 @@ def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None =
     (cron.database_name); when omitted, dbtool uses `conn` if this is the cron database, else
     opens a connection there with the same parameters."""
     with _reading(conn):
-        timescale = db.scalar(conn, "SELECT to_regclass('_timescaledb_catalog.chunk') IS NOT NULL")
+        timescale, citus = conn.execute("SELECT to_regclass('_timescaledb_catalog.chunk') IS NOT NULL, "
+                                        "to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL").fetchone()
         params = {"skip_schemas": SKIP_SCHEMAS, "skip_schema_re": SKIP_SCHEMA_RE,
                   "chunks": db.scalar(conn, query("chunks")) if timescale else []}
         snap = {kind: _rows(conn, kind, params) for kind in CORE_KINDS}
         for kind in TIMESCALE_KINDS:
             snap[kind] = _rows(conn, kind, params) if timescale else {}
+        # Left out, not empty, without Citus: then the committed snapshots of plain servers have no
+        # such kind, and diff does not compare a kind one side did not read.
+        if citus:
+            snap.update({kind: _rows(conn, kind, params) for kind in CITUS_KINDS})
         database, cron_db, job_role = conn.execute(
             "SELECT current_database(), current_setting('cron.database_name', true), "
             "(SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s))",

@@ -134,6 +134,8 @@ def page(rel: Relation, model: Schema) -> str:
     lines += _section("Definition", _definition(rel))
     lines += _section("Relations it reads and is read by", _reads(rel))
     lines += _section("TimescaleDB", _timescale(rel))
+    lines += _section("Citus", _table(["setting", "value"], [[cell(k), code(v)] for k, v in
+                                                              sorted((rel.citus or {}).items())]))
     lines += _section("pg_cron jobs", _table(["job", "schedule", "command", "runs as"], [
         [cell(j), code(a.get("schedule")), code(a.get("command")), cell(a.get("username"))]
         for j, a in rel.cron_jobs.items()]))

@@ -55,6 +55,7 @@ class Relation:
     reads: list[str] = field(default_factory=list)  # views: the relations their definition names
     read_by: list[str] = field(default_factory=list)
     hypertable: dict | None = None
+    citus: dict | None = None  # how Citus distributes the table (kind citus_table)
     timescale_jobs: dict[str, dict] = field(default_factory=dict)
     cron_jobs: dict[str, dict] = field(default_factory=dict)
     boundary: Boundary = Boundary(SHARED, "")
@@ -142,6 +143,9 @@ def _attach(rels: dict[str, Relation], snap: dict) -> None:
     for name, attrs in snap.get("hypertable", {}).items():
         if name in rels:
             rels[name].hypertable = attrs
+    for name, attrs in snap.get("citus_table", {}).items():
+        if name in rels:
+            rels[name].citus = attrs
 
 
 _FK = re.compile(r'FOREIGN KEY \((?P<cols>[^)]*)\) REFERENCES (?P<ref>.+?)\((?P<refcols>[^)]*)\)')
