@@ -9,11 +9,12 @@ import re
 import subprocess
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from dbtool import cluster
+from dbtool import cluster, config
 from dbtool.checks import query
 
 APP, READONLY, OPS, OWNER, MAINTENANCE = ("maplatform_app", "maplatform_readonly", "maplatform_ops",
@@ -114,7 +115,9 @@ TENANT_TABLES = ("SELECT format('%%I.%%I', n.nspname, c.relname) FROM (" + query
                  "JOIN pg_class c ON c.oid = t.table_name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace "
                  "ORDER BY 1")
 AUDIT_PARAMS = {"column": "tenant_id", "tenant_table": TENANT_TABLE, "roles": [APP, READONLY],
-                "private": ["timeline", "timeline_chunks", "app_private"], "context": "app.tenant_tokens",
+                # the project's own list, so a private schema a migration adds is left out here as in check rls
+                "private": config.load(Path(__file__).resolve().parent.parent).section("rls")["private_schemas"],
+                "context": "app.tenant_tokens",
                 "function": "app.verified_tenant()"}
 # Views with a tenant column that the application may write: its way into a private table (the timeline).
 TENANT_VIEWS = """SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c
@@ -200,6 +203,8 @@ def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict
         {**i, "code": uuid.uuid4().hex[:20]})
     add("""INSERT INTO public.data_room_permissions (tenant_id, data_room_id, user_id, allowed_folders, granted_by)
            VALUES (%(tenant)s, %(room)s, %(user2)s, ARRAY[%(folder)s]::uuid[], %(user1)s)""", i)
+    add("""INSERT INTO audit.events (tenant_id, event_type, actor_id, subject_id)
+           VALUES (%(tenant)s, 'document_viewed', %(user2)s, %(doc)s)""", i)
     add("""INSERT INTO public.activities (id, tenant_id, deal_id, user_id, type, title, attachments, created_by)
            VALUES (%(activity)s, %(tenant)s, %(deal)s, %(user1)s, 'note', 'Kick-off', ARRAY[%(doc)s]::uuid[],
                    %(user1)s)""", i)

@@ -31,6 +31,7 @@ DOCUMENT_JOBS = {
     "cleanup_sessions": "0 * * * *",
     "archive_activities": "0 2 * * 0",
 }
+AUDIT_JOBS = {"audit_events_retention": "45 3 * * *"}  # 0023: the audit trail's 7-year retention
 APACHE_JOBS = {"refresh_daily_activity_summary": "5 * * * *", "activity_timeline_retention": "30 1 * * *"}
 DOCUMENT_VACUUM = """
     VACUUM ANALYZE deals;
@@ -55,7 +56,7 @@ TOKEN_JOBS = {"cleanup_tenant_tokens": "20 * * * *"}
 def expected_jobs(conn) -> dict[str, str]:
     """The community edition runs retention and the daily summary as TimescaleDB policies (0018)."""
     apache = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0] != "timescale"
-    return {**DOCUMENT_JOBS, **TOKEN_JOBS, **(APACHE_JOBS if apache else {})}
+    return {**DOCUMENT_JOBS, **TOKEN_JOBS, **AUDIT_JOBS, **(APACHE_JOBS if apache else {})}
 
 
 def in_pg_cron(cron_conn, database) -> dict[str, tuple[str, str]]:

@@ -59,7 +59,7 @@ def test_the_rendered_svg_is_well_formed_and_names_every_table(project):
     assert tables <= titles, f"not drawn: {sorted(tables - titles)}"
     assert all(name.split(".", 1)[1] in texts for name in tables)
     private = set(re.findall(r"schema (\w+)\s+\(private\)", texts))  # the private schemas' clusters
-    assert private == {"timeline", "app_private"}
+    assert private == {"timeline", "app_private", "audit"}
     assert "public.activity_timeline" in titles  # the tenant-filtered view in front of the private hypertable
 
 

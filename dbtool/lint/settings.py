@@ -42,6 +42,7 @@ class LintConfig:
     # Default to [tool.dbtool] owner_role and [tool.dbtool.rls] tenant_column; empty: their rules do not apply
     owner_role: str = ""
     tenant_column: str = ""
+    private_schemas: list[str] = field(default_factory=list)  # default: [tool.dbtool.rls] private_schemas
     pg_version: str = "15"
     # schema.table names (or globs) of tables too large to rewrite or scan under ACCESS EXCLUSIVE
     # (lint/large.py): squawk's rewrite findings on them are errors, and large-table-rewrite applies
@@ -67,9 +68,12 @@ def load(project: Project) -> LintConfig:
     if unknown:
         raise UsageError(f"pyproject.toml [tool.dbtool.lint]: unknown setting(s) {', '.join(unknown)}",
                          hint=f"known settings: {', '.join(sorted(known))}")
-    inherited = {"owner_role": project.get("owner_role"), "tenant_column": project.section("rls").get("tenant_column")}
+    rls = project.section("rls")
+    inherited = {"owner_role": project.get("owner_role"), "tenant_column": rls.get("tenant_column"),
+                 "private_schemas": rls.get("private_schemas")}
     cfg = LintConfig(**{**{k: v for k, v in inherited.items() if v}, **raw})
-    for name in ("paths", "exclude", "disable", "enable", "layers", "safe_on_new_table", "large_tables"):
+    for name in ("paths", "exclude", "disable", "enable", "layers", "safe_on_new_table", "large_tables",
+                 "private_schemas"):
         value = getattr(cfg, name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"pyproject.toml [tool.dbtool.lint]: {name} must be a list of strings")

@@ -42,3 +42,13 @@ def test_the_tenant_table_rule_follows_the_projects_tenant_column_and_is_off_wit
     assert hits(lint(tmp_project.load(), layers=["rules"])) == set()  # no tenancy declared
     (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool.rls]\ntenant_column = "shop_id"\n')
     assert hits(lint(tmp_project.load(), layers=["rules"])) == {("tenant-table-rls", "migrations/0001_create_books.sql", 4)}
+
+
+def test_a_table_in_a_private_schema_is_left_to_check_rls(tmp_project):
+    tmp_project.pair("0001_create_vault", HEADER + "CREATE TABLE vault.secrets (id bigint, shop_id bigint);\n",
+                     HEADER + "DROP TABLE vault.secrets;\n")
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool.rls]\ntenant_column = "shop_id"\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == {("tenant-table-rls", "migrations/0001_create_vault.sql", 4)}
+    (tmp_project.path / "pyproject.toml").write_text('[tool.dbtool.rls]\ntenant_column = "shop_id"\n'
+                                                     'private_schemas = ["vault"]\n')
+    assert hits(lint(tmp_project.load(), layers=["rules"])) == set()
