@@ -4,8 +4,11 @@ scratch clusters' by every test that builds in one (test_verify.py, test_lint.py
 requires TLS, so a cluster without it fails them."""
 
 import psycopg
+import pytest
 
+from dbtool import db
 from dbtool.commands.doctor import doctor
+from dbtool.errors import DbtoolError
 
 
 def encrypted(url: str) -> tuple:
@@ -59,3 +62,9 @@ def test_doctor_needs_no_tls_on_a_unix_socket_connection(postgresql_proc, server
     check = tls_check(f"postgresql://{server.user}@/postgres?host={postgresql_proc.unixsocketdir}&port={server.port}")
     assert check.status == "ok"
     assert check.value == "a Unix-socket connection: local, nothing to encrypt (server ssl = on)"
+
+
+def test_a_url_that_requires_tls_of_a_server_without_it_is_one_line_and_a_hint(bare_server):
+    with pytest.raises(DbtoolError, match="the URL requires TLS, which the server does not offer") as caught:
+        db.connect(bare_server.url() + "?sslmode=require")
+    assert "docs/tls.md" in caught.value.hint
