@@ -70,7 +70,8 @@ class DevCluster:
     def url(self) -> str:
         """No password in it: libpq reads it from the project's passfile, readable by its owner only."""
         base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{quote(self.database, safe='')}"
-        return f"{base}?passfile={quote(str(self.passfile))}&{SSLMODE}" if self.passfile.exists() else f"{base}?{SSLMODE}"
+        passfile = f"passfile={quote(str(self.passfile))}&" if self.passfile.exists() else ""
+        return f"{base}?{passfile}{SSLMODE}"
 
     @property
     def tls(self) -> bool:

@@ -152,7 +152,8 @@ def _tls(conn) -> Check:
         return Check("tls", "ok", f"a Unix-socket connection: local, nothing to encrypt (server ssl = {server})")
     mode = conn.info.get_parameters().get("sslmode", "prefer")  # libpq's default when the URL names none
     if conn.pgconn.ssl_in_use:  # libpq's word, which every role has
-        unchecked = "" if mode == "verify-full" else f"; sslmode={mode} does not check the server's name and certificate"
+        unchecked = ("" if mode == "verify-full" else
+                     f"; sslmode={mode} does not check the server's name and certificate")
         return Check("tls", "ok", f"this connection is encrypted{_tls_version(conn)}{unchecked}")
     if server != "on":
         return Check("tls", "warn", "this TCP connection is not encrypted: the server has TLS off (ssl = off)",
