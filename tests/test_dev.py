@@ -24,7 +24,7 @@ from dbtool.errors import DbtoolError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_database(dev_home):
+def test_dev_up_starts_a_cluster_with_the_schema_settings_and_tls_and_creates_the_database(dev_home):
     proj = config.load(ROOT)
     d = dev.up(proj, base=dev_home)
     with psycopg.connect(d.url, autocommit=True) as c:
@@ -37,10 +37,7 @@ def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_databa
     assert dev.up(proj, base=dev_home).url == d.url  # a second up is a no-op
     if os.geteuid() == 0:
         assert pwd.getpwuid(d.datadir.stat().st_uid).pw_name == "postgres"
-
-
-def test_dev_cluster_url_requires_tls_and_its_connection_is_encrypted(dev_home):
-    d = dev.up(config.load(ROOT), base=dev_home)
+    # TLS: the URL requires it, the connection is encrypted, the key is the server's user's alone
     assert d.url.endswith("&sslmode=require") and "?passfile=" in d.url
     with psycopg.connect(d.url, autocommit=True) as c:
         assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
