@@ -194,6 +194,10 @@ def connect_error(url: str, exc: Exception) -> DbtoolError:
     if "timeout expired" in text:
         return DatabaseFailure(f"cannot connect to {where}: no answer within {CONNECT_TIMEOUT}s",
                                hint="is the host reachable and the server listening? (PGCONNECT_TIMEOUT sets the wait)")
+    if "server does not support SSL" in text:
+        return DatabaseFailure(f"cannot connect to {where}: the URL requires TLS, which the server does not offer",
+                               hint="turn TLS on at the server (docs/tls.md; for the dev cluster, `dbtool dev up`), "
+                                    "or connect to one that has it")
     if "invalid response to SSL negotiation" in text or "server closed the connection unexpectedly" in text:
         return DatabaseFailure(f"cannot connect to {where}: something that is not PostgreSQL answered",
                                hint="check the host and port in the URL")

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from psycopg import sql
 
-from . import cluster, db
+from . import cluster, db, tls
 from .config import Project
 from .errors import DbtoolError
 
@@ -27,6 +27,12 @@ PASSFILE = "pgpass"
 SERVER_DIR = "server"
 # `dev up --citus`: a coordinator (the dev cluster's own data folder) and this many workers beside it.
 CITUS_WORKERS = 2
+# Every node's TLS settings, in a file of their own: a cluster made before dbtool turned TLS on gets
+# it (and its certificate) at its next `dev up`, without dbtool.conf being rewritten.
+TLS_CONF = "dbtool-tls.conf"
+# Clients reach the cluster over TCP on loopback: TLS is required, not merely preferred (libpq's
+# default, which falls back to plain text). A self-signed certificate cannot be verified against a CA.
+SSLMODE = "sslmode=require"
 
 
 @dataclass
@@ -57,13 +63,20 @@ class DevCluster:
         return [(self.datadir, self.port), *workers]
 
     def node_url(self, port: int, dbname: str) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{quote(dbname, safe='')}?passfile={quote(str(self.passfile))}"
+        return (f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{quote(dbname, safe='')}"
+                f"?passfile={quote(str(self.passfile))}&{SSLMODE}")
 
     @property
     def url(self) -> str:
         """No password in it: libpq reads it from the project's passfile, readable by its owner only."""
         base = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{quote(self.database, safe='')}"
-        return f"{base}?passfile={quote(str(self.passfile))}" if self.passfile.exists() else base
+        passfile = f"passfile={quote(str(self.passfile))}&" if self.passfile.exists() else ""
+        return f"{base}?{passfile}{SSLMODE}"
+
+    @property
+    def tls(self) -> bool:
+        """Has every node its certificate and TLS settings (a cluster made by an older dbtool may not)?"""
+        return all((datadir / TLS_CONF).exists() for datadir, _ in self.nodes())
 
     def as_dict(self) -> dict:
         return {**asdict(self), "home": str(self.home), "datadir": str(self.datadir), "url": self.url,
@@ -126,17 +139,38 @@ def _settings(database: str, socket_dir: Path | None = None, preload: list[str] 
 def _configure(datadir: Path, database: str, socket_dir: Path | None = None, preload: list[str] = ()) -> None:
     """Written (as root, maybe) into the server user's folder: never through a link that user
     could have planted there."""
+    owner = _check_datadir(datadir)
+    cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir, preload), owner=owner)
+    _include(datadir, "dbtool.conf")
+    if socket_dir is not None:  # the nodes' own connections, through the socket folder only
+        cluster.write_private(datadir / "pg_hba.conf", HBA_CITUS, owner=owner)
+
+
+def _check_datadir(datadir: Path) -> int:
+    """The uid of the data folder, which must be a folder, not a link the server's user planted."""
     st = os.lstat(datadir)
     if not stat.S_ISDIR(st.st_mode):
         raise DbtoolError(f"{datadir} is not a folder (a link?): nothing was written into it",
                           hint="`dbtool dev destroy --yes`, then `dbtool dev up`")
-    owner = st.st_uid
-    cluster.write_private(datadir / "dbtool.conf", _settings(database, socket_dir, preload), owner=owner)
+    return st.st_uid
+
+
+def _include(datadir: Path, name: str) -> None:
     fd = os.open(datadir / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
     with os.fdopen(fd, "a") as f:
-        f.write("\ninclude 'dbtool.conf'\n")
-    if socket_dir is not None:  # the nodes' own connections, through the socket folder only
-        cluster.write_private(datadir / "pg_hba.conf", HBA_CITUS, owner=owner)
+        f.write(f"\ninclude '{name}'\n")
+
+
+def _enable_tls(datadir: Path) -> None:
+    """A self-signed certificate in the data folder, owned by the server's user, and TLS on: every
+    client connects over TCP, and the URL requires TLS. The settings file comes last: its presence
+    says the node is done (until then the include names a missing file, and the node does not start
+    before the next `dev up` finishes this)."""
+    owner = _check_datadir(datadir)
+    tls.make_certificate(datadir, owner=owner)
+    _include(datadir, TLS_CONF)
+    cluster.write_private(datadir / TLS_CONF, "# written by dbtool dev: TLS with a self-signed certificate "
+                          "(docs/tls.md)\n" + "\n".join(tls.conf_lines()) + "\n", owner=owner)
 
 
 HBA_CITUS = """# written by dbtool dev --citus: the nodes connect to each other through the socket folder, which
@@ -211,10 +245,21 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
     if cluster.is_running(dev.datadir) and port and port != dev.port:
         raise DbtoolError(f"the dev cluster is already running on port {dev.port}",
                           hint="run `dbtool dev down` first to move it to another port")
+    _require_tls(dev)
     _start(dev, port)
     _save(home, dev)
     _create_database(dev)
     return dev
+
+
+def _require_tls(dev: DevCluster) -> None:
+    """TLS on every node that lacks it: a new cluster, or one an older dbtool made, which is stopped
+    here if running so that _start brings it back with TLS (its data and port kept)."""
+    for datadir, _ in dev.nodes():
+        if not (datadir / TLS_CONF).exists():
+            _enable_tls(datadir)
+            if cluster.is_running(datadir):
+                cluster.stop(datadir)
 
 
 def _start(dev: DevCluster, port: int | None) -> None:
@@ -372,6 +417,9 @@ def url(project: Project, base: Path | None = None) -> str:
     _check_home(dev.home)  # the URL names its passfile
     if not cluster.is_running(dev.datadir):
         raise DbtoolError("the dev cluster is not running", hint="run `dbtool dev up`")
+    if not dev.tls:  # the URL requires TLS, which this cluster does not offer yet
+        raise DbtoolError("the dev cluster was made before dbtool turned TLS on",
+                          hint="run `dbtool dev up`: it adds a certificate and restarts the cluster, data kept")
     return dev.url
 
 

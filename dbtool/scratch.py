@@ -17,7 +17,7 @@ from typing import Iterator
 import psycopg
 from psycopg import sql
 
-from . import cluster, cron, db
+from . import cluster, cron, db, tls
 from .config import Project
 from .errors import DbtoolError
 
@@ -108,13 +108,14 @@ def temporary_cluster(preload: list[str] = ()) -> Iterator[str]:
     try:
         try:
             cluster.initdb(datadir)
+            tls.make_certificate(datadir, owner=cluster.server_uid())  # TLS, as on the dev cluster
             port = cluster.free_port()
-            options = f"-c shared_preload_libraries='{','.join(preload)}' {TEMP_SERVER_OPTIONS}"
+            options = f"-c shared_preload_libraries='{','.join(preload)}' {TEMP_SERVER_OPTIONS} {tls.server_options()}"
             cluster.start(datadir, port, home / "postgresql.log", options)
         except DbtoolError as exc:  # no local PostgreSQL, or it did not start: say what else works
             raise _or_server_url(exc) from None
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=require"
         finally:
             cluster.stop(datadir)
     finally:

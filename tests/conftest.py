@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
+import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 
-from dbtool import cluster, config, cron
+from dbtool import cluster, config, cron, tls
 from dbtool.commands import migrate as migrate_cmd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,11 @@ SERVER_OPTIONS = " ".join([
     # A throwaway cluster: durability buys nothing and costs seconds.
     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
 ])
+# The session cluster runs with TLS, as the dev cluster does: a self-signed certificate made once per
+# session (per xdist worker) by `tls_certificate`, in a folder named here because the server's options
+# are fixed when the fixture is made. Clients connect with libpq's default sslmode (prefer): encrypted.
+TLS_DIR = Path(tempfile.gettempdir()) / f"dbtool-test-tls-{os.getpid()}-{secrets.token_hex(4)}"
+SERVER_OPTIONS += " " + tls.server_options(str(TLS_DIR / tls.CERT), str(TLS_DIR / tls.KEY))
 
 
 def migrate_template(host, port, user, dbname, password=None, **_):
@@ -47,9 +54,30 @@ def migrate_template(host, port, user, dbname, password=None, **_):
     migrate_cmd.migrate(url, config.load(ROOT), sync_cron=False)
 
 
-postgresql_proc = factories.postgresql_proc(
+tls_postgresql_proc = factories.postgresql_proc(
     executable=str(cluster.WRAPPER), port=None, dbname="dbtool_test",
     postgres_options=SERVER_OPTIONS, load=[migrate_template])
+
+
+@pytest.fixture(scope="session")
+def tls_certificate() -> Path:
+    """The session cluster's certificate (its key beside it, the server's user's alone), removed after
+    the cluster stops."""
+    TLS_DIR.mkdir(mode=0o700)
+    try:
+        owner = cluster.server_uid()
+        if owner is not None:  # the server, another OS user, reads its key in here
+            os.chown(TLS_DIR, owner, -1)
+        cert, _ = tls.make_certificate(TLS_DIR, owner=owner)
+        yield cert
+    finally:
+        shutil.rmtree(TLS_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_proc(tls_certificate, tls_postgresql_proc):
+    """The session cluster, started once its certificate exists."""
+    return tls_postgresql_proc
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dbtool.errors import DbtoolError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_database(dev_home):
+def test_dev_up_starts_a_cluster_with_the_schema_settings_and_tls_and_creates_the_database(dev_home):
     proj = config.load(ROOT)
     d = dev.up(proj, base=dev_home)
     with psycopg.connect(d.url, autocommit=True) as c:
@@ -37,6 +37,32 @@ def test_dev_up_starts_a_cluster_with_the_schema_settings_and_creates_the_databa
     assert dev.up(proj, base=dev_home).url == d.url  # a second up is a no-op
     if os.geteuid() == 0:
         assert pwd.getpwuid(d.datadir.stat().st_uid).pw_name == "postgres"
+    # TLS: the URL requires it, the connection is encrypted, the key is the server's user's alone
+    assert d.url.endswith("&sslmode=require") and "?passfile=" in d.url
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+    key = (d.datadir / "server.key").stat()  # PostgreSQL refuses a key others may read
+    assert oct(key.st_mode & 0o777) == "0o600" and key.st_uid == d.datadir.stat().st_uid
+
+
+def test_dev_up_turns_tls_on_in_a_running_cluster_made_before_it_and_keeps_its_data(dev_home):
+    proj = config.load(ROOT)
+    d = dev.up(proj, base=dev_home)
+    with psycopg.connect(d.url, autocommit=True) as c:
+        c.execute("CREATE TABLE kept (x int)")
+    dev.down(proj, base=dev_home)
+    for name in ("dbtool-tls.conf", "server.key", "server.crt"):  # what an older dbtool made
+        (d.datadir / name).unlink()
+    conf = d.datadir / "postgresql.conf"
+    conf.write_text(conf.read_text().replace("include 'dbtool-tls.conf'", ""))
+    cluster.start(d.datadir, d.port, d.datadir.parent / "postgresql.log")
+    with pytest.raises(DbtoolError, match="made before dbtool turned TLS on"):
+        dev.url(proj, base=dev_home)
+    again = dev.up(proj, base=dev_home)
+    assert again.port == d.port and dev.url(proj, base=dev_home) == d.url
+    with psycopg.connect(d.url, autocommit=True) as c:
+        assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+        assert c.execute("SELECT to_regclass('kept')").fetchone()[0] == "kept"
 
 
 def test_dev_cluster_migrates_to_head_with_pg_cron_in_the_same_database(dev_home):
@@ -168,6 +194,7 @@ def test_cli_dev_up_prints_a_usable_url(tmp_path):
         assert p.returncode == 0, p.stderr
         url = p.stdout.strip()
         assert url.startswith("postgresql://postgres@127.0.0.1:") and "/clidev?passfile=" in url
+        assert url.endswith("&sslmode=require")
         assert subprocess.run([exe, "dev", "url"], capture_output=True, text=True, env=env).stdout.strip() == url
     finally:
         subprocess.run([exe, "dev", "destroy", "--yes"], capture_output=True, env=env)

@@ -92,7 +92,7 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
     needs = Needs.of(project)
     with db.connection(url) as conn:
         loaded = _loaded(conn)
-        checks = [_version(conn), _preload(loaded, needs.preload)]
+        checks = [_version(conn), _tls(conn), _preload(loaded, needs.preload)]
         checks += citus.checks(conn, project)
         checks += [_extension(conn, e) for e in needs.extensions]
         # A project says what it uses; outside one, what the server loads is what there is to check.
@@ -138,6 +138,39 @@ def _version(conn) -> Check:
     text = db.scalar(conn, "SHOW server_version")
     return Check("server version", "ok" if num >= 150000 else "missing", text,
                  None if num >= 150000 else "the schema uses PostgreSQL 15 features (ON DELETE SET NULL (column)); upgrade")
+
+
+REQUIRE_TLS = ("in pg_hba.conf, hostssl lines (scram-sha-256) for the clients and a hostnossl all all 0.0.0.0/0 "
+               "reject line; in the URL, sslmode=verify-full and sslrootcert=<your CA's certificate> (docs/tls.md)")
+
+
+def _tls(conn) -> Check:
+    """Is this connection encrypted, and does the server offer TLS at all? A connection over a Unix
+    socket never leaves the machine: there is nothing to encrypt in transit."""
+    server = db.scalar(conn, "SHOW ssl")
+    if db.scalar(conn, "SELECT inet_server_addr() IS NULL"):
+        return Check("tls", "ok", f"a Unix-socket connection: local, nothing to encrypt (server ssl = {server})")
+    mode = conn.info.get_parameters().get("sslmode", "prefer")  # libpq's default when the URL names none
+    if conn.pgconn.ssl_in_use:  # libpq's word, which every role has
+        unchecked = ("" if mode == "verify-full" else
+                     f"; sslmode={mode} does not check the server's name and certificate")
+        return Check("tls", "ok", f"this connection is encrypted{_tls_version(conn)}{unchecked}")
+    if server != "on":
+        return Check("tls", "warn", "this TCP connection is not encrypted: the server has TLS off (ssl = off)",
+                     "ssl = on with ssl_cert_file and ssl_key_file from your CA (a reload applies it); then "
+                     + REQUIRE_TLS)
+    return Check("tls", "warn", f"this TCP connection is not encrypted: the server offers TLS, the client did not "
+                                f"ask for it (sslmode={mode})", REQUIRE_TLS)
+
+
+def _tls_version(conn) -> str:
+    """': TLSv1.3, TLS_AES_256_GCM_SHA384', read from pg_stat_ssl; nothing for a role that may not read
+    it (migration 0016 takes pg_stat_get_activity, under the view, from PUBLIC)."""
+    try:
+        row = conn.execute("SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        return ""
+    return f": {row[0]}, {row[1]}" if row else ""
 
 
 def _preload(have: list[str] | None, wanted: tuple[str, ...]) -> Check:
