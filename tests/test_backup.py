@@ -52,7 +52,8 @@ def test_round_trip_gives_same_rows_schema_hypertable_settings_and_cron_jobs(see
     assert schema_diff(seeded_db, empty_db) == []  # `dbtool drift` between them: none
     timeline = chunks(empty_db, "timeline.activity_timeline")
     assert timeline == chunks(seeded_db, "timeline.activity_timeline")  # same chunks, ranges and rows
-    assert hypertables(empty_db) == hypertables(seeded_db) == {"timeline.activity_timeline": len(timeline)}
+    assert hypertables(empty_db) == hypertables(seeded_db)
+    assert hypertables(empty_db)["timeline.activity_timeline"] == len(timeline)
     assert len(timeline) > 1 and all(n > 0 for *_, n in timeline)
     assert all(name.startswith("timeline_chunks.") for name, *_ in timeline)
     with psycopg.connect(empty_db) as c:
@@ -86,7 +87,7 @@ def test_manifest_records_versions_migrations_rows_and_the_archive_sha256(seeded
     assert {e["name"]: e["version"] for e in man["extensions"]} == versions
     assert man["timescaledb"]["edition"] == license_ in ("apache", "timescale")
     assert set(man["timescaledb"]["hypertables"]) == set(hypertables(seeded_db))
-    assert man["timescaledb"]["hypertables"] == ["timeline.activity_timeline"]
+    assert sorted(man["timescaledb"]["hypertables"]) == ["audit.events", "timeline.activity_timeline"]
     assert {t: v["rows"] for t, v in man["tables"].items()} == counts
     assert {t: counts[t] for t in expected_rows()} == expected_rows()  # every application table
     assert counts["fixture.values_not_in_the_schema"] == 40 and counts["ops.cron_jobs"] > 1

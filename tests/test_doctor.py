@@ -279,13 +279,13 @@ def test_doctor_reports_a_job_of_this_database_scheduled_as_a_superuser(migrated
     assert checks["cron jobs scheduled"].value == "in pg_cron, not declared: doctor_su"
 
 
-def test_doctor_reports_a_job_role_that_cannot_log_in_or_accepts_clients(migrated_db, conn_to):
+def test_doctor_reports_a_job_role_that_cannot_log_in_or_accepts_clients(migrated_db, conn_to, project):
     c = conn_to(migrated_db)
     login, limit = c.execute("SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = 'maplatform_owner'"
                              ).fetchone()
     c.execute("ALTER ROLE maplatform_owner NOLOGIN CONNECTION LIMIT 5")  # cluster-wide: restored below
     try:
-        check = by_name(doctor(migrated_db))["job role maplatform_owner"]
+        check = by_name(doctor(migrated_db, project))["job role maplatform_owner"]  # the hypertables it declares
     finally:
         c.execute(f"ALTER ROLE maplatform_owner {'LOGIN' if login else 'NOLOGIN'} CONNECTION LIMIT {int(limit)}")
     assert check.status == "missing"
