@@ -166,8 +166,10 @@ def seed_tenant(conn: psycopg.Connection, tag: str, tables: list[str] | None = N
     if unknown:
         raise AssertionError(f"schema_support.seed_tenant does not know how to fill {', '.join(unknown)}: add an "
                              "INSERT for each (the isolation tests need rows of two tenants in every tenant table)")
-    for _, stmt, params in rows:
-        conn.execute(stmt.replace("timeline.activity_timeline", timeline), params)
+    trail = conn.execute("SELECT to_regclass('audit.events') IS NOT NULL").fetchone()[0]  # since 0023
+    for table, stmt, params in rows:
+        if table != "audit.events" or trail:
+            conn.execute(stmt.replace("timeline.activity_timeline", timeline), params)
     return i
 
 
@@ -185,7 +187,7 @@ def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict
         {**i, "c1": f"clerk-{tag}-1", "e1": f"one@{tag}.example", "c2": f"clerk-{tag}-2", "e2": f"two@{tag}.example"})
     add("""INSERT INTO public.user_sessions (id, tenant_id, user_id, token_hash, expires_at)
            VALUES (%(session)s, %(tenant)s, %(user1)s, %(token)s, now() + INTERVAL '1 day')""",
-        {**i, "token": uuid.uuid4().hex})
+        {**i, "token": uuid.uuid4().hex * 2})  # 64 hex digits, the shape of the SHA-256 the column holds
     add("""INSERT INTO public.pipeline_stages (tenant_id, name, display_name, order_index)
            SELECT %s, s, initcap(s), o FROM unnest(%s::text[]) WITH ORDINALITY AS x (s, o)""", [t, STAGES])
     add("""INSERT INTO public.deals (id, tenant_id, name, owner_id, team_ids, created_by, value, expected_close_date)

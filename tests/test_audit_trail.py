@@ -77,6 +77,13 @@ def test_an_entry_naming_another_tenants_room_document_or_user_is_refused(conn, 
     assert trail(conn, b["tenant"]) == before
 
 
+def test_an_unknown_event_type_is_refused_by_the_tables_check(conn, db):
+    _, a, _ = db
+    _, err = attempt(conn, "INSERT INTO audit.events (tenant_id, event_type) VALUES (%s, 'document_deleted')",
+                     [a["tenant"]])
+    assert isinstance(err, psycopg.errors.CheckViolation) and err.diag.constraint_name == "events_event_type_check"
+
+
 def test_recording_needs_a_tenant_and_a_known_action(conn, db):
     _, a, _ = db
     with acting_as(conn, APP):

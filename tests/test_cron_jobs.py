@@ -208,7 +208,7 @@ def test_cleanup_sessions_removes_expired_sessions_of_every_tenant(jobs_db, conn
     c = conn_to(url)
     for t in (a, b):
         c.execute("""INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at)
-                     VALUES (%s, %s, %s, now() - INTERVAL '1 minute')""", [t["tenant"], t["user1"], uuid.uuid4().hex])
+                     VALUES (%s, %s, %s, now() - INTERVAL '1 minute')""", [t["tenant"], t["user1"], uuid.uuid4().hex * 2])
     run_like_pg_cron(c, declared(c)["cleanup_sessions"][1])
     assert c.execute("SELECT count(*) FROM public.user_sessions WHERE expires_at < now()").fetchone()[0] == 0
     assert c.execute("SELECT count(*) FROM public.user_sessions WHERE id IN (%s, %s)",
@@ -227,7 +227,7 @@ def test_a_job_run_by_a_non_superuser_dba_still_reaches_every_tenant(jobs_db, co
     try:
         for t in (a, b):
             c.execute("""INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at)
-                         VALUES (%s, %s, %s, now() - INTERVAL '1 hour')""", [t["tenant"], t["user1"], uuid.uuid4().hex])
+                         VALUES (%s, %s, %s, now() - INTERVAL '1 hour')""", [t["tenant"], t["user1"], uuid.uuid4().hex * 2])
         with c.transaction(force_rollback=True):
             c.execute(f"SET LOCAL ROLE {role}")
             plain = c.execute("DELETE FROM public.user_sessions WHERE expires_at < now()").rowcount

@@ -205,7 +205,8 @@ REFERENCES = {
     "deal_team_members.user_id -> users": (
         "user1", "INSERT INTO public.deal_team_members (deal_id, user_id) VALUES (%(a_deal)s, %(ref)s)"),
     "user_sessions.user_id -> users": (
-        "user1", "INSERT INTO public.user_sessions (user_id, token_hash, expires_at) VALUES (%(ref)s, 'x', now())"),
+        "user1", "INSERT INTO public.user_sessions (user_id, token_hash, expires_at) "
+                 "VALUES (%(ref)s, repeat('0', 64), now())"),
     "documents.folder_id -> document_folders": (
         "folder", "INSERT INTO public.documents (name, storage_key, folder_id) VALUES ('x', 'k1', %(ref)s)"),
     "documents.parent_version_id -> documents": (

@@ -31,6 +31,12 @@ BAD_ROWS = {
         "INSERT INTO ops.cron_jobs (jobname, schedule, command) VALUES ('ok_name', '* * * * *', 'DROP TABLE x')",
     ("resource_types", "resource_types_table_name_qualified"):  # a session's own temporary table
         "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'pg_temp.deals')",
+    ("documents", "documents_encryption_key_is_a_key_reference"):  # key material, as hex: never stored
+        "INSERT INTO public.documents (tenant_id, name, storage_key, encryption_key) "
+        "VALUES (%(t)s, 'x', 'k-hex', encode(gen_random_bytes(32), 'hex'))",
+    ("user_sessions", "user_sessions_token_hash_is_sha256"):  # the bearer token itself
+        "INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at) "
+        "VALUES (%(t)s, %(u)s, 'sess_' || encode(gen_random_bytes(24), 'base64'), now())",
 }
 # and the boundary values the same constraints accept
 GOOD_ROWS = [
@@ -38,6 +44,13 @@ GOOD_ROWS = [
     "INSERT INTO public.deals (tenant_id, name, probability, ai_score) VALUES (%(t)s, 'x', 100, 0)",
     "INSERT INTO public.tenants (subdomain, company_name) VALUES ('a-0-z', 'x')",
     "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'public.deals')",
+    *[f"INSERT INTO public.documents (tenant_id, name, storage_key, encryption_key) VALUES (%(t)s, 'x', '{k}', '{v}')"
+      for k, v in [("k-aws", "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+                   ("k-gcp", "projects/ma-prod/locations/europe-west2/keyRings/documents/cryptoKeys/data-rooms"),
+                   ("k-azure", "https://ma-vault.vault.azure.net/keys/documents/0123456789abcdef0123456789abcdef"),
+                   ("k-vault", "vault:transit/keys/documents")]],
+    "INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at) "
+    "VALUES (%(t)s, %(u)s, encode(sha256('a session token'), 'hex'), now())",
 ]
 
 
@@ -46,7 +59,7 @@ def db(server):
     with cloned_db(server, "checks") as url:
         with psycopg.connect(url, autocommit=True) as c:
             seeded = seed_tenant(c, "checks-a")
-        yield url, {"t": seeded["tenant"], "d": seeded["deal"]}
+        yield url, {"t": seeded["tenant"], "d": seeded["deal"], "u": seeded["user1"]}
 
 
 @pytest.fixture
