@@ -63,6 +63,25 @@ def test_the_owner_roles_changes_are_logged_too_and_reads_are_not(audited_db):
     assert [line.split(",")[3:5] for line in lines] == [["DDL", "CREATE VIEW"], ["DDL", "DROP VIEW"]], lines
 
 
+def test_reads_and_writes_of_the_regulated_tables_are_logged_by_object_and_others_are_not(audited_db):
+    """0026: pgaudit.role = maplatform_auditor, which holds privileges on data rooms, their
+    permissions, documents and valuations only: a statement on those is an OBJECT line naming the
+    table, whoever runs it; on deals, nothing."""
+    lines = audited(audited_db, "SELECT count(*) FROM public.documents", "SELECT count(*) FROM public.deals",
+                    "UPDATE public.valuations SET notes = notes WHERE false", role="maplatform_app")
+    objects = [line.split(",")[3:7] for line in lines if line.split(",")[0] == "AUDIT: OBJECT"]
+    assert objects == [["READ", "SELECT", "TABLE", "public.documents"],
+                       ["WRITE", "UPDATE", "TABLE", "public.valuations"]], lines
+
+
+def test_nobody_logs_in_as_or_belongs_to_the_auditor_role(audited_db, conn_to):
+    c = conn_to(audited_db)
+    assert c.execute("SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'maplatform_auditor'"
+                     ).fetchone() == (False, False, False)
+    assert c.execute("""SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid IN (m.roleid, m.member)
+                        WHERE r.rolname = 'maplatform_auditor'""").fetchone()[0] == 0
+
+
 def test_doctor_reports_a_server_without_pgaudit(bare_server, project):
     checks = {c.name: c for c in doctor(bare_server.url(), project)}
     assert checks["shared_preload_libraries"].status == "missing"
@@ -77,4 +96,13 @@ def test_doctor_says_when_a_database_lost_its_audit_setting(migrated_db, conn_to
 
 
 def test_doctor_finds_the_audit_setting_where_migrate_left_it(audited_db, project):
-    assert {c.name: c for c in doctor(audited_db, project)}["audit log"].status == "ok"
+    checks = {c.name: c for c in doctor(audited_db, project)}
+    assert checks["audit log"].status == "ok"
+    assert checks["object audit"].status == "ok"
+    assert checks["object audit"].value.startswith("pgaudit.role = maplatform_auditor: reads and writes of the 4 table")
+
+
+def test_doctor_warns_when_a_database_lost_its_object_audit(migrated_db, conn_to, project):
+    conn_to(migrated_db).execute(f"ALTER DATABASE \"{migrated_db.rsplit('/', 1)[1]}\" RESET pgaudit.role")
+    check = {c.name: c for c in doctor(migrated_db, project)}["object audit"]
+    assert check.status == "warn" and "SET pgaudit.role" in check.fix

@@ -104,7 +104,7 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
         if "timescaledb" in uses:
             checks += _timescaledb(conn, needs, hypertables)
         if "pgaudit" in needs.preload:
-            checks.append(_audit_log(conn))
+            checks += [_audit_log(conn), _object_audit(conn)]
         checks += _privileges(conn, needs)
         if project is not None:
             checks += _migrations(conn, project)
@@ -122,6 +122,26 @@ def _audit_log(conn) -> Check:
     return Check("audit log", "missing", f"pgaudit.log = {value or 'none'}: schema and role changes are not logged",
                  f"ALTER DATABASE {here} SET pgaudit.log = 'ddl, role' (what migration 0022 does; a copy made from a "
                  "template or by pg_dump loses it), or set it in postgresql.conf for the whole server (docs/audit.md)")
+
+
+def _object_audit(conn) -> Check:
+    """pgaudit's object audit: statements on the relations pgaudit.role holds privileges on are logged.
+    Unset, only session logging is left; a copy made from a template or by pg_dump loses it too."""
+    role = db.scalar(conn, "SELECT current_setting('pgaudit.role', true)") or ""
+    if not role:
+        here = db.scalar(conn, "SELECT current_database()")
+        return Check("object audit", "warn", "pgaudit.role is not set: no table's reads and writes are logged",
+                     f"ALTER DATABASE {here} SET pgaudit.role = '<the auditor role>', as the migrations set it "
+                     "(docs/audit.md)")
+    if not db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [role]):
+        return Check("object audit", "warn", f"pgaudit.role = {role}, a role that does not exist: nothing is logged "
+                     "by object", f"create the role, or point pgaudit.role at the auditor role (docs/audit.md)")
+    # Granted to the role itself: what it reaches through PUBLIC is logged too, but is nobody's choice.
+    tables = db.scalar(conn, """SELECT count(DISTINCT c.oid) FROM pg_catalog.pg_class AS c,
+                                     pg_catalog.aclexplode(c.relacl) AS a
+                                WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)""", [role])
+    return Check("object audit", "ok", f"pgaudit.role = {role}: reads and writes of the {tables} table(s) it holds "
+                 "privileges on go to the server log")
 
 
 def _loaded(conn) -> list[str] | None:
