@@ -67,7 +67,19 @@ def checks(conn: psycopg.Connection) -> list[Check]:
     slots (none when it has neither)."""
     if is_standby(conn):
         return [_standby(conn), _streaming_delay(conn), _feedback(conn)]
-    return _standbys(conn) + _slots(conn)
+    # pg_stat_get_wal_senders and pg_replication_slots are PUBLIC: a server with neither says nothing
+    if not db.scalar(conn, "SELECT EXISTS (SELECT FROM pg_stat_get_wal_senders()) "
+                           "OR EXISTS (SELECT FROM pg_replication_slots WHERE slot_type = 'physical')"):
+        return []
+    try:
+        with conn.transaction():  # a savepoint, when the caller's transaction is open
+            return _standbys(conn) + _slots(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        # pg_stat_replication reads pg_stat_get_activity, which a hardened database (this project's
+        # migration 0016) takes away from PUBLIC
+        return [Check("standbys", "warn", f"not checked: {db.server_error(exc).message}",
+                      "run doctor as a superuser, or as a role with EXECUTE on pg_stat_get_activity and "
+                      "pg_monitor's rights, to see this server's standbys and slots")]
 
 
 def _standby(conn: psycopg.Connection) -> Check:

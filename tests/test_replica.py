@@ -152,6 +152,9 @@ def test_doctor_lists_the_standby_on_the_primary_and_the_replay_settings_on_the_
     assert on_standby["max_standby_streaming_delay"].status == "ok"
     assert on_standby["hot_standby_feedback"].status == "warn" and "hot_standby_feedback = on" in \
         on_standby["hot_standby_feedback"].fix
+    primary_reader = reader_url(d).replace(f":{d.replica}/", f":{d.port}/")  # 0016: no pg_stat_get_activity
+    hidden = {c.name: c for c in doctor(primary_reader)}["standbys"]
+    assert hidden.status == "warn" and "permission denied for function pg_stat_get_activity" in hidden.value
     with psycopg.connect(d.replica_url, autocommit=True) as s:
         s.execute("ALTER SYSTEM SET max_standby_streaming_delay = -1")
         s.execute("SELECT pg_reload_conf()")
