@@ -18,6 +18,7 @@ from dbtool import config, devcluster
 from dbtool.commands import check_rls, drift, status
 from dbtool.commands import docs as docs_cmd
 from dbtool.commands.doctor import doctor
+from dbtool.commands.log import log as history
 from dbtool.commands.migrate import migrate
 from dbtool.snapshots import take
 
@@ -121,6 +122,13 @@ def test_commands_that_write_refuse_the_standby_with_exit_2_naming_the_primary(d
     assert "Traceback" not in res.output
 
 
+def test_seed_refuses_the_standby_before_writing_a_row(dev):
+    d, _, _ = dev
+    res = run("seed", "--small", "--database-url", d.replica_url, "--project", str(ROOT))
+    assert res.exit_code == 2, res.output
+    assert f"read-only standby: seed writes every tenant's rows on the primary (127.0.0.1:{d.port}) only" in res.output
+
+
 def test_a_role_that_may_not_read_primary_conninfo_is_told_the_primary_without_its_address(dev):
     d, _, _ = dev
     res = run("migrate", "--database-url", reader_url(d), "--project", str(ROOT))
@@ -129,10 +137,11 @@ def test_a_role_that_may_not_read_primary_conninfo_is_told_the_primary_without_i
     assert str(d.port) not in res.output.replace(str(d.replica), "") and READER_PASSWORD not in res.output
 
 
-def test_status_drift_snapshot_check_rls_and_docs_work_read_only_on_the_standby(dev, tmp_path):
+def test_status_log_drift_snapshot_check_rls_and_docs_work_read_only_on_the_standby(dev, tmp_path):
     d, proj, _ = dev
     caught_up(d)
     report = status.status(d.replica_url, proj, exit_code=True)
+    assert history(d.replica_url, limit=3).as_dict() == history(d.url, limit=3).as_dict()  # dbtool log
     assert report.exit_code == 0 and all(e.state == "applied" for e in report.migrations)
     assert take(d.replica_url, proj).data == take(d.url, proj).data
     assert drift.drift(d.replica_url, proj).as_dict() == drift.drift(d.url, proj).as_dict()
