@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import cluster, db, tls
 from .config import Project
@@ -427,6 +428,19 @@ def _standby(dev: DevCluster) -> None:
     cluster.start(dev.standby_dir, port, dev.datadir.parent / "standby.log")
     dev.replica = port
     _save(dev.home, dev)
+    _follow(dev)
+
+
+def _follow(dev: DevCluster) -> None:
+    """A primary restarted on another port (its last one taken): the standby's primary_conninfo is
+    pointed at the new one (reloadable since PostgreSQL 13), else it would never stream again."""
+    with db.connection(dev.replica_url) as conn:
+        parts = conninfo_to_dict(db.scalar(conn, "SHOW primary_conninfo") or "")
+        if parts.get("port") == str(dev.port):
+            return
+        conn.execute(sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(
+            sql.Literal(make_conninfo(**{**parts, "port": str(dev.port)}))))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _make_standby(dev: DevCluster) -> None:

@@ -5,6 +5,7 @@ dbtool's writing commands refuse it, its reading ones work there."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -232,7 +233,7 @@ def test_a_migrations_exclusive_lock_cancels_a_conflicting_standby_query_after_m
 
 
 def test_dev_down_and_up_stop_and_restart_the_standby_on_its_port(dev):
-    """Last in the module: the standby is back, as the other tests found it, when it ends."""
+    """Near the end of the module: the standby is back, as the other tests found it, when it ends."""
     d, proj, _ = dev
     base = d.home.parent
     devcluster.down(proj, base=base)
@@ -242,3 +243,21 @@ def test_dev_down_and_up_stop_and_restart_the_standby_on_its_port(dev):
     assert (again.port, again.replica) == (d.port, d.replica)
     with psycopg.connect(again.replica_url, autocommit=True) as s:
         assert s.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+
+
+def test_a_primary_moved_to_another_port_is_followed_by_its_standby(dev):
+    """Last in the module: `dev up` finds the primary's port taken and starts it on another; the
+    standby is pointed at it and streams again."""
+    d, proj, _ = dev
+    base = d.home.parent
+    devcluster.down(proj, base=base)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", d.port))
+        taken.listen()
+        moved = devcluster.up(proj, base=base)
+    assert moved.port != d.port
+    with psycopg.connect(moved.url, autocommit=True) as p:
+        p.execute("CREATE TABLE public.after_the_move (x int)")
+    caught_up(moved)
+    with psycopg.connect(moved.replica_url, autocommit=True) as s:
+        assert s.execute("SELECT to_regclass('public.after_the_move') IS NOT NULL").fetchone() == (True,)
