@@ -190,7 +190,8 @@ def test_a_migrations_exclusive_lock_cancels_a_conflicting_standby_query_after_m
     (tmp_path / "migrations").mkdir()
     (tmp_path / "pyproject.toml").write_text('[tool.dbtool]\ndatabase = "lockprobe"\n')
     (tmp_path / "migrations" / "0001_add_column.sql").write_text(LOCK_MIGRATION)
-    (tmp_path / "migrations" / "0001_add_column.rollback.sql").write_text("ALTER TABLE public.probe DROP COLUMN added;\n")
+    (tmp_path / "migrations" / "0001_add_column.rollback.sql").write_text(
+        "ALTER TABLE public.probe DROP COLUMN added;\n")
     primary = d.node_url(d.port, "lockprobe")
     standby = d.node_url(d.replica, "lockprobe")
     with psycopg.connect(d.url, autocommit=True) as p:
