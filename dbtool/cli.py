@@ -404,13 +404,16 @@ Port = Annotated[Optional[int], typer.Option("--port", help="TCP port (default: 
 def dev_up(port: Port = None,
            citus: Annotated[bool, typer.Option("--citus", help="A Citus coordinator and two workers on loopback "
                                                                "(Citus must be installed; docs/citus.md).")] = False,
+           replica: Annotated[bool, typer.Option("--replica", help="Also a streaming standby of it on "
+                                                 "loopback, kept by later `dev up`s (docs/replicas.md).")] = False,
            json: Json = False, project: Project = None):
     """Initialise (once) and start the local cluster, create the database, print its DATABASE_URL.
 
     With --citus, the first time: a Citus coordinator (the URL printed) and two workers, the database
-    on each with Citus created and the workers registered; `dbtool migrate` then needs no other step."""
+    on each with Citus created and the workers registered; `dbtool migrate` then needs no other step.
+    With --replica, once: a read-only standby streaming from it (`dbtool dev url --replica`)."""
     with handled(json):
-        show(dev_cmd.run("up", config.load(project), port=port, citus=citus), json)
+        show(dev_cmd.run("up", config.load(project), port=port, citus=citus, replica=replica), json)
 
 
 @dev_app.command("down")
@@ -431,10 +434,11 @@ def dev_reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.
 
 
 @dev_app.command("url")
-def dev_url(json: Json = False, project: Project = None):
-    """Print the DATABASE_URL of the running local cluster."""
+def dev_url(replica: Annotated[bool, typer.Option("--replica", help="The standby's URL (`dev up --replica`).")] = False,
+            json: Json = False, project: Project = None):
+    """Print the DATABASE_URL of the running local cluster (or of its standby)."""
     with handled(json):
-        show(dev_cmd.run("url", config.load(project)), json)
+        show(dev_cmd.run("url", config.load(project), replica=replica), json)
 
 
 @dev_app.command("psql")

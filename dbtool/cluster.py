@@ -117,6 +117,23 @@ def initdb(datadir: Path, superuser: str = "postgres", pwfile: Path | None = Non
         raise DatabaseFailure(f"initdb failed for {datadir}: {_last_line(res.stderr)}")
 
 
+def base_backup(datadir: Path, conninfo: str, slot: str, bindir: Path | None = None) -> None:
+    """A standby in `datadir` (which must not exist) from the primary `conninfo` names: pg_basebackup
+    with its own physical slot (-C -S: the primary keeps WAL for it from the backup's first byte) and
+    -R (standby.signal, primary_conninfo, primary_slot_name). Run as the server's OS user, so that
+    every file is that user's from the start and the walreceiver can read the passfile conninfo names."""
+    exe = str((bindir or find_bindir()) / "pg_basebackup")
+    argv = [exe, "-D", str(datadir), "-d", conninfo, "-R", "-C", "-S", slot, "-X", "stream",
+            "--checkpoint=fast", "--no-sync"]  # a local copy the next `dev up` can make again: no fsync
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", server_user(), "--", *argv]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd="/",
+                         env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+    if res.returncode != 0:
+        raise DatabaseFailure(f"pg_basebackup failed for {datadir}: {_last_line(res.stderr)}",
+                              hint="pg_basebackup removed what it had copied: fix the cause, run it again")
+
+
 def is_running(datadir: Path, bindir: Path | None = None) -> bool:
     return datadir.is_dir() and pg_ctl("status", "-D", str(datadir), bindir=bindir).returncode == 0
 

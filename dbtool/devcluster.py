@@ -1,4 +1,5 @@
-"""The project-local PostgreSQL of `dbtool dev` (a single server, or a Citus coordinator and workers):
+"""The project-local PostgreSQL of `dbtool dev` (a single server, or a Citus coordinator and workers,
+and with --replica a streaming standby of it):
 where it lives, starting and stopping it, its URL. Core: `dbtool lint` and `dbtool pitr` use it too."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import cluster, db, tls
 from .config import Project
@@ -33,6 +35,18 @@ TLS_CONF = "dbtool-tls.conf"
 # Clients reach the cluster over TCP on loopback: TLS is required, not merely preferred (libpq's
 # default, which falls back to plain text). A self-signed certificate cannot be verified against a CA.
 SSLMODE = "sslmode=require"
+# `dev up --replica`: the standby's folder beside the primary's, the login it streams as (REPLICATION
+# only, not the superuser), its password in a passfile that is the server's OS user's (the standby's
+# walreceiver reads it), the primary's slot that keeps WAL for it, and what that slot may keep.
+STANDBY_DIR = "standby"
+REPLICATION_ROLE = "dbtool_replication"
+REPLICATION_PASSFILE = "replication.pgpass"
+SLOT = "dbtool_dev_standby"
+REPLICA_CONF = "dbtool-replica.conf"
+REPLICA_SETTINGS = """# written by dbtool dev --replica (docs/replicas.md)
+# a dead standby's slot keeps WAL no longer than this: the primary's disk does not fill
+max_slot_wal_keep_size = '1GB'
+"""
 
 
 @dataclass
@@ -42,6 +56,7 @@ class DevCluster:
     port: int
     database: str
     workers: list[int] = field(default_factory=list)  # ports of the Citus workers; none: a single server
+    replica: int | None = None  # port of the streaming standby (0: not started yet); None: no standby
 
     @property
     def passfile(self) -> Path:
@@ -62,6 +77,18 @@ class DevCluster:
         workers = [(self.datadir.parent / f"worker{i}", p) for i, p in enumerate(self.workers, 1)]
         return [(self.datadir, self.port), *workers]
 
+    @property
+    def standby_dir(self) -> Path:
+        return self.datadir.parent / STANDBY_DIR
+
+    def servers(self) -> list[tuple[Path, int]]:
+        """nodes() and the standby (last: it stops first, starts after its primary)."""
+        return self.nodes() + ([(self.standby_dir, self.replica)] if self.replica is not None else [])
+
+    @property
+    def replica_url(self) -> str:
+        return self.node_url(self.replica, self.database)
+
     def node_url(self, port: int, dbname: str) -> str:
         return (f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{quote(dbname, safe='')}"
                 f"?passfile={quote(str(self.passfile))}&{SSLMODE}")
@@ -79,8 +106,10 @@ class DevCluster:
         return all((datadir / TLS_CONF).exists() for datadir, _ in self.nodes())
 
     def as_dict(self) -> dict:
+        standby = {} if self.replica is None else {
+            "replica_url": self.replica_url, "replica_running": cluster.is_running(self.standby_dir)}
         return {**asdict(self), "home": str(self.home), "datadir": str(self.datadir), "url": self.url,
-                "running": cluster.is_running(self.datadir)}
+                "running": cluster.is_running(self.datadir), **standby}
 
 
 def _home(project: Project, base: Path | None) -> Path:
@@ -204,19 +233,23 @@ def _load(home: Path) -> DevCluster | None:
         return None
     d = json.loads(state.read_text())
     return DevCluster(home=home, datadir=Path(d["datadir"]), port=int(d["port"]), database=d["database"],
-                      workers=[int(p) for p in d.get("workers", [])])
+                      workers=[int(p) for p in d.get("workers", [])],
+                      replica=None if d.get("replica") is None else int(d["replica"]))
 
 
 def _save(home: Path, dev: DevCluster) -> None:
     # It names the folder pg_ctl runs on as root: no one else may change it.
     cluster.write_private(home / "state.json", json.dumps({"datadir": str(dev.datadir), "port": dev.port,
-                                                           "database": dev.database, "workers": dev.workers},
+                                                           "database": dev.database, "workers": dev.workers,
+                                                           "replica": dev.replica},
                                                           indent=2) + "\n")
 
 
-def up(project: Project, port: int | None = None, base: Path | None = None, citus: bool = False) -> DevCluster:
+def up(project: Project, port: int | None = None, base: Path | None = None, citus: bool = False,
+       replica: bool = False) -> DevCluster:
     """Initialise (once) and start the local cluster, create the database, return where it is.
-    With `citus`, a Citus coordinator and CITUS_WORKERS workers on loopback (docs/citus.md)."""
+    With `citus`, a Citus coordinator and CITUS_WORKERS workers on loopback (docs/citus.md); with
+    `replica`, a streaming standby of it (docs/replicas.md), kept by every later `up`."""
     cluster.find_bindir()
     home = _home(project, base)
     _make_home(home)
@@ -226,6 +259,10 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
             raise DbtoolError("the dev cluster of this project was made without Citus",
                               hint="`dbtool dev destroy --yes`, then `dbtool dev up --citus` (the dev database starts empty)")
         dev.workers = [0] * CITUS_WORKERS
+    if replica and dev.citus:
+        raise DbtoolError("dbtool dev makes a standby of a single server, not of a Citus cluster",
+                          hint="`dbtool dev up --replica` in a project whose dev cluster is not Citus "
+                               "(docs/replicas.md)")
     if dev.citus:
         _require_citus()
     preload = project.names("preload")  # before initdb: a bad setting found later would leave a half-made cluster
@@ -249,6 +286,10 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
     _start(dev, port)
     _save(home, dev)
     _create_database(dev)
+    if replica and dev.replica is None:
+        dev.replica = 0
+    if dev.replica is not None:
+        _standby(dev)
     return dev
 
 
@@ -376,6 +417,63 @@ def _wait_metadata_synced(conn, seconds: float = 60) -> None:
         time.sleep(0.2)
 
 
+def _standby(dev: DevCluster) -> None:
+    """Made once from a base backup of the running primary, then started like the other nodes."""
+    if not dev.standby_dir.exists():
+        _make_standby(dev)
+    cluster.check_owner(dev.standby_dir)
+    if cluster.is_running(dev.standby_dir):
+        return
+    port = dev.replica if dev.replica and not cluster.port_in_use(dev.replica) else cluster.free_port()
+    cluster.start(dev.standby_dir, port, dev.datadir.parent / "standby.log")
+    dev.replica = port
+    _save(dev.home, dev)
+    _follow(dev)
+
+
+def _follow(dev: DevCluster) -> None:
+    """A primary restarted on another port (its last one taken): the standby's primary_conninfo is
+    pointed at the new one (reloadable since PostgreSQL 13), else it would never stream again."""
+    with db.connection(dev.replica_url) as conn:
+        parts = conninfo_to_dict(db.scalar(conn, "SHOW primary_conninfo") or "")
+        if parts.get("port") == str(dev.port):
+            return
+        conn.execute(sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(
+            sql.Literal(make_conninfo(**{**parts, "port": str(dev.port)}))))
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def _make_standby(dev: DevCluster) -> None:
+    """pg_basebackup of the primary over loopback (TLS, as the replication login) with a slot of its
+    own and -R: standby.signal, primary_conninfo and primary_slot_name in the copy. The copy takes the
+    primary's settings files and its certificate and key along (docs/tls.md)."""
+    owner = _check_datadir(dev.datadir)
+    passfile = dev.datadir.parent / REPLICATION_PASSFILE
+    _replication_login(dev, passfile, owner)
+    if not (dev.datadir / REPLICA_CONF).exists():
+        cluster.write_private(dev.datadir / REPLICA_CONF, REPLICA_SETTINGS, owner=owner)
+        _include(dev.datadir, REPLICA_CONF)
+        with db.connection(dev.node_url(dev.port, "postgres")) as conn:
+            conn.execute("SELECT pg_reload_conf()")  # max_slot_wal_keep_size needs no restart
+    conninfo = (f"host=127.0.0.1 port={dev.port} user={REPLICATION_ROLE} passfile={passfile} "
+                f"{SSLMODE} application_name=dbtool_dev_standby")
+    cluster.base_backup(dev.standby_dir, conninfo, SLOT)
+
+
+def _replication_login(dev: DevCluster, passfile: Path, owner: int) -> None:
+    """A login that may stream WAL and nothing else, with a new password each time the standby is made
+    (in the server user's own passfile: that user owns the data folder, and so the database, already)."""
+    password = secrets.token_urlsafe(24)
+    with db.connection(dev.node_url(dev.port, "postgres")) as conn:
+        exists = db.scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATION_ROLE])
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL(verb + " ROLE {} LOGIN REPLICATION PASSWORD {}").format(
+            sql.Identifier(REPLICATION_ROLE), sql.Literal(password)))
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name = %s AND NOT active", [SLOT])  # a standby destroyed before: its slot is stale
+    cluster.write_private(passfile, f"127.0.0.1:*:*:{REPLICATION_ROLE}:{password}\n", owner=owner)
+
+
 def require(project: Project, base: Path | None = None) -> DevCluster:
     dev = _load(_home(project, base))
     if dev is None:
@@ -385,7 +483,7 @@ def require(project: Project, base: Path | None = None) -> DevCluster:
 
 def down(project: Project, base: Path | None = None) -> DevCluster:
     dev = require(project, base)
-    for datadir, _ in reversed(dev.nodes()):  # the workers first: the coordinator may be talking to them
+    for datadir, _ in reversed(dev.servers()):  # standby, workers first: the coordinator may be talking to them
         if datadir.exists():
             cluster.check_owner(datadir)
             if cluster.is_running(datadir):
@@ -412,7 +510,8 @@ def destroy(project: Project, base: Path | None = None) -> None:
     shutil.rmtree(home, ignore_errors=True)
 
 
-def url(project: Project, base: Path | None = None) -> str:
+def url(project: Project, base: Path | None = None, replica: bool = False) -> str:
+    """The primary's URL, or with `replica` the standby's."""
     dev = require(project, base)
     _check_home(dev.home)  # the URL names its passfile
     if not cluster.is_running(dev.datadir):
@@ -420,7 +519,13 @@ def url(project: Project, base: Path | None = None) -> str:
     if not dev.tls:  # the URL requires TLS, which this cluster does not offer yet
         raise DbtoolError("the dev cluster was made before dbtool turned TLS on",
                           hint="run `dbtool dev up`: it adds a certificate and restarts the cluster, data kept")
-    return dev.url
+    if not replica:
+        return dev.url
+    if dev.replica is None:
+        raise DbtoolError("the dev cluster has no standby", hint="run `dbtool dev up --replica`")
+    if not cluster.is_running(dev.standby_dir):
+        raise DbtoolError("the dev cluster's standby is not running", hint="run `dbtool dev up`")
+    return dev.replica_url
 
 
 def psql_argv(project: Project, base: Path | None = None) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg
 
-from . import citus, db
+from . import citus, db, replica
 from .errors import DatabaseFailure, UsageError
 
 SCHEMA = "dbtool"
@@ -187,6 +187,7 @@ def history(conn: psycopg.Connection, limit: int | None = None) -> list[LogEntry
 
 
 SCHEMA_ON_COORDINATOR = "dbtool changes the schema through the coordinator only"
+SCHEMA_ON_PRIMARY = "dbtool changes the schema and its ledger"
 
 
 def lock(conn: psycopg.Connection, timeout: str) -> None:
@@ -197,7 +198,9 @@ def lock(conn: psycopg.Connection, timeout: str) -> None:
     waits for every older snapshot to go away, which would deadlock the two.
 
     Every command that changes the schema takes it, so it is also where a Citus worker is refused:
-    its schema is the coordinator's to change."""
+    its schema is the coordinator's to change; and a standby, which accepts no write at all.
+    Before the worker's check: a standby of a worker is refused for what it is, read-only."""
+    replica.refuse_standby(conn, SCHEMA_ON_PRIMARY)
     citus.refuse_worker(conn, SCHEMA_ON_COORDINATOR)
     deadline = time.monotonic() + _seconds(conn, timeout)
     pause = 0.05

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import citus, cron, db, engine, ledger, lockretry, migrations, repeatables, runner
+from . import citus, cron, db, engine, ledger, lockretry, migrations, repeatables, replica, runner
 from .config import Project
 from .engine import Progress, Settings, silent
 from .errors import DbtoolError
@@ -128,6 +128,8 @@ def migrate(url: str, project: Project, *, to: str | None = None, dry_run: bool 
     with db.connection(url) as conn:
         result = MigrateResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
         if dry_run:
+            # a standby would plan what it can never run: its plan is the primary's to make (docs/replicas.md)
+            replica.refuse_standby(conn, ledger.SCHEMA_ON_PRIMARY)
             citus.refuse_worker(conn, ledger.SCHEMA_ON_COORDINATOR)  # a worker would list every migration as pending
             return _dry_run(conn, project, files, target, reps, result, settings)
         ledger.lock(conn, settings.lock_wait)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from dbtool import db
+from dbtool import db, replica
 from dbtool.errors import DatabaseFailure, DbtoolError, UsageError
 from dbtool.output import emit_json, err, handled, out
 
@@ -221,6 +221,7 @@ def seed(url: str, scale: Scale, on_step: StepCallback | None = None, vacuum: bo
     validate(scale.tenants, scale.deals_per_tenant, scale.seed, jobs)
     with db.connection(url, autocommit=False) as conn:
         result = SeedResult(database=conn.info.dbname, scale={**_scale_dict(scale), "jobs": jobs})
+        replica.refuse_standby(conn, "seed writes every tenant's rows")  # before the first write fails with 25006
         _check_role(conn)
         _check_schema(conn)
         if _already_seeded(conn, scale):

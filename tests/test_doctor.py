@@ -99,6 +99,12 @@ def test_doctor_is_clean_on_the_prepared_test_server(migrated_db, server, conn_t
     assert checks["audit log"].value.startswith("pgaudit.log = ddl, role")
 
 
+def test_doctor_says_nothing_of_replication_on_a_server_without_standbys_or_slots(migrated_db, project):
+    """A standby's own lines and a primary's standbys: tests/test_replica.py, on a real one."""
+    names = by_name(doctor(migrated_db, project))
+    assert not [n for n in names if n.startswith(("standby", "replication slot", "max_standby", "hot_standby"))]
+
+
 def test_doctor_warns_when_pg_cron_is_not_yet_created_in_the_cron_database(migrated_db, server, conn_to):
     cron_db = conn_to(server.url("postgres"))
     if cron_db.execute("SELECT to_regclass('cron.job')").fetchone()[0]:

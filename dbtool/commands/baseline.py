@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from .. import catalog, db, ledger, migrations, repeatables, runs, scratch, snapshots
+from .. import catalog, db, ledger, migrations, repeatables, replica, runs, scratch, snapshots
 from ..catalog import Change
 from ..config import Project
 from ..engine import Settings
@@ -101,6 +101,7 @@ def baseline(url: str, project: Project, *, to: str, dry_run: bool = False, serv
     to_id = target[-1].id
     with db.connection(url) as conn:
         result = BaselineResult(database=db.scalar(conn, "SELECT current_database()"), to=to_id, dry_run=dry_run)
+        replica.refuse_standby(conn, ledger.SCHEMA_ON_PRIMARY)  # --dry-run too, as migrate's
         if not dry_run:  # as migrate --dry-run: a plan only reads
             ledger.lock(conn, settings.lock_wait)
         try:

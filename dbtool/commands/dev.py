@@ -29,10 +29,14 @@ class Step:
 def run(action: str, project: Project, **options) -> Step:
     """`dbtool dev ACTION` (up, down, reset, url, destroy)."""
     if action == "url":
-        where = url(project)
+        where = url(project, **options)
         return Step(where, {"url": where})
     if action == "destroy":
         destroy(project)
         return Step("dev cluster removed", {"removed": True})
     dev = {"up": up, "down": down, "reset": reset}[action](project, **options)
-    return Step(f"stopped the dev cluster in {dev.datadir}" if action == "down" else dev.url, dev.as_dict())
+    if action == "down":
+        return Step(f"stopped the dev cluster in {dev.datadir}", dev.as_dict())
+    if dev.replica:  # the standby's URL on a line of its own: `dev url --replica` prints it alone
+        return Step(f"{dev.url}\nstandby: {dev.replica_url}", dev.as_dict())
+    return Step(dev.url, dev.as_dict())

@@ -4,6 +4,8 @@ Besides the server's make-up (version, preload, extensions, pg_cron placement, T
 the connecting role), doctor reads what keeps the scheduled work running: pg_cron's settings and who
 its jobs run as, the role the jobs start as, the health of TimescaleDB's jobs on the project's
 hypertables and whether their work is done, and whether the database's migrations reached the project's head.
+On a primary it lists its standbys and replication slots; on a standby, its replay delay and the settings that
+decide what a migration's lock does to reads there (dbtool.replica, docs/replicas.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from .. import citus, config, cron, db, ledger, migrations
+from .. import citus, config, cron, db, ledger, migrations, replica
 from ..checks import Check, timescale_jobs
 from ..config import Project
 from ..errors import FINDINGS, DbtoolError, UsageError
@@ -94,6 +96,7 @@ def doctor(url: str, project: Project | None = None) -> list[Check]:
         loaded = _loaded(conn)
         checks = [_version(conn), _tls(conn), _preload(loaded, needs.preload)]
         checks += citus.checks(conn, project)
+        checks += replica.checks(conn)
         checks += [_extension(conn, e) for e in needs.extensions]
         # A project says what it uses; outside one, what the server loads is what there is to check.
         uses = set(needs.preload + needs.extensions) if project is not None else set(loaded or [])

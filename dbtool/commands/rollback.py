@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import citus, cron, db, engine, ledger, migrations, runs
+from .. import citus, cron, db, engine, ledger, migrations, replica, runs
 from ..config import Project
 from ..engine import Progress, Settings, silent
 from ..errors import UsageError
@@ -63,6 +63,7 @@ def rollback(url: str, project: Project, *, steps: int | None = None, to: str | 
     by_id = {m.id: m for m in files}
     with db.connection(url) as conn:
         result = RollbackResult(database=db.scalar(conn, "SELECT current_database()"), dry_run=dry_run)
+        replica.refuse_standby(conn, ledger.SCHEMA_ON_PRIMARY)  # --dry-run too, as migrate's
         citus.refuse_worker(conn, ledger.SCHEMA_ON_COORDINATOR)  # before "nothing to roll back": a worker has no ledger
         if not ledger.exists(conn):
             return result

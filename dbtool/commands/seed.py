@@ -3,7 +3,12 @@
 Demo data belongs to the project: its tables, roles and proportions change with its migrations, not
 with dbtool. So dbtool only finds the file, loads it and hands it the rest of the command line. The
 file defines a Typer (or click) `app`, which parses the arguments, prints its own --help and exits;
-or a `main(args)` returning the exit code. It may use dbtool's db, errors and output modules.
+or a `main(args)` returning the exit code. It may use dbtool's db, errors, output and replica modules.
+
+A read-only standby is refused by the generator, not here: which database it writes to is its own
+option (--database-url, DATABASE_URL, PG* variables), parsed by its own app, and `--help` must work with
+no database at all. The generator calls dbtool.replica.refuse_standby once it has connected, as
+migrate does (docs/replicas.md).
 """
 
 from __future__ import annotations
