@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Typer reads every parameter's annotation, and would
 # evaluate each string with eval() on every start (about 20 ms for the whole app).
 
-import datetime
 import importlib
 import os
 import sys
@@ -13,9 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from . import config, db
-from .errors import FINDINGS, UsageError
+from .errors import UsageError
 from .launch import lean_typer
-from .output import emit_json, err, handled, label, out, progress, show, table_progress
+from .output import handled, out, progress, show, table_progress
 
 lean_typer()  # Typer without pydantic for values that need no coercion (dbtool/launch.py)
 
