@@ -535,9 +535,8 @@ def drift(against: Annotated[Optional[Path], typer.Option(
     difference as `added|removed|changed  kind  name` with the expected (-) and live (+) values.
     Exit 1 on drift, 0 when none."""
     with handled(json):
-        url, proj = db.resolve_url(database_url), config.load(project)
-        show(drift_cmd.drift(url, proj, against=against, against_migrations=against_migrations,
-                             server_url=server_url), json)
+        show(drift_cmd.drift(database_url, config.load(project), against=against,
+                             against_migrations=against_migrations, server_url=server_url), json)
 
 
 @app.command()

@@ -557,3 +557,13 @@ def test_in_the_cron_database_itself_pg_crons_own_objects_are_not_drift(cron_app
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {CRON_APP_DB} WITH (FORCE)")
+
+
+def test_two_comparisons_at_once_are_a_usage_error_before_any_database_is_looked_for(monkeypatch):
+    from cli_support import run
+
+    for var in ("DATABASE_URL", "PGHOST", "PGDATABASE", "PGSERVICE"):
+        monkeypatch.delenv(var, raising=False)
+    res = run("drift", "--against", "schema/snapshot.yaml", "--against-migrations")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: pass either --against FILE or --against-migrations, not both")

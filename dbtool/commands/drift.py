@@ -43,12 +43,13 @@ class DriftReport:
                         else f"{self.database}: no drift from {self.against}"]
 
 
-def drift(url: str, project: Project, *, against: Path | None = None, against_migrations: bool = False,
+def drift(url: str | None, project: Project, *, against: Path | None = None, against_migrations: bool = False,
           server_url: str | None = None) -> DriftReport:
     """Compare the database at `url` with a snapshot file, or (`against_migrations`) with what
     migrations/ build at its version, in a throwaway local cluster or on the server of `server_url`."""
     if against and against_migrations:
         raise UsageError("pass either --against FILE or --against-migrations, not both")
+    url = db.resolve_url(url)  # None: DATABASE_URL, then the PG* variables (after the options are checked)
     ids = snapshots.migration_ids(project)
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
