@@ -467,8 +467,11 @@ def _replication_login(dev: DevCluster, passfile: Path, owner: int) -> None:
     with db.connection(dev.node_url(dev.port, "postgres")) as conn:
         exists = db.scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATION_ROLE])
         verb = "ALTER" if exists else "CREATE"
+        # The server gets the SCRAM verifier, never the password: pg_stat_statements keeps the text of
+        # utility statements, which maplatform_ops may read, and a replication login copies everything.
+        verifier = conn.pgconn.encrypt_password(password.encode(), REPLICATION_ROLE.encode(), b"scram-sha-256")
         conn.execute(sql.SQL(verb + " ROLE {} LOGIN REPLICATION PASSWORD {}").format(
-            sql.Identifier(REPLICATION_ROLE), sql.Literal(password)))
+            sql.Identifier(REPLICATION_ROLE), sql.Literal(verifier.decode())))
         conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                      "WHERE slot_name = %s AND NOT active", [SLOT])  # a standby destroyed before: its slot is stale
     cluster.write_private(passfile, f"127.0.0.1:*:*:{REPLICATION_ROLE}:{password}\n", owner=owner)

@@ -20,15 +20,67 @@
 --    says: the functions' user argument; for permission changes app.actor_id (SET LOCAL), else the
 --    permission's granted_by (a claim of the application's trusted side, like the rest of its
 --    writes; the database user is recorded as well).
---  * Append-only: no tenant-facing role has any privilege on the table, and a trigger refuses
---    UPDATE, DELETE and TRUNCATE to everyone, the owner role included. Entries leave only by the
---    7-year retention, which drops whole chunks (ops.drop_expired_audit_events, a pg_cron job);
---    anything else first needs the trigger disabled: a deliberate DDL step that pgaudit logs.
-SET LOCAL ROLE maplatform_owner;
+--  * Append-only, for everyone but a superuser: the trail belongs to maplatform_audit_owner, a role
+--    nobody logs in as or belongs to (created here, so this file runs as the migrating superuser, as
+--    0022 does). No other role has any privilege on the table but SELECT for the owner role (whose
+--    view reads it); a trigger refuses UPDATE, DELETE and TRUNCATE even to the trail's own role. The
+--    owner role loses TimescaleDB's internal drop_chunk (0016 gave it the volatile internals), which
+--    checks no privilege and would drop any chunk. Entries leave only by the 7-year retention, which
+--    drops whole chunks (audit.drop_expired_events, a pg_cron job the owner role may only start).
+-- dbtool-lint: ignore owner-role because the trail belongs to a role of its own, which only a superuser can create
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'maplatform_audit_owner') THEN
+        CREATE ROLE maplatform_audit_owner NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object THEN
+        NULL;  -- another database's migration created it a moment ago (roles are cluster-wide)
+    WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'the audit trail''s role is a superuser''s to create, and % is not one', session_user
+            USING HINT = 'run this migration as a superuser (docs/audit.md)';
+END
+$$;
+COMMENT ON ROLE maplatform_audit_owner IS
+    'Owns the audit trail (schema audit): nobody logs in as it or belongs to it, so only a superuser can change it';
 
-CREATE SCHEMA audit AUTHORIZATION maplatform_owner;
+-- With TimescaleDB's internal drop_chunk, which checks no privilege, the owner role could drop any
+-- chunk of the trail; it needs it for nothing (retention goes through drop_chunks, which does check).
+-- The trail's role gets what it needs of the routines 0016 took from PUBLIC: create_hypertable
+-- and drop_chunks, which check that it owns the table.
+DO $$
+DECLARE
+    routine REGPROCEDURE;
+    name TEXT;
+BEGIN
+    FOR routine, name IN
+        SELECT p.oid::REGPROCEDURE, p.proname
+        FROM pg_catalog.pg_proc AS p
+        INNER JOIN pg_catalog.pg_depend AS d
+            ON d.classid = 'pg_catalog.pg_proc'::REGCLASS AND p.oid = d.objid AND d.deptype = 'e'
+        INNER JOIN pg_catalog.pg_extension AS e ON d.refobjid = e.oid
+        WHERE e.extname = 'timescaledb' AND p.proname IN ('drop_chunk', 'create_hypertable', 'drop_chunks')
+    LOOP
+        IF name = 'drop_chunk' THEN
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON ROUTINE %s FROM maplatform_owner', routine);
+        ELSE
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO maplatform_audit_owner', routine);
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE SCHEMA audit AUTHORIZATION maplatform_audit_owner;
 COMMENT ON SCHEMA audit IS
     'The audit trail and its chunks: no USAGE for tenant-facing roles, who read public.audit_events';
+-- What the recording functions read to check a room, document or user is the tenant's (row-level
+-- security applies to them as to everyone); and public, where the application finds its two.
+GRANT SELECT ON public.users, public.data_rooms, public.documents TO maplatform_audit_owner;
+GRANT USAGE ON SCHEMA app TO maplatform_audit_owner;
+GRANT EXECUTE ON FUNCTION app.verified_tenant(), app.current_tenant_id() TO maplatform_audit_owner;
+GRANT CREATE ON SCHEMA public TO maplatform_audit_owner;
+
+SET LOCAL ROLE maplatform_audit_owner;
 
 CREATE TABLE audit.events (
     time TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -68,7 +120,7 @@ AS $$
 BEGIN
     RAISE EXCEPTION 'audit.events is append-only: % refused', TG_OP
         USING ERRCODE = '42501',
-              HINT = 'entries leave only by the retention job (ops.drop_expired_audit_events); docs/audit.md';
+              HINT = 'entries leave only by the retention job (audit.drop_expired_events); docs/audit.md';
 END
 $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON audit.events
@@ -76,16 +128,18 @@ FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events
 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
 
--- The application's claim of who acts in this transaction (SET LOCAL app.actor_id = '<user uuid>');
--- anything that is not a uuid is no claim.
-CREATE FUNCTION audit.actor()
+-- The application's claim of who acts in this transaction (SET LOCAL app.actor_id = '<user uuid>'),
+-- kept only when it names a user of `tenant`: anything else (not a uuid, another tenant's user, a
+-- value left in a pooled session) is no claim.
+CREATE FUNCTION audit.actor(tenant UUID)
 RETURNS UUID
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN current_setting('app.actor_id', TRUE) ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                THEN current_setting('app.actor_id', TRUE)::UUID END;
+    SELECT u.id FROM public.users AS u
+    WHERE current_setting('app.actor_id', TRUE) ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+      AND u.id = current_setting('app.actor_id', TRUE)::UUID AND u.tenant_id = tenant;
 $$;
 
 CREATE FUNCTION audit.record_permission_change()
@@ -107,13 +161,12 @@ BEGIN
     VALUES ((coalesce(after, before) ->> 'tenant_id')::UUID,
             CASE TG_OP WHEN 'INSERT' THEN 'permission_granted' WHEN 'UPDATE' THEN 'permission_changed'
                        ELSE 'permission_revoked' END,
-            coalesce(audit.actor(), (after ->> 'granted_by')::UUID), (coalesce(after, before) ->> 'id')::UUID,
+            coalesce(audit.actor((coalesce(after, before) ->> 'tenant_id')::UUID), (after ->> 'granted_by')::UUID),
+            (coalesce(after, before) ->> 'id')::UUID,
             jsonb_strip_nulls(jsonb_build_object('before', before, 'after', after)));
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER data_room_permissions_audit AFTER INSERT OR UPDATE OR DELETE ON public.data_room_permissions
-FOR EACH ROW EXECUTE FUNCTION audit.record_permission_change();
 
 CREATE FUNCTION audit.record_tenant_token()
 RETURNS TRIGGER
@@ -123,13 +176,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO audit.events (tenant_id, event_type, actor_id, details)
-    VALUES (NEW.tenant_id, 'tenant_context_registered', audit.actor(),
+    VALUES (NEW.tenant_id, 'tenant_context_registered', audit.actor(NEW.tenant_id),
             jsonb_build_object('key_id', NEW.key_id, 'expires_at', NEW.expires_at));
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER tenant_tokens_audit AFTER INSERT ON app.tenant_tokens
-FOR EACH ROW EXECUTE FUNCTION audit.record_tenant_token();
 
 -- The tenant of the call, and the user it names as one of that tenant's: an entry must never name
 -- another tenant's user, room or document (the same error whether it is another's or does not exist).
@@ -199,15 +250,18 @@ $$;
 COMMENT ON FUNCTION public.record_document_access(UUID, UUID, TEXT) IS
     'Records in the tenant''s audit trail that the user viewed, downloaded or printed the document (docs/audit.md)';
 
-REVOKE ALL ON FUNCTION audit.refuse_change(), audit.actor(), audit.record_permission_change(),
-audit.record_tenant_token(), audit.tenant_of_call(UUID) FROM PUBLIC;
+-- Functions are executable by PUBLIC unless revoked (this role has no default privileges to say so).
+REVOKE ALL ON FUNCTION audit.refuse_change(), audit.actor(UUID), audit.record_permission_change(),
+audit.record_tenant_token(), audit.tenant_of_call(UUID), public.record_data_room_access(UUID, UUID),
+public.record_document_access(UUID, UUID, TEXT) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.record_data_room_access(UUID, UUID), public.record_document_access(UUID, UUID, TEXT)
 TO maplatform_app;
 
 -- Retention: 7 years, the longest record-keeping period an M&A adviser is commonly held to; whole
--- monthly chunks go, so no row trigger is involved. Runs as the hypertable's owner (drop_chunks
--- needs ownership), on both editions (the Apache one has no retention policies).
-CREATE FUNCTION ops.drop_expired_audit_events()
+-- monthly chunks go, so no row trigger is involved. It runs as the trail's role (drop_chunks needs
+-- ownership), on both editions (the Apache one has no retention policies); the owner role, which
+-- pg_cron's jobs run as, may start it and do nothing else to the trail but read it (its view does).
+CREATE FUNCTION audit.drop_expired_events()
 RETURNS INTEGER
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -220,5 +274,20 @@ BEGIN
     RETURN dropped;
 END
 $$;
+REVOKE ALL ON FUNCTION audit.drop_expired_events() FROM PUBLIC;
+GRANT USAGE ON SCHEMA audit TO maplatform_owner;
+GRANT SELECT ON audit.events TO maplatform_owner;
+-- The owner role creates the triggers on its tables below, which needs EXECUTE on their functions.
+GRANT EXECUTE ON FUNCTION audit.drop_expired_events(), audit.record_permission_change(), audit.record_tenant_token()
+TO maplatform_owner;
+
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM maplatform_audit_owner;
+
+SET LOCAL ROLE maplatform_owner;
+CREATE TRIGGER data_room_permissions_audit AFTER INSERT OR UPDATE OR DELETE ON public.data_room_permissions
+FOR EACH ROW EXECUTE FUNCTION audit.record_permission_change();
+CREATE TRIGGER tenant_tokens_audit AFTER INSERT ON app.tenant_tokens
+FOR EACH ROW EXECUTE FUNCTION audit.record_tenant_token();
 INSERT INTO ops.cron_jobs (jobname, schedule, command)
-VALUES ('audit_events_retention', '45 3 * * *', 'SELECT ops.drop_expired_audit_events()');
+VALUES ('audit_events_retention', '45 3 * * *', 'SELECT audit.drop_expired_events()');

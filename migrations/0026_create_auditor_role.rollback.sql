@@ -7,6 +7,8 @@ BEGIN
 END
 $$;
 
+GRANT TRUNCATE ON public.data_rooms, public.data_room_permissions, public.documents, public.valuations
+TO maplatform_owner;
 REVOKE ALL ON public.data_rooms, public.data_room_permissions, public.documents, public.valuations
 FROM maplatform_auditor;
 

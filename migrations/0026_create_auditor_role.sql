@@ -9,8 +9,11 @@
 -- it did; this records what the database saw). pgaudit logs a statement on a relation when the role
 -- named by pgaudit.role holds the privilege that statement uses on it (an AUDIT: OBJECT line naming
 -- the table). maplatform_auditor is that role: NOLOGIN, member of nothing, with no member, so its
--- grants mark what is logged and let nobody do anything. Creating a role and pgaudit.role are a
--- superuser's to do: this file runs as the migrating superuser, not as the owner role (as 0022).
+-- grants mark what is logged and let nobody do anything. Object audit does not cover TRUNCATE, and a
+-- TRUNCATE of data_room_permissions would also skip 0023's row trigger: the owner role, which owns
+-- the four tables, loses TRUNCATE on them (granting it back is a GRANT, which 0022 logs). Creating a
+-- role and pgaudit.role are a superuser's to do: this file runs as the migrating superuser, not as
+-- the owner role (as 0022).
 -- dbtool-lint: ignore owner-role because roles and database settings are the superuser's to change
 DO $$
 BEGIN
@@ -31,6 +34,8 @@ COMMENT ON ROLE maplatform_auditor IS
 GRANT SELECT, INSERT, UPDATE, DELETE
 ON public.data_rooms, public.data_room_permissions, public.documents, public.valuations
 TO maplatform_auditor;
+REVOKE TRUNCATE ON public.data_rooms, public.data_room_permissions, public.documents, public.valuations
+FROM maplatform_owner;
 
 DO $$
 BEGIN

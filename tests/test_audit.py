@@ -74,6 +74,14 @@ def test_reads_and_writes_of_the_regulated_tables_are_logged_by_object_and_other
                        ["WRITE", "UPDATE", "TABLE", "public.valuations"]], lines
 
 
+@pytest.mark.parametrize("table", ["data_rooms", "data_room_permissions", "documents", "valuations"])
+def test_the_owner_role_cannot_truncate_a_regulated_table_which_object_audit_would_not_see(audited_db, conn_to, table):
+    c = conn_to(audited_db)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), c.transaction():
+        c.execute("SET LOCAL ROLE maplatform_owner")
+        c.execute(f"TRUNCATE public.{table} CASCADE")
+
+
 def test_nobody_logs_in_as_or_belongs_to_the_auditor_role(audited_db, conn_to):
     c = conn_to(audited_db)
     assert c.execute("SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'maplatform_auditor'"

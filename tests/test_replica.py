@@ -262,3 +262,16 @@ def test_a_primary_moved_to_another_port_is_followed_by_its_standby(dev):
     caught_up(moved)
     with psycopg.connect(moved.replica_url, autocommit=True) as s:
         assert s.execute("SELECT to_regclass('public.after_the_move') IS NOT NULL").fetchone() == (True,)
+
+
+def test_the_replication_password_never_reaches_the_server_in_clear(dev):
+    """The server is sent a SCRAM verifier, so pg_stat_statements (readable by maplatform_ops) keeps
+    no password for the login that could copy the whole cluster."""
+    d, proj, _ = dev
+    passfile = next(d.home.rglob(devcluster.REPLICATION_PASSFILE))
+    password = passfile.read_text().strip().rsplit(":", 1)[1]
+    with psycopg.connect(devcluster.url(proj, base=d.home.parent), autocommit=True) as p:  # its port may have moved
+        leaked = p.execute("SELECT count(*) FROM public.pg_stat_statements WHERE strpos(query, %s) > 0",
+                           [password]).fetchone()[0]
+        verifier = p.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'dbtool_replication'").fetchone()[0]
+    assert leaked == 0 and verifier.startswith("SCRAM-SHA-256$")

@@ -69,7 +69,7 @@ def test_the_roles_migration_tolerates_roles_that_already_exist(db_factory, proj
     with psycopg.connect(url) as c:
         roles = {r[0] for r in c.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'maplatform\\_%'")}
     assert roles == {"maplatform_owner", "maplatform_app", "maplatform_readonly", "maplatform_ops",
-                     "maplatform_maintenance", "maplatform_auditor"}  # the auditor: 0026, in the template
+                     "maplatform_maintenance", "maplatform_auditor", "maplatform_audit_owner"}  # 0026, 0023: in the template
 
 
 def test_the_roles_migration_refuses_an_app_role_that_bypasses_rls(db_factory, project, server):

@@ -14,8 +14,7 @@ SELECT
     e.event_type,
     e.actor_id,
     e.subject_id,
-    e.details,
-    e.db_user
+    e.details
 FROM audit.events AS e
 WHERE e.tenant_id = (SELECT app.verified_tenant());
 REVOKE ALL ON public.audit_events FROM maplatform_app, maplatform_readonly;
