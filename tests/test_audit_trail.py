@@ -204,3 +204,15 @@ def test_retention_drops_only_the_months_older_than_seven_years(conn, db):
     assert left == {recent}
     job = conn.execute("SELECT command FROM ops.cron_jobs WHERE jobname = 'audit_events_retention'").fetchone()
     assert job == ("SELECT audit.drop_expired_events()",)
+
+
+def test_the_break_glass_step_a_superusers_function_swap_lets_one_delete_through(conn, db):
+    """docs/audit.md: TimescaleDB refuses DISABLE TRIGGER on a hypertable, so removing an entry (a
+    court order) is a superuser replacing audit.refuse_change() for one transaction (DDL, logged)."""
+    _, a, _ = db
+    with conn.transaction(force_rollback=True):
+        victim = conn.execute("SELECT subject_id FROM audit.events WHERE tenant_id = %s AND subject_id IS NOT NULL "
+                              "LIMIT 1", [a["tenant"]]).fetchone()[0]
+        conn.execute("""CREATE OR REPLACE FUNCTION audit.refuse_change() RETURNS TRIGGER LANGUAGE plpgsql
+                        SET search_path = pg_catalog, pg_temp AS $$ BEGIN RETURN OLD; END $$""")
+        assert conn.execute("DELETE FROM audit.events WHERE subject_id = %s", [victim]).rowcount >= 1
