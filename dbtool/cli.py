@@ -190,7 +190,6 @@ def rollback(database_url: Url = None,
     Rollbacks drop tables and columns, so they ask for confirmation; without a terminal, pass --yes."""
     with handled(json):
         proj = config.load(project)
-        url = db.resolve_url(database_url)
         settings = _settings(proj, lock_timeout, statement_timeout, lock_wait)
 
         def confirm(ids: list[str], database: str) -> None:
@@ -198,8 +197,8 @@ def rollback(database_url: Url = None,
                      f"rolling back {len(ids)} migration(s) on {database} can destroy data",
                      "re-run with --yes to confirm (or --dry-run to see what would be undone)")
 
-        show(rollback_cmd.rollback(url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run, settings=settings,
-                                   progress=progress(quiet or json), confirm=confirm), json, quiet)
+        show(rollback_cmd.rollback(database_url, proj, steps=steps, to=to, all_=all_, dry_run=dry_run,
+                                   settings=settings, progress=progress(quiet or json), confirm=confirm), json, quiet)
 
 
 @app.command()
@@ -257,8 +256,8 @@ def repair(database_url: Url = None,
     checksum> because <reason>` line in its header, which migrate then records on each database
     (docs/engine.md)."""
     with handled(json):
-        url, proj = db.resolve_url(database_url), config.load(project)
-        show(repair_cmd.repair(url, proj, accept=accept or [], forget=forget or [], reason=reason), json)
+        show(repair_cmd.repair(database_url, config.load(project), accept=accept or [], forget=forget or [],
+                               reason=reason), json)
 
 
 @app.command()
@@ -336,8 +335,7 @@ def log_(limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="
     checksum and repair, with when, who (database user @ the host dbtool ran on) and how long
     (apply and rollback), from dbtool.log. A database dbtool never touched has no log (exit 0)."""
     with handled(json):
-        url = db.resolve_url(database_url)
-        show(log_cmd.log(url, limit=limit), json)
+        show(log_cmd.log(database_url, limit=limit), json)
 
 
 # ----- tenant -----------------------------------------------------------------------------------

@@ -390,3 +390,16 @@ def test_a_repeatable_file_error_is_a_dbtool_error_with_the_wrapped_errors_exit_
     e = RepeatableError("42P01", wrapped)
     assert isinstance(e, DbtoolError) and (e.message, e.hint, e.exit_code, e.sqlstate) == (wrapped.message, "h", 3, "42P01")
     assert _exit_of(e) == 3
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["rollback", "--steps", "0"], "--steps must be at least 1"),
+    (["rollback", "--all", "--steps", "2"], "give only one of --steps, --to and --all"),
+    (["log", "--limit", "0"], "--limit must be at least 1"),
+    (["repair"], "say what to repair"),
+])
+def test_a_bad_option_is_named_before_any_database_is_looked_for(monkeypatch, args, problem):
+    for var in ("DATABASE_URL", "PGHOST", "PGDATABASE", "PGSERVICE"):
+        monkeypatch.delenv(var, raising=False)
+    res = run(*args)
+    assert res.exit_code == 2 and res.stderr.startswith(f"error: {problem}"), res.stderr

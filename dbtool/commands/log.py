@@ -25,11 +25,12 @@ class LogReport:
         return [line(e) for e in self.entries] or [f"{self.database}: the log is empty"]
 
 
-def log(url: str, *, limit: int | None = None) -> LogReport:
+def log(url: str | None, *, limit: int | None = None) -> LogReport:
     """The newest `limit` rows of dbtool.log (all when None). Only reads: a ledger that predates the
     duration column shows no durations rather than being altered."""
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
+    url = db.resolve_url(url)  # None: DATABASE_URL, then the PG* variables (after the options are checked)
     with db.connection(url) as conn:
         database = db.scalar(conn, "SELECT current_database()")
         entries = ledger.history(conn, limit)

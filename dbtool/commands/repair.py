@@ -18,12 +18,13 @@ class Repaired(list):
         return list(self)
 
 
-def repair(url: str, project: Project, *, accept: list[str] = (), forget: list[str] = (),
+def repair(url: str | None, project: Project, *, accept: list[str] = (), forget: list[str] = (),
            reason: str | None = None, settings: Settings | None = None) -> Repaired:
     """--accept ID: the file was edited but the database is right; record the file's new checksum.
     --forget ID: the file was removed on purpose; drop the record (the objects stay)."""
     if not accept and not forget:
         raise UsageError("say what to repair: --accept ID (edited file) or --forget ID (deleted file)")
+    url = db.resolve_url(url)  # None: DATABASE_URL, then the PG* variables (after the options are checked)
     settings = settings or Settings.from_project(project)
     files = {m.id: m for m in migrations.read(project.migrations_dir, project.root)}
     done_msgs = Repaired()

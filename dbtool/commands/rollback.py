@@ -52,12 +52,13 @@ def choose(applied_ids: list[str], steps: int | None, to: str | None, all_: bool
     return newest_first[:1 if steps is None else steps]
 
 
-def rollback(url: str, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
+def rollback(url: str | None, project: Project, *, steps: int | None = None, to: str | None = None, all_: bool = False,
              dry_run: bool = False, settings: Settings | None = None, progress: Progress = silent,
              sync_cron: bool = True, confirm: Callable[[list[str], str], None] | None = None) -> RollbackResult:
     """`confirm(ids, database)` is called under the lock with the migrations about to be undone (and
     may raise to refuse), so what was confirmed is what runs, whatever another run did meanwhile."""
     check_options(steps, to, all_)
+    url = db.resolve_url(url)  # None: DATABASE_URL, then the PG* variables (after the options are checked)
     settings = settings or Settings.from_project(project)
     files, reps = runs.load(project)
     by_id = {m.id: m for m in files}
