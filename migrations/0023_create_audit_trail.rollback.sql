@@ -32,7 +32,7 @@ BEGIN
         INNER JOIN pg_catalog.pg_depend AS d
             ON d.classid = 'pg_catalog.pg_proc'::REGCLASS AND p.oid = d.objid AND d.deptype = 'e'
         INNER JOIN pg_catalog.pg_extension AS e ON d.refobjid = e.oid
-        WHERE e.extname = 'timescaledb' AND p.proname IN ('drop_chunk', 'create_hypertable', 'drop_chunks')
+        WHERE e.extname = 'timescaledb' AND p.proname IN ('drop_chunk', 'drop_chunks')
     LOOP
         IF name = 'drop_chunk' THEN
             EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO maplatform_owner', routine);

@@ -46,8 +46,8 @@ COMMENT ON ROLE maplatform_audit_owner IS
 
 -- With TimescaleDB's internal drop_chunk, which checks no privilege, the owner role could drop any
 -- chunk of the trail; it needs it for nothing (retention goes through drop_chunks, which does check).
--- The trail's role gets what it needs of the routines 0016 took from PUBLIC: create_hypertable
--- and drop_chunks, which check that it owns the table.
+-- The trail's role gets what its retention needs of the routines 0016 took from PUBLIC:
+-- drop_chunks, which checks that it owns the table.
 DO $$
 DECLARE
     routine REGPROCEDURE;
@@ -59,7 +59,7 @@ BEGIN
         INNER JOIN pg_catalog.pg_depend AS d
             ON d.classid = 'pg_catalog.pg_proc'::REGCLASS AND p.oid = d.objid AND d.deptype = 'e'
         INNER JOIN pg_catalog.pg_extension AS e ON d.refobjid = e.oid
-        WHERE e.extname = 'timescaledb' AND p.proname IN ('drop_chunk', 'create_hypertable', 'drop_chunks')
+        WHERE e.extname = 'timescaledb' AND p.proname IN ('drop_chunk', 'drop_chunks')
     LOOP
         IF name = 'drop_chunk' THEN
             EXECUTE pg_catalog.format('REVOKE EXECUTE ON ROUTINE %s FROM maplatform_owner', routine);
@@ -78,9 +78,10 @@ COMMENT ON SCHEMA audit IS
 GRANT SELECT ON public.users, public.data_rooms, public.documents TO maplatform_audit_owner;
 GRANT USAGE ON SCHEMA app TO maplatform_audit_owner;
 GRANT EXECUTE ON FUNCTION app.verified_tenant(), app.current_tenant_id() TO maplatform_audit_owner;
-GRANT CREATE ON SCHEMA public TO maplatform_audit_owner;
 
-SET LOCAL ROLE maplatform_audit_owner;
+-- Built as the migrating superuser, then handed to the trail's role (at the end): on a Citus
+-- coordinator, DDL run as a role runs on the workers over a connection as that role, and this one
+-- must not be able to log in anywhere.
 
 CREATE TABLE audit.events (
     time TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -250,7 +251,7 @@ $$;
 COMMENT ON FUNCTION public.record_document_access(UUID, UUID, TEXT) IS
     'Records in the tenant''s audit trail that the user viewed, downloaded or printed the document (docs/audit.md)';
 
--- Functions are executable by PUBLIC unless revoked (this role has no default privileges to say so).
+-- Functions are executable by PUBLIC unless revoked (no default privileges say otherwise here).
 REVOKE ALL ON FUNCTION audit.refuse_change(), audit.actor(UUID), audit.record_permission_change(),
 audit.record_tenant_token(), audit.tenant_of_call(UUID), public.record_data_room_access(UUID, UUID),
 public.record_document_access(UUID, UUID, TEXT) FROM PUBLIC;
@@ -281,8 +282,15 @@ GRANT SELECT ON audit.events TO maplatform_owner;
 GRANT EXECUTE ON FUNCTION audit.drop_expired_events(), audit.record_permission_change(), audit.record_tenant_token()
 TO maplatform_owner;
 
-RESET ROLE;
-REVOKE CREATE ON SCHEMA public FROM maplatform_audit_owner;
+ALTER TABLE audit.events OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.refuse_change() OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.actor(UUID) OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.record_permission_change() OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.record_tenant_token() OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.tenant_of_call(UUID) OWNER TO maplatform_audit_owner;
+ALTER FUNCTION public.record_data_room_access(UUID, UUID) OWNER TO maplatform_audit_owner;
+ALTER FUNCTION public.record_document_access(UUID, UUID, TEXT) OWNER TO maplatform_audit_owner;
+ALTER FUNCTION audit.drop_expired_events() OWNER TO maplatform_audit_owner;
 
 SET LOCAL ROLE maplatform_owner;
 CREATE TRIGGER data_room_permissions_audit AFTER INSERT OR UPDATE OR DELETE ON public.data_room_permissions
