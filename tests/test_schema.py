@@ -74,10 +74,12 @@ INDEX_METHODS = {"idx_deals_tags": "gin", "idx_deals_search": "gin", "idx_docume
                  "idx_documents_tags": "gin", "idx_documents_embeddings": "hnsw", "idx_activities_time_brin": "brin",
                  "idx_deals_name_trgm": "gin", "idx_documents_name_trgm": "gin"}
 DOC_UNIQUES = [("tenants", "subdomain"), ("tenants", "stripe_customer_id"), ("users", "clerk_id"),
-               ("users", "tenant_id,email"), ("user_sessions", "token_hash"), ("deal_team_members", "deal_id,user_id"),
+               ("users", "tenant_id,email"), ("user_sessions", "token_hash"),
+               ("deal_team_members", "tenant_id,deal_id,user_id"),
                ("pipeline_stages", "tenant_id,name"), ("pipeline_stages", "tenant_id,order_index"),
-               ("documents", "storage_key"), ("document_folders", "parent_id,name"), ("data_rooms", "access_code"),
-               ("data_room_permissions", "data_room_id,user_id"), ("presence", "user_id,resource_type,resource_id")]
+               ("documents", "storage_key"), ("document_folders", "tenant_id,parent_id,name"),
+               ("data_rooms", "access_code"), ("data_room_permissions", "tenant_id,data_room_id,user_id"),
+               ("presence", "user_id,resource_type,resource_id")]
 
 
 @pytest.fixture(scope="module")
