@@ -160,8 +160,9 @@ BEGIN
     END IF;
     INSERT INTO audit.events (tenant_id, event_type, actor_id, subject_id, details)
     VALUES ((coalesce(after, before) ->> 'tenant_id')::UUID,
-            CASE TG_OP WHEN 'INSERT' THEN 'permission_granted' WHEN 'UPDATE' THEN 'permission_changed'
-                       ELSE 'permission_revoked' END,
+            -- the searched form: Citus 13 deparses `CASE TG_OP WHEN ...` into text = boolean (42883)
+            CASE WHEN TG_OP = 'INSERT' THEN 'permission_granted' WHEN TG_OP = 'UPDATE' THEN 'permission_changed'
+                 ELSE 'permission_revoked' END,
             coalesce(audit.actor((coalesce(after, before) ->> 'tenant_id')::UUID), (after ->> 'granted_by')::UUID),
             (coalesce(after, before) ->> 'id')::UUID,
             jsonb_strip_nulls(jsonb_build_object('before', before, 'after', after)));
@@ -234,8 +235,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tenant UUID := audit.tenant_of_call(user_id);
-    kind TEXT := CASE action WHEN 'view' THEN 'document_viewed' WHEN 'download' THEN 'document_downloaded'
-                             WHEN 'print' THEN 'document_printed' END;
+    kind TEXT := CASE WHEN action = 'view' THEN 'document_viewed' WHEN action = 'download' THEN 'document_downloaded'
+                      WHEN action = 'print' THEN 'document_printed' END;
 BEGIN
     IF kind IS NULL THEN
         RAISE EXCEPTION 'unknown document action %', action USING ERRCODE = '22023', HINT = 'view, download or print';
