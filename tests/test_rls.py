@@ -97,7 +97,9 @@ def test_a_tenant_table_added_later_anywhere_is_discovered_and_seeding_fails_nam
     with conn.transaction(force_rollback=True):
         conn.execute("CREATE SCHEMA crm")
         conn.execute("CREATE TABLE crm.contacts (id uuid PRIMARY KEY, tenant_id uuid NOT NULL)")
-        conn.execute("CREATE TABLE crm.deal_notes (id uuid PRIMARY KEY, deal_id uuid REFERENCES public.deals (id))")
+        # since 0030 a deal's id is unique per tenant only: a foreign key to deals names both columns
+        conn.execute("CREATE TABLE crm.deal_notes (id uuid PRIMARY KEY, deal_tenant uuid, deal_id uuid, "
+                     "FOREIGN KEY (deal_tenant, deal_id) REFERENCES public.deals (tenant_id, id))")
         later = tenant_tables(conn)
         with pytest.raises(AssertionError) as refused:
             seed_tenant(conn, "later", later)

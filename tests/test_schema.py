@@ -79,7 +79,7 @@ DOC_UNIQUES = [("tenants", "subdomain"), ("tenants", "stripe_customer_id"), ("us
                ("pipeline_stages", "tenant_id,name"), ("pipeline_stages", "tenant_id,order_index"),
                ("documents", "storage_key"), ("document_folders", "tenant_id,parent_id,name"),
                ("data_rooms", "access_code"), ("data_room_permissions", "tenant_id,data_room_id,user_id"),
-               ("presence", "user_id,resource_type,resource_id")]
+               ("presence", "tenant_id,user_id,resource_type,resource_id")]
 
 
 @pytest.fixture(scope="module")
