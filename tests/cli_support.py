@@ -11,6 +11,8 @@ from dbtool.cli import app
 
 DBTOOL = str(Path(sys.executable).parent / "dbtool")  # the console script of this virtual environment
 runner = CliRunner()
+# Every way libpq and dbtool find a database, emptied: a run with it has no database unless told one.
+NO_DATABASE = {k: "" for k in ("DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR")}
 
 
 def run(*args, env=None):

@@ -35,6 +35,13 @@ def base_tables(proj) -> None:
         """, "DROP TABLE public.deals;\n")
 
 
+def suppressed_index(proj, comment: str) -> None:
+    """A migration whose index build squawk flags, with `comment` (a suppression) above it."""
+    base_tables(proj)
+    pair(proj, "0002_add_deal_stage_index", f"{comment}\nCREATE INDEX deals_stage_idx ON public.deals (stage);\n",
+         "DROP INDEX public.deals_stage_idx;\n")
+
+
 def large_and_small(proj) -> None:
     """public.deals is in the repository's large_tables, public.small is not."""
     pair(proj, "0001_create_deals", """

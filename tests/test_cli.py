@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from cli_support import DBTOOL, run
+from cli_support import DBTOOL, NO_DATABASE, run
 
 
 def project_with_one_migration(tmp_project):
@@ -50,8 +50,7 @@ def test_database_url_falls_back_to_DATABASE_URL(tmp_project, empty_db):
 
 def test_no_database_given_is_a_usage_error(tmp_project):
     proj = project_with_one_migration(tmp_project)
-    env = {k: "" for k in ("DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR")}
-    res = run("status", "--project", proj, env=env)
+    res = run("status", "--project", proj, env=NO_DATABASE)
     assert res.exit_code == 2
     assert "error: no database given" in res.stderr
 
@@ -398,8 +397,6 @@ def test_a_repeatable_file_error_is_a_dbtool_error_with_the_wrapped_errors_exit_
     (["log", "--limit", "0"], "--limit must be at least 1"),
     (["repair"], "say what to repair"),
 ])
-def test_a_bad_option_is_named_before_any_database_is_looked_for(monkeypatch, args, problem):
-    for var in ("DATABASE_URL", "PGHOST", "PGDATABASE", "PGSERVICE"):
-        monkeypatch.delenv(var, raising=False)
-    res = run(*args)
+def test_a_bad_option_is_named_before_any_database_is_looked_for(args, problem):
+    res = run(*args, env=NO_DATABASE)
     assert res.exit_code == 2 and res.stderr.startswith(f"error: {problem}"), res.stderr

@@ -15,7 +15,7 @@ from cli_support import DBTOOL
 from dbtool.commands.lint import lint
 from dbtool.errors import UsageError
 from dbtool.lint import rules
-from lint_support import HEADER, base_tables, hits, large_and_small, lint_project, pair
+from lint_support import HEADER, base_tables, hits, large_and_small, lint_project, pair, suppressed_index
 from scratch_support import databases_created_on
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,12 +267,6 @@ def test_style_follows_the_committed_sqlfluff_config(proj):
 
 
 # ----- suppressions and configuration ------------------------------------------------------------
-
-def suppressed_index(proj, comment: str) -> None:
-    base_tables(proj)
-    pair(proj, "0002_add_deal_stage_index", f"{comment}\nCREATE INDEX deals_stage_idx ON public.deals (stage);\n",
-         "DROP INDEX public.deals_stage_idx;\n")
-
 
 def test_suppression_with_a_reason_silences_the_finding(proj):
     suppressed_index(proj, "-- dbtool-lint: ignore squawk/require-concurrent-index-creation because deals is empty")

@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbtool.commands.lint import lint
-from lint_support import HEADER, base_tables, hits, pair
-
-
-def suppressed_index(proj, comment: str) -> None:
-    base_tables(proj)
-    pair(proj, "0002_add_deal_stage_index", f"{comment}\nCREATE INDEX deals_stage_idx ON public.deals (stage);\n",
-         "DROP INDEX public.deals_stage_idx;\n")
+from lint_support import HEADER, hits, suppressed_index
 
 
 def test_suppression_without_a_reason_is_a_finding_and_suppresses_nothing(proj):
