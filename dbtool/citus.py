@@ -9,6 +9,12 @@ propagation off. And a function with `SET <extension>.<parameter>` is checked on
 a session that has not loaded the extension (the file's own `SELECT '[0]'::vector` runs on the
 coordinator only): `[tool.dbtool.citus] session_preload_libraries` names the libraries every
 session of the database must load (docs/citus.md).
+
+The same holds for every role whose code runs with its own identity: a SECURITY DEFINER function
+runs as its owner and REFRESH MATERIALIZED VIEW as the view's owner, so a query of theirs that reads a
+distributed table makes Citus log in to the workers as that owner. The project's roles that own such
+objects (NOLOGIN, like maplatform_maintenance) get LOGIN on the workers only, as the owner role does;
+dbtool sets no password, and the workers' pg_hba.conf decides who may authenticate as them.
 """
 
 from __future__ import annotations
@@ -79,7 +85,31 @@ def prepare(conn: psycopg.Connection, project: Project, n: Node | None = None) -
     owner = project.get("owner_role")
     if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
         changed += _owner_login_on_workers(conn, owner)
+    for role in worker_login_roles(conn, project):
+        changed += _login_on_workers(conn, role, f"Citus connects as {role} for its functions and materialized views",
+                                     login_fix(role))
     return changed
+
+
+def worker_login_roles(conn: psycopg.Connection, project: Project) -> list[str]:
+    """The roles, other than the owner role, that Citus will open worker connections as: those of the
+    project's roles (project_roles) that own, in this database, a SECURITY DEFINER function (it runs as
+    its owner) or a materialized view (REFRESH runs as its owner), and `[tool.dbtool.citus]
+    worker_logins` (e.g. the application role, for a pooler whose sessions SET ROLE to it; its login
+    members need nothing: they can log in already). Superusers are left out: they log in already,
+    and no project role should be one (0002)."""
+    extra = list((project.settings.get("citus") or {}).get("worker_logins") or [])
+    if not all(isinstance(r, str) for r in extra):
+        raise UsageError("[tool.dbtool.citus] worker_logins must be a list of role names")
+    owner = project.get("owner_role")
+    return [r for (r,) in conn.execute("""
+        SELECT r.rolname FROM pg_catalog.pg_roles AS r
+        WHERE NOT r.rolsuper AND r.rolname <> %(owner)s
+          AND (r.rolname = ANY (%(extra)s)
+               OR (r.rolname = ANY (%(project)s)
+                   AND (EXISTS (SELECT FROM pg_catalog.pg_proc AS p WHERE p.proowner = r.oid AND p.prosecdef)
+                        OR EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.relowner = r.oid AND c.relkind = 'm'))))
+        ORDER BY 1""", {"owner": owner or "", "extra": extra, "project": project_roles(conn, project)})]
 
 
 def _preload_libraries(conn: psycopg.Connection, wanted: list[str]) -> list[str]:
@@ -159,24 +189,37 @@ def project_roles(conn: psycopg.Connection, project: Project) -> list[str]:
 
 
 def _owner_login_on_workers(conn: psycopg.Connection, owner: str) -> list[str]:
+    return _login_on_workers(conn, owner, "Citus runs the owner's DDL there", owner_fix(owner))
+
+
+def _login_on_workers(conn: psycopg.Connection, role: str, why: str, fix_hint: str) -> list[str]:
+    """LOGIN CONNECTION LIMIT -1 for `role` on each worker where it cannot log in, with Citus'
+    propagation off (Citus propagates role changes from any node): the coordinator keeps its own."""
     probe = sql.SQL("SELECT rolcanlogin AND rolconnlimit <> 0 FROM pg_catalog.pg_roles WHERE rolname = {}").format(
-        sql.Literal(owner)).as_string(conn)
+        sql.Literal(role)).as_string(conn)
     refusing = [f"{host}:{port}" for host, port, ok, result in _on_workers(conn, probe) if not (ok and result == "t")]
     if not refusing:
         return []
     fix = sql.SQL("SET citus.enable_ddl_propagation = off; ALTER ROLE {} LOGIN CONNECTION LIMIT -1").format(
-        sql.Identifier(owner)).as_string(conn)
-    for host, port, ok, result in _on_workers(conn, fix, superuser_fix=owner_fix(owner)):
+        sql.Identifier(role)).as_string(conn)
+    for host, port, ok, result in _on_workers(conn, fix, superuser_fix=fix_hint):
         if not ok:
-            raise DatabaseFailure(f"could not let {owner} log in on Citus worker {host}:{port}: {result}",
-                                  hint=owner_fix(owner))
-    return [f"{owner} may log in on worker(s) {', '.join(refusing)} (Citus runs the owner's DDL there)"]
+            raise DatabaseFailure(f"could not let {role} log in on Citus worker {host}:{port}: {result}",
+                                  hint=fix_hint)
+    return [f"{role} may log in on worker(s) {', '.join(refusing)} ({why})"]
 
 
 def owner_fix(owner: str) -> str:
     return (f"as a superuser, on each worker: SET citus.enable_ddl_propagation = off; ALTER ROLE {owner} LOGIN "
             "CONNECTION LIMIT -1; and let the coordinator authenticate as it (pg_hba.conf on the workers, "
             "the password in pg_dist_authinfo on the coordinator): docs/citus.md")
+
+
+def login_fix(role: str) -> str:
+    return (f"as a superuser, on each worker: SET citus.enable_ddl_propagation = off; ALTER ROLE {role} LOGIN "
+            f"CONNECTION LIMIT -1 (it stays NOLOGIN on the coordinator); and let the coordinator alone authenticate "
+            f"as it: a hostssl line for {role} from the coordinator's address in the workers' pg_hba.conf, its "
+            "certificate or password in pg_dist_authinfo on the coordinator (docs/citus.md)")
 
 
 def _on_workers(conn: psycopg.Connection, command: str, superuser_fix: str | None = None) -> list[tuple]:
@@ -215,8 +258,19 @@ def checks(conn: psycopg.Connection, project: Project | None) -> list[Check]:
         out.append(_checked("citus session_preload_libraries",
                             lambda: _worker_preload(conn, session_preload(project))))
         owner = project.get("owner_role")
+        logins = []
         if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
             out.append(_owner_reaches_workers(conn, owner))
+            logins.append(owner)
+        try:
+            roles = worker_login_roles(conn, project)
+        except (DbtoolError, psycopg.Error) as exc:
+            message = exc.message if isinstance(exc, DbtoolError) else db.server_error(exc).message
+            return [*out, Check("citus worker logins", "warn", f"not checked: {message}", None)]
+        out += [_reaches_workers(conn, role, "Citus connects as it for its functions and materialized views",
+                                 login_fix(role)) for role in roles]
+        if logins or roles:
+            out.append(_checked("citus worker pg_hba", lambda: _worker_hba(conn, logins + roles)))
     return out
 
 
@@ -272,15 +326,48 @@ def _worker_preload(conn: psycopg.Connection, wanted: list[str]) -> Check:
 
 def _owner_reaches_workers(conn: psycopg.Connection, owner: str) -> Check:
     """As the owner, as Citus will for the migrations' DDL: a connection to each worker."""
-    name = f"citus {owner} on workers"
+    return _reaches_workers(conn, owner, "Citus runs its DDL there", owner_fix(owner))
+
+
+def _reaches_workers(conn: psycopg.Connection, role: str, why: str, fix: str) -> Check:
+    """As `role`, as Citus will: a connection to each worker."""
+    name = f"citus {role} on workers"
     try:
         with conn.transaction(force_rollback=True):
-            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
             rows = conn.execute("SELECT nodename, nodeport, success, result FROM run_command_on_workers('SELECT 1')"
                                 ).fetchall()
     except psycopg.Error as exc:
         return Check(name, "warn", f"not checked: {db.server_error(exc).message}", None)
     failed = [f"{h}:{p} ({r})" for h, p, ok, r in rows if not ok]
     if failed:
-        return Check(name, "missing", f"{owner} cannot log in on " + "; ".join(failed), owner_fix(owner))
-    return Check(name, "ok", f"{owner} logs in on every worker; Citus runs its DDL there")
+        return Check(name, "missing", f"{role} cannot log in on " + "; ".join(failed), fix)
+    return Check(name, "ok", f"{role} logs in on every worker; {why}")
+
+
+def _worker_hba(conn: psycopg.Connection, roles: list[str]) -> Check:
+    """The roles that log in on the workers only for Citus (the owner, the owners of SECURITY DEFINER
+    functions and materialized views, one of them BYPASSRLS) have no password: what keeps anyone else
+    from logging in as them there is the workers' pg_hba.conf. A `trust` line over TCP that matches
+    them (by name or `all`) lets anyone who reaches that address in."""
+    name = "citus worker pg_hba"
+    wanted = sql.SQL(", ").join(map(sql.Literal, ["all", *roles]))
+    probe = sql.SQL("""SELECT string_agg(format('line %s: %s %s %s %s', line_number, type,
+                                                 array_to_string(database, ','), array_to_string(user_name, ','),
+                                                 coalesce(address, '')), '; ' ORDER BY line_number)
+                       FROM pg_catalog.pg_hba_file_rules
+                       WHERE auth_method = 'trust' AND type <> 'local' AND user_name && ARRAY[{}]::text[]
+                         AND database <> ARRAY['replication']""").format(
+        wanted).as_string(conn)
+    rows = _on_workers(conn, probe)
+    unread = [f"{h}:{p} ({r})" for h, p, ok, r in rows if not ok]
+    if unread:
+        return Check(name, "warn", "not checked on " + "; ".join(unread), None)
+    trusting = [f"{h}:{p} ({r})" for h, p, ok, r in rows if r]
+    if trusting:
+        return Check(name, "warn", f"trust over TCP for {', '.join(roles)} on " + "; ".join(trusting)
+                     + ": anyone who reaches that address logs in as them, with no password",
+                     f"on each worker's pg_hba.conf, before any line that matches them: hostssl <db> "
+                     f"{','.join(roles)} <coordinator address>/32 cert (or scram-sha-256), and no trust line "
+                     "for them over TCP (docs/citus.md)")
+    return Check(name, "ok", f"no worker trusts {', '.join(roles)} over TCP")

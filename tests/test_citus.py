@@ -94,10 +94,10 @@ def citus_migrated(citus_cluster, project):
     return url, migrate(url, project)
 
 
-def owner_limits(citus_cluster: CitusCluster, url: str) -> list[tuple]:
+def owner_limits(citus_cluster: CitusCluster, url: str, role: str = OWNER) -> list[tuple]:
     dbname = url.rsplit("/", 1)[1]
     return [citus_cluster.sql(n, dbname, "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = %s",
-                              [OWNER])[0] for n in range(3)]
+                              [role])[0] for n in range(3)]
 
 
 # Two co-located tenant tables and a reference table; 0001 alone is the same tables undistributed.
@@ -208,6 +208,49 @@ def test_migrate_from_empty_through_the_coordinator_needs_no_manual_step(citus_c
 
 
 @needs_citus
+def test_the_owners_of_definer_functions_and_materialized_views_log_in_on_the_workers_only(citus_cluster,
+                                                                                          citus_migrated):
+    """A SECURITY DEFINER function runs as its owner and REFRESH as the view's owner: Citus opens the
+    workers' connections as them (`role "maplatform_maintenance" is not permitted to log in` when the
+    refresh read a distributed table). On the coordinator, where clients connect, they stay NOLOGIN."""
+    url, result = citus_migrated
+    workers = ", ".join(f"127.0.0.1:{p}" for p in citus_cluster.ports[1:])
+    for role in ("maplatform_maintenance", "maplatform_audit_owner"):
+        assert (f"{role} may log in on worker(s) {workers} (Citus connects as {role} for its functions and "
+                "materialized views)") in result.citus
+        assert owner_limits(citus_cluster, url, role) == [(False, -1), (True, -1), (True, -1)]
+    for role in ("maplatform_app", "maplatform_readonly", "maplatform_ops", "maplatform_auditor"):  # own nothing
+        assert [login for login, _ in owner_limits(citus_cluster, url, role)] == [False, False, False], role
+
+
+@needs_citus
+def test_only_the_projects_roles_and_the_configured_ones_get_a_worker_login(citus_cluster, tmp_project):
+    """A role outside the project's roles that owns a SECURITY DEFINER function gets nothing;
+    [tool.dbtool.citus] worker_logins adds a role that owns nothing (the application role, for a
+    pooler whose sessions SET ROLE to it)."""
+    url = citus_cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(0, dbname, """DROP ROLE IF EXISTS stranger_definer, pooled_app, kept_definer;
+        CREATE ROLE stranger_definer NOLOGIN; CREATE ROLE pooled_app NOLOGIN; CREATE ROLE kept_definer NOLOGIN;
+        CREATE FUNCTION public.f() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        ALTER FUNCTION public.f() OWNER TO stranger_definer;
+        CREATE FUNCTION public.g() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        ALTER FUNCTION public.g() OWNER TO kept_definer""")
+    tmp_project.write("pyproject.toml", '[tool.dbtool]\ndatabase = "x"\nroles = ["kept_definer", "pooled_app"]\n'
+                                        '[tool.dbtool.citus]\nworker_logins = ["pooled_app"]\n')
+    try:
+        with psycopg.connect(url, autocommit=True) as c:
+            said = citus.prepare(c, tmp_project.load())
+        given = [line.split(" may log in")[0] for line in said if " may log in" in line]
+        assert "kept_definer" in given and "pooled_app" in given and "stranger_definer" not in given, said
+        for role, login in (("stranger_definer", False), ("kept_definer", True), ("pooled_app", True)):
+            assert [r for r, _ in owner_limits(citus_cluster, url, role)] == [False, login, login], role
+    finally:
+        citus_cluster.sql(0, dbname, "DROP FUNCTION public.f(), public.g(); DROP ROLE stranger_definer, pooled_app, "
+                                     "kept_definer")
+
+
+@needs_citus
 def test_drift_is_clean_after_migrating_through_the_coordinator(citus_migrated, project):
     url, _ = citus_migrated
     assert drift(url, project).changes == []
@@ -244,9 +287,24 @@ def test_doctor_reads_the_cluster_on_the_coordinator(citus_cluster, citus_migrat
     checks = {c.name: c for c in doctor(url, project) if c.name.startswith("citus")}
     assert {n: c.status for n, c in checks.items()} == {
         "citus node": "ok", "citus preload": "ok", "citus connectivity": "ok",
-        "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok"}
+        "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok",
+        "citus maplatform_audit_owner on workers": "ok", "citus maplatform_maintenance on workers": "ok",
+        "citus worker pg_hba": "warn"}
     workers = ", ".join(f"127.0.0.1:{p}" for p in citus_cluster.ports[1:])
     assert checks["citus node"].value.endswith(f"coordinator, 2 worker(s): {workers}")
+
+
+@needs_citus
+def test_doctor_warns_of_a_worker_that_trusts_the_worker_logins_over_tcp(citus_cluster, citus_migrated, project):
+    """The roles that log in on the workers for Citus have no password; the test cluster's pg_hba.conf
+    trusts every loopback connection (initdb's default), so anyone reaching a worker's port is them."""
+    url, _ = citus_migrated
+    line = {c.name: c for c in doctor(url, project)}["citus worker pg_hba"]
+    assert line.value.startswith(f"trust over TCP for {OWNER}, maplatform_audit_owner, maplatform_maintenance on "
+                                 f"127.0.0.1:{citus_cluster.ports[1]} (line "), line.value
+    assert "host all all 127.0.0.1" in line.value and "replication" not in line.value
+    assert line.fix.startswith("on each worker's pg_hba.conf, before any line that matches them: hostssl <db> "
+                               f"{OWNER},maplatform_audit_owner,maplatform_maintenance <coordinator address>/32 cert")
 
 
 @needs_citus
