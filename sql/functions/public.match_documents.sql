@@ -8,6 +8,10 @@
 -- table (docs/citus.md), and PL/pgSQL keeps the plan for the session where a SQL function with a
 -- SET clause (never inlined) planned it on every call. The session's generic plan is the plan a
 -- call made anyway: the tenant is the policy's InitPlan parameter either way (docs/benchmarks.md).
+-- The body names the tenant itself (d.tenant_id = the verified tenant, the policy's own condition,
+-- so the same rows on one server): Citus' planner never sees a policy's condition, and routes the
+-- query to the tenant's one shard only when the tenant is a value in the query (docs/citus.md);
+-- without it every shard searched its own HNSW index and the coordinator merged them.
 SET LOCAL ROLE maplatform_owner;
 
 -- PL/pgSQL does not look for the tables its body names when the function is created (a SQL body
@@ -33,6 +37,8 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 SET "hnsw.iterative_scan" = 'relaxed_order'
 AS $$
+DECLARE
+    tenant UUID := app.verified_tenant();
 BEGIN
     RETURN QUERY
     WITH nearest AS MATERIALIZED (
@@ -41,7 +47,8 @@ BEGIN
             d.name,
             d.embeddings OPERATOR(public.<=>) query_embedding AS distance
         FROM public.documents AS d
-        WHERE d.embeddings IS NOT NULL
+        WHERE d.tenant_id = tenant
+          AND d.embeddings IS NOT NULL
         ORDER BY d.embeddings OPERATOR(public.<=>) query_embedding
         LIMIT match_count
     )
