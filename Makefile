@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup postgres python test demo lint snapshot schema-docs bench bench-full clean
+.PHONY: setup postgres python test demo lint snapshot snapshot-citus schema-docs bench bench-full clean
 
 setup: postgres python
 
@@ -45,6 +45,14 @@ snapshot: setup
 	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
 		$(BIN)/python -m dbtool.commands.snapshot \
 		$(if $(SNAPSHOT_DATABASE_URL),--server-url '$(SNAPSHOT_DATABASE_URL)')
+
+# The committed snapshot of head on a Citus coordinator (0038 and 0039 build another schema there):
+# schema/snapshot.citus.yaml, built in a temporary coordinator with two workers of PG_BINDIR's
+# PostgreSQL, which must have Citus (`PG_BINDIR=<its bin folder> make snapshot-citus`; docs/citus.md).
+# tests/test_citus.py fails when it is stale or missing (with DBTOOL_TEST_CITUS_BINDIR set).
+snapshot-citus: setup
+	env -u DATABASE_URL -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE \
+		$(BIN)/python -m dbtool.commands.snapshot --citus
 
 # docs/schema/: README.md with the ER diagram (Mermaid, and SVG and PNG drawn by Graphviz) and a page per
 # table, view and materialized view, made by `dbtool docs` from the committed snapshot of the Apache

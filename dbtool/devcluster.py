@@ -264,7 +264,7 @@ def up(project: Project, port: int | None = None, base: Path | None = None, citu
                           hint="`dbtool dev up --replica` in a project whose dev cluster is not Citus "
                                "(docs/replicas.md)")
     if dev.citus:
-        _require_citus()
+        require_citus()
     preload = project.names("preload")  # before initdb: a bad setting found later would leave a half-made cluster
     if any(c in lib for lib in preload for c in ",'\"\\ "):
         raise DbtoolError(f"[tool.dbtool] preload: {preload} holds a name with a comma, quote or space",
@@ -357,7 +357,7 @@ def _socket_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _require_citus() -> None:
+def require_citus() -> None:
     pg_config = cluster.find_bindir() / "pg_config"
     try:
         libdir = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=True).stdout

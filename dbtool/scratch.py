@@ -120,3 +120,45 @@ def temporary_cluster(preload: list[str] = ()) -> Iterator[str]:
             cluster.stop(datadir)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+CITUS_WORKERS = 2
+
+
+@contextmanager
+def citus_migrated(project: Project, to: str | None = None) -> Iterator[str]:
+    """A throwaway Citus cluster of this machine's PostgreSQL (PG_BINDIR's, which must have Citus): a
+    coordinator and CITUS_WORKERS workers on loopback ports (trust: private, and removed afterwards), a
+    database with the citus extension on each, the workers registered, migrated from migrations/ and
+    sql/ (up to `to`) through the coordinator, as `dbtool migrate` would on a real cluster. Yields the
+    coordinator's URL. `make snapshot-citus` builds the committed Citus snapshot in it."""
+    from . import devcluster, runs
+
+    devcluster.require_citus()
+    home = Path(tempfile.mkdtemp(prefix="dbtool-scratch-citus-"))
+    nodes = [(home / name, cluster.free_port())
+             for name in ["coordinator", *(f"worker{i}" for i in range(1, CITUS_WORKERS + 1))]]
+    options = " ".join([f"-c shared_preload_libraries='{','.join(['citus', *project.names('preload')])}'",
+                        TEMP_SERVER_OPTIONS, "-c max_prepared_transactions=100 -c max_worker_processes=32",
+                        "-c citus.node_conninfo='sslmode=disable'", "-c timescaledb.max_background_workers=0"])
+    started = []
+    try:
+        for datadir, port in nodes:
+            cluster.initdb(datadir)
+            started.append(datadir)
+            cluster.start(datadir, port, home / f"{datadir.name}.log", options)
+        name = "dbtool_scratch_citus"
+        urls = [create(f"postgresql://postgres@127.0.0.1:{port}/postgres", name) for _, port in nodes]
+        for url in urls:
+            with db.connection(url) as conn:
+                conn.execute("CREATE EXTENSION citus")
+        with db.connection(urls[0]) as conn:
+            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", [nodes[0][1]])
+            for _, port in nodes[1:]:
+                conn.execute("SELECT citus_add_node('127.0.0.1', %s)", [port])
+        runs.migrate(urls[0], project, to=to, sync_cron=False)
+        yield urls[0]
+    finally:
+        for datadir in started:
+            cluster.stop(datadir)
+        shutil.rmtree(home, ignore_errors=True)

@@ -55,6 +55,7 @@ def drift(url: str | None, project: Project, *, against: Path | None = None, aga
         database = db.scalar(conn, "SELECT current_database()")
         version = _live_version(conn, project, database, ids)
         edition = snapshots.edition(conn)
+        on_citus = snapshots.has_citus(conn)
         major = _major(conn)
     if against_migrations:
         if version is None:
@@ -72,9 +73,9 @@ def drift(url: str | None, project: Project, *, against: Path | None = None, aga
         if server_url is not None:
             raise UsageError("--server-url only makes sense with --against-migrations",
                              hint="it names the server to build the expected schema on")
-        committed = snapshots.snapshot_file(project, edition)
+        committed = snapshots.snapshot_file(project, edition, on_citus)
         path = against or committed
-        expected = _expected_from_file(path, ids, database, version, edition, committed, project)
+        expected = _expected_from_file(path, ids, database, version, edition, committed, project, on_citus)
         where = str(path)
     actual = snapshots.take(url, project).data
     return DriftReport(database, where, version, catalog.diff(expected, actual))
@@ -121,10 +122,10 @@ def _label(version: str | None) -> str:
 
 
 def _expected_from_file(path: Path, ids: list[str], database: str, version: str | None,
-                        edition: str | None, committed: Path, project: Project) -> dict:
+                        edition: str | None, committed: Path, project: Project, citus: bool = False) -> dict:
     """The snapshot in `path`, when it was taken at the database's version: the version the file
     records (None: of a database with no migration applied), never assumed."""
-    snap = snapshots.read_file(path, edition)
+    snap = snapshots.read_file(path, edition, citus)
     if snap.edition and edition and snap.edition != edition:  # the migrations build another schema there
         raise UsageError(f"{path.name} is the snapshot of TimescaleDB's {snap.edition!r} edition, but the server of "
                          f"{database} runs the {edition!r} edition",
@@ -149,7 +150,7 @@ def _expected_from_file(path: Path, ids: list[str], database: str, version: str 
         at_head = version == (ids[-1] if ids else None)
         raise UsageError(f"{shown} is out of date: it is the snapshot of {_label(snap.version)}, but {database} is "
                          f"at {_label(version)}" + ("" if at_head else f" and migrations/ end at {ids[-1]}"),
-                         hint=f"refresh the committed snapshot: {snapshots.make_command(edition)} (or `dbtool snapshot "
+                         hint=f"refresh the committed snapshot: {snapshots.make_command(edition, citus)} (or `dbtool snapshot "
                               f"--from-migrations --out {shown}`), and commit it; meanwhile {rebuild}")
     if rank[version] > rank[snap.version]:
         raise UsageError(f"{database} is at {_label(version)}, but {path.name} is the snapshot of "

@@ -64,14 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-url", help="build in a scratch database on this server (default: a "
                         "temporary local cluster of PG_BINDIR's PostgreSQL)")
     parser.add_argument("--database-url", help=argparse.SUPPRESS)  # the earlier name of --server-url
+    parser.add_argument("--citus", action="store_true", help="build in a temporary Citus coordinator with two "
+                        "workers of PG_BINDIR's PostgreSQL (which must have Citus) and write the Citus snapshot "
+                        "(schema/snapshot.citus.yaml): what `make snapshot-citus` runs")
     parser.add_argument("--project", help="the project folder (default: found from here)")
     args = parser.parse_args(argv)
     try:
         with handled():
-            path, snap = write_committed(args.server_url or args.database_url or None, load(args.project))
+            if args.citus and (args.server_url or args.database_url):
+                raise UsageError("--citus builds in a temporary Citus cluster of its own: leave --server-url out")
+            path, snap = write_committed(args.server_url or args.database_url or None, load(args.project),
+                                         citus=args.citus)
             shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
             err.print(f"wrote {shown} ({sum(len(v) for v in snap.data.values())} objects, version "
-                      f"{snap.version or 'none'}, TimescaleDB edition {snap.edition or 'none'})", markup=False)
+                      f"{snap.version or 'none'}, TimescaleDB edition {snap.edition or 'none'}"
+                      f"{', Citus coordinator' if snap.citus else ''})", markup=False)
     except typer.Exit as exc:
         return exc.exit_code
     return 0
