@@ -84,6 +84,46 @@ def _mark_text_columns(conn, tables: list[str], tenant, secret: str) -> list[str
     return marked
 
 
+def build_world(url: str) -> World:
+    """Two tenants seeded in the database at `url` (migrated to head), every text column of B's marked:
+    what the attacks work on. tests/test_citus.py builds one through a Citus coordinator."""
+    with psycopg.connect(url, autocommit=True) as c:
+        tables = tenant_tables(c)
+        a, b = seed_tenant(c, "tenant-a", tables), seed_tenant(c, "tenant-b", tables)
+        secret = "bsecret" + uuid.uuid4().hex[:16]
+        marked = _mark_text_columns(c, tables, b["tenant"], secret)
+        # Older timeline events, A's first so that no chunk is created by B's write (a chunk's
+        # creation_time is the writing transaction's timestamp: see the notes of the report).
+        for who in (a, b):
+            c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type,
+                                                                 value_impacted)
+                         SELECT now() - i * INTERVAL '1 day', %(tenant)s, %(user1)s, %(deal)s, 'deal_viewed', i
+                         FROM unnest(ARRAY[3, 10, 17, 24, 31, 38]) AS i""", who)
+        refresh_summaries(c)
+        if edition(c) == "timescale":
+            job = c.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
+                            ).fetchone()[0]
+            c.execute("CALL run_job(%s)", [job])
+        # A late write of B's into the already summarised past, as a backfill or correction would be.
+        c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
+                     VALUES (now() - INTERVAL '17 days' + INTERVAL '1.234567 seconds', %(tenant)s, %(user1)s,
+                             %(deal)s, 'deal_viewed')""", b)
+        c.execute("ANALYZE")
+        token_a, token_b = tenant_token(c, a["tenant"]), tenant_token(c, b["tenant"])
+        times = c.execute("""SELECT regexp_replace(time::text, '[+-][0-9:]+$', ''),
+                                    ((extract(EPOCH FROM time) * 1000000)::BIGINT)::TEXT
+                             FROM timeline.activity_timeline WHERE tenant_id = %s""", [b["tenant"]]).fetchall()
+        markers = {str(v): f"B's {k} id" for k, v in b.items()}
+        markers.update({"tenant-b": "B's subdomain", secret: "the mark on B's text columns"})
+        for text, micros in times:
+            markers.update({text: "the time of a timeline event of B's",
+                            micros: "the time of a timeline event of B's, in TimescaleDB's microseconds"})
+        relations = tables + tenant_views(c)
+        bases = sorted({base_table(c, r) for r in relations})
+        w = World(url, a, b, secret, markers, relations, bases, token_a, token_b, edition(c), marked)
+    return w
+
+
 @pytest.fixture(scope="module")
 def world(server):
     with cloned_db(server, "attacks") as url:
@@ -95,41 +135,7 @@ def world(server):
                                  [server.template, privilege]).fetchone()[0]:
                     c.execute(sql.SQL("REVOKE {} ON DATABASE {} FROM PUBLIC").format(
                         sql.SQL(privilege), sql.Identifier(url.rsplit("/", 1)[1])))
-        with psycopg.connect(url, autocommit=True) as c:
-            tables = tenant_tables(c)
-            a, b = seed_tenant(c, "tenant-a", tables), seed_tenant(c, "tenant-b", tables)
-            secret = "bsecret" + uuid.uuid4().hex[:16]
-            marked = _mark_text_columns(c, tables, b["tenant"], secret)
-            # Older timeline events, A's first so that no chunk is created by B's write (a chunk's
-            # creation_time is the writing transaction's timestamp: see the notes of the report).
-            for who in (a, b):
-                c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type,
-                                                                     value_impacted)
-                             SELECT now() - i * INTERVAL '1 day', %(tenant)s, %(user1)s, %(deal)s, 'deal_viewed', i
-                             FROM unnest(ARRAY[3, 10, 17, 24, 31, 38]) AS i""", who)
-            refresh_summaries(c)
-            if edition(c) == "timescale":
-                job = c.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
-                                ).fetchone()[0]
-                c.execute("CALL run_job(%s)", [job])
-            # A late write of B's into the already summarised past, as a backfill or correction would be.
-            c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type)
-                         VALUES (now() - INTERVAL '17 days' + INTERVAL '1.234567 seconds', %(tenant)s, %(user1)s,
-                                 %(deal)s, 'deal_viewed')""", b)
-            c.execute("ANALYZE")
-            token_a, token_b = tenant_token(c, a["tenant"]), tenant_token(c, b["tenant"])
-            times = c.execute("""SELECT regexp_replace(time::text, '[+-][0-9:]+$', ''),
-                                        ((extract(EPOCH FROM time) * 1000000)::BIGINT)::TEXT
-                                 FROM timeline.activity_timeline WHERE tenant_id = %s""", [b["tenant"]]).fetchall()
-            markers = {str(v): f"B's {k} id" for k, v in b.items()}
-            markers.update({"tenant-b": "B's subdomain", secret: "the mark on B's text columns"})
-            for text, micros in times:
-                markers.update({text: "the time of a timeline event of B's",
-                                micros: "the time of a timeline event of B's, in TimescaleDB's microseconds"})
-            relations = tables + tenant_views(c)
-            bases = sorted({base_table(c, r) for r in relations})
-            w = World(url, a, b, secret, markers, relations, bases, token_a, token_b, edition(c), marked)
-        yield w
+        yield build_world(url)
 
 
 @pytest.fixture

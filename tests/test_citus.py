@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
 from dbtool.commands.migrate import migrate
+from dbtool.commands.rollback import rollback
 from dbtool.commands.status import status
 from dbtool.errors import DbtoolError
 from dbtool.schemadoc import markdown, model
@@ -190,6 +192,24 @@ def test_reference_checks_ask_the_referenced_table_one_tenant_at_a_time(seeded_d
     assert any("public.tasks AS t" in q for q in per_tenant) and any("AS t" in q for q in per_tenant), ran
 
 
+def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_header(project, tmp_path):
+    """0038 and 0039 build another schema on a coordinator: drift there compares with
+    schema/snapshot.citus.yaml, which `make snapshot-citus` writes and whose header says Citus."""
+    root = project.root / "schema"
+    assert snapshots.snapshot_file(project, "apache", citus=True) == root / "snapshot.citus.yaml"
+    assert snapshots.snapshot_file(project, None, citus=True) == root / "snapshot.citus.yaml"
+    assert snapshots.snapshot_file(project, "timescale", citus=True) == root / "snapshot.citus.timescale.yaml"
+    assert snapshots.snapshot_file(project, "apache") == root / "snapshot.yaml"
+    assert snapshots.make_command("apache", citus=True) == "`PG_BINDIR=<bin folder of a PostgreSQL with Citus> make snapshot-citus`"
+    for as_json in (False, True):
+        path = tmp_path / f"s{as_json}.yaml"
+        snapshots.write(snapshots.Snapshot({"table": {}}, "0001_x", "apache", citus=True), path, as_json=as_json)
+        assert snapshots.read_file(path).citus
+        snapshots.write(snapshots.Snapshot({"table": {}}, "0001_x", "apache"), path, as_json=as_json)
+        assert not snapshots.read_file(path).citus
+    assert "snapshot-citus:" in (project.root / "Makefile").read_text()
+
+
 # ----- on a Citus cluster ------------------------------------------------------------------------
 
 
@@ -253,7 +273,26 @@ def test_only_the_projects_roles_and_the_configured_ones_get_a_worker_login(citu
 @needs_citus
 def test_drift_is_clean_after_migrating_through_the_coordinator(citus_migrated, project):
     url, _ = citus_migrated
-    assert drift(url, project).changes == []
+    report = drift(url, project)
+    assert report.against.endswith("snapshot.citus.yaml")
+    assert report.changes == []
+
+
+@needs_citus
+def test_the_committed_citus_snapshot_is_the_schema_migrated_through_the_coordinator(citus_migrated, project):
+    """Distribution included (kind citus_table): drift on a coordinator compares it."""
+    url, _ = citus_migrated
+    live = snapshots.take(url, project)
+    path = snapshots.snapshot_file(project, live.edition, citus=True)
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(project.root)} is missing: run {snapshots.make_command(live.edition, True)} "
+                    "and commit it")
+    committed = snapshots.read_file(path)
+    assert (committed.version, committed.edition, committed.citus) == (live.version, live.edition, True)
+    changes = catalog.diff(committed.data, live.data)
+    assert not changes, (f"{path.relative_to(project.root)} is stale: run {snapshots.make_command(live.edition, True)}"
+                         " and commit it. Differences:\n" + "\n".join(f"{c.action} {c.kind} {c.name}" for c in changes[:30]))
+    assert live.data["citus_table"]["public.deals"]["distribution_column"] == "tenant_id"
 
 
 @needs_citus
@@ -501,3 +540,212 @@ def test_recording_the_roles_leaves_nothing_behind_and_only_the_projects_roles(c
     for node in range(3):
         assert citus_cluster.sql(node, dbname, "SELECT count(*) FROM pg_namespace "
                                                "WHERE nspname = 'dbtool_citus_roles'") == [(0,)]
+
+
+# ----- the tenant tables distributed (0039) ------------------------------------------------------
+
+# The global tables 0039 makes reference tables (docs/citus.md).
+REFERENCE_TABLES = {"public.tenants", "app.resource_types", "app_private.tenant_keys", "app.tenant_tokens"}
+APP_SCHEMAS = ["public", "app", "app_private", "timeline", "audit"]
+
+
+def citus_tables(citus_cluster: CitusCluster, url: str) -> dict[str, tuple]:
+    """Every Citus table of the application's schemas: (type, distribution column, colocation id)."""
+    rows = citus_cluster.sql(0, url.rsplit("/", 1)[1], """
+        SELECT format('%%I.%%I', n.nspname, c.relname), t.citus_table_type, t.distribution_column, t.colocation_id
+        FROM citus_tables AS t JOIN pg_class AS c ON c.oid = t.table_name
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = ANY (%s)""", [APP_SCHEMAS])
+    return {name: (kind, column, group) for name, kind, column, group in rows}
+
+
+def tables_with_a_tenant(citus_cluster: CitusCluster, url: str) -> set[str]:
+    """The application's tables with a tenant_id column (not partitions, not TimescaleDB chunks)."""
+    return {r[0] for r in citus_cluster.sql(0, url.rsplit("/", 1)[1], """
+        SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY (%s)
+          AND NOT EXISTS (SELECT FROM pg_inherits AS i WHERE i.inhrelid = c.oid)""", [APP_SCHEMAS])}
+
+
+@needs_citus
+def test_every_tenant_table_is_distributed_by_tenant_id_in_one_group_and_the_global_ones_are_reference_tables(
+        citus_cluster, citus_migrated):
+    url, _ = citus_migrated
+    tables = citus_tables(citus_cluster, url)
+    tenant_tables = tables_with_a_tenant(citus_cluster, url) - REFERENCE_TABLES
+    assert {"public.deals", "public.documents", "public.presence", "timeline.activity_timeline",
+            "audit.events"} <= tenant_tables
+    assert {t: tables.get(t, ("local",))[:2] for t in tenant_tables} == {t: ("distributed", "tenant_id")
+                                                                         for t in tenant_tables}
+    assert len({tables[t][2] for t in tenant_tables}) == 1, "more than one co-location group"
+    assert {t: v[0] for t, v in tables.items() if t not in tenant_tables} == dict.fromkeys(REFERENCE_TABLES,
+                                                                                            "reference")
+
+
+@needs_citus
+def test_the_materialized_views_stay_on_the_coordinator_with_their_indexes_and_grants_and_refresh(
+        citus_cluster, citus_migrated):
+    """Distributing rebuilt nothing (a rebuilt table's views and materialized views lose their grants,
+    comments and indexes): they are as the migrations made them, and their jobs refresh them, the
+    maintenance role logging in on the workers to read the shards."""
+    url, _ = citus_migrated
+    dbname = url.rsplit("/", 1)[1]
+    views = {r[0]: r[1:] for r in citus_cluster.sql(0, dbname, """
+        SELECT c.oid::regclass::text, c.relacl::text[],
+               (SELECT array_agg(i.indexrelid::regclass::text ORDER BY 1) FROM pg_index AS i WHERE i.indrelid = c.oid),
+               EXISTS (SELECT FROM pg_dist_partition AS p WHERE p.logicalrelid = c.oid)
+        FROM pg_class AS c WHERE c.relkind = 'm' AND c.relnamespace::regnamespace::text = ANY (%s)""",
+                                                        [APP_SCHEMAS])}
+    assert views["pipeline_analytics"] == (["maplatform_maintenance=arwdDxt/maplatform_maintenance"],
+                                           ["pipeline_analytics_stage_idx", "pipeline_analytics_tenant_id_stage_key"],
+                                           False)
+    assert views["timeline.daily_activity_summary"][1:] == (["timeline.daily_activity_summary_tenant_id_day_key"],
+                                                            False)
+    grants = citus_cluster.sql(0, dbname, "SELECT relacl::text[] FROM pg_class "
+                                          "WHERE oid = 'public.tenant_pipeline_analytics'::regclass")[0][0]
+    assert {"maplatform_app=r/maplatform_owner", "maplatform_readonly=r/maplatform_owner"} <= set(grants)
+    with psycopg.connect(url, autocommit=True) as c:  # as pg_cron runs the jobs: as the owner of ops.cron_jobs
+        with c.transaction():
+            c.execute(f"SET LOCAL ROLE {OWNER}")
+            c.execute("SELECT ops.refresh_pipeline_analytics()")
+            c.execute("SELECT ops.refresh_daily_activity_summary()")
+
+
+@needs_citus
+def test_rolling_0039_back_gives_local_tables_with_every_grant_comment_and_index_of_before(citus_cluster, project):
+    """undistribute_table rebuilds each table and re-creates the views over it: measured, the comments of
+    the tables and columns, the owner's restricted grants on the audited tables, the materialized
+    views' indexes and the tenant views' grants were lost; the rollback puts them back."""
+    ids = snapshots.migration_ids(project)
+    assert ids[-1] == "0039_distribute_tenant_tables"
+    url = citus_cluster.database()
+    migrate(url, project, to=ids[-2], sync_cron=False)
+    before = snapshots.take(url, project).data
+    migrate(url, project, sync_cron=False)
+    assert citus_tables(citus_cluster, url)
+    rollback(url, project, steps=1, sync_cron=False)
+    assert citus_tables(citus_cluster, url) == {}
+    assert [(c.action, c.kind, c.name) for c in catalog.diff(before, snapshots.take(url, project).data)] == []
+    migrate(url, project, sync_cron=False)  # and forward again
+    assert len({v[2] for v in citus_tables(citus_cluster, url).values() if v[0] == "distributed"}) == 1
+
+
+@needs_citus
+def test_0039_refuses_a_coordinator_without_workers_and_leaves_nothing(citus_cluster, project):
+    ids = snapshots.migration_ids(project)
+    url = citus_cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    migrate(url, project, to=ids[-2], sync_cron=False)
+    citus_cluster.sql(0, dbname, "SELECT citus_remove_node('127.0.0.1', %s)", [citus_cluster.ports[1]])
+    citus_cluster.sql(0, dbname, "SELECT citus_remove_node('127.0.0.1', %s)", [citus_cluster.ports[2]])
+    with pytest.raises(DbtoolError) as caught:
+        migrate(url, project, sync_cron=False)
+    assert "this Citus coordinator has no worker" in str(caught.value.message) + str(caught.value.detail)
+    assert citus_tables(citus_cluster, url) == {}
+    assert status(url, project).migrations[-1].state != "applied"
+
+
+# ----- the application through the coordinator ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def citus_world(citus_cluster, project):
+    """Two tenants seeded through the coordinator as tests/test_attacks.py seeds them (B's rows marked),
+    and a login role in each tenant-facing role, as docs/roles.md has the DBA create them: Citus opens
+    the workers' connections as the login (maplatform_app itself cannot log in anywhere)."""
+    from test_attacks import build_world
+    url = citus_cluster.database()
+    migrate(url, project, sync_cron=False)
+    world = build_world(url)
+    logins = {"maplatform_app": f"citus_api_{os.getpid()}", "maplatform_readonly": f"citus_bi_{os.getpid()}"}
+    for role, login in logins.items():
+        citus_cluster.sql(0, url.rsplit("/", 1)[1], f'DROP ROLE IF EXISTS "{login}"; CREATE ROLE "{login}" LOGIN IN ROLE {role}')
+    yield world, logins
+    for login in logins.values():
+        citus_cluster.sql(0, url.rsplit("/", 1)[1], f'DROP ROLE IF EXISTS "{login}"')
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_login_of_the_role_sees_its_tenants_rows_in_every_table_through_the_coordinator(citus_world, role):
+    """The tenant context reaches the workers: without it every query would see nothing, and the
+    isolation tests below would pass for the wrong reason."""
+    from schema_support import tenant_column
+    world, logins = citus_world
+    with psycopg.connect(world.url, autocommit=True) as c:
+        expected = {t: c.execute(f"SELECT count(*) FROM {t} WHERE {tenant_column(t)} = %s", [world.a["tenant"]]
+                                 ).fetchone()[0] for t in world.relations if not t.startswith(("timeline.", "audit."))}
+        with c.transaction(force_rollback=True):
+            c.execute(f'SET LOCAL ROLE "{logins[role]}"')
+            c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
+            seen = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in expected}
+    assert all(expected.values()), expected
+    assert seen == expected
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+@pytest.mark.parametrize("with_token", [True, False], ids=["tenant A's token", "no token"])
+def test_isolation_holds_through_the_coordinator(citus_world, role, with_token):
+    """tests/test_attacks.py's sweep of every relation the role reaches, as a login of the role through
+    the coordinator: no row of tenant B read, none written, with A's token or none."""
+    from test_attacks import _attack_relations, print_report
+    world, logins = citus_world
+    with psycopg.connect(world.url, autocommit=True) as c:
+        c.prepare_threshold = None
+        report, leaks = _attack_relations(c, world, logins[role], world.token_a if with_token else None)
+    print_report(f"{logins[role]} (in {role}) through the Citus coordinator", report)
+    assert len(report) > 50, "the catalog offered suspiciously few relations"
+    assert leaks == [], "\n".join(map(str, leaks))
+
+
+FUNCTION_CALL = re.compile(r"\bFROM\s+public\.\w+\(")
+
+
+def _plans(conn, notices: list[str], statement: str, params: dict) -> list[str]:
+    """Every plan the statement ran, its functions' statements included (auto_explain's notices)."""
+    notices.clear()
+    conn.execute(statement, params).fetchall()
+    return [n for n in notices if "Query Text:" in n]
+
+
+@needs_citus
+def test_each_documented_tenant_query_runs_on_one_shard(citus_world):
+    """bench/queries.py's tenant queries (docs/benchmarks.md): the hand-written forms, with the tenant in
+    the WHERE clause, and the application's functions, called as the application's login with tenant A's
+    token. Citus' planner never sees a policy's condition: each needs the tenant as a value
+    (docs/citus.md). Every plan reading a distributed table shows one task; the summary view reads the
+    coordinator's materialized view, no shard at all."""
+    from bench.queries import QUERIES
+    world, logins = citus_world
+    with psycopg.connect(world.url, autocommit=True) as c:
+        c.prepare_threshold = None
+        notices: list[str] = []
+        c.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        vector = c.execute("SELECT array_fill(0.1, ARRAY[1536])::text").fetchone()[0]
+        c.execute("LOAD 'auto_explain'")
+        for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_level", "notice"),
+                               ("log_format", "text")):
+            c.execute(f"SET auto_explain.{setting} = {value}")
+        params = {"tenant": world.a["tenant"], "vector": vector}
+        seen = {}
+        for q in QUERIES:
+            forms = [("hand-written", q.owner, None)]
+            if FUNCTION_CALL.search(q.app):
+                forms.append(("the application's function", q.app, logins["maplatform_app"]))
+            for label, statement, login in forms:
+                with c.transaction(force_rollback=True):
+                    if login:
+                        c.execute(f'SET LOCAL ROLE "{login}"')
+                        c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
+                    plans = _plans(c, notices, statement, params)
+                distributed = [p for p in plans if "Custom Scan (Citus" in p and "tenant_tokens" not in p]
+                seen[(q.key, label)] = [p.split("Task Count: ", 1)[1].split()[0] for p in distributed
+                                        if "Task Count: " in p]
+    print("\n".join(f"{k}: task counts {v}" for k, v in seen.items()))
+    for (key, label), counts in seen.items():
+        if key == "analytics":
+            assert counts == [], (key, label)  # the coordinator's materialized view
+        else:
+            assert counts and set(counts) == {"1"}, (key, label, counts)
