@@ -5,9 +5,10 @@
 -- dropped) and, measured on Citus 13.2.2, keeps columns, keys, foreign keys, indexes, triggers,
 -- policies and most grants, but loses the comments of the tables and their columns, a grant list
 -- that takes privileges from the owner (0023 took TRUNCATE from the owner role on the audited tables:
--- rebuilt, the owner had them all again), and re-creates the views and materialized views over
--- the table without their grants, comments and indexes. So the comments, grants and materialized
--- view indexes of every relation of the application's schemas are read first and restored after.
+-- rebuilt, the owner had them all again), the column grants (0031's UPDATE of documents.folder_id for
+-- maintenance), and re-creates the views and materialized views over the table without their grants,
+-- comments and indexes. So the comments, table and column grants and materialized view indexes of
+-- every relation of the application's schemas are read first and restored after.
 -- Tables connected by foreign keys are undistributed together (cascade_via_foreign_keys: a local
 -- table may not reference a distributed one), newest first.
 -- dbtool-lint: ignore owner-role because it undistributes tables of two owners, one of which nobody can act as
@@ -37,6 +38,9 @@ BEGIN
                              ON d.classoid = 'pg_catalog.pg_class'::REGCLASS AND d.objoid = c.oid
                             AND d.objsubid = a.attnum
                            WHERE a.attrelid = c.oid AND a.attnum > 0),
+               'column_acls', (SELECT pg_catalog.jsonb_object_agg(a.attname, a.attacl::TEXT[])
+                               FROM pg_catalog.pg_attribute AS a
+                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL),
                'indexes', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                                       'name', pg_catalog.format('%I.%I', n.nspname, i.relname),
                                       'def', pg_catalog.pg_get_indexdef(i.oid),
@@ -66,7 +70,7 @@ BEGIN
     FOR item IN
         SELECT *
         FROM pg_catalog.jsonb_to_recordset(kept) AS k (
-            name TEXT, kind TEXT, acl TEXT[], comment TEXT, columns JSONB, indexes JSONB
+            name TEXT, kind TEXT, acl TEXT[], comment TEXT, columns JSONB, column_acls JSONB, indexes JSONB
         )
         WHERE pg_catalog.to_regclass(k.name) IS NOT NULL
     LOOP
@@ -119,6 +123,34 @@ BEGIN
                                           CASE WHEN entry.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
             END LOOP;
         END IF;
+        -- Then the column grants (0031's UPDATE of the SET NULL columns for maintenance), the same
+        -- way, after the table's (REVOKE ALL on a table takes its columns' grants too).
+        FOR entry IN
+            SELECT k.key AS col, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(k.value)) AS acl
+            FROM pg_catalog.jsonb_each(COALESCE(item.column_acls, '{}')) AS k
+            WHERE (SELECT a.attacl::TEXT[] FROM pg_catalog.pg_attribute AS a
+                   WHERE a.attrelid = item.name::REGCLASS AND a.attname = k.key) IS DISTINCT FROM
+                  ARRAY(SELECT pg_catalog.jsonb_array_elements_text(k.value))
+        LOOP
+            FOR rel IN
+                SELECT DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END AS who
+                FROM pg_catalog.pg_attribute AS a
+                CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) AS e
+                LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = e.grantee
+                WHERE a.attrelid = item.name::REGCLASS AND a.attname = entry.col
+            LOOP
+                EXECUTE pg_catalog.format('REVOKE ALL (%I) ON %s FROM %s', entry.col, item.name, rel.who);
+            END LOOP;
+            FOR rel IN
+                SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END AS who,
+                       e.privilege_type, e.is_grantable
+                FROM pg_catalog.aclexplode(entry.acl::ACLITEM[]) AS e
+                LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = e.grantee
+            LOOP
+                EXECUTE pg_catalog.format('GRANT %s (%I) ON %s TO %s%s', rel.privilege_type, entry.col, item.name,
+                                          rel.who, CASE WHEN rel.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+            END LOOP;
+        END LOOP;
     END LOOP;
 END
 $$;

@@ -122,6 +122,7 @@ BEGIN
         SELECT c.conrelid::REGCLASS::TEXT AS tbl, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
         FROM pg_catalog.pg_constraint AS c
         WHERE c.contype = 'f' AND c.confrelid = ANY (reference_oids)
+          AND c.conparentid = 0  -- a partition's copy goes with its partitioned table's
           AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
                           WHERE p.logicalrelid = c.confrelid AND p.partmethod = 'n' AND p.repmodel = 't')
         ORDER BY c.conrelid, c.conname
