@@ -199,7 +199,7 @@ def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict
            VALUES (%(folder)s, %(tenant)s, %(deal)s, 'Financials', '/financials', %(user1)s)""", i)
     add("""INSERT INTO public.documents (id, tenant_id, deal_id, folder_id, name, storage_key, uploaded_by, locked_by)
            VALUES (%(doc)s, %(tenant)s, %(deal)s, %(folder)s, 'Accounts 2024.pdf', %(key)s, %(user1)s, %(user2)s)""",
-        {**i, "key": f"{tag}/{i['doc']}"})
+        {**i, "key": f"tenants/{t}/{tag}/{i['doc']}"})  # under the tenant's prefix (0035's CHECK)
     add("""INSERT INTO public.data_rooms (id, tenant_id, deal_id, name, access_code, created_by)
            VALUES (%(room)s, %(tenant)s, %(deal)s, 'Buyer room', %(code)s, %(user1)s)""",
         {**i, "code": uuid.uuid4().hex[:20]})
@@ -263,7 +263,7 @@ SELECT te.id,
        'Report ' || n || ' ' || (ARRAY['board minutes', 'financial statement', 'due diligence memo',
                                        'customer contract', 'tax return'])[1 + n % 5]
            || CASE WHEN n % 97 = 0 THEN ' merger agreement' ELSE '' END,
-       te.subdomain || '/doc/' || n,
+       'tenants/' || te.id || '/doc/' || n,
        'Summary of the ' || (ARRAY['audit', 'valuation', 'contract', 'lease'])[1 + n % 4],
        CASE WHEN n % 10 = 0 OR te.subdomain = 'bulk-1' THEN
            (SELECT array_agg(random())::real[] FROM generate_series(1, 1536) WHERE n > 0 AND te.id IS NOT NULL)::vector
