@@ -271,6 +271,15 @@ SELECT te.id,
 FROM public.tenants AS te,
      generate_series(1, CASE WHEN te.subdomain = 'bulk-1' THEN 600 ELSE 400 END) AS n
 WHERE te.subdomain LIKE 'bulk-%'"""
+# Two sessions per user and a data room for every tenth deal: the lookups by token hash and access code.
+BULK_SESSIONS = """
+INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at)
+SELECT u.tenant_id, u.id, encode(sha256(convert_to(u.id::text || ':' || s, 'UTF8')), 'hex'), now() + INTERVAL '1 day'
+FROM public.users AS u, generate_series(1, 2) AS s"""
+BULK_DATA_ROOMS = """
+INSERT INTO public.data_rooms (tenant_id, deal_id, name, access_code)
+SELECT d.tenant_id, d.id, 'Room for ' || d.name, upper(left(md5(d.id::text), 20))
+FROM public.deals AS d WHERE d.value::bigint % 10 = 0"""
 BULK_TIMELINE = """
 INSERT INTO timeline.activity_timeline (time, tenant_id, event_type, value_impacted)
 SELECT now() - i * INTERVAL '1 hour', te.id, 'deal_viewed', i
@@ -286,7 +295,7 @@ def load_bulk(conn: psycopg.Connection) -> None:
     one into HNSW costs several times more."""
     indexdef = conn.execute("SELECT pg_get_indexdef('public.idx_documents_embeddings'::regclass)").fetchone()[0]
     with conn.transaction():
-        for stmt in (BULK_TENANTS, BULK_USERS, BULK_DEALS):
+        for stmt in (BULK_TENANTS, BULK_USERS, BULK_SESSIONS, BULK_DEALS, BULK_DATA_ROOMS):
             conn.execute(stmt)
         conn.execute("DROP INDEX public.idx_documents_embeddings")
         conn.execute(BULK_DOCUMENTS)
