@@ -10,6 +10,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from dbtool.commands.migrate import migrate
+from dbtool.errors import DbtoolError
 from schema_support import APP, acting_as, attempt, cloned_db, seed_tenant
 
 # Every primary key and unique constraint of a table with row-level security that does not include the
@@ -248,3 +250,30 @@ def test_a_storage_key_outside_the_writers_prefix_is_refused_whoever_holds_it(co
     assert isinstance(err, psycopg.errors.CheckViolation), err
     assert err.diag.constraint_name == "documents_storage_key_is_under_its_tenant"
     assert fine is None and ok == 1  # the same text under B's own prefix is a key B may use
+
+
+def test_a_storage_key_outside_its_tenants_prefix_stops_0035_before_any_index_and_migrating_resumes_once_fixed(
+        db_factory, project, conn_to):
+    """A database whose documents hold a key of another form (an application that wrote its own) fails
+    0035's VALIDATE, naming the CHECK: dbtool undoes the CHECK, no index has been built, 0035 is not
+    recorded. Once the row is fixed, migrating again goes to head."""
+    url = db_factory()
+    migrate(url, project, to="0030")
+    c = conn_to(url)
+    ids = seed_tenant(c, "legacy-keys")
+    c.execute("UPDATE public.documents SET storage_key = 'legacy/accounts.pdf' WHERE id = %s", [ids["doc"]])
+    with pytest.raises(DbtoolError) as failed:
+        migrate(url, project)
+    assert "documents_storage_key_is_under_its_tenant" in str(failed.value)
+    assert c.execute("""SELECT (SELECT count(*) FROM pg_constraint
+                                WHERE conname = 'documents_storage_key_is_under_its_tenant'),
+                               (SELECT count(*) FROM pg_class
+                                WHERE relname IN ('users_tenant_id_clerk_id_key', 'user_sessions_tenant_id_token_hash_key',
+                                                  'documents_tenant_id_storage_key_key',
+                                                  'data_rooms_tenant_id_access_code_key')),
+                               (SELECT max(id) FROM dbtool.migrations)""").fetchone() == (0, 0, "0030_key_tables_by_tenant")
+    c.execute("UPDATE public.documents SET storage_key = 'tenants/' || tenant_id || '/legacy/accounts.pdf' "
+              "WHERE id = %s", [ids["doc"]])
+    migrate(url, project)
+    assert c.execute("SELECT convalidated FROM pg_constraint "
+                     "WHERE conname = 'documents_storage_key_is_under_its_tenant'").fetchone() == (True,)
