@@ -246,7 +246,7 @@ def test_a_storage_key_outside_the_writers_prefix_is_refused_whoever_holds_it(co
     with acting_as(conn, APP, b["tenant"]):
         _, err = attempt(conn, "INSERT INTO public.documents (name, storage_key) VALUES ('x', %s)", [value])
         ok, fine = attempt(conn, "INSERT INTO public.documents (name, storage_key) VALUES ('x', %s)",
-                           [f"tenants/{b['tenant']}/{key}"])
+                           [f"tenants/{b['tenant']}/{value}"])
     assert isinstance(err, psycopg.errors.CheckViolation), err
     assert err.diag.constraint_name == "documents_storage_key_is_under_its_tenant"
     assert fine is None and ok == 1  # the same text under B's own prefix is a key B may use
