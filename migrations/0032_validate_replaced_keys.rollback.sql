@@ -2,16 +2,8 @@
 -- each key is re-created NOT VALID (no scan), as 0031 left it; newest first.
 SET LOCAL ROLE maplatform_owner;
 
-LOCK TABLE public.users, public.deals, public.document_folders, public.documents, public.activities,
-public.activities_archive, public.tasks, timeline.activity_timeline IN ACCESS EXCLUSIVE MODE;
-
-ALTER TABLE timeline.activity_timeline DROP CONSTRAINT activity_timeline_tenant_id_deal_id_fkey,
-ADD CONSTRAINT activity_timeline_tenant_id_deal_id_fkey
-FOREIGN KEY (tenant_id, deal_id) REFERENCES public.deals (tenant_id, id) NOT VALID;
-
-ALTER TABLE timeline.activity_timeline DROP CONSTRAINT activity_timeline_tenant_id_user_id_fkey,
-ADD CONSTRAINT activity_timeline_tenant_id_user_id_fkey
-FOREIGN KEY (tenant_id, user_id) REFERENCES public.users (tenant_id, id) NOT VALID;
+LOCK TABLE public.users, public.document_folders, public.documents, public.activities, public.activities_archive,
+public.tasks IN ACCESS EXCLUSIVE MODE;
 
 ALTER TABLE public.activities DROP CONSTRAINT activities_tenant_id_user_id_fkey,
 ADD CONSTRAINT activities_tenant_id_user_id_fkey
