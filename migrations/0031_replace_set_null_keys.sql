@@ -19,8 +19,8 @@
 --    everywhere: here the keys' own SET NULL then finds nothing left to clear. It also clears the
 --    events in compressed chunks, which the keys' action misses (their rows are not in the chunk's
 --    table): deleting a user or deal left those events pointing at it (measured); the UPDATE
---    decompresses the tenant's compressed batches that hold them, and the compression policy
---    compresses them again.
+--    decompresses the batches that hold them (up to 1,000 of the tenant's events each, measured), and
+--    the compression policy compresses them again.
 --  * ops.set_null_on_delete(), an AFTER DELETE row trigger on users, deals and document_folders,
 --    sets the column to NULL in the rows that reference the deleted row, in its tenant alone
 --    (tenant_id = OLD.tenant_id, as the composite key says): what PostgreSQL's SET NULL (column)
@@ -29,17 +29,19 @@
 --    after the cascades queued before it, which delete the rows that go with the same parent. A
 --    BEFORE trigger would clear those rows too early: its UPDATE re-checks the other keys of a row
 --    written earlier in the transaction, whose parent (the tenant, the deal) is already gone, and
---    fails (measured: deleting a tenant, a deal whose folder holds its documents). Triggers of one
---    event fire in name order, and the new keys' NO ACTION checks (RI_ConstraintTrigger_a_*) must find
---    the references cleared: the trigger's name, "0_set_null_on_delete", sorts before them.
+--    fails (measured: deleting a tenant, or a deal whose folder holds its documents, after writing
+--    them in the same transaction). Triggers of one event fire in name order, and the new keys' NO
+--    ACTION checks (RI_ConstraintTrigger_a_*) must find the references cleared: the trigger's name,
+--    "0_set_null_on_delete", sorts before them.
 --    A delete that fails (another key still refers to the row) undoes the cleared references with
---    it, as before.
+--    it, as before. On Citus the trigger runs on the deleted row's shard and updates the co-located
+--    shards there (measured, docs/citus.md), with citus.enable_unsafe_triggers when distributing.
 --  * Who clears them: the referential action ran as the table's owner with row-level security
 --    bypassed, whoever deleted. The trigger runs as maplatform_maintenance (BYPASSRLS; SECURITY
 --    DEFINER, fixed search_path; in ops, where that role may own functions): as the owner, whose row
 --    security is forced, it would see no row when the deleter has no tenant context (a superuser, a
 --    maintenance job) or another tenant's, and the NO ACTION key would then refuse the delete
---    (measured). That role gets UPDATE on the five columns alone, and on the whole timeline
+--    (measured). That role gets UPDATE on the four columns alone, and on the whole timeline
 --    (TimescaleDB's community edition gives a grant on the hypertable to its compressed hypertable
 --    too, which has no columns until a chunk is compressed: a grant of columns fails there). The
 --    tables it touches are in its arguments, fixed by CREATE TRIGGER; nobody but the owner roles may
