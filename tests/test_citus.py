@@ -635,6 +635,12 @@ def test_the_audit_trail_records_and_stays_append_only_on_the_partitions(pconn, 
     for statement in ("UPDATE audit.events SET details = '{}'", "DELETE FROM audit.events", "TRUNCATE audit.events"):
         _, err = attempt(pconn, statement)
         assert err is not None and err.sqlstate == "42501" and "append-only" in str(err), statement
+    partition = pconn.execute("SELECT max(partition::text) FROM time_partitions "
+                              "WHERE parent_table = 'audit.events'::regclass").fetchone()[0]
+    for statement in (f"DELETE FROM {partition}", f"TRUNCATE {partition}", f"DROP TABLE {partition}"):
+        with acting_as(pconn, OWNER):  # the owner role: no privilege on a partition, and not its owner
+            _, err = attempt(pconn, statement)
+        assert err is not None and err.sqlstate == "42501", statement
 
 
 @needs_citus
