@@ -20,15 +20,18 @@
 --    UTC months, like the jobs' (the functions below say TimeZone UTC: create_time_partitions aligns
 --    months in the session's time zone, and in America/New_York refused to add to UTC months, measured);
 --    named <table>_p<yyyy>_<mm> as Citus names them; owned by the table's owner, who drops them;
---  * the rows are copied under a SHARE lock on the hypertable (writes wait, reads go on); then, under
---    ACCESS EXCLUSIVE: the views on it are pointed at the new table (CREATE OR REPLACE: same oid,
---    grants, comments), the materialized views on it (daily_activity_summary on the Apache edition)
---    and the views on those are re-created as they were (definition, indexes, owner, grants,
---    comments), the hypertable is dropped and the new table takes its name; then its indexes, foreign
---    keys, triggers (not TimescaleDB's), row-level security, policies, grants, owner and comment,
---    read from the hypertable before, each as it was (the same names). The foreign keys are copied as
---    they are: NO ACTION keys once 0031 replaced the SET NULL ones (Citus refuses SET NULL on a
---    distributed table), the SET NULL ones before;
+--  * the rows are copied, and the new table's indexes (under names of their own) and foreign keys
+--    built, under a SHARE lock on the hypertable (writes wait, reads go on); then, under ACCESS
+--    EXCLUSIVE: the materialized views on it (daily_activity_summary on the Apache edition) and the
+--    views on those are dropped, the hypertable renamed and the new table given its name, the views
+--    on it pointed at the new table (CREATE OR REPLACE: same oid, grants, comments), the hypertable
+--    dropped, then the indexes renamed, and the triggers (not TimescaleDB's), row-level security,
+--    policies, owner, grants and comments made as the hypertable had them, and the materialized views
+--    and the views on them re-created as they were (definition, indexes, owner, grants, comments).
+--    All of it is read from the catalog before anything changes. The foreign keys are copied as they
+--    are: NO ACTION keys once 0031 replaced the SET NULL ones (Citus refuses SET NULL on a distributed
+--    table), the SET NULL ones before. The trail goes last: every token registration writes to it,
+--    and the timeline stays locked until the transaction commits;
 --  * the functions and cron jobs that name the tables by name (public.latest_activity, the record_*
 --    writers, the audit triggers, the summary's refresh) are unchanged.
 -- TimescaleDB's community edition (policies, compression, a continuous aggregate on the timeline) is
