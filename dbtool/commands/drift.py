@@ -74,6 +74,8 @@ def drift(url: str | None, project: Project, *, against: Path | None = None, aga
             raise UsageError("--server-url only makes sense with --against-migrations",
                              hint="it names the server to build the expected schema on")
         committed = snapshots.snapshot_file(project, edition, on_citus)
+        if on_citus and not committed.is_file():  # not made yet: the one server's, distribution not compared
+            committed = snapshots.snapshot_file(project, edition)
         path = against or committed
         expected = _expected_from_file(path, ids, database, version, edition, committed, project, on_citus)
         where = str(path)
