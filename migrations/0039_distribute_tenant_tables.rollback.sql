@@ -10,12 +10,14 @@
 -- comments and indexes. So the comments, table and column grants and materialized view indexes of
 -- every relation of the application's schemas are read first and restored after.
 -- Tables connected by foreign keys are undistributed together (cascade_via_foreign_keys: a local
--- table may not reference a distributed one), newest first.
+-- table may not reference a distributed one), newest first. The keys 0039 made NO ACTION (their
+-- comment says so) get their ON DELETE SET NULL back, without the comment.
 -- dbtool-lint: ignore owner-role because it undistributes tables of two owners, one of which nobody can act as
 DO $$
 DECLARE
     app_schemas CONSTANT TEXT[] := ARRAY['public', 'app', 'app_private', 'timeline', 'audit'];
     kept JSONB;
+    actions JSONB;
     rel RECORD;
     item RECORD;
     entry RECORD;
@@ -53,6 +55,19 @@ BEGIN
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND n.nspname = ANY (app_schemas);
 
+    -- The keys 0039 made NO ACTION, with the action their comment keeps.
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'tbl', pg_catalog.format('%I.%I', n.nspname, r.relname), 'conname', c.conname,
+               'def', pg_catalog.pg_get_constraintdef(c.oid),
+               'action', pg_catalog.substring(d.description, '^dbtool 0039: was (ON DELETE SET [^;]*);')))
+    INTO actions
+    FROM pg_catalog.pg_constraint AS c
+    JOIN pg_catalog.pg_class AS r ON r.oid = c.conrelid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = r.relnamespace
+    JOIN pg_catalog.pg_description AS d
+      ON d.classoid = 'pg_catalog.pg_constraint'::REGCLASS AND d.objoid = c.oid AND d.objsubid = 0
+    WHERE c.contype = 'f' AND d.description LIKE 'dbtool 0039: was ON DELETE SET %';
+
     -- Newest first: the Citus tables of the application's schemas, each with what its foreign keys connect.
     FOR rel IN
         SELECT p.logicalrelid
@@ -65,6 +80,14 @@ BEGIN
         IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid = rel.logicalrelid) THEN
             PERFORM pg_catalog.undistribute_table(rel.logicalrelid, cascade_via_foreign_keys => TRUE);
         END IF;
+    END LOOP;
+
+    FOR item IN
+        SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(actions, '[]')) AS a (tbl TEXT, conname TEXT, def TEXT,
+                                                                                  action TEXT)
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s %s', item.tbl, item.conname,
+                                  item.conname, item.def, item.action);
     END LOOP;
 
     FOR item IN

@@ -12,7 +12,12 @@
 -- What, in this order, in one transaction (measured on Citus 13.2.2, docs/citus.md):
 -- 1. Refused first: a Citus coordinator without workers (nothing to distribute to), a table with
 --    tenant_id that is still a TimescaleDB hypertable (Citus accepts one, and every insert into its
---    shards then fails on ts_insert_blocker), or one distributed by another column.
+--    shards then fails on ts_insert_blocker), or one distributed by another column. Then a foreign
+--    key with ON DELETE SET NULL (column), which Citus refuses, becomes the same key without the action
+--    when a trigger of the referenced table clears the column (the timeline's two: 0031's
+--    ops.set_null_on_delete does it on every server; 0031 could not change the keys of a compressed
+--    hypertable, and 0038 copied them); its comment keeps the action for the rollback. Otherwise it is
+--    refused.
 -- 2. The foreign keys that point to the future reference tables are dropped, and added back at the
 --    end: create_reference_table on a table that local tables reference turns every table connected
 --    to it by a foreign key into a Citus local table, which Citus rebuilds, re-creating the views and
@@ -116,6 +121,44 @@ BEGIN
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY (app_schemas);
+
+    -- 1b. Keys with ON DELETE SET NULL (column), which Citus refuses with the distribution column in the
+    -- key: the timeline's two (0031 left them on one server, where TimescaleDB refuses to re-add a key
+    -- to a compressed hypertable, and 0038 copied them as they were). The same key without the action,
+    -- when a trigger of the referenced table clears that column in that table, as 0031's
+    -- ops.set_null_on_delete does for all six: deleting a user or a deal leaves the same rows. The
+    -- constraint's comment keeps the action for the rollback.
+    FOR fk IN
+        SELECT c.oid, c.conrelid::REGCLASS::TEXT AS tbl, c.conname, c.confrelid,
+               pg_catalog.format('%I.%I', n.nspname, r.relname) AS qualified,
+               pg_catalog.pg_get_constraintdef(c.oid) AS def,
+               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid), ' (ON DELETE SET (?:NULL|DEFAULT)(?: \([^)]*\))?)') AS action,
+               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid), 'ON DELETE SET (?:NULL|DEFAULT) \(([^)]*)\)') AS cols
+        FROM pg_catalog.pg_constraint AS c
+        JOIN pg_catalog.pg_class AS r ON r.oid = c.conrelid
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = r.relnamespace
+        WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confdeltype IN ('n', 'd') AND c.conrelid = ANY (tenant_tables)
+        ORDER BY 2, 3
+    LOOP
+        IF fk.cols IS NULL OR pg_catalog.strpos(fk.cols, ',') > 0 OR NOT EXISTS (
+            SELECT FROM pg_catalog.pg_trigger AS t
+            WHERE t.tgrelid = fk.confrelid AND NOT t.tgisinternal
+              AND pg_catalog.position(  -- the arguments, each ended by a zero byte: (table, column) in them
+                      '\x00'::BYTEA || t.tgargs,
+                      '\x00'::BYTEA || pg_catalog.convert_to(fk.qualified, 'UTF8') || '\x00'::BYTEA
+                      || pg_catalog.convert_to(fk.cols, 'UTF8') || '\x00'::BYTEA) > 0
+        ) THEN
+            RAISE EXCEPTION 'cannot distribute %: its key % has %, which Citus refuses, and no trigger of the '
+                'referenced table clears the column', fk.tbl, fk.conname, fk.action
+                USING HINT = 'clear it in an AFTER DELETE trigger, as 0031''s ops.set_null_on_delete does, and '
+                             'make the key NO ACTION (docs/citus.md)';
+        END IF;
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s', fk.tbl, fk.conname,
+                                  fk.conname, pg_catalog.replace(fk.def, ' ' || fk.action, ''));
+        EXECUTE pg_catalog.format('COMMENT ON CONSTRAINT %I ON %s IS %L', fk.conname, fk.tbl,
+                                  'dbtool 0039: was ' || fk.action || '; NO ACTION on Citus, which refuses it: '
+                                  || 'a trigger of the referenced table clears the column');
+    END LOOP;
 
     -- 2. The foreign keys to the reference tables that are not reference tables yet.
     FOR fk IN
