@@ -779,20 +779,50 @@ def citus_world(citus_cluster, project):
         citus_cluster.sql(0, url.rsplit("/", 1)[1], f'DROP ROLE IF EXISTS "{login}"')
 
 
+def _counts_as_login(world, login: str, relations: list[str]) -> tuple[dict, dict]:
+    """Tenant A's rows in each relation, as the superuser counts them in its table, and as `login` sees
+    them through the coordinator with A's token."""
+    from schema_support import base_table, tenant_column
+    with psycopg.connect(world.url, autocommit=True) as c:
+        expected = {}
+        for r in relations:
+            base = base_table(c, r)
+            expected[r] = c.execute(f"SELECT count(*) FROM {base} WHERE {tenant_column(base)} = %s",
+                                    [world.a["tenant"]]).fetchone()[0]
+        with c.transaction(force_rollback=True):
+            c.execute(f'SET LOCAL ROLE "{login}"')
+            c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
+            seen = {}
+            for r in relations:
+                try:
+                    with c.transaction():
+                        seen[r] = c.execute(f"SELECT count(*) FROM {r}").fetchone()[0]
+                except psycopg.Error as exc:
+                    seen[r] = exc.sqlstate
+    return expected, seen
+
+
 @needs_citus
 @pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
 def test_a_login_of_the_role_sees_its_tenants_rows_in_every_table_through_the_coordinator(citus_world, role):
     """The tenant context reaches the workers: without it every query would see nothing, and the
     isolation tests below would pass for the wrong reason."""
-    from schema_support import tenant_column
+    from schema_support import tenant_views
     world, logins = citus_world
     with psycopg.connect(world.url, autocommit=True) as c:
-        expected = {t: c.execute(f"SELECT count(*) FROM {t} WHERE {tenant_column(t)} = %s", [world.a["tenant"]]
-                                 ).fetchone()[0] for t in world.relations if not t.startswith(("timeline.", "audit."))}
-        with c.transaction(force_rollback=True):
-            c.execute(f'SET LOCAL ROLE "{logins[role]}"')
-            c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
-            seen = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in expected}
+        views = set(tenant_views(c))
+    expected, seen = _counts_as_login(world, logins[role], [r for r in world.relations if r not in views])
+    assert all(expected.values()), expected
+    assert seen == expected
+
+
+@needs_citus
+@pytest.mark.xfail(strict=True, reason="open (docs/citus.md): Citus runs a view's query on the shards as the current "
+                                       "role (citusdata/citus#1683), which has no privilege on the private tables")
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_login_of_the_role_reads_its_timeline_and_audit_events_through_their_views(citus_world, role):
+    world, logins = citus_world
+    expected, seen = _counts_as_login(world, logins[role], ["public.activity_timeline", "public.audit_events"])
     assert all(expected.values()), expected
     assert seen == expected
 
