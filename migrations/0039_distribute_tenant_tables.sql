@@ -23,7 +23,11 @@
 --    to it by a foreign key into a Citus local table, which Citus rebuilds, re-creating the views and
 --    materialized views over them without their grants, comments and indexes (measured:
 --    pipeline_analytics lost both its indexes, tenant_pipeline_analytics its grants); and then a
---    table referenced by a Citus local table cannot be distributed.
+--    table referenced by a Citus local table cannot be distributed. The tables' own triggers are
+--    disabled meanwhile: they fire on the shards while Citus copies the rows there (measured: the
+--    polymorphic check of comments looked for public.deals on a worker, where it does not exist until
+--    this transaction commits; the audit triggers would record the rows again), and the rows were
+--    checked when they were written.
 -- 3. The reference tables (a copy on every node): the signing keys, the token registry (its tenant
 --    is checked by app.verified_tenant() inside every shard's query), the resource types the
 --    polymorphic checks read, the tenants (every tenant table's tenant_id references them), and the
@@ -35,7 +39,7 @@
 --    the statement's rows and query one tenant at a time, 0021) and sequential mode (foreign keys
 --    between tables distributed in one transaction need it).
 -- 5. The dropped foreign keys, the same definitions and names, now from distributed (or reference)
---    tables to reference tables.
+--    tables to reference tables; the triggers enabled again as they were, on every shard.
 -- A table already distributed the same way (by a DBA who distributed it online beforehand, see
 -- docs/citus.md) is left as it is. The views and materialized views are checked at the end: if Citus
 -- re-created one, the migration fails rather than leave it without its grants, comments and indexes.
@@ -64,6 +68,7 @@ DECLARE
     dropped JSONB := '[]';
     views_before JSONB;
     rebuilt TEXT;
+    triggers JSONB;
     bad TEXT;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -174,6 +179,22 @@ BEGIN
         dropped := dropped || pg_catalog.jsonb_build_object('tbl', fk.tbl, 'conname', fk.conname, 'def', fk.def);
     END LOOP;
 
+    -- 2b. The tables' own triggers, off while Citus copies their rows into the shards: they fire there
+    -- (measured: comments' polymorphic check looked for public.deals on a worker, which has no such
+    -- relation until this transaction commits, and the audit triggers would record the rows again).
+    -- The rows were checked when they were written. Each is enabled again at the end, in its mode.
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('tbl', t.tgrelid::REGCLASS::TEXT, 'name', t.tgname,
+                                                               'mode', t.tgenabled))
+    INTO triggers
+    FROM pg_catalog.pg_trigger AS t
+    WHERE (t.tgrelid = ANY (reference_oids) OR t.tgrelid = ANY (tenant_tables))
+      AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgenabled <> 'D'
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid = t.tgrelid);
+    FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', fk.tbl, fk.name);
+    END LOOP;
+
     -- 3. The reference tables, in the order listed (the keys before the tokens that name them).
     FOR next_table IN
         SELECT r.oid::REGCLASS FROM pg_catalog.unnest(reference_oids) WITH ORDINALITY AS r (oid, o)
@@ -215,9 +236,14 @@ BEGIN
         RAISE EXCEPTION 'cannot order % by their foreign keys (a cycle)', bad;
     END IF;
 
-    -- 5. The foreign keys dropped in 2, as they were.
+    -- 5. The foreign keys dropped in 2, as they were; the triggers of 2b on again, on every shard.
     FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(dropped) AS d (tbl TEXT, conname TEXT, def TEXT) LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.conname, fk.def);
+    END LOOP;
+    FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER %I', fk.tbl,
+                                  CASE fk.mode WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, fk.name);
     END LOOP;
 
     SELECT pg_catalog.string_agg(b.key, ', ')
