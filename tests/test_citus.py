@@ -745,6 +745,25 @@ def test_rolling_0039_back_gives_local_tables_with_every_grant_comment_and_index
 
 
 @needs_citus
+def test_a_seeded_database_migrates_to_head_through_the_coordinator_with_every_row(citus_cluster, project):
+    """The demo data of `dbtool seed --small` (which needs 0018's private timeline) written before the
+    Citus steps, then 0019 to head: every row of every table is still there, now in the shards."""
+    url = citus_cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    migrate(url, project, to="0018_move_activity_timeline_private", sync_cron=False)
+    res = run("seed", "--small", "--database-url", url)
+    assert res.exit_code == 0, res.output
+    count = ("SELECT string_agg(format('%s=%s', t, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c "
+             "FROM %s', t), false, true, '')))[1]), ' ' ORDER BY t) FROM unnest(%s::text[]) AS t")
+    tables = sorted(tables_with_a_tenant(citus_cluster, url) | {"public.tenants"})
+    before = citus_cluster.sql(0, dbname, count, [tables])[0][0]
+    migrate(url, project, sync_cron=False)
+    assert citus_cluster.sql(0, dbname, count, [tables])[0][0] == before
+    assert "public.deals=120" in before and "timeline.activity_timeline=0" not in before
+    assert {v[0] for v in citus_tables(citus_cluster, url).values()} == {"distributed", "reference"}
+
+
+@needs_citus
 def test_0039_refuses_a_coordinator_without_workers_and_leaves_nothing(citus_cluster, project):
     ids = snapshots.migration_ids(project)
     url = citus_cluster.database()
