@@ -29,6 +29,7 @@ DECLARE
     hash BYTEA := sha256(convert_to(token, 'UTF8'));
     found UUID;
     v RECORD;
+    inserted INTEGER;
 BEGIN
     IF token IS NULL OR token = '' THEN
         PERFORM set_config('app.tenant_token', '', is_local);
@@ -46,7 +47,8 @@ BEGIN
         INSERT INTO app.tenant_tokens (token_hash, tenant_id, key_id, expires_at)
         VALUES (hash, v.tenant_id, v.key_id, v.expires_at)
         ON CONFLICT (token_hash) DO NOTHING;
-        IF FOUND THEN  -- registered by this call, not by a concurrent one
+        GET DIAGNOSTICS inserted = ROW_COUNT;  -- not FOUND, which the variable found hides
+        IF inserted > 0 THEN  -- registered by this call, not by a concurrent one
             PERFORM audit.record_tenant_token(v.tenant_id, v.key_id, v.expires_at);
         END IF;
         found := v.tenant_id;
