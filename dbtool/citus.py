@@ -210,23 +210,23 @@ def _statement_text_fixes(conn: psycopg.Connection) -> str:
         FROM ({STATEMENT_TEXT_OBJECTS}) AS o ORDER BY 1, 2""").fetchall()
     parts = []
     for kind, name, privilege, public, grantees in rows:
+        literal = sql.Literal(name).as_string(conn)
         acl = (f"(SELECT coalesce(c.relacl, acldefault('r', c.relowner)) FROM pg_catalog.pg_class AS c "
-               f"WHERE c.oid = {sql.Literal(name).as_string(conn)}::regclass)" if kind == "TABLE" else
+               f"WHERE c.oid = {literal}::regclass)" if kind == "TABLE" else
                f"(SELECT coalesce(p.proacl, acldefault('f', p.proowner)) FROM pg_catalog.pg_proc AS p "
-               f"WHERE p.oid = {sql.Literal(name).as_string(conn)}::regprocedure)")
+               f"WHERE p.oid = {literal}::regprocedure)")
         on = f"{privilege} ON {kind} {name}"
-        if not public:
+        if not public:  # PUBLIC lacks it on the coordinator: revoke it on a worker where it has it
             parts.append(f"""SELECT {sql.Literal(f"REVOKE {on} FROM PUBLIC").as_string(conn)}
                              WHERE EXISTS (SELECT FROM aclexplode({acl}) AS a
                                            WHERE a.grantee = 0 AND a.privilege_type = '{privilege}')""")
-        if grantees:
-            parts.append(f"""SELECT format('GRANT {on} TO %I', g.rolname) FROM unnest({sql.Literal(grantees).as_string(conn)}::text[]) AS g (rolname)
-                             WHERE NOT EXISTS (SELECT FROM aclexplode({acl}) AS a JOIN pg_catalog.pg_roles AS r
-                                                 ON r.oid = a.grantee
+        if grantees:  # each role granted it on the coordinator and not on the worker
+            parts.append(f"""SELECT format('GRANT {on} TO %I', g.rolname)
+                             FROM unnest({sql.Literal(grantees).as_string(conn)}::text[]) AS g (rolname)
+                             WHERE NOT EXISTS (SELECT FROM aclexplode({acl}) AS a
+                                               JOIN pg_catalog.pg_roles AS r ON r.oid = a.grantee
                                                WHERE r.rolname = g.rolname AND a.privilege_type = '{privilege}')""")
-    if not parts:
-        return "SELECT ARRAY[]::text[]"
-    return "SELECT ARRAY(" + "\nUNION ALL\n".join(parts) + ")"
+    return "SELECT ARRAY(" + "\nUNION ALL\n".join(parts) + ")" if parts else "SELECT ARRAY[]::text[]"
 
 
 def _statement_texts_on_workers(conn: psycopg.Connection) -> list[str]:

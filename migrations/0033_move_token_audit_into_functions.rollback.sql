@@ -1,6 +1,6 @@
 -- Undoes 0033_move_token_audit_into_functions: the two functions as 0017 made them, and the trigger
 -- on app.tenant_tokens and its function as 0023 made them.
--- dbtool-lint: ignore owner-role because the trail's functions belong to a role of its own, which only a superuser can create or drop
+-- dbtool-lint: ignore owner-role because the trail's functions belong to its own role: a superuser's to make
 DROP FUNCTION audit.record_tenant_token(UUID, TEXT, TIMESTAMPTZ);
 
 CREATE FUNCTION audit.record_tenant_token()
@@ -22,7 +22,9 @@ ALTER FUNCTION audit.record_tenant_token() OWNER TO maplatform_audit_owner;
 
 SET LOCAL ROLE maplatform_owner;
 
-CREATE OR REPLACE FUNCTION app.mint_tenant_token(tenant UUID, ttl INTERVAL DEFAULT INTERVAL '15 minutes', key TEXT DEFAULT NULL)
+CREATE OR REPLACE FUNCTION app.mint_tenant_token(
+    tenant UUID, ttl INTERVAL DEFAULT INTERVAL '15 minutes', key TEXT DEFAULT NULL
+)
 RETURNS TEXT
 LANGUAGE plpgsql
 VOLATILE

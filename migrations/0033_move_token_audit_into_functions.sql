@@ -27,10 +27,9 @@
 --    role may call, as only it could fire the trigger. It can write one event type and nothing else.
 -- The trigger and its function go, and the trail's new function comes, by the migrating superuser
 -- (the function is handed to the trail's role, as 0023 does); the owner role replaces its two.
--- dbtool-lint: ignore owner-role because the trail's functions belong to a role of its own, which only a superuser can create or drop
--- dbtool-lint: ignore squawk/ban-drop-trigger because the functions that write the table record the event instead
+-- dbtool-lint: ignore owner-role because the trail's functions belong to its own role: a superuser's to make
 DROP TRIGGER tenant_tokens_audit ON app.tenant_tokens;
--- dbtool-lint: ignore squawk/ban-drop-function because it was the dropped trigger's function; record_tenant_token(uuid, text, timestamptz) follows it
+-- dbtool-lint: ignore squawk/ban-drop-function because it was the dropped trigger's; the function below follows it
 DROP FUNCTION audit.record_tenant_token();
 
 CREATE FUNCTION audit.record_tenant_token(tenant UUID, key_id TEXT, expires_at TIMESTAMPTZ)
@@ -95,7 +94,9 @@ END
 $$;
 
 -- dbtool-lint: ignore migration-recreates because dbtool tenant token and the tests call it
-CREATE OR REPLACE FUNCTION app.mint_tenant_token(tenant UUID, ttl INTERVAL DEFAULT INTERVAL '15 minutes', key TEXT DEFAULT NULL)
+CREATE OR REPLACE FUNCTION app.mint_tenant_token(
+    tenant UUID, ttl INTERVAL DEFAULT INTERVAL '15 minutes', key TEXT DEFAULT NULL
+)
 RETURNS TEXT
 LANGUAGE plpgsql
 VOLATILE

@@ -1,11 +1,10 @@
 -- Undoes 0034_propagate_tenant_context: app.use_tenant_token as 0033 left it (set_config only, the
 -- session-wide context allowed everywhere), app.verified_tenant() without the Citus setting, and on
 -- Citus the database's utility statements tracked again.
--- dbtool-lint: ignore owner-role because only a superuser may remove a placeholder setting (Citus not loaded) from a function, or change pg_stat_statements.track_utility
-ALTER FUNCTION app.verified_tenant() RESET citus.allow_nested_distributed_execution;
-
+-- dbtool-lint: ignore owner-role because a placeholder setting and track_utility are a superuser's to set
 DO $$
 BEGIN
+    ALTER FUNCTION app.verified_tenant() RESET citus.allow_nested_distributed_execution;
     IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
         EXECUTE pg_catalog.format('ALTER DATABASE %I RESET pg_stat_statements.track_utility',
                                   pg_catalog.current_database());

@@ -7,12 +7,16 @@
 --    gave the coordinator a tenant and the workers none (every query saw 0 rows). Citus sends a
 --    `SET LOCAL` to the workers of the transaction when citus.propagate_set_commands is 'local',
 --    also one run by PL/pgSQL inside this SECURITY DEFINER function, and also after a first
---    distributed query of the transaction (measured). So in a database with the citus extension,
---    app.use_tenant_token() sets the token with `SET LOCAL citus.propagate_set_commands = local`
+--    distributed query of the transaction (measured). So in a database with the citus extension
+--    (its table pg_dist_partition exists), app.use_tenant_token() sets the token with `SET LOCAL citus.propagate_set_commands = local`
 --    and `SET LOCAL app.tenant_token = '<token>'`, clearing it the same way. The token is set only
 --    after its signature was verified (or it was found registered), so nothing but a well-formed
 --    token reaches that statement. It stays a setting of the transaction, on every node: a
 --    transaction-mode pooler hands on nothing, and a forged value still matches no registered token.
+--    Two limits, both failing closed (the tenant's rows missing, never another's; docs/citus.md): a
+--    token registered by this call is known to the workers once the transaction commits (the row
+--    goes over the owner's connections, the shards are read over the caller's), and a SET LOCAL made
+--    inside a savepoint is not sent to worker connections opened after its release.
 --  * Without citus, set_config() as before: a SET LOCAL is a statement, and with
 --    pg_stat_statements.track = all (the tests', the dev cluster's) its text, the token, would be
 --    kept there, one entry per token, readable by pg_read_all_stats (maplatform_ops); set_config's
@@ -32,13 +36,14 @@
 --    the worker's own placement. Without Citus loaded that is a placeholder setting, accepted and
 --    read by nothing (PostgreSQL 15 lets only a superuser attach a placeholder to a function, so this
 --    statement runs as the migrating superuser).
--- dbtool-lint: ignore owner-role because only a superuser may attach a placeholder setting (Citus not loaded) to a function, or change pg_stat_statements.track_utility
-ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on;
 
--- On Citus only: no utility statement in pg_stat_statements, so no tenant token either (every node:
--- Citus propagates the database's settings).
+-- In a DO block: sqlfluff cannot parse a dotted setting name in ALTER FUNCTION. On Citus only, no
+-- utility statement in pg_stat_statements, so no tenant token either (on every node: Citus
+-- propagates the database's settings).
+-- dbtool-lint: ignore owner-role because a placeholder setting and track_utility are a superuser's to set
 DO $$
 BEGIN
+    ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on;
     IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
         EXECUTE pg_catalog.format('ALTER DATABASE %I SET pg_stat_statements.track_utility = off',
                                   pg_catalog.current_database());
@@ -61,7 +66,8 @@ DECLARE
     found UUID;
     v RECORD;
     inserted INTEGER;
-    on_citus BOOLEAN := EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus');
+    -- the citus extension's catalog table: a cache lookup (a query of pg_extension doubled the call's time)
+    on_citus BOOLEAN := pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
 BEGIN
     IF on_citus AND NOT is_local THEN
         RAISE EXCEPTION 'a session-wide tenant context does not reach the Citus workers'

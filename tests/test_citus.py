@@ -6,7 +6,10 @@ What these prove today: the migrations apply from empty through the coordinator 
 (dbtool prepares the workers: the owner role's login there, pgvector in their sessions, the roles
 recorded per database), drift is clean, a worker is refused, doctor reads the cluster; on a tiny
 project of its own, that drift reads how each table is distributed (kind citus_table) and nothing of
-the shards. The M&A tables are not distributed yet (docs/citus.md, "Where this stands")."""
+the shards; on two small tables of their own distributed by tenant with forced row-level security,
+that the verified tenant context reaches the workers (0034), one audit event per token registration
+(0033), and no other session's token readable on the workers. The M&A tables are not distributed yet
+(docs/citus.md, "Where this stands")."""
 
 from __future__ import annotations
 
@@ -424,8 +427,8 @@ def test_a_tenant_token_set_in_a_transaction_reaches_the_workers_and_shows_only_
     with t.app(citus_cluster) as c:
         c.execute("SELECT public.set_tenant_context(%s)", [t.token_a])  # the transaction's first statement
         mine = rows_seen(c)
-        joined = c.execute("""SELECT d.name, n.body FROM public.ctx_deals AS d
-                              JOIN public.ctx_notes AS n ON n.tenant_id = d.tenant_id AND n.deal_id = d.id""").fetchall()
+        joined = c.execute("""SELECT d.name, n.body FROM public.ctx_deals AS d JOIN public.ctx_notes AS n
+                              ON n.tenant_id = d.tenant_id AND n.deal_id = d.id""").fetchall()
         asked_for_b = c.execute("SELECT count(*) FROM public.ctx_deals WHERE tenant_id = %s", [TENANT_B]).fetchone()[0]
         c.execute("INSERT INTO public.ctx_deals (id, name) VALUES (3, 'a-three')")  # tenant_id from the default
         try:

@@ -135,7 +135,8 @@ def test_on_plain_postgresql_no_statement_text_holds_the_token(conn, db):
 
 def test_the_citus_setting_of_verified_tenant_is_a_placeholder_that_changes_nothing_here(conn, db):
     _, a = db
-    config = conn.execute("SELECT proconfig FROM pg_proc WHERE oid = 'app.verified_tenant()'::regprocedure").fetchone()[0]
+    config = conn.execute("SELECT proconfig FROM pg_proc "
+                          "WHERE oid = 'app.verified_tenant()'::regprocedure").fetchone()[0]
     assert "citus.allow_nested_distributed_execution=on" in config
     token = conn.execute("SELECT app.mint_tenant_token(%s, '5 minutes')", [a["tenant"]]).fetchone()[0]
     with conn.transaction(force_rollback=True):
