@@ -8,8 +8,9 @@
 --    `SET LOCAL` to the workers of the transaction when citus.propagate_set_commands is 'local',
 --    also one run by PL/pgSQL inside this SECURITY DEFINER function, and also after a first
 --    distributed query of the transaction (measured). So in a database with the citus extension
---    (its table pg_dist_partition exists), app.use_tenant_token() sets the token with `SET LOCAL citus.propagate_set_commands = local`
---    and `SET LOCAL app.tenant_token = '<token>'`, clearing it the same way. The token is set only
+--    (its table pg_dist_partition exists), app.use_tenant_token() sets the token with
+--    `SET LOCAL citus.propagate_set_commands = local` and `SET LOCAL app.tenant_token = '<token>'`,
+--    clearing it the same way. The token is set only
 --    after its signature was verified (or it was found registered), so nothing but a well-formed
 --    token reaches that statement. It stays a setting of the transaction, on every node: a
 --    transaction-mode pooler hands on nothing, and a forged value still matches no registered token.
