@@ -13,8 +13,8 @@
 --    inserted the row, after the INSERT and before the token is set, as the AFTER INSERT trigger
 --    did: the same entry (tenant, type, actor, key and expiry, the session's user and address).
 --    Deletes were never recorded (retiring a key, the hourly clean-up) and still are not.
---  * Who else can write app.tenant_tokens, read from the catalog at 0032: INSERT, UPDATE and DELETE
---    are held by its owner, maplatform_owner (no member), by pg_write_all_data and by superusers.
+--  * Who else can write app.tenant_tokens, read from the catalog before this migration: INSERT, UPDATE
+--    and DELETE are held by its owner, maplatform_owner (no member), by pg_write_all_data and by superusers.
 --    Row-level security is enabled and has no INSERT, UPDATE or DELETE policy, so a member of
 --    pg_write_all_data inserts nothing (42501) and updates or deletes no row; no role with BYPASSRLS
 --    holds the privilege (maplatform_maintenance has BYPASSRLS and no privilege on the table). So only
