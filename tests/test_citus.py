@@ -376,46 +376,16 @@ def test_the_owner_role_is_given_back_its_worker_login_when_a_dba_took_it(citus_
     assert owner_limits(citus_cluster, url) == [(True, 0), (True, -1), (True, -1)]
 
 
-# The least that makes users and the tables whose user_id 0031's trigger clears distributable, as
-# docs/citus.md measured (the plan's later steps do it for every table): tenants by id, the others by
-# tenant_id, co-located; their global unique keys, their keys to the deals (not distributed here) and
-# activities' attachment checks (documents is not) dropped; policies without the sub-select. The trigger
-# of users is made again without the timeline, a hypertable, which Citus never distributes.
-DISTRIBUTE_USERS = """
-SET LOCAL citus.enable_unsafe_triggers = on;
-SET LOCAL citus.multi_shard_modify_mode = 'sequential';
-ALTER TABLE public.tenants DROP CONSTRAINT idx_tenants_subdomain;
-ALTER TABLE public.tenants DROP CONSTRAINT tenants_stripe_customer_id_key;
-ALTER POLICY tenant_isolation ON public.tenants USING (id = app.verified_tenant()) WITH CHECK (id = app.verified_tenant());
-SELECT create_distributed_table('public.tenants', 'id');
-ALTER TABLE public.users DROP CONSTRAINT idx_users_clerk;
-DROP TRIGGER activities_attachments_same_tenant_insert ON public.activities;
-DROP TRIGGER activities_attachments_same_tenant_update ON public.activities;
-ALTER TABLE public.activities DROP CONSTRAINT activities_tenant_id_deal_id_fkey;
-ALTER TABLE public.activities_archive DROP CONSTRAINT activities_archive_tenant_id_deal_id_fkey;
-ALTER TABLE public.tasks DROP CONSTRAINT tasks_tenant_id_deal_id_fkey;
-"""
-SET_NULL_TABLES = ["public.users", "public.activities", "public.activities_archive", "public.tasks"]
-
-
 @needs_citus
 def test_deleting_a_user_clears_its_references_on_the_shards_and_no_other_tenants(citus_migrated):
     """0031's trigger on a distributed users table runs on the user's shard, on a worker, and its UPDATE
     of the co-located activities, activities_archive and tasks shards runs there too: without
     citus.allow_nested_distributed_execution, as the maintenance role (no login needed on the workers),
-    for one tenant's user and for a statement over several shards. Rolled back."""
+    for one tenant's user and for a statement over several shards, the tables distributed by 0039 (the
+    timeline's references too, 0039 having made its keys NO ACTION). Rolled back."""
     url, _ = citus_migrated
     a, b, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()  # the same user id in both tenants
     with psycopg.connect(url) as c, c.transaction(force_rollback=True):
-        c.execute(DISTRIBUTE_USERS)
-        for table in SET_NULL_TABLES:
-            c.execute(f"ALTER POLICY tenant_isolation ON {table} USING (tenant_id = app.verified_tenant()) "
-                      "WITH CHECK (tenant_id = app.verified_tenant())")
-            c.execute("SELECT create_distributed_table(%s, 'tenant_id', colocate_with => 'public.tenants')", [table])
-        c.execute('DROP TRIGGER "0_set_null_on_delete" ON public.users')
-        c.execute("""CREATE TRIGGER "0_set_null_on_delete" AFTER DELETE ON public.users FOR EACH ROW
-                     EXECUTE FUNCTION ops.set_null_on_delete('public.activities', 'user_id',
-                     'public.activities_archive', 'user_id', 'public.tasks', 'assigned_to')""")
         for t in (a, b):
             c.execute("INSERT INTO public.tenants (id, subdomain, company_name) VALUES (%s, %s, 'x')", [t, f"t{t.hex[:8]}"])
             c.execute("INSERT INTO public.users (id, tenant_id, email, clerk_id) VALUES (%s, %s, 'u@x', %s)",
@@ -577,10 +547,8 @@ TENANT_A, TENANT_B = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
 KEY_SECRET = bytes(range(64, 96))
 # Two small tables distributed by tenant and co-located, with row-level security forced under the
 # policy the plan gives every tenant table (no sub-select: Citus refuses one), their shards on the
-# workers; the token registry and its keys as the plan's reference tables.
+# workers; the token registry and its keys are 0039's reference tables.
 TENANT_TABLES = """
-SELECT create_reference_table('app_private.tenant_keys');
-SELECT create_reference_table('app.tenant_tokens');
 SELECT app.add_tenant_key('ctx', %(secret)s);
 CREATE TABLE public.ctx_deals (tenant_id uuid NOT NULL DEFAULT app.current_tenant_id(), id bigint NOT NULL,
                                name text NOT NULL, PRIMARY KEY (tenant_id, id));
