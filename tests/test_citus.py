@@ -19,13 +19,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbtool import catalog, citus, cluster, config, snapshots
+from dbtool import catalog, citus, cluster, config, migrations, snapshots
 from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
 from dbtool.commands.migrate import migrate
+from dbtool.commands.rollback import rollback
 from dbtool.commands.status import status
 from dbtool.errors import DbtoolError
+from dbtool.migrations import read as read_migrations
 from dbtool.schemadoc import markdown, model
 
 from cli_support import run
@@ -188,6 +190,37 @@ def test_reference_checks_ask_the_referenced_table_one_tenant_at_a_time(seeded_d
     assert not [q for q in reading_rows if "public." in q or "app." in q], reading_rows
     per_tenant = [q for q in ran if "t.tenant_id = $1" in q and "unnest($2)" in q]
     assert any("public.tasks AS t" in q for q in per_tenant) and any("AS t" in q for q in per_tenant), ran
+
+
+TENANT_POLICIES = """SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
+                     FROM pg_policy WHERE polname = 'tenant_isolation' ORDER BY 1"""
+
+
+def tenant_column(table: str) -> str:
+    return "id" if table == "tenants" else "tenant_id"
+
+
+def test_on_plain_postgresql_every_tenant_policy_reads_the_tenant_once_per_statement(migrated_db, conn_to):
+    """The policy files create the plain call Citus needs and, without Citus, put it in a sub-select:
+    an InitPlan, once per statement, where the plain call is computed once per row wherever the
+    comparison is not an index condition (docs/benchmarks.md, "The policies' two forms")."""
+    rows = conn_to(migrated_db).execute(TENANT_POLICIES).fetchall()
+    assert len(rows) == 18
+    for table, using, check in rows:
+        want = f"({tenant_column(table)} = ( SELECT app.verified_tenant() AS verified_tenant))"
+        assert (using, check) == (want, want), table
+
+
+def test_a_policy_changed_to_the_plain_call_on_plain_postgresql_is_drift(migrated_db, conn_to, project, tmp_path):
+    """drift compares a snapshot without Citus with a Citus database in Citus' form only: between two
+    plain servers the form is part of the schema."""
+    path = tmp_path / "snapshot.yaml"
+    snapshots.write(snapshots.take(migrated_db, project), path)
+    with conn_to(migrated_db).transaction():
+        conn_to(migrated_db).execute("""SET LOCAL ROLE maplatform_owner;
+            ALTER POLICY tenant_isolation ON public.deals USING (tenant_id = app.verified_tenant())""")
+    assert changes(migrated_db, project, path) == [
+        ("changed", "policy", "public.deals.tenant_isolation", {"using": "(tenant_id = app.verified_tenant())"})]
 
 
 # ----- on a Citus cluster ------------------------------------------------------------------------
@@ -390,6 +423,124 @@ def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_o
     with psycopg.connect(again.url, autocommit=True) as c:  # the node was moved, not removed and added
         assert c.execute("SELECT nodeid, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid").fetchall() \
             == [(node_ids[0], again.workers[0]), (node_ids[1], again.workers[1])]
+
+
+@needs_citus
+def test_after_migrate_on_a_coordinator_every_tenant_policy_has_the_plain_call_citus_accepts(citus_migrated):
+    url, _ = citus_migrated
+    with psycopg.connect(url) as c:
+        rows = c.execute(TENANT_POLICIES).fetchall()
+    assert len(rows) == 18
+    for table, using, check in rows:
+        want = f"({tenant_column(table)} = app.verified_tenant())"
+        assert (using, check) == (want, want), table
+
+
+@needs_citus
+def test_drift_against_the_schema_built_without_citus_expects_the_policies_in_citus_form(citus_migrated, project):
+    """--against-migrations builds the expected schema on this machine's PostgreSQL, without Citus: its
+    policies have the sub-select, which drift compares in the only form Citus accepts."""
+    url, _ = citus_migrated
+    report = drift(url, project, against_migrations=True)
+    assert report.changes == [], report.lines()
+
+
+@pytest.fixture(scope="module")
+def citus_policy_db(citus_cluster, project):
+    """A database migrated from empty through the coordinator, for the tests that change it."""
+    url = citus_cluster.database()
+    migrate(url, project, sync_cron=False)
+    return url
+
+
+def before(project, mid_prefix: str) -> str:
+    ids = [m.id for m in read_migrations(project.migrations_dir, project.root)]
+    return ids[[i for i, m in enumerate(ids) if m.startswith(mid_prefix)][0] - 1]
+
+
+@needs_citus
+def test_0037_gives_the_policies_an_earlier_run_left_the_plain_call_before_the_files_run_again(citus_policy_db,
+                                                                                               project):
+    """migrate re-applies changed policy files only after the last migration, so the migration that
+    distributes the tables would meet the policies as an earlier run of the files left them: with
+    the sub-select (which 0037's rollback puts back). 0037 converts them in place."""
+    url = citus_policy_db
+    rollback(url, project, to=before(project, "0037"), sync_cron=False)
+    with psycopg.connect(url) as c:
+        left = c.execute(TENANT_POLICIES).fetchall()
+    assert {(u, w) for _, u, w in left} == {(f"({col} = ( SELECT app.verified_tenant() AS verified_tenant))",) * 2
+                                            for col in ("id", "tenant_id")}
+    result = migrate(url, project, sync_cron=False)
+    assert result.applied[0]["id"].startswith("0037") and result.repeatables == []  # 0037 did it, not the files
+    with psycopg.connect(url) as c:
+        assert [(t, u, w) for t, u, w in c.execute(TENANT_POLICIES)] == [
+            (t, f"({tenant_column(t)} = app.verified_tenant())", f"({tenant_column(t)} = app.verified_tenant())")
+            for t, _, _ in left]
+
+
+PROBE = "public.policy_probe"
+
+
+def as_tenant(url: str, role: str, token: str):
+    """A connection as `role`, in a transaction whose tenant token reaches the workers: SET LOCAL,
+    propagated with citus.propagate_set_commands (set_config is not; docs/citus.md)."""
+    c = psycopg.connect(url.replace("postgres@", f"{role}@"))
+    c.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+    c.execute(psycopg.sql.SQL("SET LOCAL app.tenant_token = {}").format(psycopg.sql.Literal(token)))
+    return c
+
+
+@needs_citus
+def test_a_table_distributed_with_the_tenant_policy_shows_and_takes_each_tenants_rows_only(citus_cluster,
+                                                                                            citus_policy_db, project):
+    """A tenant table distributed by tenant_id, its policy created after distribution by the text of a
+    policy file (as migrate re-applies them once the tables are distributed): Citus accepts it, every
+    shard has it, and through the coordinator each tenant reads and writes its own rows only. What the
+    later steps of docs/citus.md's plan do for the schema is done here by hand: the token registry a
+    reference table (and its audit trigger, which writes where the workers cannot, dropped),
+    app.verified_tenant() allowed to read it from a shard, a login role for the application."""
+    url = citus_policy_db
+    a, b = "a0000000-0000-4000-8000-00000000000a", "b0000000-0000-4000-8000-00000000000b"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("INSERT INTO app_private.tenant_keys (key_id, secret) VALUES ('probe', gen_random_bytes(32))")
+        token = {t: c.execute("SELECT app.mint_tenant_token(%s, INTERVAL '1 hour', 'probe')", [t]).fetchone()[0]
+                 for t in (a, b)}
+        c.execute("DROP TRIGGER tenant_tokens_audit ON app.tenant_tokens")
+        c.execute("SELECT create_reference_table('app_private.tenant_keys')")
+        c.execute("SELECT create_reference_table('app.tenant_tokens')")
+        c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")
+        c.execute("CREATE ROLE policy_probe_app LOGIN IN ROLE maplatform_app")
+        c.execute(f"""CREATE TABLE {PROBE} (tenant_id uuid NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+                      ALTER TABLE {PROBE} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+                      ALTER TABLE {PROBE} OWNER TO {OWNER};
+                      GRANT SELECT, INSERT ON {PROBE} TO maplatform_app""")
+        c.execute(f"INSERT INTO {PROBE} SELECT t, g FROM unnest(%s::uuid[]) AS t, generate_series(1, 3) AS g", [[a, b]])
+        # the sub-select: refused, as on every tenant table of the schema before 0037
+        c.execute(f"CREATE POLICY tenant_isolation ON {PROBE} USING (tenant_id = (SELECT app.verified_tenant()))")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="cannot create policy"):
+            c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
+        c.execute(f"DROP POLICY tenant_isolation ON {PROBE}")
+        c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
+        # the policy as a file of sql/policies/ makes it, on the distributed table
+        path = ROOT / "sql" / "policies" / "public.deals.tenant_isolation.sql"
+        with c.transaction():  # one statement at a time, as dbtool runs a file
+            for statement in migrations.split(path.read_text().replace("public.deals", PROBE), path, ROOT):
+                c.execute(statement)
+        shards = c.execute(f"""SELECT result FROM run_command_on_shards('{PROBE}',
+                               $$SELECT pg_get_expr(polqual, polrelid) || ' / ' || pg_get_expr(polwithcheck, polrelid)
+                                 FROM pg_policy WHERE polrelid = '%s'::regclass$$)""").fetchall()
+    assert len(shards) == 32 and set(shards) == {("(tenant_id = app.verified_tenant()) / "
+                                                  "(tenant_id = app.verified_tenant())",)}
+    for mine, theirs in ((a, b), (b, a)):
+        with as_tenant(url, "policy_probe_app", token[mine]) as c:
+            assert c.execute(f"SELECT tenant_id::text, id FROM {PROBE} ORDER BY id").fetchall() == [
+                (mine, 1), (mine, 2), (mine, 3)]
+            assert c.execute(f"SELECT count(*) FROM {PROBE} WHERE tenant_id = %s", [theirs]).fetchone() == (0,)
+            c.execute(f"INSERT INTO {PROBE} VALUES (%s, 4)", [mine])
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                c.execute(f"INSERT INTO {PROBE} VALUES (%s, 5)", [theirs])
+    with as_tenant(url, "policy_probe_app", "v1.not-a-registered-token") as c:  # no tenant: nothing
+        assert c.execute(f"SELECT count(*) FROM {PROBE}").fetchone() == (0,)
 
 
 # ----- review mends ------------------------------------------------------------------------------
