@@ -199,7 +199,7 @@ def _tenant_rows(tag: str, i: dict[str, uuid.UUID]) -> list[tuple[str, str, dict
            VALUES (%(folder)s, %(tenant)s, %(deal)s, 'Financials', '/financials', %(user1)s)""", i)
     add("""INSERT INTO public.documents (id, tenant_id, deal_id, folder_id, name, storage_key, uploaded_by, locked_by)
            VALUES (%(doc)s, %(tenant)s, %(deal)s, %(folder)s, 'Accounts 2024.pdf', %(key)s, %(user1)s, %(user2)s)""",
-        {**i, "key": f"{tag}/{i['doc']}"})
+        {**i, "key": f"tenants/{t}/{tag}/{i['doc']}"})  # under the tenant's prefix (0035's CHECK)
     add("""INSERT INTO public.data_rooms (id, tenant_id, deal_id, name, access_code, created_by)
            VALUES (%(room)s, %(tenant)s, %(deal)s, 'Buyer room', %(code)s, %(user1)s)""",
         {**i, "code": uuid.uuid4().hex[:20]})
@@ -263,7 +263,7 @@ SELECT te.id,
        'Report ' || n || ' ' || (ARRAY['board minutes', 'financial statement', 'due diligence memo',
                                        'customer contract', 'tax return'])[1 + n % 5]
            || CASE WHEN n % 97 = 0 THEN ' merger agreement' ELSE '' END,
-       te.subdomain || '/doc/' || n,
+       'tenants/' || te.id || '/doc/' || n,
        'Summary of the ' || (ARRAY['audit', 'valuation', 'contract', 'lease'])[1 + n % 4],
        CASE WHEN n % 10 = 0 OR te.subdomain = 'bulk-1' THEN
            (SELECT array_agg(random())::real[] FROM generate_series(1, 1536) WHERE n > 0 AND te.id IS NOT NULL)::vector
@@ -271,6 +271,15 @@ SELECT te.id,
 FROM public.tenants AS te,
      generate_series(1, CASE WHEN te.subdomain = 'bulk-1' THEN 600 ELSE 400 END) AS n
 WHERE te.subdomain LIKE 'bulk-%'"""
+# Two sessions per user and a data room for every tenth deal: the lookups by token hash and access code.
+BULK_SESSIONS = """
+INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at)
+SELECT u.tenant_id, u.id, encode(sha256(convert_to(u.id::text || ':' || s, 'UTF8')), 'hex'), now() + INTERVAL '1 day'
+FROM public.users AS u, generate_series(1, 2) AS s"""
+BULK_DATA_ROOMS = """
+INSERT INTO public.data_rooms (tenant_id, deal_id, name, access_code)
+SELECT d.tenant_id, d.id, 'Room for ' || d.name, upper(left(md5(d.id::text), 20))
+FROM public.deals AS d WHERE d.value::bigint % 10 = 0"""
 BULK_TIMELINE = """
 INSERT INTO timeline.activity_timeline (time, tenant_id, event_type, value_impacted)
 SELECT now() - i * INTERVAL '1 hour', te.id, 'deal_viewed', i
@@ -286,7 +295,7 @@ def load_bulk(conn: psycopg.Connection) -> None:
     one into HNSW costs several times more."""
     indexdef = conn.execute("SELECT pg_get_indexdef('public.idx_documents_embeddings'::regclass)").fetchone()[0]
     with conn.transaction():
-        for stmt in (BULK_TENANTS, BULK_USERS, BULK_DEALS):
+        for stmt in (BULK_TENANTS, BULK_USERS, BULK_SESSIONS, BULK_DEALS, BULK_DATA_ROOMS):
             conn.execute(stmt)
         conn.execute("DROP INDEX public.idx_documents_embeddings")
         conn.execute(BULK_DOCUMENTS)

@@ -38,7 +38,13 @@ BLOCKED = "42501"  # insufficient_privilege: permission denied, or a row-level s
 TOKEN_RE = re.compile(r"v1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
                       r"\.[0-9]{1,12}\.[a-z0-9_-]{1,32}\.[0-9a-f]{64}")
 # The documented oracles (docs/roles.md, "Known limits"): a duplicate key tells a tenant that a value exists.
-DOCUMENTED_GLOBAL_KEYS = {"subdomain", "clerk_id", "storage_key", "access_code", "token_hash", "stripe_customer_id"}
+# Since 0036 only tenants' own keys are global: tenants is the lookup of subdomains and Stripe customers.
+DOCUMENTED_GLOBAL_KEYS = {"subdomain", "stripe_customer_id"}
+# The keys 0036 made per tenant (docs/deviations.md), each probed by a statement of tenant A's that puts
+# the value on one of A's rows: clerk_id, token_hash and access_code are unique within the tenant, and a
+# storage key must lie under the writer's tenant's prefix (0035's CHECK), which no key of B's does.
+FORMERLY_GLOBAL_KEYS = {"public.users": "clerk_id", "public.user_sessions": "token_hash",
+                        "public.data_rooms": "access_code", "public.documents": "storage_key"}
 
 
 # --- the two tenants ------------------------------------------------------------------------------
@@ -1300,6 +1306,41 @@ def test_a_duplicate_key_on_a_globally_unique_column_tells_existence_and_nothing
     assert keys, "no global unique key found: the catalog query is wrong"
     assert leaks == [], leaks
     assert undocumented == [], f"existence oracles on guessable values that docs/roles.md does not list: {undocumented}"
+
+
+def test_the_keys_made_per_tenant_tell_nothing_of_another_tenants_values(conn, world):
+    """Before 0036 users.clerk_id, user_sessions.token_hash, data_rooms.access_code and
+    documents.storage_key were unique across tenants: putting tenant B's value on a row of tenant A's
+    failed with 23505, telling A that the value exists. Now the outcome of each write is the same for
+    B's value as for a value nobody holds: accepted for the first three (B's row and A's may share a
+    value), refused by the prefix CHECK (23514) for a storage key under B's prefix, whether or not B has
+    such an object. Nothing of B's is returned or named."""
+    found = {table: cols for table, _, cols, _ in conn.execute(GLOBAL_KEYS, [world.base_tables]).fetchall()}
+    assert not set(FORMERLY_GLOBAL_KEYS) & set(found), found  # no unique index without tenant_id is left
+    report, differ, leaks = [], [], []
+    for table, column in FORMERLY_GLOBAL_KEYS.items():
+        theirs, row_id = conn.execute(sql.SQL("SELECT b.{c}, a.id FROM {t} AS b, {t} AS a WHERE b.tenant_id = %s "
+                                              "AND a.tenant_id = %s AND b.{c} IS NOT NULL LIMIT 1").format(
+            c=sql.Identifier(column), t=_ident(table)), [world.b["tenant"], world.a["tenant"]]).fetchone()
+        # a value of the same shape that nobody holds: the storage key under B's prefix, another object
+        nobodys = {"token_hash": hashlib.sha256(uuid.uuid4().bytes).hexdigest(), "access_code": uuid.uuid4().hex[:20],
+                   "storage_key": f"tenants/{world.b['tenant']}/{uuid.uuid4()}.pdf"}.get(column, str(uuid.uuid4()))
+        outcome = {}
+        for label, value in (("B's value", theirs), ("nobody's", nobodys)):
+            with as_role(conn, APP, world.token_a):
+                rows, err = run(conn, sql.SQL("UPDATE {t} AS r SET {c} = %s WHERE id = %s RETURNING to_jsonb(r)::text")
+                                .format(t=_ident(table), c=sql.Identifier(column)), [value, row_id])
+            outcome[label] = err.sqlstate if err else f"{len(rows)} row"
+            text = error_text(err) if err else json.dumps(rows)
+            if leaked(text, world, str(value)):
+                leaks.append((table, column, label, leaked(text, world, str(value))))
+        expected = "23514" if column == "storage_key" else "1 row"
+        if outcome != {"B's value": expected, "nobody's": expected}:
+            differ.append((table, column, outcome))
+        report.append(f"{table}.{column}: {outcome}")
+    print_report("the keys made per tenant (0036), probed with tenant B's value and nobody's as tenant A", report)
+    assert differ == [], differ
+    assert leaks == [], leaks
 
 
 PLANNER_VARIANTS = [

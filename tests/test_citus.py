@@ -6,13 +6,16 @@ What these prove today: the migrations apply from empty through the coordinator 
 (dbtool prepares the workers: the owner role's login there, pgvector in their sessions, the roles
 recorded per database), drift is clean, a worker is refused, doctor reads the cluster; on a tiny
 project of its own, that drift reads how each table is distributed (kind citus_table) and nothing of
-the shards. The M&A tables are not distributed yet (docs/citus.md, "Where this stands")."""
+the shards; 0038 makes the timeline and the audit trail tables partitioned by month (Citus' time
+partitions) on a coordinator, everything else about them as it was, and its rollback the hypertables
+again. The M&A tables are not distributed yet (docs/citus.md, "Where this stands")."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from dbtool.migrations import read as read_migrations
 from dbtool.schemadoc import markdown, model
 
 from cli_support import run
+from schema_support import APP, acting_as, attempt, seed_tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 CITUS_BINDIR = os.environ.get("DBTOOL_TEST_CITUS_BINDIR")
@@ -39,6 +43,29 @@ needs_citus = pytest.mark.skipif(
                              "prefix with Citus installed (docs/citus.md)")
 OWNER = "maplatform_owner"
 _dbs = itertools.count(1)
+# What a coordinator has that plain PostgreSQL has not, in the kinds both read (0038: the timeline and
+# the audit trail are tables partitioned by month, not hypertables; docs/citus.md). The committed
+# snapshots are made on plain PostgreSQL: drift on a coordinator against them shows exactly these, until
+# a committed snapshot made on Citus exists.
+ONLY_ON_CITUS = sorted([
+    ("added", "cron_job", "activity_timeline_partitions"), ("added", "cron_job", "audit_events_partitions"),
+    ("added", "function", "audit.create_event_partitions()"),
+    ("added", "function", "ops.create_activity_timeline_partitions()"),
+    ("changed", "function", "audit.drop_expired_events()"),
+    ("changed", "function", "ops.drop_expired_activity_timeline()"),
+    ("removed", "hypertable", "audit.events"), ("removed", "hypertable", "timeline.activity_timeline"),
+    ("changed", "index", "audit.events_tenant_id_time_idx"),
+    ("changed", "index", "timeline.activity_timeline_deal_id_time_idx"),
+    ("changed", "index", "timeline.activity_timeline_tenant_id_time_idx"),
+    ("changed", "index", "timeline.activity_timeline_user_id_time_idx"),
+    ("changed", "table", "audit.events"), ("changed", "table", "timeline.activity_timeline"),
+    ("removed", "trigger", "audit.events.ts_insert_blocker"),
+    ("removed", "trigger", "timeline.activity_timeline.ts_insert_blocker")])
+
+
+def citus_drift(url: str, project) -> list[tuple[str, str, str]]:
+    """drift against the committed snapshot, as (action, kind, name), sorted."""
+    return sorted((c.action, c.kind, c.name) for c in drift(url, project).changes)
 
 
 @dataclass
@@ -223,6 +250,15 @@ def test_a_policy_changed_to_the_plain_call_on_plain_postgresql_is_drift(migrate
         ("changed", "policy", "public.deals.tenant_isolation", {"using": "(tenant_id = app.verified_tenant())"})]
 
 
+def test_on_plain_postgresql_0038_leaves_the_hypertables_and_adds_no_partition_job(migrated_db, conn_to):
+    c = conn_to(migrated_db)
+    assert c.execute("""SELECT hypertable_schema || '.' || hypertable_name FROM timescaledb_information.hypertables
+                        ORDER BY 1""").fetchall() == [("audit.events",), ("timeline.activity_timeline",)]
+    assert c.execute("SELECT count(*) FROM ops.cron_jobs WHERE jobname LIKE '%partitions'").fetchone()[0] == 0
+    assert c.execute("SELECT to_regprocedure('ops.create_activity_timeline_partitions()'), "
+                     "to_regprocedure('audit.create_event_partitions()')").fetchone() == (None, None)
+
+
 # ----- on a Citus cluster ------------------------------------------------------------------------
 
 
@@ -241,9 +277,9 @@ def test_migrate_from_empty_through_the_coordinator_needs_no_manual_step(citus_c
 
 
 @needs_citus
-def test_drift_is_clean_after_migrating_through_the_coordinator(citus_migrated, project):
+def test_drift_after_migrating_through_the_coordinator_is_only_what_citus_has_of_its_own(citus_migrated, project):
     url, _ = citus_migrated
-    assert drift(url, project).changes == []
+    assert citus_drift(url, project) == ONLY_ON_CITUS
 
 
 @needs_citus
@@ -253,7 +289,7 @@ def test_a_second_database_on_the_cluster_migrates_although_the_roles_exist(citu
     url = citus_cluster.database()
     result = migrate(url, project)
     assert any(line.startswith("role(s) maplatform_app, ") for line in result.citus), result.citus
-    assert drift(url, project).changes == []
+    assert citus_drift(url, project) == ONLY_ON_CITUS
 
 
 @needs_citus
@@ -269,6 +305,73 @@ def test_the_owner_role_is_given_back_its_worker_login_when_a_dba_took_it(citus_
         assert citus.prepare(c, project) == [f"{OWNER} may log in on worker(s) 127.0.0.1:{citus_cluster.ports[1]} "
                                              "(Citus runs the owner's DDL there)"]
     assert owner_limits(citus_cluster, url) == [(True, 0), (True, -1), (True, -1)]
+
+
+# The least that makes users and the tables whose user_id 0031's trigger clears distributable, as
+# docs/citus.md measured (the plan's later steps do it for every table): tenants by id, the others by
+# tenant_id, co-located; their global unique keys, their keys to the deals (not distributed here) and
+# activities' attachment checks (documents is not) dropped; policies without the sub-select. The trigger
+# of users is made again without the timeline, a hypertable, which Citus never distributes.
+DISTRIBUTE_USERS = """
+SET LOCAL citus.enable_unsafe_triggers = on;
+SET LOCAL citus.multi_shard_modify_mode = 'sequential';
+ALTER TABLE public.tenants DROP CONSTRAINT idx_tenants_subdomain;
+ALTER TABLE public.tenants DROP CONSTRAINT tenants_stripe_customer_id_key;
+ALTER POLICY tenant_isolation ON public.tenants USING (id = app.verified_tenant()) WITH CHECK (id = app.verified_tenant());
+SELECT create_distributed_table('public.tenants', 'id');
+ALTER TABLE public.users DROP CONSTRAINT idx_users_clerk;
+DROP TRIGGER activities_attachments_same_tenant_insert ON public.activities;
+DROP TRIGGER activities_attachments_same_tenant_update ON public.activities;
+ALTER TABLE public.activities DROP CONSTRAINT activities_tenant_id_deal_id_fkey;
+ALTER TABLE public.activities_archive DROP CONSTRAINT activities_archive_tenant_id_deal_id_fkey;
+ALTER TABLE public.tasks DROP CONSTRAINT tasks_tenant_id_deal_id_fkey;
+"""
+SET_NULL_TABLES = ["public.users", "public.activities", "public.activities_archive", "public.tasks"]
+
+
+@needs_citus
+def test_deleting_a_user_clears_its_references_on_the_shards_and_no_other_tenants(citus_migrated):
+    """0031's trigger on a distributed users table runs on the user's shard, on a worker, and its UPDATE
+    of the co-located activities, activities_archive and tasks shards runs there too: without
+    citus.allow_nested_distributed_execution, as the maintenance role (no login needed on the workers),
+    for one tenant's user and for a statement over several shards. Rolled back."""
+    url, _ = citus_migrated
+    a, b, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()  # the same user id in both tenants
+    with psycopg.connect(url) as c, c.transaction(force_rollback=True):
+        c.execute(DISTRIBUTE_USERS)
+        for table in SET_NULL_TABLES:
+            c.execute(f"ALTER POLICY tenant_isolation ON {table} USING (tenant_id = app.verified_tenant()) "
+                      "WITH CHECK (tenant_id = app.verified_tenant())")
+            c.execute("SELECT create_distributed_table(%s, 'tenant_id', colocate_with => 'public.tenants')", [table])
+        c.execute('DROP TRIGGER "0_set_null_on_delete" ON public.users')
+        c.execute("""CREATE TRIGGER "0_set_null_on_delete" AFTER DELETE ON public.users FOR EACH ROW
+                     EXECUTE FUNCTION ops.set_null_on_delete('public.activities', 'user_id',
+                     'public.activities_archive', 'user_id', 'public.tasks', 'assigned_to')""")
+        for t in (a, b):
+            c.execute("INSERT INTO public.tenants (id, subdomain, company_name) VALUES (%s, %s, 'x')", [t, f"t{t.hex[:8]}"])
+            c.execute("INSERT INTO public.users (id, tenant_id, email, clerk_id) VALUES (%s, %s, 'u@x', %s)",
+                      [user, t, t.hex])
+            c.execute("INSERT INTO public.activities (tenant_id, user_id, type, title) VALUES (%s, %s, 'note', 'x')",
+                      [t, user])
+            c.execute("""INSERT INTO public.activities_archive (id, tenant_id, user_id, type, title)
+                         VALUES (gen_random_uuid(), %s, %s, 'note', 'x')""", [t, user])
+            c.execute("INSERT INTO public.tasks (tenant_id, title, assigned_to) VALUES (%s, 'x', %s)", [t, user])
+
+        def references(tenant) -> list:
+            return [c.execute(f"SELECT {column} FROM {table} WHERE tenant_id = %s", [tenant]).fetchone()[0]
+                    for table, column in [("public.activities", "user_id"), ("public.activities_archive", "user_id"),
+                                          ("public.tasks", "assigned_to")]]
+        assert c.execute("DELETE FROM public.users WHERE tenant_id = %s AND id = %s", [a, user]).rowcount == 1
+        assert references(a) == [None] * 3 and references(b) == [user] * 3
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the key still refuses a dangling reference
+            with c.transaction():
+                c.execute("INSERT INTO public.tasks (tenant_id, title, assigned_to) VALUES (%s, 'x', %s)", [a, user])
+        c.execute("INSERT INTO public.users (id, tenant_id, email, clerk_id) VALUES (%s, %s, 'u@x', 'again')", [user, a])
+        c.execute("UPDATE public.tasks SET assigned_to = %s WHERE tenant_id = %s", [user, a])
+        assert c.execute("DELETE FROM public.users WHERE id = %s", [user]).rowcount == 2  # both tenants' shards
+        assert references(a) == references(b) == [None] * 3
+        assert c.execute("SELECT proconfig FROM pg_proc WHERE oid = 'ops.set_null_on_delete()'::regprocedure"
+                         ).fetchone()[0] == ["search_path=pg_catalog, pg_temp"]
 
 
 @needs_citus
@@ -406,7 +509,7 @@ def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_o
     with psycopg.connect(d.url, autocommit=True) as c:
         node = citus.node(c)
         assert node.role == "coordinator" and node.workers == tuple(f"{d.socket_dir}:{p}" for p in d.workers)
-    assert drift(d.url, project).changes == []
+    assert citus_drift(d.url, project) == ONLY_ON_CITUS
     assert oct(d.socket_dir.stat().st_mode & 0o777) == "0o700"
     with psycopg.connect(d.url, autocommit=True) as c:
         node_ids = [n for (n,) in c.execute("SELECT nodeid FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid")]
@@ -439,10 +542,11 @@ def test_after_migrate_on_a_coordinator_every_tenant_policy_has_the_plain_call_c
 @needs_citus
 def test_drift_against_the_schema_built_without_citus_expects_the_policies_in_citus_form(citus_migrated, project):
     """--against-migrations builds the expected schema on this machine's PostgreSQL, without Citus: its
-    policies have the sub-select, which drift compares in the only form Citus accepts."""
+    policies have the sub-select, which drift compares in the only form Citus accepts; what remains
+    is what 0038 makes differently on a coordinator, as against the committed snapshot."""
     url, _ = citus_migrated
     report = drift(url, project, against_migrations=True)
-    assert report.changes == [], report.lines()
+    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS, report.lines()
 
 
 @pytest.fixture(scope="module")
@@ -594,3 +698,252 @@ def test_recording_the_roles_leaves_nothing_behind_and_only_the_projects_roles(c
     for node in range(3):
         assert citus_cluster.sql(node, dbname, "SELECT count(*) FROM pg_namespace "
                                                "WHERE nspname = 'dbtool_citus_roles'") == [(0,)]
+
+
+# ----- the timeline and the audit trail as Citus time partitions (0038) --------------------------
+
+PARTITIONING = "0038_partition_timeline_for_citus"
+TABLES = ("timeline.activity_timeline", "audit.events")
+
+
+def before_partitioning(project) -> str:
+    ids = snapshots.migration_ids(project)
+    return ids[ids.index(PARTITIONING) - 1]
+
+
+def hypertables_with_rows(citus_cluster: CitusCluster, project) -> tuple[str, dict, dict, dict]:
+    """A new database migrated through the coordinator to the migration before 0038, two tenants'
+    rows in both hypertables (old ones too: B's timeline events 400 days back, A's trail entries 8
+    years back), and its snapshot then: (url, a, b, snapshot)."""
+    url = citus_cluster.database()
+    migrate(url, project, to=before_partitioning(project))
+    with psycopg.connect(url, autocommit=True) as c:
+        a, b = seed_tenant(c, "part-a"), seed_tenant(c, "part-b")
+        for who in (a, b):
+            c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, deal_id, event_type,
+                                                                 value_impacted)
+                         SELECT now() - g * INTERVAL '1 hour', %(t)s, %(u)s, %(d)s, 'deal_viewed', 1
+                         FROM generate_series(1, 72) AS g""", {"t": who["tenant"], "u": who["user1"], "d": who["deal"]})
+        c.execute("""INSERT INTO timeline.activity_timeline (time, tenant_id, event_type)
+                     SELECT now() - INTERVAL '400 days' - g * INTERVAL '1 day', %s, 'login'
+                     FROM generate_series(1, 3) AS g""", [b["tenant"]])
+        c.execute("""INSERT INTO audit.events (time, tenant_id, event_type)
+                     VALUES (now() - INTERVAL '8 years', %s, 'data_room_opened')""", [a["tenant"]])
+    return url, a, b, snapshots.take(url, project).data
+
+
+def rows(c: psycopg.Connection) -> dict[str, int]:
+    return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def partitioned(citus_cluster, project):
+    """hypertables_with_rows, then 0038 applied: (url, a, b, snapshot before, rows before)."""
+    url, a, b, before = hypertables_with_rows(citus_cluster, project)
+    with psycopg.connect(url, autocommit=True) as c:
+        counted = rows(c)
+    migrate(url, project, to=PARTITIONING)
+    return url, a, b, before, counted
+
+
+@pytest.fixture
+def pconn(partitioned):
+    with psycopg.connect(partitioned[0], autocommit=True) as c:
+        yield c
+
+
+@needs_citus
+def test_0038_makes_both_tables_partitioned_by_time_and_changes_nothing_else_about_them(partitioned, pconn, project):
+    """Columns, constraints, indexes, triggers, grants, RLS, owner, comments, the views and the
+    materialized view on them: all as before, but the table's kind, its indexes' ON ONLY, TimescaleDB's
+    insert blocker and hypertable entry, the retention functions' bodies and the partition jobs. The
+    partitions themselves are not schema (drift leaves them out, as chunks), and no row is lost."""
+    url, _, _, before, counted = partitioned
+    changed = {(c.action, c.kind, c.name): c for c in catalog.diff(before, snapshots.take(url, project).data)}
+    assert sorted(changed) == ONLY_ON_CITUS
+    for table in TABLES:
+        assert changed[("changed", "table", table)].after == {"kind": "partitioned table",
+                                                              "partition_key": 'RANGE ("time")'}
+    for (_, kind, name), change in changed.items():
+        if kind == "index":
+            assert change.after["definition"] == change.before["definition"].replace(" ON ", " ON ONLY ", 1)
+    assert rows(pconn) == counted
+    assert pconn.execute("SELECT count(*) FROM timescaledb_information.hypertables").fetchone()[0] == 0
+
+
+@needs_citus
+def test_the_partitions_are_months_from_the_window_or_the_oldest_row_to_three_months_ahead(pconn):
+    """The timeline's from a year back (the application gives events a time of its own), the trail's
+    from this month (its entries take the clock's), each from the oldest row's month when older; UTC
+    months without a gap, named as Citus names them, owned by the table's owner, who drops them."""
+    for table, back, oldest, owner in [("timeline.activity_timeline", "1 year", "403 days", OWNER),
+                                       ("audit.events", "0", "8 years", "maplatform_audit_owner")]:
+        got = pconn.execute("""
+            SELECT p.partition::text, p.from_value::timestamptz, p.to_value::timestamptz, pg_get_userbyid(c.relowner),
+                   lag(p.to_value::timestamptz) OVER (ORDER BY p.from_value::timestamptz)
+            FROM time_partitions AS p JOIN pg_class AS c ON c.oid = p.partition
+            WHERE p.parent_table = %s::regclass ORDER BY 2""", [table]).fetchall()
+        first, end, names = pconn.execute("""
+            SELECT date_trunc('month', least(now() - %(back)s::interval, now() - %(oldest)s::interval), 'UTC'),
+                   date_trunc('month', now() + INTERVAL '3 months', 'UTC') + INTERVAL '1 month',
+                   array_agg(%(table)s || '_p' || to_char(m AT TIME ZONE 'UTC', 'YYYY_MM') ORDER BY m)
+            FROM generate_series(date_trunc('month', least(now() - %(back)s::interval, now() - %(oldest)s::interval),
+                                            'UTC'),
+                                 date_trunc('month', now() + INTERVAL '3 months', 'UTC'), INTERVAL '1 month') AS m""",
+                                            {"back": back, "oldest": oldest, "table": table}).fetchone()
+        assert (got[0][1], got[-1][2]) == (first, end), table
+        assert [g[0] for g in got] == names
+        assert all(g[4] is None or g[4] == g[1] for g in got)  # contiguous
+        assert {g[3] for g in got} == {owner}
+
+
+@needs_citus
+def test_an_insert_lands_in_the_partition_of_its_month_and_one_without_a_partition_is_refused(pconn, partitioned):
+    _, a, _, _, _ = partitioned
+    with acting_as(pconn, APP, a["tenant"], keep=True):
+        pconn.execute("INSERT INTO public.activity_timeline (time, event_type) VALUES (now(), 'landed')")
+        pconn.execute("SELECT public.record_document_access(%s, %s, 'print')", [a["doc"], a["user1"]])
+    month = pconn.execute("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')").fetchone()[0]
+    assert pconn.execute("SELECT tableoid::regclass::text FROM timeline.activity_timeline "
+                         "WHERE event_type = 'landed'").fetchall() == [(f"timeline.activity_timeline_p{month}",)]
+    assert pconn.execute("SELECT tableoid::regclass::text FROM audit.events WHERE event_type = 'document_printed'"
+                         ).fetchall() == [(f"audit.events_p{month}",)]
+    with acting_as(pconn, APP, a["tenant"]):
+        _, err = attempt(pconn, "INSERT INTO public.activity_timeline (time, event_type) "
+                                "VALUES (now() + INTERVAL '2 years', 'too_far')")
+    assert err is not None and err.sqlstate == "23514" and "no partition" in str(err)
+
+
+@needs_citus
+def test_the_applications_timeline_view_latest_activity_and_daily_summary_work_on_the_partitions(pconn, partitioned):
+    _, a, b, _, _ = partitioned
+    with acting_as(pconn, APP, a["tenant"]):
+        tenants = {r[0] for r in pconn.execute("SELECT DISTINCT tenant_id FROM public.activity_timeline")}
+        updated = pconn.execute("UPDATE public.activity_timeline SET event_type = 'seen' "
+                                "WHERE time > now() - INTERVAL '1 day'").rowcount
+        latest = pconn.execute("SELECT tenant_id, time FROM public.latest_activity(now() - INTERVAL '7 days', 5)"
+                               ).fetchall()
+        _, to_b = attempt(pconn, "INSERT INTO public.activity_timeline (time, tenant_id, event_type) "
+                                 "VALUES (now(), %s, 'x')", [b["tenant"]])
+    assert tenants == {a["tenant"]} and updated >= 23
+    assert len(latest) == 5 and {t for t, _ in latest} == {a["tenant"]}
+    assert [t for _, t in latest] == sorted((t for _, t in latest), reverse=True)
+    assert to_b.sqlstate == "44000"  # WITH CHECK OPTION, as on the hypertable
+    with pconn.transaction():
+        pconn.execute("SET LOCAL ROLE maplatform_owner")  # as the pg_cron job runs it
+        pconn.execute("SELECT ops.refresh_daily_activity_summary()")
+    with acting_as(pconn, APP, b["tenant"]):
+        seen = pconn.execute("SELECT count(DISTINCT tenant_id), sum(event_count) FROM public.tenant_daily_activity_summary"
+                             ).fetchone()
+    assert seen == (1, pconn.execute("SELECT count(*) FROM timeline.activity_timeline WHERE tenant_id = %s",
+                                     [b["tenant"]]).fetchone()[0])
+
+
+@needs_citus
+def test_the_audit_trail_records_and_stays_append_only_on_the_partitions(pconn, partitioned):
+    _, a, b, _, _ = partitioned
+    with acting_as(pconn, APP, a["tenant"], keep=True):
+        pconn.execute("SELECT public.record_data_room_access(%s, %s)", [a["room"], a["user2"]])
+    pconn.execute("UPDATE public.data_room_permissions SET can_download = NOT can_download WHERE tenant_id = %s",
+                  [a["tenant"]])
+    with acting_as(pconn, APP, a["tenant"]):
+        seen = pconn.execute("SELECT event_type, tenant_id FROM public.audit_events").fetchall()
+    kinds = {k for k, _ in seen}
+    assert {"data_room_opened", "permission_changed", "tenant_context_registered"} <= kinds
+    assert {t for _, t in seen} == {a["tenant"]}
+    for statement in ("UPDATE audit.events SET details = '{}'", "DELETE FROM audit.events", "TRUNCATE audit.events"):
+        _, err = attempt(pconn, statement)
+        assert err is not None and err.sqlstate == "42501" and "append-only" in str(err), statement
+    partition = pconn.execute("SELECT max(partition::text) FROM time_partitions "
+                              "WHERE parent_table = 'audit.events'::regclass").fetchone()[0]
+    for statement in (f"DELETE FROM {partition}", f"TRUNCATE {partition}", f"DROP TABLE {partition}"):
+        with acting_as(pconn, OWNER):  # the owner role: no privilege on a partition, and not its owner
+            _, err = attempt(pconn, statement)
+        assert err is not None and err.sqlstate == "42501", statement
+
+
+@needs_citus
+def test_retention_drops_the_months_past_the_window_as_the_jobs_role_and_keeps_the_rest(pconn):
+    with pconn.transaction(force_rollback=True):
+        before = rows(pconn)
+        pconn.execute("SET LOCAL ROLE maplatform_owner")  # pg_cron's jobs run as the owner of ops.cron_jobs
+        dropped = pconn.execute("SELECT ops.drop_expired_activity_timeline(), audit.drop_expired_events()").fetchone()
+        pconn.execute("RESET ROLE")
+        old = pconn.execute("""SELECT (SELECT count(*) FROM timeline.activity_timeline WHERE time < now() - INTERVAL '1 year'),
+                                      (SELECT count(*) FROM audit.events WHERE time < now() - INTERVAL '7 years')""").fetchone()
+        oldest = pconn.execute("""SELECT min(from_value::timestamptz) > now() - INTERVAL '1 year' - INTERVAL '1 month'
+                                  FROM time_partitions WHERE parent_table = 'timeline.activity_timeline'::regclass""").fetchone()[0]
+        after = rows(pconn)
+    assert dropped[0] >= 1 and dropped[1] >= 1 and old == (0, 0) and oldest
+    assert after == {"timeline.activity_timeline": before["timeline.activity_timeline"] - 3,
+                     "audit.events": before["audit.events"] - 1}
+
+
+@needs_citus
+def test_the_partitions_jobs_keep_three_months_ahead_whatever_the_sessions_time_zone(pconn):
+    """create_time_partitions aligns months in the session's time zone: in America/New_York it refused
+    to extend UTC months ('does not align'); the jobs' functions say TimeZone UTC."""
+    with pconn.transaction(force_rollback=True):
+        last = {t: pconn.execute("SELECT max(partition::text) FROM time_partitions WHERE parent_table = %s::regclass",
+                                 [t]).fetchone()[0] for t in TABLES}
+        for partition in last.values():
+            pconn.execute(f"DROP TABLE {partition}")
+        pconn.execute("SET LOCAL TimeZone = 'America/New_York'")
+        pconn.execute("SET LOCAL ROLE maplatform_owner")
+        made = pconn.execute("SELECT ops.create_activity_timeline_partitions(), audit.create_event_partitions()").fetchone()
+        again = pconn.execute("SELECT ops.create_activity_timeline_partitions(), audit.create_event_partitions()").fetchone()
+        pconn.execute("RESET ROLE")
+        now = {t: pconn.execute("SELECT max(partition::text) FROM time_partitions WHERE parent_table = %s::regclass",
+                                [t]).fetchone()[0] for t in TABLES}
+        owners = pconn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = ANY (%s::regclass[]) "
+                               "ORDER BY relname", [list(now.values())]).fetchall()
+    assert made == (True, True) and again == (False, False) and now == last
+    assert owners == [("maplatform_owner",), ("maplatform_audit_owner",)]
+
+
+@needs_citus
+def test_deleting_a_deal_keeps_its_timeline_events_without_it(pconn, partitioned):
+    _, a, _, _, _ = partitioned
+    with pconn.transaction(force_rollback=True):
+        events = pconn.execute("SELECT count(*) FROM timeline.activity_timeline WHERE deal_id = %s",
+                               [a["deal"]]).fetchone()[0]
+        pconn.execute("DELETE FROM public.deals WHERE id = %s", [a["deal"]])
+        left = pconn.execute("SELECT count(*) FROM timeline.activity_timeline WHERE tenant_id = %s AND deal_id IS NULL "
+                             "AND event_type IN ('deal_viewed', 'seen')", [a["tenant"]]).fetchone()[0]
+    assert events >= 72 and left >= events
+
+
+@needs_citus
+def test_partitions_made_and_dropped_later_are_not_drift(pconn, partitioned, project, tmp_path):
+    """They come and go by date (the jobs), as TimescaleDB's chunks: a snapshot taken today still
+    describes the database months later. The partitions this test makes are dropped again."""
+    url = partitioned[0]
+    path = tmp_path / "at_0038.yaml"
+    snapshots.write(snapshots.take(url, project), path)
+    with pconn.transaction():
+        pconn.execute("SET LOCAL ROLE maplatform_owner")
+        pconn.execute("SET LOCAL TimeZone = 'UTC'")
+        pconn.execute("SELECT create_time_partitions('timeline.activity_timeline', INTERVAL '1 month', "
+                      "now() + INTERVAL '8 months')")
+    made = [r[0] for r in pconn.execute("""SELECT partition::text FROM time_partitions
+                                           WHERE parent_table = 'timeline.activity_timeline'::regclass
+                                             AND from_value::timestamptz > now() + INTERVAL '4 months'""")]
+    assert made and drift(url, project, against=path).changes == []
+    snapshots.write(snapshots.take(url, project), path)
+    for partition in made:
+        pconn.execute(f"DROP TABLE {partition}")
+    assert drift(url, project, against=path).changes == []
+
+
+@needs_citus
+def test_the_rollback_makes_the_hypertables_again_as_they_were_with_their_rows(citus_cluster, project):
+    url, _, _, before = hypertables_with_rows(citus_cluster, project)
+    with psycopg.connect(url, autocommit=True) as c:
+        counted = rows(c)
+        migrate(url, project, to=PARTITIONING)
+        rollback(url, project, to=before_partitioning(project))
+        assert rows(c) == counted
+        assert c.execute("""SELECT hypertable_schema || '.' || hypertable_name, num_chunks > 0
+                            FROM timescaledb_information.hypertables ORDER BY 1""").fetchall() == [
+            ("audit.events", True), ("timeline.activity_timeline", True)]
+    assert catalog.diff(before, snapshots.take(url, project).data) == []

@@ -1,7 +1,7 @@
 """The document's common queries stay on their indexes under row-level security.
 
 Realistic data (schema_support.load_bulk: 50 tenants, 16,500 deals, 1,580 documents with 1,536-dim
-embeddings, 7 weeks of timeline), ANALYZEd; every query runs as maplatform_app with a tenant set,
+embeddings, 7 weeks of timeline, two sessions per user, a data room for every tenth deal), ANALYZEd; every query runs as maplatform_app with a tenant set,
 so the policy's tenant filter is part of the plan. No enable_* switch is touched except in the
 one test that forces the ANN path on purpose, to show what the iterative scan buys.
 """
@@ -111,6 +111,37 @@ def test_get_deal_pipeline_runs_its_query_on_an_index(conn, tenant):
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") != "tenant_tokens"], nodes
     assert any(n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
                and n.get("Index Name", "").startswith("idx_deals_") for n in nodes), nodes
+
+
+# The lookups by the keys 0036 made unique per tenant: a user signing in (by Clerk id), a request's session
+# (by its token's hash), an outside party's access code, a stored object (by its key); each as the
+# application writes it today (the policy names the tenant) and with the tenant named, as on Citus.
+LOOKUPS = {
+    "a user by Clerk id": ("users", "clerk_id", "idx_users_clerk"),
+    "a session by its token hash": ("user_sessions", "token_hash", "idx_sessions_token"),
+    "a data room by its access code": ("data_rooms", "access_code", "idx_datarooms_code"),
+    "a document by its storage key": ("documents", "storage_key", "documents_tenant_id_storage_key_key"),
+}
+
+
+@pytest.mark.parametrize("tenant_named", [False, True], ids=["policy only", "tenant named"])
+@pytest.mark.parametrize("tenant", [SMALL_TENANT, BULK_TENANT], ids=["small tenant", "large tenant"])
+@pytest.mark.parametrize("name", LOOKUPS)
+def test_a_lookup_by_a_key_unique_per_tenant_reads_one_entry_of_it(conn, name, tenant, tenant_named):
+    """The per-tenant key serves the lookup with both of its columns as the index condition, the
+    tenant's id and the value: one entry read, never another tenant's."""
+    table, column, index = LOOKUPS[name]
+    value = conn.execute(f"SELECT {column} FROM public.{table} WHERE tenant_id = %s AND {column} IS NOT NULL "
+                         "LIMIT 1", [tenant]).fetchone()[0]
+    query = f"SELECT * FROM public.{table} WHERE {column} = %(v)s" + (" AND tenant_id = %(t)s" if tenant_named else "")
+    with acting_as(conn, APP, tenant):
+        text = plan(conn, query, {"v": value, "t": tenant})
+        found = conn.execute(query, {"v": value, "t": tenant}).fetchall()
+    print(f"\n-- {name}\n{text}")
+    assert f"Index Scan using {index} on {table}" in text, text
+    cond = re.search(r"Index Cond: (.*)", text).group(1)
+    assert "tenant_id = " in cond and f"{column})::text = " in cond, text
+    assert len(found) == 1
 
 
 def test_the_policy_filter_is_an_index_condition_evaluated_once(conn):

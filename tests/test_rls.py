@@ -210,9 +210,11 @@ REFERENCES = {
         "user1", "INSERT INTO public.user_sessions (user_id, token_hash, expires_at) "
                  "VALUES (%(ref)s, repeat('0', 64), now())"),
     "documents.folder_id -> document_folders": (
-        "folder", "INSERT INTO public.documents (name, storage_key, folder_id) VALUES ('x', 'k1', %(ref)s)"),
+        "folder", "INSERT INTO public.documents (name, storage_key, folder_id) "
+                  "VALUES ('x', 'tenants/' || app.current_tenant_id() || '/k1', %(ref)s)"),
     "documents.parent_version_id -> documents": (
-        "doc", "INSERT INTO public.documents (name, storage_key, parent_version_id) VALUES ('x', 'k2', %(ref)s)"),
+        "doc", "INSERT INTO public.documents (name, storage_key, parent_version_id) "
+               "VALUES ('x', 'tenants/' || app.current_tenant_id() || '/k2', %(ref)s)"),
     "document_folders.parent_id -> document_folders": (
         "folder", "INSERT INTO public.document_folders (name, path, parent_id) VALUES ('x', '/x', %(ref)s)"),
     "data_room_permissions.allowed_folders -> document_folders": (

@@ -73,12 +73,13 @@ DOC_INDEXES = """idx_tenants_subdomain idx_tenants_active idx_users_tenant idx_u
 INDEX_METHODS = {"idx_deals_tags": "gin", "idx_deals_search": "gin", "idx_documents_search": "gin",
                  "idx_documents_tags": "gin", "idx_documents_embeddings": "hnsw", "idx_activities_time_brin": "brin",
                  "idx_deals_name_trgm": "gin", "idx_documents_name_trgm": "gin"}
-DOC_UNIQUES = [("tenants", "subdomain"), ("tenants", "stripe_customer_id"), ("users", "clerk_id"),
-               ("users", "tenant_id,email"), ("user_sessions", "token_hash"),
+# The document's unique keys, since 0028, 0030 and 0036 per tenant (docs/deviations.md) but tenants' own.
+DOC_UNIQUES = [("tenants", "subdomain"), ("tenants", "stripe_customer_id"), ("users", "tenant_id,clerk_id"),
+               ("users", "tenant_id,email"), ("user_sessions", "tenant_id,token_hash"),
                ("deal_team_members", "tenant_id,deal_id,user_id"),
                ("pipeline_stages", "tenant_id,name"), ("pipeline_stages", "tenant_id,order_index"),
-               ("documents", "storage_key"), ("document_folders", "tenant_id,parent_id,name"),
-               ("data_rooms", "access_code"), ("data_room_permissions", "tenant_id,data_room_id,user_id"),
+               ("documents", "tenant_id,storage_key"), ("document_folders", "tenant_id,parent_id,name"),
+               ("data_rooms", "tenant_id,access_code"), ("data_room_permissions", "tenant_id,data_room_id,user_id"),
                ("presence", "tenant_id,user_id,resource_type,resource_id")]
 
 

@@ -33,7 +33,10 @@ BAD_ROWS = {
         "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'pg_temp.deals')",
     ("documents", "documents_encryption_key_is_a_key_reference"):  # key material, as hex: never stored
         "INSERT INTO public.documents (tenant_id, name, storage_key, encryption_key) "
-        "VALUES (%(t)s, 'x', 'k-hex', encode(gen_random_bytes(32), 'hex'))",
+        "VALUES (%(t)s, 'x', 'tenants/' || %(t)s || '/k-hex', encode(gen_random_bytes(32), 'hex'))",
+    ("documents", "documents_storage_key_is_under_its_tenant"):  # an object of another tenant's prefix
+        "INSERT INTO public.documents (tenant_id, name, storage_key) "
+        "VALUES (%(t)s, 'x', 'tenants/' || gen_random_uuid() || '/deals/x.pdf')",
     ("user_sessions", "user_sessions_token_hash_is_sha256"):  # the bearer token itself
         "INSERT INTO public.user_sessions (tenant_id, user_id, token_hash, expires_at) "
         "VALUES (%(t)s, %(u)s, 'sess_' || encode(gen_random_bytes(24), 'base64'), now())",
@@ -44,7 +47,8 @@ GOOD_ROWS = [
     "INSERT INTO public.deals (tenant_id, name, probability, ai_score) VALUES (%(t)s, 'x', 100, 0)",
     "INSERT INTO public.tenants (subdomain, company_name) VALUES ('a-0-z', 'x')",
     "INSERT INTO app.resource_types (resource_type, table_name) VALUES ('memo', 'public.deals')",
-    *[f"INSERT INTO public.documents (tenant_id, name, storage_key, encryption_key) VALUES (%(t)s, 'x', '{k}', '{v}')"
+    *["INSERT INTO public.documents (tenant_id, name, storage_key, encryption_key) "
+      f"VALUES (%(t)s, 'x', 'tenants/' || %(t)s || '/{k}', '{v}')"
       for k, v in [("k-aws", "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
                    ("k-gcp", "projects/ma-prod/locations/europe-west2/keyRings/documents/cryptoKeys/data-rooms"),
                    ("k-azure", "https://ma-vault.vault.azure.net/keys/documents/0123456789abcdef0123456789abcdef"),

@@ -11,7 +11,8 @@ Citus' kinds (how each table is distributed) are read only where the citus exten
 of plain PostgreSQL has no such kind at all, rather than an empty one.
 
 Left out on purpose (not schema): system and TimescaleDB-internal schemas, TimescaleDB chunks, Citus
-shards and their placements, objects that belong to an extension and the policies on its tables
+shards and their placements, the time partitions Citus' create_time_partitions made (they come and
+go by date, as chunks do; the partitioned table is read), objects that belong to an extension and the policies on its tables
 (pg_cron's, when this is the cron database), dbtool's bookkeeping schema, cron run history, data.
 """
 
@@ -69,8 +70,11 @@ def snapshot(conn: psycopg.Connection, *, cron_conn: psycopg.Connection | None =
     with _reading(conn):
         timescale, citus = conn.execute("SELECT to_regclass('_timescaledb_catalog.chunk') IS NOT NULL, "
                                         "to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL").fetchone()
-        params = {"skip_schemas": SKIP_SCHEMAS, "skip_schema_re": SKIP_SCHEMA_RE,
-                  "chunks": db.scalar(conn, query("chunks")) if timescale else []}
+        # Relations every query leaves out: TimescaleDB's chunks, and Citus' time partitions.
+        chunks = db.scalar(conn, query("chunks")) if timescale else []
+        if citus:
+            chunks = chunks + db.scalar(conn, query("time_partitions"))
+        params = {"skip_schemas": SKIP_SCHEMAS, "skip_schema_re": SKIP_SCHEMA_RE, "chunks": chunks}
         snap = {kind: _rows(conn, kind, params) for kind in CORE_KINDS}
         for kind in TIMESCALE_KINDS:
             snap[kind] = _rows(conn, kind, params) if timescale else {}

@@ -6,7 +6,8 @@
 -- colocation_group names a group by its first table in byte order (COLLATE "C": not the database's
 -- collation), because the colocation id differs between clusters; a table alone in its group names
 -- itself. Shards, their ids and placements are not schema (they differ between clusters and move
--- with rebalancing) and are left out. Run only when the citus extension is installed (Citus 12+:
+-- with rebalancing) and are left out, as are time partitions (parameter chunks: they come and go by
+-- date; each is a distributed table of its own, as its partitioned table is). Run only when the citus extension is installed (Citus 12+:
 -- pg_dist_schema).
 SELECT n.nspname || '.' || c.relname AS name,
        jsonb_strip_nulls(jsonb_build_object(
@@ -33,5 +34,6 @@ CROSS JOIN LATERAL (SELECT CASE WHEN p.colocationid IN (SELECT colocationid FROM
                                 WHEN p.colocationid = 0 THEN 'local'
                                 ELSE 'distributed' END AS type) AS t
 WHERE n.nspname <> ALL (%(skip_schemas)s) AND n.nspname !~ %(skip_schema_re)s
+  AND NOT c.oid = ANY (%(chunks)s)  -- Citus' time partitions
   AND NOT EXISTS (SELECT FROM pg_depend AS d
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

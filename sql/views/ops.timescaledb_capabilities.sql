@@ -1,6 +1,7 @@
 -- Which TimescaleDB edition this server runs and which path the time-series migrations took for
--- compression, retention and daily_activity_summary (docs/timescaledb.md). Read live from the
--- catalog, so it stays true after someone changes a policy by hand; `dbtool doctor` shows it.
+-- compression, retention and daily_activity_summary (docs/timescaledb.md); on a Citus coordinator,
+-- where 0038 made the timeline a table partitioned by month (docs/citus.md), that path. Read live
+-- from the catalog, so it stays true after someone changes a policy by hand; `dbtool doctor` shows it.
 SET LOCAL ROLE maplatform_owner;
 
 DROP VIEW IF EXISTS ops.timescaledb_capabilities;
@@ -49,9 +50,35 @@ SELECT
         ELSE 'none'
     END AS daily_activity_summary
 FROM timescaledb_information.hypertables AS h
-WHERE h.hypertable_name = 'activity_timeline' AND h.hypertable_schema IN ('timeline', 'public');
+WHERE h.hypertable_name = 'activity_timeline' AND h.hypertable_schema IN ('timeline', 'public')
+UNION ALL
+SELECT
+    pg_catalog.current_setting('timescaledb.license', TRUE) AS edition,
+    (
+        SELECT e.extversion FROM pg_catalog.pg_extension AS e
+        WHERE e.extname = 'timescaledb'
+    ) AS version,
+    pg_catalog.format('%I.%I', n.nspname, c.relname) AS hypertable,
+    'unavailable: Citus time partitions, not a hypertable' AS compression,
+    CASE
+        WHEN EXISTS (
+            SELECT 1 FROM ops.cron_jobs AS cj
+            WHERE cj.jobname = 'activity_timeline_retention'
+        ) THEN 'pg_cron job activity_timeline_retention (drop_old_time_partitions)'
+        ELSE 'none'
+    END AS retention,
+    CASE
+        WHEN EXISTS (
+            SELECT 1 FROM ops.cron_jobs AS cj
+            WHERE cj.jobname = 'refresh_daily_activity_summary'
+        ) THEN 'materialized view refreshed by pg_cron job refresh_daily_activity_summary'
+        ELSE 'none'
+    END AS daily_activity_summary
+FROM pg_catalog.pg_class AS c
+INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+WHERE c.relname = 'activity_timeline' AND n.nspname = 'timeline' AND c.relkind = 'p';
 REVOKE ALL ON ops.timescaledb_capabilities FROM PUBLIC;
 GRANT SELECT ON ops.timescaledb_capabilities TO maplatform_ops;
 COMMENT ON VIEW ops.timescaledb_capabilities IS
     'The TimescaleDB edition of this server and the path the migrations took for compression, retention and the '
-    'daily summary; dbtool doctor shows it';
+    'daily summary (on a Citus coordinator, the timeline''s time partitions); dbtool doctor shows it';
