@@ -229,6 +229,9 @@ way. Where the comparison is a filter the plain call is made per row, about 8 µ
 correlated sub-query the activities of each deal are found by deal_id and filtered on the tenant, for
 every deal again, so it is called 42 times for 2 (a tenant's 19 open deals and their 38 activities), and
 the query takes 1.8x the sub-select's time (2.2x by hand, against 1.2x). Hence the sub-select on PostgreSQL.
+The same command run again an hour later, with 0031-0038 in the schema, gave 0.99-1.11x for section 1's
+queries (0.91x for timeline, which reads no policy), 1.02x for the join and 1.75x for the correlated
+sub-query (42 calls for 2 again).
 
 On Citus the plain call is the only form. `python -m bench.policy_forms --citus
 /opt/pg-citus/usr/lib/postgresql/15/bin --runs 36` (Citus 13.2.2, a coordinator and two workers on
