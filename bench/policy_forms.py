@@ -225,16 +225,16 @@ def _citus_text(text: str, routed: bool) -> str:
 def distribute_copies(url: str, tenants: list[Tenant]) -> None:
     """Distributed copies of CITUS_TABLES in schema dist (by tenant_id, co-located, their indexes with
     tenant_id, forced RLS, each tenant policy as the files make it on Citus), and what docs/citus.md's
-    later steps do for the schema, by hand: the token registry a reference table (its audit trigger,
-    which writes where the workers cannot, dropped), app.verified_tenant() allowed to read it from a
-    shard, a login role for the application (maplatform_app is NOLOGIN)."""
+    later steps do for the schema, by hand: the token registry a reference table (before 0033, its
+    audit trigger, which wrote where the workers cannot, dropped), app.verified_tenant() allowed to
+    read it from a shard (as 0034 does), a login role for the application (maplatform_app is NOLOGIN)."""
     with psycopg.connect(url, autocommit=True) as c:
         for t in tenants:  # registered while the registry is local: its trigger still works
             c.execute("SELECT app.use_tenant_token(%s, true)", [t.token])
-        c.execute("DROP TRIGGER tenant_tokens_audit ON app.tenant_tokens")
+        c.execute("DROP TRIGGER IF EXISTS tenant_tokens_audit ON app.tenant_tokens")  # gone since 0033
         c.execute("SELECT create_reference_table('app_private.tenant_keys')")
         c.execute("SELECT create_reference_table('app.tenant_tokens')")
-        c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")
+        c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")  # 0034's
         c.execute("CREATE ROLE bench_app LOGIN IN ROLE maplatform_app")
         c.execute("CREATE SCHEMA dist AUTHORIZATION maplatform_owner")
         c.execute("GRANT USAGE ON SCHEMA dist TO maplatform_app")

@@ -79,7 +79,7 @@ def prepare(conn: psycopg.Connection, project: Project, n: Node | None = None) -
     owner = project.get("owner_role")
     if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
         changed += _owner_login_on_workers(conn, owner)
-    return changed
+    return changed + _statement_texts_on_workers(conn)
 
 
 def _preload_libraries(conn: psycopg.Connection, wanted: list[str]) -> list[str]:
@@ -173,6 +173,79 @@ def _owner_login_on_workers(conn: psycopg.Connection, owner: str) -> list[str]:
     return [f"{owner} may log in on worker(s) {', '.join(refusing)} (Citus runs the owner's DDL there)"]
 
 
+# Other sessions' statements: pg_stat_activity and the functions behind it, and pg_stat_statements'
+# functions. A migration's GRANT or REVOKE on them (0016 takes them from PUBLIC) stays on the
+# coordinator, Citus propagates neither, and every role reaches the workers through Citus
+# (run_command_on_workers is PUBLIC's): there a session saw the statements of its login's other
+# sessions' Citus connections, literals and tenant tokens included (`SET LOCAL app.tenant_token`,
+# measured). The workers get the coordinator's grants: PUBLIC loses there what it lacks on the
+# coordinator, each role granted on the coordinator gets the same there. (Other grants on a worker
+# are left alone.)
+STATEMENT_TEXT_OBJECTS = """
+    SELECT 'TABLE' AS kind, 'pg_catalog.pg_stat_activity' AS name, 'SELECT' AS privilege,
+           coalesce(c.relacl, acldefault('r', c.relowner)) AS acl, c.relowner AS owner
+    FROM pg_catalog.pg_class AS c WHERE c.oid = 'pg_catalog.pg_stat_activity'::regclass
+    UNION ALL
+    SELECT 'FUNCTION', format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),
+           'EXECUTE', coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
+    FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+    WHERE p.oid IN ('pg_catalog.pg_stat_get_activity(integer)'::regprocedure,
+                    'pg_catalog.pg_stat_get_backend_activity(integer)'::regprocedure)
+       OR (p.proname IN ('pg_stat_statements', 'pg_stat_statements_info')
+           AND p.oid IN (SELECT d.objid FROM pg_catalog.pg_depend AS d JOIN pg_catalog.pg_extension AS e
+                                 ON e.oid = d.refobjid
+                         WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
+                           AND e.extname = 'pg_stat_statements'))"""
+
+
+def _statement_text_fixes(conn: psycopg.Connection) -> str:
+    """A query that, on a worker, returns the statements (text[]) that give it the coordinator's
+    grants on STATEMENT_TEXT_OBJECTS; empty when it has them."""
+    rows = conn.execute(f"""
+        SELECT o.kind, o.name, o.privilege,
+               EXISTS (SELECT FROM aclexplode(o.acl) AS a WHERE a.grantee = 0 AND a.privilege_type = o.privilege),
+               ARRAY(SELECT DISTINCT r.rolname FROM aclexplode(o.acl) AS a JOIN pg_catalog.pg_roles AS r
+                       ON r.oid = a.grantee
+                     WHERE a.privilege_type = o.privilege AND a.grantee <> o.owner ORDER BY 1)
+        FROM ({STATEMENT_TEXT_OBJECTS}) AS o ORDER BY 1, 2""").fetchall()
+    parts = []
+    for kind, name, privilege, public, grantees in rows:
+        literal = sql.Literal(name).as_string(conn)
+        acl = (f"(SELECT coalesce(c.relacl, acldefault('r', c.relowner)) FROM pg_catalog.pg_class AS c "
+               f"WHERE c.oid = {literal}::regclass)" if kind == "TABLE" else
+               f"(SELECT coalesce(p.proacl, acldefault('f', p.proowner)) FROM pg_catalog.pg_proc AS p "
+               f"WHERE p.oid = {literal}::regprocedure)")
+        on = f"{privilege} ON {kind} {name}"
+        if not public:  # PUBLIC lacks it on the coordinator: revoke it on a worker where it has it
+            parts.append(f"""SELECT {sql.Literal(f"REVOKE {on} FROM PUBLIC").as_string(conn)}
+                             WHERE EXISTS (SELECT FROM aclexplode({acl}) AS a
+                                           WHERE a.grantee = 0 AND a.privilege_type = '{privilege}')""")
+        if grantees:  # each role granted it on the coordinator and not on the worker
+            parts.append(f"""SELECT format('GRANT {on} TO %I', g.rolname)
+                             FROM unnest({sql.Literal(grantees).as_string(conn)}::text[]) AS g (rolname)
+                             WHERE NOT EXISTS (SELECT FROM aclexplode({acl}) AS a
+                                               JOIN pg_catalog.pg_roles AS r ON r.oid = a.grantee
+                                               WHERE r.rolname = g.rolname AND a.privilege_type = '{privilege}')""")
+    return "SELECT ARRAY(" + "\nUNION ALL\n".join(parts) + ")" if parts else "SELECT ARRAY[]::text[]"
+
+
+def _statement_texts_on_workers(conn: psycopg.Connection) -> list[str]:
+    fixes = _statement_text_fixes(conn)
+    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
+    if not lacking:
+        return []
+    apply = ("SET citus.enable_ddl_propagation = off; DO $dbtool$ DECLARE s text; BEGIN "
+             f"FOREACH s IN ARRAY ({fixes}) LOOP EXECUTE s; END LOOP; END $dbtool$")
+    for host, port, ok, result in _on_workers(conn, apply):
+        if not ok:
+            raise DatabaseFailure(f"could not hide other sessions' statements on Citus worker {host}:{port}: {result}",
+                                  hint="as a superuser on each worker, make the grants on pg_stat_activity, "
+                                       "pg_stat_get_activity, pg_stat_get_backend_activity and pg_stat_statements "
+                                       "the coordinator's (docs/citus.md)")
+    return [f"other sessions' statements hidden on worker(s) {', '.join(lacking)} as on the coordinator "
+            "(grants on pg_stat_activity, pg_stat_statements)"]
+
+
 def owner_fix(owner: str) -> str:
     return (f"as a superuser, on each worker: SET citus.enable_ddl_propagation = off; ALTER ROLE {owner} LOGIN "
             "CONNECTION LIMIT -1; and let the coordinator authenticate as it (pg_hba.conf on the workers, "
@@ -217,6 +290,7 @@ def checks(conn: psycopg.Connection, project: Project | None) -> list[Check]:
         owner = project.get("owner_role")
         if owner and db.scalar(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [owner]):
             out.append(_owner_reaches_workers(conn, owner))
+    out.append(_checked("citus statement texts on workers", lambda: _worker_statement_texts(conn)))
     return out
 
 
@@ -284,3 +358,14 @@ def _owner_reaches_workers(conn: psycopg.Connection, owner: str) -> Check:
     if failed:
         return Check(name, "missing", f"{owner} cannot log in on " + "; ".join(failed), owner_fix(owner))
     return Check(name, "ok", f"{owner} logs in on every worker; Citus runs its DDL there")
+
+
+def _worker_statement_texts(conn: psycopg.Connection) -> Check:
+    name = "citus statement texts on workers"
+    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, _statement_text_fixes(conn))
+               if not ok or result != "{}"]
+    if lacking:
+        return Check(name, "missing", "other sessions' statements are shown on " + ", ".join(lacking)
+                     + " to roles the coordinator hides them from (pg_stat_activity, pg_stat_statements)",
+                     "dbtool migrate gives the workers the coordinator's grants on them (docs/citus.md)")
+    return Check(name, "ok", "the workers hide other sessions' statements as the coordinator does")

@@ -9,6 +9,10 @@ shares with the application's trusted code. Mint one per tenant and reuse it unt
         conn.execute("SELECT set_tenant_context(%s)", [cache.token(tenant_id)])
         ...
 
+On Citus, register each new token in a statement of its own before its first transaction (a token
+registered inside a transaction reaches the workers only once committed: docs/citus.md), and set it
+at the transaction's top level, not in a savepoint.
+
 Format: `v1.<tenant uuid>.<expiry, unix seconds>.<key id>.<hex HMAC-SHA256 of the first four parts>`,
 what app.verify_tenant_token() checks.
 """

@@ -8,7 +8,10 @@ recorded per database), drift is clean, a worker is refused, doctor reads the cl
 project of its own, that drift reads how each table is distributed (kind citus_table) and nothing of
 the shards; 0038 makes the timeline and the audit trail tables partitioned by month (Citus' time
 partitions) on a coordinator, everything else about them as it was, and its rollback the hypertables
-again. The M&A tables are not distributed yet (docs/citus.md, "Where this stands")."""
+again; on two small tables of their own distributed by tenant with forced row-level security, that
+the verified tenant context reaches the workers (0034), one audit event per token registration
+(0033), and no other session's token readable on the workers. The M&A tables are not distributed yet
+(docs/citus.md, "Where this stands")."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbtool import catalog, citus, cluster, config, migrations, snapshots
+from dbtool import catalog, citus, cluster, config, migrations, snapshots, tenant_token
 from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
@@ -380,7 +383,8 @@ def test_doctor_reads_the_cluster_on_the_coordinator(citus_cluster, citus_migrat
     checks = {c.name: c for c in doctor(url, project) if c.name.startswith("citus")}
     assert {n: c.status for n, c in checks.items()} == {
         "citus node": "ok", "citus preload": "ok", "citus connectivity": "ok",
-        "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok"}
+        "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok",
+        "citus statement texts on workers": "ok"}
     workers = ", ".join(f"127.0.0.1:{p}" for p in citus_cluster.ports[1:])
     assert checks["citus node"].value.endswith(f"coordinator, 2 worker(s): {workers}")
 
@@ -485,6 +489,217 @@ def test_docs_show_a_tables_distribution_on_its_page(distributed):
     assert "| colocation_group | `public.a` |" in page and "| shard_count | `32` |" in page
 
 
+# ----- the tenant context on distributed tables (0033, 0034) -------------------------------------
+
+TENANT_A, TENANT_B = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
+KEY_SECRET = bytes(range(64, 96))
+# Two small tables distributed by tenant and co-located, with row-level security forced under the
+# policy the plan gives every tenant table (no sub-select: Citus refuses one), their shards on the
+# workers; the token registry and its keys as the plan's reference tables.
+TENANT_TABLES = """
+SELECT create_reference_table('app_private.tenant_keys');
+SELECT create_reference_table('app.tenant_tokens');
+SELECT app.add_tenant_key('ctx', %(secret)s);
+CREATE TABLE public.ctx_deals (tenant_id uuid NOT NULL DEFAULT app.current_tenant_id(), id bigint NOT NULL,
+                               name text NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE public.ctx_notes (tenant_id uuid NOT NULL DEFAULT app.current_tenant_id(), id bigint NOT NULL,
+                               deal_id bigint NOT NULL, body text, PRIMARY KEY (tenant_id, id),
+                               FOREIGN KEY (tenant_id, deal_id) REFERENCES public.ctx_deals (tenant_id, id));
+SELECT create_distributed_table('public.ctx_deals', 'tenant_id', shard_count => 4);
+SELECT create_distributed_table('public.ctx_notes', 'tenant_id', colocate_with => 'public.ctx_deals');
+INSERT INTO public.ctx_deals VALUES (%(a)s, 1, 'a-one'), (%(a)s, 2, 'a-two'), (%(b)s, 1, 'b-one');
+INSERT INTO public.ctx_notes VALUES (%(a)s, 1, 1, 'a note'), (%(b)s, 1, 1, 'b note'), (%(b)s, 2, 1, 'b note 2');
+ALTER TABLE public.ctx_deals ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE public.ctx_notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON public.ctx_deals
+USING (tenant_id = app.verified_tenant()) WITH CHECK (tenant_id = app.verified_tenant());
+CREATE POLICY tenant_isolation ON public.ctx_notes
+USING (tenant_id = app.verified_tenant()) WITH CHECK (tenant_id = app.verified_tenant());
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.ctx_deals, public.ctx_notes TO maplatform_app;
+"""
+
+
+@dataclass
+class TenantCluster:
+    url: str
+    dbname: str
+    login: str  # a login in maplatform_app, as the application's would be (maplatform_app is NOLOGIN)
+    token_a: str
+    token_b: str
+
+    def app(self, cluster: CitusCluster, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(f"postgresql://{self.login}@127.0.0.1:{cluster.ports[0]}/{self.dbname}", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tenants_on_workers(citus_cluster, project) -> TenantCluster:
+    url = citus_cluster.database()
+    migrate(url, project)
+    dbname = url.rsplit("/", 1)[1]
+    login = f"ctx_app_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(f"CREATE ROLE {login} LOGIN IN ROLE maplatform_app")  # Citus creates it on the workers
+        for statement in TENANT_TABLES.split(";\n"):  # each in its own transaction: add_tenant_key writes
+            if statement.strip():                       # the reference table as the owner, not as its creator
+                c.execute(statement, {"secret": KEY_SECRET, "a": TENANT_A, "b": TENANT_B})
+        tokens = [c.execute("SELECT app.mint_tenant_token(%s, '1 hour')", [t]).fetchone()[0]  # registered
+                  for t in (TENANT_A, TENANT_B)]
+        placed = {p for (p,) in c.execute("""SELECT DISTINCT nodeport FROM pg_dist_shard_placement
+                                             JOIN pg_dist_shard USING (shardid)
+                                             WHERE logicalrelid = 'public.ctx_deals'::regclass""")}
+    assert placed == set(citus_cluster.ports[1:]), placed  # every shard on a worker, both workers used
+    return TenantCluster(url, dbname, login, *tokens)
+
+
+def rows_seen(c: psycopg.Connection) -> list[tuple]:
+    return c.execute("SELECT tenant_id, name FROM public.ctx_deals ORDER BY name").fetchall()
+
+
+@needs_citus
+def test_a_tenant_token_set_in_a_transaction_reaches_the_workers_and_shows_only_its_tenant(
+        citus_cluster, tenants_on_workers):
+    t = tenants_on_workers
+    with t.app(citus_cluster) as c:
+        c.execute("SELECT public.set_tenant_context(%s)", [t.token_a])  # the transaction's first statement
+        mine = rows_seen(c)
+        joined = c.execute("""SELECT d.name, n.body FROM public.ctx_deals AS d JOIN public.ctx_notes AS n
+                              ON n.tenant_id = d.tenant_id AND n.deal_id = d.id""").fetchall()
+        asked_for_b = c.execute("SELECT count(*) FROM public.ctx_deals WHERE tenant_id = %s", [TENANT_B]).fetchone()[0]
+        c.execute("INSERT INTO public.ctx_deals (id, name) VALUES (3, 'a-three')")  # tenant_id from the default
+        try:
+            with c.transaction():
+                c.execute("INSERT INTO public.ctx_deals (tenant_id, id, name) VALUES (%s, 9, 'into b')", [TENANT_B])
+            refused = None
+        except psycopg.Error as exc:
+            refused = exc
+        after_insert = len(rows_seen(c))
+        c.rollback()
+        without_token = rows_seen(c)  # a new transaction: Citus keeps its worker connections, not the token
+        c.rollback()
+    assert mine == [(TENANT_A, "a-one"), (TENANT_A, "a-two")]
+    assert joined == [("a-one", "a note")] and asked_for_b == 0 and after_insert == 3
+    assert refused is not None and refused.sqlstate == "42501" and "row-level security" in str(refused)
+    assert without_token == []
+
+
+@needs_citus
+def test_a_token_set_by_set_config_or_forged_reaches_no_tenant_on_the_workers(citus_cluster, tenants_on_workers):
+    t = tenants_on_workers
+    forged = t.token_a.replace(str(TENANT_A), str(TENANT_B))
+    with t.app(citus_cluster) as c:
+        c.execute("SELECT set_config('app.tenant_token', %s, true)", [t.token_a])  # what 0017 did: never sent on
+        by_set_config = rows_seen(c)
+        c.rollback()
+        c.execute("SET LOCAL citus.propagate_set_commands = local")
+        c.execute(f"SET LOCAL app.tenant_token = '{forged}'")  # sent to the workers, registered nowhere
+        by_forgery = rows_seen(c)
+        c.rollback()
+    assert by_set_config == [] and by_forgery == []
+
+
+@needs_citus
+def test_a_session_wide_tenant_context_is_refused_on_a_citus_coordinator(citus_cluster, tenants_on_workers):
+    t = tenants_on_workers
+    with t.app(citus_cluster, autocommit=True) as c:
+        for call in ("SELECT public.set_tenant_context_for_session(%s)", "SELECT app.use_tenant_token(%s, false)"):
+            with pytest.raises(psycopg.errors.FeatureNotSupported) as caught:
+                c.execute(call, [t.token_a])
+            assert "session-wide tenant context does not reach the Citus workers" in str(caught.value)
+            assert "set_tenant_context(token) in each transaction" in caught.value.diag.message_hint
+        assert c.execute("SELECT coalesce(current_setting('app.tenant_token', true), '')").fetchone()[0] == ""
+
+
+@needs_citus
+def test_a_token_registered_once_is_one_event_while_the_registry_is_a_reference_table(
+        citus_cluster, tenants_on_workers):
+    """A trigger on the reference table fired on every placement (and failed on the workers, which
+    have no audit.events); the functions that register record it once, on the coordinator."""
+    t = tenants_on_workers
+    minted_for, used_for = uuid.uuid4(), uuid.uuid4()
+    registered = "SELECT count(*) FROM audit.events WHERE event_type = 'tenant_context_registered' AND tenant_id = %s"
+    with psycopg.connect(t.url, autocommit=True) as admin:
+        admin.execute("SELECT app.mint_tenant_token(%s, '5 minutes')", [minted_for])
+        token = tenant_token.mint(KEY_SECRET, "ctx", used_for, ttl=600)
+        with t.app(citus_cluster, autocommit=True) as c:
+            c.execute("SELECT public.set_tenant_context(%s)", [token])  # registers it, in a transaction of its own
+            with c.transaction():
+                c.execute("SELECT public.set_tenant_context(%s)", [token])
+        events = [admin.execute(registered, [x]).fetchone()[0] for x in (minted_for, used_for)]
+    placements = [citus_cluster.sql(n, t.dbname, "SELECT count(*) FROM app.tenant_tokens WHERE tenant_id = %s",
+                                    [used_for])[0][0] for n in range(3)]
+    assert events == [1, 1] and placements == [1, 1, 1]
+
+
+@needs_citus
+def test_a_token_first_registered_inside_a_transaction_reaches_the_workers_only_once_committed(
+        citus_cluster, tenants_on_workers):
+    """The registration is written over the owner's connections (use_tenant_token is the owner's), the
+    shards are read over the login's, in other worker transactions: until it commits, the workers
+    find no such token and show nothing (fail closed). Registered first, in a statement of its own,
+    the token works in every later transaction (docs/citus.md)."""
+    t = tenants_on_workers
+    token = tenant_token.mint(KEY_SECRET, "ctx", TENANT_A, ttl=600)
+    with t.app(citus_cluster) as c:
+        tenant = c.execute("SELECT public.set_tenant_context(%s)", [token]).fetchone()[0]
+        first = rows_seen(c)
+        c.rollback()  # the registration with it
+        c.autocommit = True
+        c.execute("SELECT public.set_tenant_context(%s)", [token])  # registered and committed
+        c.autocommit = False
+        c.execute("SELECT public.set_tenant_context(%s)", [token])
+        then = rows_seen(c)
+        c.rollback()
+    assert tenant == TENANT_A and first == [] and [n for _, n in then] == ["a-one", "a-two"]
+
+
+@needs_citus
+def test_another_sessions_token_is_not_readable_on_the_workers(citus_cluster, tenants_on_workers):
+    """Citus sends the token's SET LOCAL to the workers as a statement of the application's login, and
+    any role reaches the workers through run_command_on_workers: a session of the same login, serving
+    tenant A, must find tenant B's token in no statement text there (pg_stat_activity, the backend
+    activity functions, pg_stat_statements), nor the statistics keep it anywhere."""
+    t = tenants_on_workers
+    secret = t.token_b.rsplit(".", 1)[1]
+    victim, attacker = t.app(citus_cluster), t.app(citus_cluster)
+    try:
+        assert rows_seen(victim) == []  # Citus opens its worker connections, then sends them the token's SET:
+        victim.execute("SELECT public.set_tenant_context(%s)", [t.token_b])  # their last statement, idle in transaction
+        attacker.execute("SELECT public.set_tenant_context(%s)", [t.token_a])
+        found = []
+        for probe in ("SELECT string_agg(query, ' ') FROM pg_stat_activity",
+                      "SELECT string_agg(pg_stat_get_backend_activity(i), ' ') FROM pg_stat_get_backend_idset() AS i",
+                      "SELECT string_agg(query, ' ') FROM pg_stat_statements"):
+            with attacker.transaction():
+                found += [r for (r,) in attacker.execute("SELECT result FROM run_command_on_workers(%s)", [probe])]
+        served = len(rows_seen(victim))
+    finally:
+        victim.close()
+        attacker.close()
+    assert served == 1 and not [r for r in found if r and secret in r], found
+    kept = [citus_cluster.sql(n, t.dbname, "SELECT count(*) FROM pg_stat_statements WHERE strpos(query, %s) > 0",
+                              [secret])[0][0] for n in range(3)]
+    assert kept == [0, 0, 0]
+
+
+@needs_citus
+def test_a_worker_that_shows_other_sessions_statements_gets_the_coordinators_grants(citus_cluster, project):
+    url = citus_cluster.database()
+    migrate(url, project)
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(1, dbname, "SET citus.enable_ddl_propagation = off; GRANT SELECT ON pg_stat_activity TO PUBLIC; "
+                                 "REVOKE EXECUTE ON FUNCTION pg_stat_statements(boolean) FROM maplatform_ops")
+    worker = f"127.0.0.1:{citus_cluster.ports[1]}"
+    line = {c.name: c for c in doctor(url, project)}["citus statement texts on workers"]
+    assert line.status == "missing" and line.value.startswith(f"other sessions' statements are shown on {worker} ")
+    with psycopg.connect(url, autocommit=True) as c:
+        assert citus.prepare(c, project) == [f"other sessions' statements hidden on worker(s) {worker} as on the "
+                                             "coordinator (grants on pg_stat_activity, pg_stat_statements)"]
+    assert citus_cluster.sql(1, dbname, "SELECT has_table_privilege('public', 'pg_stat_activity', 'SELECT'), "
+                                        "has_function_privilege('maplatform_ops', 'pg_stat_statements(boolean)', "
+                                        "'EXECUTE')") == [(False, True)]
+    assert {c.name: c.status for c in doctor(url, project)}["citus statement texts on workers"] == "ok"
+
+
 # ----- dbtool dev up --citus ---------------------------------------------------------------------
 
 
@@ -585,47 +800,27 @@ def test_0037_gives_the_policies_an_earlier_run_left_the_plain_call_before_the_f
 PROBE = "public.policy_probe"
 
 
-def as_tenant(url: str, role: str, token: str):
-    """A connection as `role`, in a transaction whose tenant token reaches the workers: SET LOCAL,
-    propagated with citus.propagate_set_commands (set_config is not; docs/citus.md)."""
-    c = psycopg.connect(url.replace("postgres@", f"{role}@"))
-    c.execute("SET LOCAL citus.propagate_set_commands = 'local'")
-    c.execute(psycopg.sql.SQL("SET LOCAL app.tenant_token = {}").format(psycopg.sql.Literal(token)))
-    return c
-
-
 @needs_citus
-def test_a_table_distributed_with_the_tenant_policy_shows_and_takes_each_tenants_rows_only(citus_cluster,
-                                                                                            citus_policy_db, project):
+def test_a_table_distributed_with_a_policy_files_text_shows_and_takes_each_tenants_rows_only(citus_cluster,
+                                                                                             tenants_on_workers):
     """A tenant table distributed by tenant_id, its policy created after distribution by the text of a
-    policy file (as migrate re-applies them once the tables are distributed): Citus accepts it, every
-    shard has it, and through the coordinator each tenant reads and writes its own rows only. What the
-    later steps of docs/citus.md's plan do for the schema is done here by hand: the token registry a
-    reference table (and its audit trigger, which writes where the workers cannot, dropped),
-    app.verified_tenant() allowed to read it from a shard, a login role for the application."""
-    url = citus_policy_db
-    a, b = "a0000000-0000-4000-8000-00000000000a", "b0000000-0000-4000-8000-00000000000b"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute("INSERT INTO app_private.tenant_keys (key_id, secret) VALUES ('probe', gen_random_bytes(32))")
-        token = {t: c.execute("SELECT app.mint_tenant_token(%s, INTERVAL '1 hour', 'probe')", [t]).fetchone()[0]
-                 for t in (a, b)}
-        c.execute("DROP TRIGGER tenant_tokens_audit ON app.tenant_tokens")
-        c.execute("SELECT create_reference_table('app_private.tenant_keys')")
-        c.execute("SELECT create_reference_table('app.tenant_tokens')")
-        c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")
-        c.execute("CREATE ROLE policy_probe_app LOGIN IN ROLE maplatform_app")
+    policy file (as migrate re-applies the files once the tables are distributed): Citus refuses the
+    sub-select the files give on PostgreSQL, accepts what they give on a coordinator, every shard has
+    it, and through the coordinator each tenant reads and writes its own rows only (the token registry
+    a reference table, as in the context tests above)."""
+    t = tenants_on_workers
+    with psycopg.connect(t.url, autocommit=True) as c:
         c.execute(f"""CREATE TABLE {PROBE} (tenant_id uuid NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
                       ALTER TABLE {PROBE} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
                       ALTER TABLE {PROBE} OWNER TO {OWNER};
                       GRANT SELECT, INSERT ON {PROBE} TO maplatform_app""")
-        c.execute(f"INSERT INTO {PROBE} SELECT t, g FROM unnest(%s::uuid[]) AS t, generate_series(1, 3) AS g", [[a, b]])
-        # the sub-select: refused, as on every tenant table of the schema before 0037
+        c.execute(f"INSERT INTO {PROBE} SELECT t, g FROM unnest(%s::uuid[]) AS t, generate_series(1, 3) AS g",
+                  [[TENANT_A, TENANT_B]])
         c.execute(f"CREATE POLICY tenant_isolation ON {PROBE} USING (tenant_id = (SELECT app.verified_tenant()))")
         with pytest.raises(psycopg.errors.FeatureNotSupported, match="cannot create policy"):
             c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
         c.execute(f"DROP POLICY tenant_isolation ON {PROBE}")
         c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
-        # the policy as a file of sql/policies/ makes it, on the distributed table
         path = ROOT / "sql" / "policies" / "public.deals.tenant_isolation.sql"
         with c.transaction():  # one statement at a time, as dbtool runs a file
             for statement in migrations.split(path.read_text().replace("public.deals", PROBE), path, ROOT):
@@ -635,16 +830,17 @@ def test_a_table_distributed_with_the_tenant_policy_shows_and_takes_each_tenants
                                  FROM pg_policy WHERE polrelid = '%s'::regclass$$)""").fetchall()
     assert len(shards) == 32 and set(shards) == {("(tenant_id = app.verified_tenant()) / "
                                                   "(tenant_id = app.verified_tenant())",)}
-    for mine, theirs in ((a, b), (b, a)):
-        with as_tenant(url, "policy_probe_app", token[mine]) as c:
-            assert c.execute(f"SELECT tenant_id::text, id FROM {PROBE} ORDER BY id").fetchall() == [
+    for mine, theirs, token in ((TENANT_A, TENANT_B, t.token_a), (TENANT_B, TENANT_A, t.token_b)):
+        with t.app(citus_cluster) as c:
+            c.execute("SELECT public.set_tenant_context(%s)", [token])
+            assert c.execute(f"SELECT tenant_id, id FROM {PROBE} ORDER BY id").fetchall() == [
                 (mine, 1), (mine, 2), (mine, 3)]
             assert c.execute(f"SELECT count(*) FROM {PROBE} WHERE tenant_id = %s", [theirs]).fetchone() == (0,)
             c.execute(f"INSERT INTO {PROBE} VALUES (%s, 4)", [mine])
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
                 c.execute(f"INSERT INTO {PROBE} VALUES (%s, 5)", [theirs])
-    with as_tenant(url, "policy_probe_app", "v1.not-a-registered-token") as c:  # no tenant: nothing
-        assert c.execute(f"SELECT count(*) FROM {PROBE}").fetchone() == (0,)
+            c.rollback()
+            assert c.execute(f"SELECT count(*) FROM {PROBE}").fetchone() == (0,)  # no token: nothing
 
 
 # ----- review mends ------------------------------------------------------------------------------

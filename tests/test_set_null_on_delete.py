@@ -39,8 +39,8 @@ def _extra_rows(conn: psycopg.Connection, t: dict, same_ids: dict | None = None)
     conn.execute("""INSERT INTO public.document_folders (id, tenant_id, deal_id, parent_id, name, path)
                     VALUES (%(subfolder)s, %(t)s, %(deal)s, %(folder)s, 'Audit', '/financials/audit')""", p)
     conn.execute("""INSERT INTO public.documents (tenant_id, deal_id, folder_id, name, storage_key) VALUES
-                    (%(t)s, %(deal2)s, %(folder)s, 'Other deal.pdf', 'k-' || gen_random_uuid()),
-                    (%(t)s, %(deal)s, %(subfolder)s, 'Audit.pdf', 'k-' || gen_random_uuid())""", p)
+                    (%(t)s, %(deal2)s, %(folder)s, 'Other deal.pdf', 'tenants/' || %(t)s || '/k-' || gen_random_uuid()),
+                    (%(t)s, %(deal)s, %(subfolder)s, 'Audit.pdf', 'tenants/' || %(t)s || '/k-' || gen_random_uuid())""", p)
     conn.execute("""INSERT INTO public.activities (tenant_id, deal_id, user_id, type, title)
                     VALUES (%(t)s, %(deal2)s, %(leaver)s, 'call', 'Call by the leaver')""", p)
     conn.execute("""INSERT INTO public.activities_archive (id, tenant_id, user_id, type, title, occurred_at)
@@ -166,7 +166,7 @@ def test_deleting_a_folder_or_a_deal_clears_its_references_in_its_tenant_and_non
     ("tasks_tenant_id_assigned_to_fkey",
      "INSERT INTO public.tasks (tenant_id, title, assigned_to) VALUES (%(tenant)s, 'x', %(ref)s)"),
     ("documents_tenant_id_folder_id_fkey",
-     "INSERT INTO public.documents (tenant_id, name, storage_key, folder_id) VALUES (%(tenant)s, 'x', 'k-x', %(ref)s)"),
+     "INSERT INTO public.documents (tenant_id, name, storage_key, folder_id) VALUES (%(tenant)s, 'x', 'tenants/' || %(tenant)s || '/k-x', %(ref)s)"),
     ("activity_timeline_tenant_id_user_id_fkey",
      "INSERT INTO timeline.activity_timeline (time, tenant_id, user_id, event_type) VALUES (now(), %(tenant)s, %(ref)s, 'x')"),
     ("activity_timeline_tenant_id_deal_id_fkey",
