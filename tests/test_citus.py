@@ -242,7 +242,8 @@ def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_he
     assert snapshots.snapshot_file(project, None, citus=True) == root / "snapshot.citus.yaml"
     assert snapshots.snapshot_file(project, "timescale", citus=True) == root / "snapshot.citus.timescale.yaml"
     assert snapshots.snapshot_file(project, "apache") == root / "snapshot.yaml"
-    assert snapshots.make_command("apache", citus=True) == "`PG_BINDIR=<bin folder of a PostgreSQL with Citus> make snapshot-citus`"
+    assert snapshots.make_command("apache", citus=True) == (
+        "`PG_BINDIR=<bin folder of a PostgreSQL with Citus> make snapshot-citus`")
     for as_json in (False, True):
         path = tmp_path / f"s{as_json}.yaml"
         snapshots.write(snapshots.Snapshot({"table": {}}, "0001_x", "apache", citus=True), path, as_json=as_json)
@@ -376,7 +377,8 @@ def test_the_committed_citus_snapshot_is_the_schema_migrated_through_the_coordin
     assert (committed.version, committed.edition, committed.citus) == (live.version, live.edition, True)
     changes = catalog.diff(committed.data, live.data)
     assert not changes, (f"{path.relative_to(project.root)} is stale: run {snapshots.make_command(live.edition, True)}"
-                         " and commit it. Differences:\n" + "\n".join(f"{c.action} {c.kind} {c.name}" for c in changes[:30]))
+                         " and commit it. Differences:\n"
+                         + "\n".join(f"{c.action} {c.kind} {c.name}" for c in changes[:30]))
     assert live.data["citus_table"]["public.deals"]["distribution_column"] == "tenant_id"
 
 
