@@ -19,8 +19,8 @@ policy, or the function that names the verified tenant itself). Each query inter
 servers (bench/timing.py: A B, B A, ...), five tenants in turn; the figure is the median of the
 per-repetition ratios Citus / one node, with their IQR and range. On the Citus side: the Task Count of
 its plan (EXPLAIN; a function call has none at the top), and the shard groups the commands sent to the
-workers read (citus.log_remote_commands, the functions' statements included); and whether both servers
-return the same rows.
+workers read (citus.log_remote_commands, the functions' statements included), both for the last tenant;
+and whether both servers return the same rows for each of the five tenants.
 
 What this machine shows: three nodes on one 2-core machine measure what routing a query through a
 coordinator costs (planning for the shards, a loopback connection to a worker, the worker's own
@@ -234,9 +234,12 @@ def measure(bindir, tenants: int, deals: int, runs: int, target_s: float, keep: 
                 log(f"  {q.key}")
                 citus_side, one_side = (TenantTransactions(c, text, sampled) for c in conns)
                 pair = interleave(citus_side, one_side, runs, target_s)
-                citus_side.use(sampled[0])
-                one_side.use(sampled[0])
-                rows_citus, rows_one = citus_side.rows(), one_side.rows()
+                rows_citus, rows_one = [], []
+                for t in sampled:  # every sampled tenant's answer, on each server
+                    citus_side.use(t)
+                    one_side.use(t)
+                    rows_citus += citus_side.rows()
+                    rows_one += one_side.rows()
                 groups = shard_groups(citus_side.remote_commands(), layout["shard_range"])
                 out.append({"key": q.key, "title": q.title, "text": text, **summary(pair),
                             "tasks": task_count(citus_side.explain()), "shard_groups": len(groups),
@@ -278,7 +281,7 @@ def header(r: dict) -> str:
     return (f"PostgreSQL {r['postgres']}, Citus {lay['citus']} (coordinator and two workers on 127.0.0.1; "
             f"{kinds} tables, {lay['shards']} shards) against one server of the same build; "
             f"{r['tenants']:,} tenants x {r['deals']} deals seeded on each ({r['as_of']}); {r['runs']} interleaved "
-            f"repetitions per query, five tenants in turn; medians of the per-repetition ratios. "
+            f"repetitions per query, five tenants in turn; medians of the per-repetition ratios; rows: the five tenants' together. "
             f"Load average at the end: {r['load']}.")
 
 
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tenants", type=int, default=DEFAULT_TENANTS)
     ap.add_argument("--deals-per-tenant", type=int, default=DEFAULT_DEALS)
     ap.add_argument("--runs", type=int, default=31, help="interleaved repetitions per query (default %(default)s)")
-    ap.add_argument("--target", type=float, default=0.05, help="seconds per timed batch (default %(default)s)")
+    ap.add_argument("--target", type=float, default=0.1, help="seconds per timed batch (default %(default)s)")
     ap.add_argument("--keep", action="store_true", help="keep the nodes' folders (their logs) after the run")
     args = ap.parse_args(argv)
     if not args.citus:
