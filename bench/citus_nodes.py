@@ -104,8 +104,10 @@ def comparable(rows: list[tuple], columns: list[str]) -> list[str]:
 def summary(p: Pair) -> dict:
     """Median ratio A/B with its IQR and range, and each side's median time per execution."""
     lo, hi = p.iqr()
+    diff, diff_lo, diff_hi = p.difference_us()
     return {"ratio": p.ratio, "iqr": (lo, hi), "min": min(p.ratios), "max": max(p.ratios),
-            "a_ms": p.ms("a"), "b_ms": p.ms("b"), "runs": len(p.a), "executions": p.executions}
+            "a_ms": p.ms("a"), "b_ms": p.ms("b"), "diff_ms": (diff / 1000, diff_lo / 1000, diff_hi / 1000),
+            "runs": len(p.a), "executions": p.executions}
 
 
 @dataclass
@@ -263,16 +265,20 @@ def _load() -> str:
 
 def table(r: dict) -> str:
     rows = ["| query | Citus / one node: median (IQR) | min–max | time per execution: Citus, one node "
-            "| Citus plan: Task Count | shard groups read | same rows |",
-            "|---|---|---|---|---|---|---|"]
+            "| Citus − one node (IQR) | Citus plan: Task Count | shard groups read | same rows |",
+            "|---|---|---|---|---|---|---|---|"]
     for x in r["queries"]:
         lo, hi = x["iqr"]
         tasks = "—" if x["tasks"] is None else str(x["tasks"])
         same = "yes" if x["same_rows"] else "**no**"
         n = x["rows"][0] if x["rows"][0] == x["rows"][1] else f"{x['rows'][0]} vs {x['rows'][1]}"
         rows.append(f"| {x['key']} | **{x['ratio']:.2f}x** ({lo:.2f}–{hi:.2f}) | {x['min']:.2f}–{x['max']:.2f} "
-                    f"| {x['a_ms']:.2f}, {x['b_ms']:.2f} ms | {tasks} | {x['shard_groups']} | {same} ({n}) |")
+                    f"| {x['a_ms']:.2f}, {x['b_ms']:.2f} ms | {_diff(x['diff_ms'])} | {tasks} | {x['shard_groups']} | {same} ({n}) |")
     return "\n".join(rows)
+
+
+def _diff(d: tuple[float, float, float]) -> str:
+    return f"{d[0]:+.2f} ms ({d[1]:+.2f}–{d[2]:+.2f})"
 
 
 def header(r: dict) -> str:

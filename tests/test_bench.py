@@ -528,8 +528,8 @@ def test_the_citus_comparison_without_a_citus_build_says_so_in_one_line_and_star
 
 def test_the_citus_table_gives_each_query_its_ratio_spread_tasks_and_row_check():
     x = {"key": "dashboard", "ratio": 1.5, "iqr": (1.4, 1.6), "min": 1.2, "max": 2.0, "a_ms": 0.9, "b_ms": 0.6,
-         "tasks": 1, "shard_groups": 1, "same_rows": True, "rows": (4, 4)}
+         "diff_ms": (0.3, 0.25, 0.42), "tasks": 1, "shard_groups": 1, "same_rows": True, "rows": (4, 4)}
     y = {**x, "key": "search", "tasks": None, "same_rows": False, "rows": (3, 4)}
     text = citus_nodes.table({"queries": [x, y]})
-    assert "| dashboard | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | 1 | 1 | yes (4) |" in text
-    assert "| search | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | — | 1 | **no** (3 vs 4) |" in text
+    assert "| dashboard | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | +0.30 ms (+0.25–+0.42) | 1 | 1 | yes (4) |" in text
+    assert "| search | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | +0.30 ms (+0.25–+0.42) | — | 1 | **no** (3 vs 4) |" in text
