@@ -252,8 +252,10 @@ def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_he
     assert "snapshot-citus:" in (project.root / "Makefile").read_text()
 
 
+# Citus' shards left out: the coordinator holds a placement of each reference table (tenants), with its policy.
 TENANT_POLICIES = """SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
-                     FROM pg_policy WHERE polname = 'tenant_isolation' ORDER BY 1"""
+                     FROM pg_policy JOIN pg_class ON pg_class.oid = polrelid
+                     WHERE polname = 'tenant_isolation' AND relname !~ '_[0-9]{6,}$' ORDER BY 1"""
 
 
 def tenant_column(table: str) -> str:
@@ -843,7 +845,7 @@ def test_drift_against_the_schema_built_without_citus_expects_the_policies_in_ci
     is what 0038 makes differently on a coordinator, as against the committed snapshot."""
     url, _ = citus_migrated
     report = drift(url, project, against_migrations=True)
-    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS, report.lines()
+    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS_AT_HEAD, report.lines()
 
 
 @pytest.fixture(scope="module")
