@@ -228,9 +228,11 @@ def distribute_copies(url: str, tenants: list[Tenant]) -> None:
     with psycopg.connect(url, autocommit=True) as c:
         for t in tenants:  # registered while the registry is local: its trigger still works
             c.execute("SELECT app.use_tenant_token(%s, true)", [t.token])
-        c.execute("DROP TRIGGER IF EXISTS tenant_tokens_audit ON app.tenant_tokens")  # gone since 0033
-        c.execute("SELECT create_reference_table('app_private.tenant_keys')")
-        c.execute("SELECT create_reference_table('app.tenant_tokens')")
+        if not c.execute("SELECT 1 FROM citus_tables WHERE table_name = 'app.tenant_tokens'::regclass").fetchone():
+            # before 0039, which makes both reference tables (the registry's trigger gone since 0033)
+            c.execute("DROP TRIGGER IF EXISTS tenant_tokens_audit ON app.tenant_tokens")
+            c.execute("SELECT create_reference_table('app_private.tenant_keys')")
+            c.execute("SELECT create_reference_table('app.tenant_tokens')")
         c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")  # 0034's
         c.execute("CREATE ROLE bench_app LOGIN IN ROLE maplatform_app")
         c.execute("CREATE SCHEMA dist AUTHORIZATION maplatform_owner")
