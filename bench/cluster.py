@@ -75,3 +75,68 @@ def throwaway(full: bool, keep: bool = False) -> Iterator[Server]:
     finally:
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
+
+
+# ----- nodes on loopback, from a PostgreSQL prefix of one's choice (the Citus benchmarks) ----------------
+
+def loopback_options(citus: bool) -> str:
+    """The benchmark's settings (settings(False)) for a node on 127.0.0.1 (TCP, as Citus' nodes reach each
+    other), 256 MB of shared buffers each (three or four nodes on one machine); citus: Citus loaded first
+    and what it needs (prepared transactions for its two-phase commits, more connections and workers)."""
+    opts = " ".join(f"-c {k}={v}" for k, v in settings(False).items() if k not in (
+        "shared_preload_libraries", "listen_addresses", "shared_buffers", "effective_cache_size", "max_connections"))
+    preload = f"citus,{cluster.PRELOAD}" if citus else cluster.PRELOAD
+    opts += (f" -c shared_preload_libraries='{preload}' -c shared_buffers=256MB -c listen_addresses=127.0.0.1"
+             " -c unix_socket_directories='' -c max_connections=300")
+    if citus:
+        opts += (" -c max_prepared_transactions=100 -c citus.node_conninfo='sslmode=disable'"
+                 " -c max_worker_processes=32")
+    return opts
+
+
+@contextmanager
+def loopback_nodes(bindir: Path, names: list[str], citus: bool, keep: bool = False) -> Iterator[list[int]]:
+    """Servers of the prefix `bindir`, one per name, each on a free port of 127.0.0.1 (trust: throwaway
+    servers on private ports), their ports; every one started is stopped at the end, its folder removed
+    unless keep."""
+    home = Path(tempfile.mkdtemp(prefix="dbtool-bench-nodes-"))
+    started: list[Path] = []
+    try:
+        ports = []
+        for name in names:
+            datadir, port = home / name, cluster.free_port()
+            cluster.initdb(datadir, bindir=bindir)
+            cluster.start(datadir, port, home / f"{name}.log", loopback_options(citus), bindir=bindir)
+            started.append(datadir)
+            ports.append(port)
+        yield ports
+    finally:
+        for datadir in reversed(started):
+            try:
+                cluster.stop(datadir, bindir=bindir)
+            except Exception as exc:  # the others are stopped all the same
+                print(f"could not stop {datadir}: {exc}")
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def loopback_url(port: int, dbname: str, user: str = "postgres") -> str:
+    return f"postgresql://{user}@127.0.0.1:{port}/{dbname}"
+
+
+def citus_database(ports: list[int], dbname: str) -> str:
+    """A database with Citus on every node (coordinator first), the workers registered, pg_cron in the
+    coordinator's cron database: the coordinator's URL."""
+    for i, port in enumerate(ports):
+        with psycopg.connect(loopback_url(port, "postgres"), autocommit=True) as c:
+            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            if i == 0:
+                c.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        with psycopg.connect(loopback_url(port, dbname), autocommit=True) as c:
+            c.execute("CREATE EXTENSION citus")
+    url = loopback_url(ports[0], dbname)
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", [ports[0]])
+        for port in ports[1:]:
+            c.execute("SELECT citus_add_node('127.0.0.1', %s)", [port])
+    return url

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +44,6 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from dbtool import cluster as db_cluster
 from dbtool import config
 
 from . import cluster
@@ -231,9 +228,11 @@ def distribute_copies(url: str, tenants: list[Tenant]) -> None:
     with psycopg.connect(url, autocommit=True) as c:
         for t in tenants:  # registered while the registry is local: its trigger still works
             c.execute("SELECT app.use_tenant_token(%s, true)", [t.token])
-        c.execute("DROP TRIGGER IF EXISTS tenant_tokens_audit ON app.tenant_tokens")  # gone since 0033
-        c.execute("SELECT create_reference_table('app_private.tenant_keys')")
-        c.execute("SELECT create_reference_table('app.tenant_tokens')")
+        if not c.execute("SELECT 1 FROM citus_tables WHERE table_name = 'app.tenant_tokens'::regclass").fetchone():
+            # before 0039, which makes both reference tables (the registry's trigger gone since 0033)
+            c.execute("DROP TRIGGER IF EXISTS tenant_tokens_audit ON app.tenant_tokens")
+            c.execute("SELECT create_reference_table('app_private.tenant_keys')")
+            c.execute("SELECT create_reference_table('app.tenant_tokens')")
         c.execute("ALTER FUNCTION app.verified_tenant() SET citus.allow_nested_distributed_execution = on")  # 0034's
         c.execute("CREATE ROLE bench_app LOGIN IN ROLE maplatform_app")
         c.execute("CREATE SCHEMA dist AUTHORIZATION maplatform_owner")
@@ -284,31 +283,8 @@ def measure_citus(bindir: Path, scale: Scale, runs: int, keep: bool = False) -> 
     """A coordinator and two workers on loopback (as tests/test_citus.py's), the schema migrated and
     seeded on the coordinator (its tables local), CITUS_TABLES copied and distributed (32 shards)."""
     project = config.load(ROOT)
-    home = Path(tempfile.mkdtemp(prefix="dbtool-bench-citus-"))
-    nodes = [(home / name, db_cluster.free_port()) for name in ("coordinator", "worker1", "worker2")]
-    opts = " ".join(f"-c {k}={v}" for k, v in cluster.settings(False).items() if k not in (
-        "shared_preload_libraries", "listen_addresses", "shared_buffers", "effective_cache_size", "max_connections"))
-    opts += (f" -c shared_preload_libraries='citus,{db_cluster.PRELOAD}' -c max_prepared_transactions=100"
-             " -c shared_buffers=256MB -c citus.node_conninfo='sslmode=disable' -c listen_addresses=127.0.0.1"
-             " -c unix_socket_directories='' -c max_worker_processes=32 -c max_connections=300")
-    started = []
-    try:
-        for datadir, port in nodes:
-            db_cluster.initdb(datadir, bindir=bindir)
-            db_cluster.start(datadir, port, home / f"{datadir.name}.log", opts, bindir=bindir)
-            started.append(datadir)
-        url = f"postgresql://postgres@127.0.0.1:{nodes[0][1]}/bench"
-        for i, (_, port) in enumerate(nodes):
-            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as c:
-                c.execute("CREATE DATABASE bench")
-                if i == 0:
-                    c.execute("CREATE EXTENSION pg_cron")
-            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/bench", autocommit=True) as c:
-                c.execute("CREATE EXTENSION citus")
-        with psycopg.connect(url, autocommit=True) as c:
-            c.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", [nodes[0][1]])
-            for _, port in nodes[1:]:
-                c.execute("SELECT citus_add_node('127.0.0.1', %s)", [port])
+    with cluster.loopback_nodes(bindir, ["coordinator", "worker1", "worker2"], citus=True, keep=keep) as ports:
+        url = cluster.citus_database(ports, "bench")
         migrate_cmd.migrate(url, project, sync_cron=False)
         log(f"seeding {scale.tenants[1]:,} tenants x {scale.deals_per_tenant} deals on the coordinator")
         seed_cmd.seed(url, seed_cmd.Scale(scale.tenants[1], scale.deals_per_tenant, seed="bench"), jobs=2)
@@ -356,13 +332,6 @@ def measure_citus(bindir: Path, scale: Scale, runs: int, keep: bool = False) -> 
         finally:
             app.close()
             owner.close()
-    finally:
-        for datadir in reversed(started):
-            db_cluster.stop(datadir, bindir=bindir)
-        if keep:
-            log(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
 
 
 def citus_table(r: dict) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not an installed package
 
-from bench import policy_forms, report, run, sections, timeline, timing  # noqa: E402
+from bench import citus_nodes, policy_forms, report, run, sections, timeline, timing  # noqa: E402
 from bench.queries import QUERIES  # noqa: E402
 from bench.sections import psql_commands  # noqa: E402
 from bench.sessions import KEY_ID, Session, _short, sample_tenants  # noqa: E402
@@ -459,3 +459,77 @@ def test_policy_forms_gives_a_copy_the_plain_call_which_returns_the_same_rows_an
     finally:
         with psycopg.connect(server.url("postgres"), autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ----- bench/citus_nodes.py: its pure parts (the Citus run itself needs a Citus build) -----------------
+
+
+def test_each_documented_query_names_its_tenant_in_the_form_the_citus_comparison_runs():
+    """docs/citus.md: on Citus the application names the tenant in every query (the policy's condition is
+    invisible to Citus' planner). The comparison runs that form on both servers: the function calls that
+    name the verified tenant as they are, the deal queries in their hand-written form (never the superuser's
+    table behind the summary view, which the application may not read), the summary view with the tenant
+    added."""
+    forms = {q.key: citus_nodes.tenant_named(q) for q in QUERIES}
+    assert set(forms) == {q.key for q in QUERIES}
+    by_key = {q.key: q for q in QUERIES}
+    for key in ("dashboard", "closing"):
+        assert forms[key] == by_key[key].owner and "tenant_id = %(tenant)s" in forms[key]
+    for key in ("search", "vector", "timeline"):
+        assert forms[key] == by_key[key].app and "%(tenant)s" not in forms[key]
+    assert forms["pipeline"] == "SELECT * FROM public.get_deal_pipeline(%(tenant)s)"
+    assert "public.tenant_pipeline_analytics WHERE tenant_id = %(tenant)s" in forms["analytics"]
+    assert not any("public.pipeline_analytics" in f for f in forms.values())
+
+
+def test_a_query_with_no_form_naming_its_tenant_is_refused_not_run_on_every_shard():
+    from bench.queries import Query
+    with pytest.raises(ValueError, match="no form of it names the tenant"):
+        citus_nodes.tenant_named(Query("all", "every deal", "SELECT * FROM public.deals", "SELECT * FROM public.deals"))
+
+
+def test_the_task_count_is_read_from_a_citus_plan_and_absent_from_a_plain_one():
+    routed = ["Custom Scan (Citus Adaptive)  (cost=0.00..0.00 rows=0 width=0)", "  Task Count: 1",
+              "  Tasks Shown: All", "  ->  Task", "        Node: host=127.0.0.1 port=5433 dbname=bench"]
+    assert citus_nodes.task_count(routed) == 1
+    assert citus_nodes.task_count(["Custom Scan (Citus Adaptive)", "  Task Count: 32", "  Tasks Shown: One of 32"]) == 32
+    assert citus_nodes.task_count(["Function Scan on get_deal_pipeline  (cost=0.25..10.25 rows=1000 width=88)"]) is None
+
+
+def test_shard_groups_count_the_hash_ranges_the_commands_sent_to_the_workers_read():
+    """Co-located shards of one range are one group; commands that are not sent queries, and shards of
+    no distributed table (a reference table's), count nothing."""
+    ranges = {"102008": -2013265920, "102040": -2013265920, "102009": -1879048192}
+    commands = ["issuing SELECT count(*) FROM public.deals_102008 deals WHERE (tenant_id = 'a')",
+                "issuing SELECT 1 FROM public.deals_102008 d JOIN public.deal_team_members_102040 m USING (id)",
+                "issuing SELECT * FROM app.tenant_tokens_102100 t", "connection to 127.0.0.1:5433 established",
+                "something about public.deals_102009 that was not sent"]
+    assert citus_nodes.shard_groups(commands, ranges) == {-2013265920}
+    assert citus_nodes.shard_groups(commands + ["issuing SELECT 1 FROM public.deals_102009 deals"], ranges) == {
+        -2013265920, -1879048192}
+
+
+def test_two_servers_answers_are_compared_without_the_moment_each_computed_them():
+    rows = [("a", 1, datetime.datetime(2026, 1, 1)), ("b", 2, datetime.datetime(2026, 1, 1))]
+    later = [("b", 2, datetime.datetime(2026, 1, 2)), ("a", 1, datetime.datetime(2026, 1, 2))]
+    cols = ["stage", "deal_count", "calculated_at"]
+    assert citus_nodes.comparable(rows, cols) == citus_nodes.comparable(later, cols)
+    assert citus_nodes.comparable(rows, cols) != citus_nodes.comparable([("a", 1, None)], cols)
+    assert citus_nodes.comparable(rows, ["stage", "deal_count", "expected_close_date"]) != \
+        citus_nodes.comparable(later, ["stage", "deal_count", "expected_close_date"])
+
+
+def test_the_citus_comparison_without_a_citus_build_says_so_in_one_line_and_starts_nothing(capsys, monkeypatch):
+    monkeypatch.setattr(citus_nodes, "measure", lambda *a, **k: pytest.fail("measured without Citus"))
+    citus_nodes.main([])
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and "skipped, no Citus build given (--citus BINDIR" in out
+
+
+def test_the_citus_table_gives_each_query_its_ratio_spread_tasks_and_row_check():
+    x = {"key": "dashboard", "ratio": 1.5, "iqr": (1.4, 1.6), "min": 1.2, "max": 2.0, "a_ms": 0.9, "b_ms": 0.6,
+         "diff_ms": (0.3, 0.25, 0.42), "tasks": 1, "shard_groups": 1, "same_rows": True, "rows": (4, 4)}
+    y = {**x, "key": "search", "tasks": None, "same_rows": False, "rows": (3, 4)}
+    text = citus_nodes.table({"queries": [x, y]})
+    assert "| dashboard | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | +0.30 ms (+0.25–+0.42) | 1 | 1 | yes (4) |" in text
+    assert "| search | **1.50x** (1.40–1.60) | 1.20–2.00 | 0.90, 0.60 ms | +0.30 ms (+0.25–+0.42) | — | 1 | **no** (3 vs 4) |" in text

@@ -1254,6 +1254,42 @@ def test_each_documented_tenant_query_runs_on_the_tenants_shard_only(citus_world
             assert ranges and set(ranges) == {tenants_range}, (key, label, ranges)
 
 
+
+@needs_citus
+def test_the_citus_benchmark_runs_each_documented_query_on_one_shard_as_the_application(citus_world):
+    """bench/citus_nodes.py's Citus side (docs/citus.md, "Measured: a tenant's queries on three nodes
+    against one"), as it runs there: a login of maplatform_app, tenant A's token from the benchmark's own
+    signing key set with set_tenant_context in each transaction, each query in the form that names its
+    tenant. Every one is router-planned (Task Count 1) where its plan is Citus' at the top, and reads one
+    shard group, tenant A's (the functions' statements included); the summary view reads none."""
+    from bench import citus_nodes
+    from bench.queries import QUERIES
+    from bench.sessions import Tenant, add_key
+    world, logins = citus_world
+    with psycopg.connect(world.url, autocommit=True) as c:
+        add_key(c)
+        vector = c.execute("SELECT array_fill(0.1::real, ARRAY[1536])::public.vector::text").fetchone()[0]
+        tenants_range = c.execute("""SELECT shardminvalue::int FROM pg_dist_shard
+                                     WHERE shardid = get_shard_id_for_distribution_column('public.deals', %s::uuid)""",
+                                  [str(world.a["tenant"])]).fetchone()[0]
+    shard_range = citus_nodes.citus_layout(world.url)["shard_range"]
+    tenant = Tenant(str(world.a["tenant"]), vector)
+    login_url = world.url.replace("postgres@", f'{logins["maplatform_app"]}@')
+    seen = {}
+    with psycopg.connect(login_url, autocommit=True, prepare_threshold=None) as app:
+        for q in QUERIES:
+            side = citus_nodes.TenantTransactions(app, citus_nodes.tenant_named(q), [tenant])
+            side.prepare(0)
+            groups = citus_nodes.shard_groups(side.remote_commands(), shard_range)
+            seen[q.key] = (citus_nodes.task_count(side.explain()), groups, len(side.rows()))
+    print(seen)
+    for key, (tasks, groups, rows) in seen.items():
+        if key == "analytics":
+            assert (tasks, groups) == (None, set()) and rows > 0, (key, seen[key])
+        else:
+            assert tasks in (1, None) and groups == {tenants_range}, (key, seen[key])
+    assert seen["dashboard"][0] == seen["closing"][0] == 1 and seen["dashboard"][2] > 0
+
 # ----- the timeline and the audit trail as Citus time partitions (0038) --------------------------
 
 PARTITIONING = "0038_partition_timeline_for_citus"
