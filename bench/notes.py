@@ -188,6 +188,73 @@ tests/test_index_usage.py are not the benchmark's): computing websearch_to_tsque
 search_documents and dropping the text GIN (scaling.search)."""
 
 
+# Measured apart by `python -m bench.policy_forms` (its own clusters and data set, the small scale's): the
+# figures are this text's, not the run's; run it again after changing sql/policies/ or app.verified_tenant().
+POLICY_FORMS = """\
+### The policies' two forms (Citus)
+
+Citus refuses a sub-select in the policy of a distributed table, `tenant_id = (SELECT app.verified_tenant())`,
+and accepts the plain call, `tenant_id = app.verified_tenant()`: the same rows (the function is STABLE: one
+value per statement), computed differently. The sub-select is an InitPlan, run once per statement. The plain
+call is computed once per index scan where the comparison is an index condition (and once more by the
+planner, which estimates with its value), and once per row anywhere else: a filter, the inner side of a
+nested loop, a correlated sub-query, each run again per outer row. So the files of sql/policies/ create the
+plain call and, without Citus, put it back in a sub-select: PostgreSQL keeps the sub-select, a Citus
+coordinator has the plain call (docs/citus.md; migration 0037 converts what an earlier run left there).
+
+Measured by `python -m bench.policy_forms --runs 48` on 2026-12-07 (PostgreSQL 15.20, Debian's build, the
+Apache edition; 1,000 tenants x 20 deals, `dbtool seed --seed bench`), apart from the run above: one seeded
+database copied twice, every tenant policy of one copy given the plain call; the application on each copy
+and the superuser by hand, interleaved in the six orders in turn; medians of 48 per-repetition ratios (IQR).
+Section 1's queries, then three probes where the tenant condition is not one index scan's (no goal):
+
+| query | sub-select vs by hand | plain call vs by hand | plain call vs sub-select | app.verified_tenant() calls per execution: sub-select, plain call |
+|---|---|---|---|---|
+| pipeline | 1.34x (1.12–1.56) | 1.42x (1.23–1.67) | **1.02x** (0.93–1.20) | 1, 1 |
+| dashboard | 1.25x (1.17–1.42) | 1.25x (1.17–1.41) | **0.99x** (0.88–1.13) | 1, 2 |
+| closing | 1.30x (1.04–1.54) | 1.28x (1.15–1.53) | **0.97x** (0.84–1.19) | 1, 2 |
+| search | 0.78x (0.67–0.91) | 0.83x (0.70–0.97) | **1.04x** (0.84–1.29) | 1, 1 |
+| vector | 0.74x (0.69–0.81) | 0.72x (0.66–0.80) | **0.92x** (0.87–1.10) | 1, 1 |
+| timeline | 0.75x (0.63–0.84) | 0.72x (0.64–0.89) | **1.04x** (0.82–1.21) | 1, 1 |
+| analytics | 1.56x (1.20–1.95) | 1.55x (1.22–2.00) | **1.01x** (0.86–1.28) | 1, 1 |
+| ↳ *join: deals, deal_team_members, users* | 1.02x (0.95–1.12) | 1.10x (0.98–1.19) | **1.09x** (0.98–1.15) | 3, 6 |
+| ↳ *correlated: each open deal's latest activity* | 1.19x (1.05–1.33) | 2.18x (1.94–2.33) | **1.80x** (1.68–1.96) | 2, 42 |
+| ↳ *filter: deals whose name matches '%ar%'* | 0.65x (0.57–0.79) | 0.69x (0.61–0.88) | **1.05x** (0.95–1.17) | 1, 2 |
+
+On section 1's queries the two forms cost the same (0.92-1.04x; timeline and analytics do not read a
+policy and show the noise between the copies): where the tenant is an index condition the call is made
+once at run time, and once more by the planner, and the totals stay within the noise. Neither
+form changes the goals missed above: what they miss is the token lookup itself, once per statement either
+way. Where the comparison is a filter the plain call is made per row, about 8 µs a call: in the
+correlated sub-query the activities of each deal are found by deal_id and filtered on the tenant, for
+every deal again, so it is called 42 times for 2 (a tenant's 19 open deals and their 38 activities), and
+the query takes 1.8x the sub-select's time (2.2x by hand, against 1.2x). Hence the sub-select on PostgreSQL.
+The same command run again an hour later, with 0031-0038 in the schema, gave 0.99-1.11x for section 1's
+queries (0.91x for timeline, which reads no policy), 1.02x for the join and 1.75x for the correlated
+sub-query (42 calls for 2 again).
+
+On Citus the plain call is the only form. `python -m bench.policy_forms --citus
+/opt/pg-citus/usr/lib/postgresql/15/bin --runs 36` (Citus 13.2.2, a coordinator and two workers on
+loopback, the same data; users, deals, deal_team_members and activities distributed by tenant_id, 32
+shards each, with the policies the files give there; each execution a transaction setting the token with
+`SET LOCAL` and `citus.propagate_set_commands = 'local'`, as an application on Citus must):
+
+| query | the application, tenant named in the query, vs by hand | the application, RLS alone, vs by hand | tasks: named, RLS alone, by hand |
+|---|---|---|---|
+| dashboard | **0.89x** (0.77–1.09) | 7.8x (6.2–15.4) | 1, 32, 1 |
+| closing | **0.99x** (0.87–1.24) | 8.3x (7.1–10.9) | 1, 32, 1 |
+| ↳ *join* | **0.96x** (0.43–1.35) | 26x (14–35) | 1, 32, 1 |
+| ↳ *correlated* | **1.28x** (0.78–1.64) | 20x (11–34) | 1, 32, 1 |
+
+With the tenant named in the query (`tenant_id = $1` beside the policy) Citus routes it to one shard and
+the policy costs what it does on one server, or less: a round trip to the worker dominates (about 2 ms a
+transaction here, against 0.2-0.3 ms on one server). A query that relies on the policy alone runs on all
+32 shards, 8-26 times as long: Citus' planner never sees a policy (docs/citus.md, "Routing"), whichever
+form it has. The per-row calls stay on Citus (the correlated sub-query, 1.3x), where nothing else is
+accepted. Run again with 0031-0038 in the schema (a busier machine): 0.90-1.07x with the tenant named,
+1.69x (0.81-2.54) for the correlated sub-query, 11-18 times under the policy alone."""
+
+
 # What several missed goals share, said once before them: key prefix -> paragraph.
 COMMON: dict[str, str] = {"rls.": "**Section 1, the token lookup.** " + _TOKEN.strip()}
 

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not an installed package
 
-from bench import report, run, sections, timeline, timing  # noqa: E402
+from bench import policy_forms, report, run, sections, timeline, timing  # noqa: E402
 from bench.queries import QUERIES  # noqa: E402
 from bench.sections import psql_commands  # noqa: E402
 from bench.sessions import KEY_ID, Session, _short, sample_tenants  # noqa: E402
@@ -420,3 +420,42 @@ def test_the_report_gives_each_startup_goal_a_summary_row_and_a_reason_when_miss
     assert "### Start-up" in text and "| ↳ *`dbtool --help`, first run* |" in text
     only = report.tool_only(r)
     assert only.startswith("| figure | goal |") and "## 4. Tool overhead" in only and "tool.status" in only
+
+
+def test_policy_forms_gives_a_copy_the_plain_call_which_returns_the_same_rows_and_is_called_per_outer_row(
+        bench_db, server):
+    """bench/policy_forms.py: in a copy of the seeded database every tenant policy gets the plain call
+    Citus needs; both forms return the same rows for every query it measures, and the correlated
+    sub-query calls app.verified_tenant() once per row read under the plain call, once per table under
+    the sub-select (the reason PostgreSQL keeps the sub-select: docs/benchmarks.md)."""
+    url, _ = bench_db
+    name = f"forms_{url.rsplit('/', 1)[1].split('?')[0]}"
+    with psycopg.connect(server.url("postgres"), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1].split("?")[0]}"')
+    copy_url = url.replace(url.rsplit("/", 1)[1].split("?")[0], name)
+    try:
+        assert policy_forms.to_call_form(copy_url) == 18
+        with psycopg.connect(copy_url) as c:
+            assert {u for _, u, _ in c.execute(
+                "SELECT polrelid, pg_get_expr(polqual, polrelid), 1 FROM pg_policy WHERE polname = 'tenant_isolation'")
+                    } == {"(tenant_id = app.verified_tenant())", "(id = app.verified_tenant())"}
+        tenant = sample_tenants(url)[1]
+        sub, call = Session(url, as_app=True), Session(copy_url, as_app=True)
+        try:
+            counted = {}
+            for s in (sub, call):
+                policy_forms.count_calls(s)
+                s.use(tenant)
+            for q in QUERIES + policy_forms.PROBES:
+                assert sorted(map(repr, sub.run(q))) == sorted(map(repr, call.run(q))), q.key
+                counted[q.key] = (policy_forms.calls(sub, q), policy_forms.calls(call, q))
+            deals = len(sub.run(next(q for q in policy_forms.PROBES if q.key == "correlated")))
+            # a filter on the scan by deal, run again for each deal: once per activity read
+            assert deals > 2 and counted["correlated"][0] == 2 and counted["correlated"][1] > deals
+            assert counted["dashboard"] == (1, 2)  # an index condition: once, and once by the planner
+        finally:
+            sub.close()
+            call.close()
+    finally:
+        with psycopg.connect(server.url("postgres"), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from dbtool import catalog, citus, cluster, config, snapshots, tenant_token
+from dbtool import catalog, citus, cluster, config, migrations, snapshots, tenant_token
 from dbtool.commands import dev
 from dbtool.commands.doctor import doctor
 from dbtool.commands.drift import drift
@@ -37,6 +37,7 @@ from dbtool.commands.migrate import migrate
 from dbtool.commands.rollback import rollback
 from dbtool.commands.status import status
 from dbtool.errors import DbtoolError
+from dbtool.migrations import read as read_migrations
 from dbtool.schemadoc import markdown, model
 
 from cli_support import run
@@ -249,6 +250,37 @@ def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_he
         snapshots.write(snapshots.Snapshot({"table": {}}, "0001_x", "apache"), path, as_json=as_json)
         assert not snapshots.read_file(path).citus
     assert "snapshot-citus:" in (project.root / "Makefile").read_text()
+
+
+TENANT_POLICIES = """SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
+                     FROM pg_policy WHERE polname = 'tenant_isolation' ORDER BY 1"""
+
+
+def tenant_column(table: str) -> str:
+    return "id" if table == "tenants" else "tenant_id"
+
+
+def test_on_plain_postgresql_every_tenant_policy_reads_the_tenant_once_per_statement(migrated_db, conn_to):
+    """The policy files create the plain call Citus needs and, without Citus, put it in a sub-select:
+    an InitPlan, once per statement, where the plain call is computed once per row wherever the
+    comparison is not an index condition (docs/benchmarks.md, "The policies' two forms")."""
+    rows = conn_to(migrated_db).execute(TENANT_POLICIES).fetchall()
+    assert len(rows) == 18
+    for table, using, check in rows:
+        want = f"({tenant_column(table)} = ( SELECT app.verified_tenant() AS verified_tenant))"
+        assert (using, check) == (want, want), table
+
+
+def test_a_policy_changed_to_the_plain_call_on_plain_postgresql_is_drift(migrated_db, conn_to, project, tmp_path):
+    """drift compares a snapshot without Citus with a Citus database in Citus' form only: between two
+    plain servers the form is part of the schema."""
+    path = tmp_path / "snapshot.yaml"
+    snapshots.write(snapshots.take(migrated_db, project), path)
+    with conn_to(migrated_db).transaction():
+        conn_to(migrated_db).execute("""SET LOCAL ROLE maplatform_owner;
+            ALTER POLICY tenant_isolation ON public.deals USING (tenant_id = app.verified_tenant())""")
+    assert changes(migrated_db, project, path) == [
+        ("changed", "policy", "public.deals.tenant_isolation", {"using": "(tenant_id = app.verified_tenant())"})]
 
 
 def test_on_plain_postgresql_0038_leaves_the_hypertables_and_adds_no_partition_job(migrated_db, conn_to):
@@ -791,6 +823,106 @@ def test_dev_up_citus_makes_a_coordinator_and_two_workers_that_migrate_with_no_o
     with psycopg.connect(again.url, autocommit=True) as c:  # the node was moved, not removed and added
         assert c.execute("SELECT nodeid, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid").fetchall() \
             == [(node_ids[0], again.workers[0]), (node_ids[1], again.workers[1])]
+
+
+@needs_citus
+def test_after_migrate_on_a_coordinator_every_tenant_policy_has_the_plain_call_citus_accepts(citus_migrated):
+    url, _ = citus_migrated
+    with psycopg.connect(url) as c:
+        rows = c.execute(TENANT_POLICIES).fetchall()
+    assert len(rows) == 18
+    for table, using, check in rows:
+        want = f"({tenant_column(table)} = app.verified_tenant())"
+        assert (using, check) == (want, want), table
+
+
+@needs_citus
+def test_drift_against_the_schema_built_without_citus_expects_the_policies_in_citus_form(citus_migrated, project):
+    """--against-migrations builds the expected schema on this machine's PostgreSQL, without Citus: its
+    policies have the sub-select, which drift compares in the only form Citus accepts; what remains
+    is what 0038 makes differently on a coordinator, as against the committed snapshot."""
+    url, _ = citus_migrated
+    report = drift(url, project, against_migrations=True)
+    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS, report.lines()
+
+
+@pytest.fixture(scope="module")
+def citus_policy_db(citus_cluster, project):
+    """A database migrated from empty through the coordinator, for the tests that change it."""
+    url = citus_cluster.database()
+    migrate(url, project, sync_cron=False)
+    return url
+
+
+def before(project, mid_prefix: str) -> str:
+    ids = [m.id for m in read_migrations(project.migrations_dir, project.root)]
+    return ids[[i for i, m in enumerate(ids) if m.startswith(mid_prefix)][0] - 1]
+
+
+@needs_citus
+def test_0037_gives_the_policies_an_earlier_run_left_the_plain_call_before_the_files_run_again(citus_policy_db,
+                                                                                               project):
+    """migrate re-applies changed policy files only after the last migration, so the migration that
+    distributes the tables would meet the policies as an earlier run of the files left them: with
+    the sub-select (which 0037's rollback puts back). 0037 converts them in place."""
+    url = citus_policy_db
+    rollback(url, project, to=before(project, "0037"), sync_cron=False)
+    with psycopg.connect(url) as c:
+        left = c.execute(TENANT_POLICIES).fetchall()
+    assert {(u, w) for _, u, w in left} == {(f"({col} = ( SELECT app.verified_tenant() AS verified_tenant))",) * 2
+                                            for col in ("id", "tenant_id")}
+    result = migrate(url, project, sync_cron=False)
+    assert result.applied[0]["id"].startswith("0037") and result.repeatables == []  # 0037 did it, not the files
+    with psycopg.connect(url) as c:
+        assert [(t, u, w) for t, u, w in c.execute(TENANT_POLICIES)] == [
+            (t, f"({tenant_column(t)} = app.verified_tenant())", f"({tenant_column(t)} = app.verified_tenant())")
+            for t, _, _ in left]
+
+
+PROBE = "public.policy_probe"
+
+
+@needs_citus
+def test_a_table_distributed_with_a_policy_files_text_shows_and_takes_each_tenants_rows_only(citus_cluster,
+                                                                                             tenants_on_workers):
+    """A tenant table distributed by tenant_id, its policy created after distribution by the text of a
+    policy file (as migrate re-applies the files once the tables are distributed): Citus refuses the
+    sub-select the files give on PostgreSQL, accepts what they give on a coordinator, every shard has
+    it, and through the coordinator each tenant reads and writes its own rows only (the token registry
+    a reference table, as in the context tests above)."""
+    t = tenants_on_workers
+    with psycopg.connect(t.url, autocommit=True) as c:
+        c.execute(f"""CREATE TABLE {PROBE} (tenant_id uuid NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+                      ALTER TABLE {PROBE} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+                      ALTER TABLE {PROBE} OWNER TO {OWNER};
+                      GRANT SELECT, INSERT ON {PROBE} TO maplatform_app""")
+        c.execute(f"INSERT INTO {PROBE} SELECT t, g FROM unnest(%s::uuid[]) AS t, generate_series(1, 3) AS g",
+                  [[TENANT_A, TENANT_B]])
+        c.execute(f"CREATE POLICY tenant_isolation ON {PROBE} USING (tenant_id = (SELECT app.verified_tenant()))")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="cannot create policy"):
+            c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
+        c.execute(f"DROP POLICY tenant_isolation ON {PROBE}")
+        c.execute(f"SELECT create_distributed_table('{PROBE}', 'tenant_id')")
+        path = ROOT / "sql" / "policies" / "public.deals.tenant_isolation.sql"
+        with c.transaction():  # one statement at a time, as dbtool runs a file
+            for statement in migrations.split(path.read_text().replace("public.deals", PROBE), path, ROOT):
+                c.execute(statement)
+        shards = c.execute(f"""SELECT result FROM run_command_on_shards('{PROBE}',
+                               $$SELECT pg_get_expr(polqual, polrelid) || ' / ' || pg_get_expr(polwithcheck, polrelid)
+                                 FROM pg_policy WHERE polrelid = '%s'::regclass$$)""").fetchall()
+    assert len(shards) == 32 and set(shards) == {("(tenant_id = app.verified_tenant()) / "
+                                                  "(tenant_id = app.verified_tenant())",)}
+    for mine, theirs, token in ((TENANT_A, TENANT_B, t.token_a), (TENANT_B, TENANT_A, t.token_b)):
+        with t.app(citus_cluster) as c:
+            c.execute("SELECT public.set_tenant_context(%s)", [token])
+            assert c.execute(f"SELECT tenant_id, id FROM {PROBE} ORDER BY id").fetchall() == [
+                (mine, 1), (mine, 2), (mine, 3)]
+            assert c.execute(f"SELECT count(*) FROM {PROBE} WHERE tenant_id = %s", [theirs]).fetchone() == (0,)
+            c.execute(f"INSERT INTO {PROBE} VALUES (%s, 4)", [mine])
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                c.execute(f"INSERT INTO {PROBE} VALUES (%s, 5)", [theirs])
+            c.rollback()
+            assert c.execute(f"SELECT count(*) FROM {PROBE}").fetchone() == (0,)  # no token: nothing
 
 
 # ----- review mends ------------------------------------------------------------------------------

@@ -318,10 +318,33 @@ def _value_diff(before, after) -> list[str]:
     return [f"- {a}", f"+ {b}"]
 
 
+# pg_get_expr() of `(SELECT f())`: a sub-select of one call without arguments, named after it.
+_CALL_SUBSELECT = re.compile(r"\( SELECT ((?:[A-Za-z_][A-Za-z0-9_$]*\.)?([A-Za-z_][A-Za-z0-9_$]*)\(\)) AS \2\)")
+
+
+def citus_policy_form(text: str | None) -> str | None:
+    """A policy expression as Citus accepts it: each sub-select of one call without arguments,
+    `( SELECT app.f() AS f)`, as the call itself. Citus refuses sub-selects in the policies of
+    distributed tables; for a STABLE function both forms admit the same rows (docs/citus.md)."""
+    return _CALL_SUBSELECT.sub(r"\1", text) if text else text
+
+
+def _on_citus(snap: dict) -> dict:
+    """`snap`, read without Citus, as a Citus coordinator would have it: its policies in Citus' form."""
+    policies = {name: {k: citus_policy_form(v) if k in ("using", "with_check") else v for k, v in attrs.items()}
+                for name, attrs in snap.get("policy", {}).items()}
+    return {**snap, "policy": policies} if "policy" in snap else snap
+
+
 def diff(expected: dict, actual: dict) -> list[Change]:
     """What `actual` has that `expected` has not, and the reverse, object by object. A kind that
     one side did not read at all (e.g. a snapshot file written before dbtool knew that kind) is
-    not compared; a kind read as empty is."""
+    not compared; a kind read as empty is. When one side was read on Citus and the other without
+    it (a Citus coordinator against the committed snapshot of plain PostgreSQL), the other side's
+    policies are compared in the form Citus accepts (citus_policy_form): the only form a policy can
+    take there, which the schema's files give it on Citus."""
+    if ("citus_table" in expected) != ("citus_table" in actual):
+        expected, actual = (expected, _on_citus(actual)) if "citus_table" in expected else (_on_citus(expected), actual)
     order = {k: i for i, k in enumerate(KINDS)}
     kinds = sorted(set(expected) & set(actual), key=lambda k: (order.get(k, len(order)), k))
     changes: list[Change] = []
