@@ -300,26 +300,54 @@ FUNCTION_GRANTS = """
     ORDER BY 1"""
 
 
+# And every relation's privileges PUBLIC has on the coordinator: on a worker PUBLIC loses the others
+# (0002's and 0016's REVOKE on pg_stat_statements' views and TimescaleDB's invalidation logs stayed on
+# the coordinator). Tables, views, materialized views, foreign tables; the shards are not on the
+# coordinator, and a distributed table's grants are Citus' to propagate (they are: measured).
+PUBLIC_RELATION_PRIVILEGES = """
+    SELECT format('%I.%I', n.nspname, c.relname) AS name,
+           ARRAY(SELECT a.privilege_type FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+                 WHERE a.grantee = 0 ORDER BY 1) AS public
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+      AND n.nspname NOT LIKE 'pg\\_toast%'
+    ORDER BY 1"""
+
+
 def _function_grant_fixes(conn: psycopg.Connection) -> str:
     """A query that, on a worker, returns the statements (text[]) that give it the coordinator's
-    grants on every function PUBLIC may not execute on the coordinator; empty when it has them.
-    A function the worker lacks is skipped."""
+    grants on every function PUBLIC may not execute on the coordinator, and take from PUBLIC every
+    privilege on a relation it lacks on the coordinator; empty when it has them. An object the worker
+    lacks is skipped."""
     rows = conn.execute(FUNCTION_GRANTS).fetchall()
-    if not rows:
-        return "SELECT ARRAY[]::text[]"
     names = sql.Literal([name for name, _ in rows]).as_string(conn)
-    grants = sql.Literal([f"{name}\x1f{g}" for name, grantees in rows for g in grantees]).as_string(conn)
+    granted = [(name, g) for name, grantees in rows for g in grantees]
+    granted_names = sql.Literal([n for n, _ in granted]).as_string(conn)
+    granted_roles = sql.Literal([g for _, g in granted]).as_string(conn)
+    relations = conn.execute(PUBLIC_RELATION_PRIVILEGES).fetchall()
+    rel_names = sql.Literal([name for name, _ in relations]).as_string(conn)
+    allowed = [(name, priv) for name, privs in relations for priv in privs]
+    allowed_names = sql.Literal([n for n, _ in allowed]).as_string(conn)
+    allowed_privs = sql.Literal([p for _, p in allowed]).as_string(conn)
     return f"""SELECT ARRAY(
+        SELECT format('REVOKE %s ON TABLE %s FROM PUBLIC', a.privilege_type, f.name)
+        FROM unnest({rel_names}::text[]) AS f (name), pg_catalog.to_regclass(f.name) AS o (oid)
+        JOIN pg_catalog.pg_class AS c ON c.oid = o.oid,
+             aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+        WHERE a.grantee = 0
+          AND NOT EXISTS (SELECT FROM unnest({allowed_names}::text[], {allowed_privs}::text[]) AS k (name, privilege)
+                          WHERE k.name = f.name AND k.privilege = a.privilege_type)
+        UNION ALL
         SELECT format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.name)
         FROM unnest({names}::text[]) AS f (name), pg_catalog.to_regprocedure(f.name) AS o (oid)
         JOIN pg_catalog.pg_proc AS p ON p.oid = o.oid
         WHERE EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
                       WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
         UNION ALL
-        SELECT format('GRANT EXECUTE ON ROUTINE %s TO %I', split_part(g.pair, E'\x1f', 1), r.rolname)
-        FROM unnest({grants}::text[]) AS g (pair)
-        JOIN pg_catalog.pg_roles AS r ON r.rolname = split_part(g.pair, E'\x1f', 2),
-             pg_catalog.to_regprocedure(split_part(g.pair, E'\x1f', 1)) AS o (oid)
+        SELECT format('GRANT EXECUTE ON ROUTINE %s TO %I', g.name, r.rolname)
+        FROM unnest({granted_names}::text[], {granted_roles}::text[]) AS g (name, rolname)
+        JOIN pg_catalog.pg_roles AS r ON r.rolname = g.rolname,
+             pg_catalog.to_regprocedure(g.name) AS o (oid)
         JOIN pg_catalog.pg_proc AS p ON p.oid = o.oid
         WHERE NOT EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
                           WHERE a.grantee = r.oid AND a.privilege_type = 'EXECUTE'))"""
@@ -344,8 +372,8 @@ def _function_grants_on_workers(conn: psycopg.Connection) -> list[str]:
                                   f"{result}", hint="as a superuser on each worker, revoke EXECUTE from PUBLIC on "
                                                     "each function PUBLIC may not execute on the coordinator "
                                                     "(docs/citus.md)")
-    return [f"functions PUBLIC may not execute on the coordinator revoked from PUBLIC on worker(s) "
-            f"{', '.join(lacking)} (the owner's key functions, TimescaleDB's internals)"]
+    return [f"what PUBLIC may not use on the coordinator revoked from PUBLIC on worker(s) {', '.join(lacking)} "
+            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"]
 
 
 def owner_fix(owner: str) -> str:
@@ -531,7 +559,8 @@ def _worker_function_grants(conn: psycopg.Connection) -> Check:
     lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, _function_grant_fixes(conn))
                if not ok or result != "{}"]
     if lacking:
-        return Check(name, "missing", "PUBLIC may execute on " + ", ".join(lacking)
-                     + " functions the coordinator refuses it (the owner's key functions, TimescaleDB's internals)",
+        return Check(name, "missing", "PUBLIC may use on " + ", ".join(lacking)
+                     + " functions or relations the coordinator refuses it (the owner's key functions, "
+                     "TimescaleDB's internals, pg_stat_statements)",
                      "dbtool migrate gives the workers the coordinator's grants on them (docs/citus.md)")
-    return Check(name, "ok", "the workers refuse PUBLIC every function the coordinator refuses it")
+    return Check(name, "ok", "the workers refuse PUBLIC every function and relation the coordinator refuses it")

@@ -1529,6 +1529,27 @@ def test_a_tenant_login_may_execute_on_a_worker_no_function_the_coordinator_refu
     assert sorted(on[1] - on[0]) == [] and sorted(on[2] - on[0]) == []
 
 
+RELATION_PRIVILEGES = """SELECT format('%%I.%%I', n.nspname, c.relname), p.privilege
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace,
+         unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p (privilege)
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_table_privilege(%s, c.oid, p.privilege)"""
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_may_use_on_a_worker_no_relation_the_coordinator_refuses_it(citus_cluster, citus_world, role):
+    """Every relation of every schema on each node, the shards aside (the coordinator has none; the
+    next tests attack them): 0002's and 0016's REVOKE on pg_stat_statements' views and TimescaleDB's
+    invalidation logs had stayed on the coordinator."""
+    world, logins = citus_world
+    dbname = world.url.rsplit("/", 1)[1]
+    on = [set(map(tuple, citus_cluster.sql(n, dbname, RELATION_PRIVILEGES, [logins[role]]))) for n in range(3)]
+    names = {name for name, _ in on[0]} | {name for name, _ in citus_cluster.sql(
+        0, dbname, RELATION_PRIVILEGES.replace("has_table_privilege(%s, c.oid, p.privilege)", "%s::text IS NOT NULL"), ["x"])}
+    assert sorted(x for x in on[1] - on[0] if x[0] in names) == []
+    assert sorted(x for x in on[2] - on[0] if x[0] in names) == []
+
+
 @needs_citus
 @pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
 def test_a_tenant_login_on_a_worker_cannot_call_the_owners_signing_key_functions(citus_cluster, citus_world, role):
@@ -1623,16 +1644,18 @@ def test_a_worker_where_public_may_execute_a_function_the_coordinator_refuses_it
     dbname = url.rsplit("/", 1)[1]
     citus_cluster.sql(1, dbname, "SET citus.enable_ddl_propagation = off; "
                                  "GRANT EXECUTE ON FUNCTION app.mint_tenant_token(uuid, interval, text) TO PUBLIC; "
+                                 "GRANT SELECT ON public.pg_stat_statements TO PUBLIC; "
                                  "REVOKE EXECUTE ON FUNCTION app.verified_tenant() FROM maplatform_app")
     worker = f"127.0.0.1:{citus_cluster.ports[1]}"
     line = {c.name: c for c in doctor(url, project)}["citus function grants on workers"]
-    assert line.status == "missing" and line.value.startswith(f"PUBLIC may execute on {worker} functions ")
+    assert line.status == "missing" and line.value.startswith(f"PUBLIC may use on {worker} functions or relations ")
     with psycopg.connect(url, autocommit=True) as c:
         assert citus.prepare(c, project) == [
-            f"functions PUBLIC may not execute on the coordinator revoked from PUBLIC on worker(s) {worker} "
-            "(the owner's key functions, TimescaleDB's internals)"]
+            f"what PUBLIC may not use on the coordinator revoked from PUBLIC on worker(s) {worker} "
+            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"]
         assert citus.prepare(c, project) == []
     assert citus_cluster.sql(1, dbname, """
         SELECT has_function_privilege('public', 'app.mint_tenant_token(uuid, interval, text)', 'EXECUTE'),
-               has_function_privilege('maplatform_app', 'app.verified_tenant()', 'EXECUTE')""") == [(False, True)]
+               has_function_privilege('maplatform_app', 'app.verified_tenant()', 'EXECUTE'),
+               has_table_privilege('public', 'public.pg_stat_statements', 'SELECT')""") == [(False, True, False)]
     assert {c.name: c.status for c in doctor(url, project)}["citus function grants on workers"] == "ok"
