@@ -13,7 +13,10 @@ the verified tenant context reaches the workers (0034), one audit event per toke
 (0033), and no other session's token readable on the workers; 0039 distributes every tenant table by
 tenant_id in one group and the global ones as reference tables, the materialized views intact, and
 through the coordinator, as a login of each tenant-facing role, tests/test_attacks.py's sweep finds
-no row of another tenant and each documented tenant query reads one shard (docs/citus.md)."""
+no row of another tenant and each documented tenant query reads one shard; and what a login of each
+tenant-facing role reaches on a worker, enumerated from each node's catalog, is no more than on the
+coordinator, the shards under their forced row-level security (docs/citus.md, "Isolation on the
+workers")."""
 
 from __future__ import annotations
 
@@ -1659,3 +1662,29 @@ def test_a_worker_where_public_may_execute_a_function_the_coordinator_refuses_it
                has_function_privilege('maplatform_app', 'app.verified_tenant()', 'EXECUTE'),
                has_table_privilege('public', 'public.pg_stat_statements', 'SELECT')""") == [(False, True, False)]
     assert {c.name: c.status for c in doctor(url, project)}["citus function grants on workers"] == "ok"
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_on_a_worker_cannot_read_the_signing_keys_or_the_token_registry_placements(
+        citus_cluster, citus_world, role):
+    """app_private.tenant_keys and app.tenant_tokens are reference tables: a placement on every node,
+    its name in pg_dist_shard (readable by PUBLIC). Read as the login on each worker, the table and its
+    placement by name: refused (no USAGE on app_private, no grant on the registry or its placement)."""
+    world, logins = citus_world
+    outcomes = []
+    for node in (1, 2):
+        with psycopg.connect(_worker_url(citus_cluster, world.url, node, logins[role]), autocommit=True) as c:
+            placements = [r for (r,) in c.execute(
+                """SELECT format('%I.%I', n.nspname, c.relname || '_' || s.shardid)
+                   FROM pg_dist_shard AS s JOIN pg_class AS c ON c.oid = s.logicalrelid
+                   JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                   WHERE (n.nspname, c.relname) IN (('app_private', 'tenant_keys'), ('app', 'tenant_tokens'))""")]
+            assert len(placements) == 2
+            for relation in ["app_private.tenant_keys", "app.tenant_tokens", *placements]:
+                try:
+                    c.execute(f"SELECT count(*) FROM {relation}")
+                    outcomes.append((node, relation, "read"))
+                except psycopg.Error as exc:
+                    outcomes.append((node, relation, exc.sqlstate))
+    assert {o for *_, o in outcomes} == {"42501"}, outcomes
