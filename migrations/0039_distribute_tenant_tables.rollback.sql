@@ -130,7 +130,9 @@ BEGIN
             FOR entry IN
                 SELECT DISTINCT r.rolname
                 FROM pg_catalog.pg_class AS c
-                CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))) AS e
+                CROSS JOIN LATERAL pg_catalog.aclexplode(
+                    COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))
+                ) AS e
                 JOIN pg_catalog.pg_roles AS r ON r.oid = e.grantee
                 WHERE c.oid = item.name::REGCLASS
             LOOP

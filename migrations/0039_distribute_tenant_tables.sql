@@ -137,8 +137,10 @@ BEGIN
         SELECT c.oid, c.conrelid::REGCLASS::TEXT AS tbl, c.conname, c.confrelid,
                pg_catalog.format('%I.%I', n.nspname, r.relname) AS qualified,
                pg_catalog.pg_get_constraintdef(c.oid) AS def,
-               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid), ' (ON DELETE SET (?:NULL|DEFAULT)(?: \([^)]*\))?)') AS action,
-               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid), 'ON DELETE SET (?:NULL|DEFAULT) \(([^)]*)\)') AS cols
+               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid),
+                                    ' (ON DELETE SET (?:NULL|DEFAULT)(?: \([^)]*\))?)') AS action,
+               pg_catalog.substring(pg_catalog.pg_get_constraintdef(c.oid),
+                                    'ON DELETE SET (?:NULL|DEFAULT) \(([^)]*)\)') AS cols
         FROM pg_catalog.pg_constraint AS c
         JOIN pg_catalog.pg_class AS r ON r.oid = c.conrelid
         JOIN pg_catalog.pg_namespace AS n ON n.oid = r.relnamespace
@@ -190,7 +192,8 @@ BEGIN
     WHERE (t.tgrelid = ANY (reference_oids) OR t.tgrelid = ANY (tenant_tables))
       AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgenabled <> 'D'
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid = t.tgrelid);
-    FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
+    FOR fk IN
+        SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', fk.tbl, fk.name);
     END LOOP;
@@ -240,7 +243,8 @@ BEGIN
     FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(dropped) AS d (tbl TEXT, conname TEXT, def TEXT) LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.conname, fk.def);
     END LOOP;
-    FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
+    FOR fk IN
+        SELECT * FROM pg_catalog.jsonb_to_recordset(COALESCE(triggers, '[]')) AS g (tbl TEXT, name TEXT, mode TEXT)
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER %I', fk.tbl,
                                   CASE fk.mode WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END, fk.name);

@@ -22,6 +22,7 @@ from bench.sections import psql_commands  # noqa: E402
 from bench.sessions import KEY_ID, Session, _short, sample_tenants  # noqa: E402
 from dbtool import config  # noqa: E402
 from dbtool.commands import seed as seed_loader  # noqa: E402
+from dbtool.migrations import directives  # noqa: E402
 from schema_support import cloned_db  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +100,7 @@ def test_psql_applies_transactional_runs_in_one_transaction_and_the_others_alone
         ["functions", "policies", "views"].index(f.split("/sql/")[1].split("/")[0]), f))
     for cmd, group in zip(cmds, files):
         assert "ON_ERROR_STOP=1" in cmd
-        text = "".join(open(f).read(2000) for f in group)
-        non_tx = "-- transactional: false" in text
+        non_tx = any(directives(open(f).read()).get("transactional") == "false" for f in group)
         assert ("-1" in cmd) != non_tx, cmd
         if non_tx:
             assert len(group) == 1

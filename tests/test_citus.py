@@ -245,7 +245,8 @@ def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_he
     assert snapshots.snapshot_file(project, None, citus=True) == root / "snapshot.citus.yaml"
     assert snapshots.snapshot_file(project, "timescale", citus=True) == root / "snapshot.citus.timescale.yaml"
     assert snapshots.snapshot_file(project, "apache") == root / "snapshot.yaml"
-    assert snapshots.make_command("apache", citus=True) == "`PG_BINDIR=<bin folder of a PostgreSQL with Citus> make snapshot-citus`"
+    assert snapshots.make_command("apache", citus=True) == (
+        "`PG_BINDIR=<bin folder of a PostgreSQL with Citus> make snapshot-citus`")
     for as_json in (False, True):
         path = tmp_path / f"s{as_json}.yaml"
         snapshots.write(snapshots.Snapshot({"table": {}}, "0001_x", "apache", citus=True), path, as_json=as_json)
@@ -255,8 +256,10 @@ def test_a_coordinator_has_its_own_committed_snapshot_file_and_says_so_in_its_he
     assert "snapshot-citus:" in (project.root / "Makefile").read_text()
 
 
+# Citus' shards left out: the coordinator holds a placement of each reference table (tenants), with its policy.
 TENANT_POLICIES = """SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
-                     FROM pg_policy WHERE polname = 'tenant_isolation' ORDER BY 1"""
+                     FROM pg_policy JOIN pg_class ON pg_class.oid = polrelid
+                     WHERE polname = 'tenant_isolation' AND relname !~ '_[0-9]{6,}$' ORDER BY 1"""
 
 
 def tenant_column(table: str) -> str:
@@ -377,7 +380,8 @@ def test_the_committed_citus_snapshot_is_the_schema_migrated_through_the_coordin
     assert (committed.version, committed.edition, committed.citus) == (live.version, live.edition, True)
     changes = catalog.diff(committed.data, live.data)
     assert not changes, (f"{path.relative_to(project.root)} is stale: run {snapshots.make_command(live.edition, True)}"
-                         " and commit it. Differences:\n" + "\n".join(f"{c.action} {c.kind} {c.name}" for c in changes[:30]))
+                         " and commit it. Differences:\n"
+                         + "\n".join(f"{c.action} {c.kind} {c.name}" for c in changes[:30]))
     assert live.data["citus_table"]["public.deals"]["distribution_column"] == "tenant_id"
 
 
@@ -846,7 +850,7 @@ def test_drift_against_the_schema_built_without_citus_expects_the_policies_in_ci
     is what 0038 makes differently on a coordinator, as against the committed snapshot."""
     url, _ = citus_migrated
     report = drift(url, project, against_migrations=True)
-    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS, report.lines()
+    assert sorted((c.action, c.kind, c.name) for c in report.changes) == ONLY_ON_CITUS_AT_HEAD, report.lines()
 
 
 @pytest.fixture(scope="module")
