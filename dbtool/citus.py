@@ -357,7 +357,8 @@ def _apply_on_worker(fixes: str) -> str:
     """One statement that runs on a worker each statement `fixes` returns, with Citus' propagation off.
     One statement, not `SET ...; DO ...`: run_command_on_workers reports the first result of a
     multi-statement command, and a failing DO after a SET was reported as success (measured)."""
-    return ("DO $dbtool$ DECLARE s text; BEGIN PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true); "
+    return ("DO $dbtool$ DECLARE s text; BEGIN "
+            "PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true); "
             f"FOREACH s IN ARRAY ({fixes}) LOOP EXECUTE s; END LOOP; END $dbtool$")
 
 

@@ -1552,7 +1552,8 @@ def test_a_tenant_login_may_use_on_a_worker_no_relation_the_coordinator_refuses_
     dbname = world.url.rsplit("/", 1)[1]
     on = [set(map(tuple, citus_cluster.sql(n, dbname, RELATION_PRIVILEGES, [logins[role]]))) for n in range(3)]
     names = {name for name, _ in on[0]} | {name for name, _ in citus_cluster.sql(
-        0, dbname, RELATION_PRIVILEGES.replace("has_table_privilege(%s, c.oid, p.privilege)", "%s::text IS NOT NULL"), ["x"])}
+        0, dbname, RELATION_PRIVILEGES.replace("has_table_privilege(%s, c.oid, p.privilege)", "%s::text IS NOT NULL"),
+        ["x"])}
     assert sorted(x for x in on[1] - on[0] if x[0] in names) == []
     assert sorted(x for x in on[2] - on[0] if x[0] in names) == []
 
@@ -1567,8 +1568,8 @@ def test_a_tenant_login_on_a_worker_cannot_call_the_owners_signing_key_functions
     coordinator. They must be refused before reading anything: 42501."""
     world, logins = citus_world
     calls = [("SELECT app.mint_tenant_token(%s, '1 hour')", [world.b["tenant"]]),
-             ("SELECT app.add_tenant_key('attacker', '\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'"
-              "::bytea)", None),
+             ("SELECT app.add_tenant_key('attacker', "
+              "'\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'::bytea)", None),
              ("SELECT app.retire_tenant_key('test')", None), ("SELECT app.verify_tenant_token(%s)", [world.token_a])]
     outcomes = []
     for node in (1, 2):
@@ -1609,7 +1610,8 @@ def test_a_tenant_login_on_a_worker_reads_only_its_tenants_rows_in_every_shard_i
                   AND has_table_privilege(c.oid, 'SELECT')""").fetchall()
             assert shards
             for token in (world.token_a, None):
-                c.execute(sql.SQL("SET LOCAL app.tenant_token = {}").format(sql.Literal(token or "")))  # as Citus sends it
+                # as Citus sends it: a literal
+                c.execute(sql.SQL("SET LOCAL app.tenant_token = {}").format(sql.Literal(token or "")))
                 for shard, forced, has_tenant in shards:
                     if not has_tenant:  # app.resource_types: global, no tenant rows
                         continue
