@@ -88,7 +88,7 @@ def prepare(conn: psycopg.Connection, project: Project, n: Node | None = None) -
     for role in worker_login_roles(conn, project):
         changed += _login_on_workers(conn, role, f"Citus connects as {role} for its functions and materialized views",
                                      login_fix(role))
-    return changed + _statement_texts_on_workers(conn)
+    return changed + _statement_texts_on_workers(conn) + _function_grants_on_workers(conn)
 
 
 def worker_login_roles(conn: psycopg.Connection, project: Project) -> list[str]:
@@ -270,9 +270,7 @@ def _statement_texts_on_workers(conn: psycopg.Connection) -> list[str]:
     lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
     if not lacking:
         return []
-    apply = ("SET citus.enable_ddl_propagation = off; DO $dbtool$ DECLARE s text; BEGIN "
-             f"FOREACH s IN ARRAY ({fixes}) LOOP EXECUTE s; END LOOP; END $dbtool$")
-    for host, port, ok, result in _on_workers(conn, apply):
+    for host, port, ok, result in _on_workers(conn, _apply_on_worker(fixes)):
         if not ok:
             raise DatabaseFailure(f"could not hide other sessions' statements on Citus worker {host}:{port}: {result}",
                                   hint="as a superuser on each worker, make the grants on pg_stat_activity, "
@@ -280,6 +278,103 @@ def _statement_texts_on_workers(conn: psycopg.Connection) -> list[str]:
                                        "the coordinator's (docs/citus.md)")
     return [f"other sessions' statements hidden on worker(s) {', '.join(lacking)} as on the coordinator "
             "(grants on pg_stat_activity, pg_stat_statements)"]
+
+
+# Every function PUBLIC may not execute on the coordinator. Citus creates a function on the workers
+# when something distributed depends on it, with its default grants (PUBLIC's EXECUTE), and propagates
+# no GRANT or REVOKE on it afterwards; TimescaleDB's internals, whose EXECUTE 0016 takes from PUBLIC, are
+# created by the extension's script on each worker. There a tenant-facing login (which must log in on
+# the workers: Citus connects as it) called the owner's SECURITY DEFINER functions that read the
+# signing keys (app.mint_tenant_token, app.add_tenant_key, ...) directly or through
+# run_command_on_workers; measured, only the registry's write failed, the owner being unable to log in
+# on the coordinator. The workers get the coordinator's grants: PUBLIC loses what it lacks on the
+# coordinator, each role granted on the coordinator gets it. (Other grants on a worker are left alone.)
+FUNCTION_GRANTS = """
+    SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)) AS name,
+           ARRAY(SELECT DISTINCT r.rolname::text FROM aclexplode(p.proacl) AS a
+                 JOIN pg_catalog.pg_roles AS r ON r.oid = a.grantee
+                 WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1) AS grantees
+    FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+    WHERE p.proacl IS NOT NULL
+      AND NOT EXISTS (SELECT FROM aclexplode(p.proacl) AS a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+    ORDER BY 1"""
+
+
+# And every relation's privileges PUBLIC has on the coordinator: on a worker PUBLIC loses the others
+# (0002's and 0016's REVOKE on pg_stat_statements' views and TimescaleDB's invalidation logs stayed on
+# the coordinator). Tables, views, materialized views, foreign tables; the shards are not on the
+# coordinator, and a distributed table's grants are Citus' to propagate (they are: measured).
+PUBLIC_RELATION_PRIVILEGES = """
+    SELECT format('%I.%I', n.nspname, c.relname) AS name,
+           ARRAY(SELECT a.privilege_type FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+                 WHERE a.grantee = 0 ORDER BY 1) AS public
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+      AND n.nspname NOT LIKE 'pg\\_toast%'
+    ORDER BY 1"""
+
+
+def _function_grant_fixes(conn: psycopg.Connection) -> str:
+    """A query that, on a worker, returns the statements (text[]) that give it the coordinator's
+    grants on every function PUBLIC may not execute on the coordinator, and take from PUBLIC every
+    privilege on a relation it lacks on the coordinator; empty when it has them. An object the worker
+    lacks is skipped."""
+    rows = conn.execute(FUNCTION_GRANTS).fetchall()
+    names = sql.Literal([name for name, _ in rows]).as_string(conn)
+    granted = [(name, g) for name, grantees in rows for g in grantees]
+    granted_names = sql.Literal([n for n, _ in granted]).as_string(conn)
+    granted_roles = sql.Literal([g for _, g in granted]).as_string(conn)
+    relations = conn.execute(PUBLIC_RELATION_PRIVILEGES).fetchall()
+    rel_names = sql.Literal([name for name, _ in relations]).as_string(conn)
+    allowed = [(name, priv) for name, privs in relations for priv in privs]
+    allowed_names = sql.Literal([n for n, _ in allowed]).as_string(conn)
+    allowed_privs = sql.Literal([p for _, p in allowed]).as_string(conn)
+    return f"""SELECT ARRAY(
+        SELECT format('REVOKE %s ON TABLE %s FROM PUBLIC', a.privilege_type, f.name)
+        FROM unnest({rel_names}::text[]) AS f (name), pg_catalog.to_regclass(f.name) AS o (oid)
+        JOIN pg_catalog.pg_class AS c ON c.oid = o.oid,
+             aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+        WHERE a.grantee = 0
+          AND NOT EXISTS (SELECT FROM unnest({allowed_names}::text[], {allowed_privs}::text[]) AS k (name, privilege)
+                          WHERE k.name = f.name AND k.privilege = a.privilege_type)
+        UNION ALL
+        SELECT format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.name)
+        FROM unnest({names}::text[]) AS f (name), pg_catalog.to_regprocedure(f.name) AS o (oid)
+        JOIN pg_catalog.pg_proc AS p ON p.oid = o.oid
+        WHERE EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+                      WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+        UNION ALL
+        SELECT format('GRANT EXECUTE ON ROUTINE %s TO %I', g.name, r.rolname)
+        FROM unnest({granted_names}::text[], {granted_roles}::text[]) AS g (name, rolname)
+        JOIN pg_catalog.pg_roles AS r ON r.rolname = g.rolname,
+             pg_catalog.to_regprocedure(g.name) AS o (oid)
+        JOIN pg_catalog.pg_proc AS p ON p.oid = o.oid
+        WHERE NOT EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+                          WHERE a.grantee = r.oid AND a.privilege_type = 'EXECUTE'))"""
+
+
+def _apply_on_worker(fixes: str) -> str:
+    """One statement that runs on a worker each statement `fixes` returns, with Citus' propagation off.
+    One statement, not `SET ...; DO ...`: run_command_on_workers reports the first result of a
+    multi-statement command, and a failing DO after a SET was reported as success (measured)."""
+    return ("DO $dbtool$ DECLARE s text; BEGIN "
+            "PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true); "
+            f"FOREACH s IN ARRAY ({fixes}) LOOP EXECUTE s; END LOOP; END $dbtool$")
+
+
+def _function_grants_on_workers(conn: psycopg.Connection) -> list[str]:
+    fixes = _function_grant_fixes(conn)
+    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
+    if not lacking:
+        return []
+    for host, port, ok, result in _on_workers(conn, _apply_on_worker(fixes)):
+        if not ok:
+            raise DatabaseFailure(f"could not give Citus worker {host}:{port} the coordinator's grants on functions: "
+                                  f"{result}", hint="as a superuser on each worker, revoke EXECUTE from PUBLIC on "
+                                                    "each function PUBLIC may not execute on the coordinator "
+                                                    "(docs/citus.md)")
+    return [f"what PUBLIC may not use on the coordinator revoked from PUBLIC on worker(s) {', '.join(lacking)} "
+            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"]
 
 
 def owner_fix(owner: str) -> str:
@@ -346,6 +441,7 @@ def checks(conn: psycopg.Connection, project: Project | None) -> list[Check]:
         if logins or roles:
             out.append(_checked("citus worker pg_hba", lambda: _worker_hba(conn, logins + roles)))
     out.append(_checked("citus statement texts on workers", lambda: _worker_statement_texts(conn)))
+    out.append(_checked("citus function grants on workers", lambda: _worker_function_grants(conn)))
     return out
 
 
@@ -457,3 +553,15 @@ def _worker_statement_texts(conn: psycopg.Connection) -> Check:
                      + " to roles the coordinator hides them from (pg_stat_activity, pg_stat_statements)",
                      "dbtool migrate gives the workers the coordinator's grants on them (docs/citus.md)")
     return Check(name, "ok", "the workers hide other sessions' statements as the coordinator does")
+
+
+def _worker_function_grants(conn: psycopg.Connection) -> Check:
+    name = "citus function grants on workers"
+    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, _function_grant_fixes(conn))
+               if not ok or result != "{}"]
+    if lacking:
+        return Check(name, "missing", "PUBLIC may use on " + ", ".join(lacking)
+                     + " functions or relations the coordinator refuses it (the owner's key functions, "
+                     "TimescaleDB's internals, pg_stat_statements)",
+                     "dbtool migrate gives the workers the coordinator's grants on them (docs/citus.md)")
+    return Check(name, "ok", "the workers refuse PUBLIC every function and relation the coordinator refuses it")

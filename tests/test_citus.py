@@ -13,7 +13,10 @@ the verified tenant context reaches the workers (0034), one audit event per toke
 (0033), and no other session's token readable on the workers; 0039 distributes every tenant table by
 tenant_id in one group and the global ones as reference tables, the materialized views intact, and
 through the coordinator, as a login of each tenant-facing role, tests/test_attacks.py's sweep finds
-no row of another tenant and each documented tenant query reads one shard (docs/citus.md)."""
+no row of another tenant and each documented tenant query reads one shard; and what a login of each
+tenant-facing role reaches on a worker, enumerated from each node's catalog, is no more than on the
+coordinator, the shards under their forced row-level security (docs/citus.md, "Isolation on the
+workers")."""
 
 from __future__ import annotations
 
@@ -458,7 +461,7 @@ def test_doctor_reads_the_cluster_on_the_coordinator(citus_cluster, citus_migrat
         "citus session_preload_libraries": "ok", f"citus {OWNER} on workers": "ok",
         "citus maplatform_audit_owner on workers": "ok", "citus maplatform_maintenance on workers": "ok",
         "citus worker pg_hba": "warn",
-        "citus statement texts on workers": "ok"}
+        "citus statement texts on workers": "ok", "citus function grants on workers": "ok"}
     workers = ", ".join(f"127.0.0.1:{p}" for p in citus_cluster.ports[1:])
     assert checks["citus node"].value.endswith(f"coordinator, 2 worker(s): {workers}")
 
@@ -1537,3 +1540,193 @@ def test_the_rollback_makes_the_hypertables_again_as_they_were_with_their_rows(c
                             FROM timescaledb_information.hypertables ORDER BY 1""").fetchall() == [
             ("audit.events", True), ("timeline.activity_timeline", True)]
     assert catalog.diff(before, snapshots.take(url, project).data) == []
+
+
+# ----- isolation on the workers: what a tenant-facing login reaches there -----------------------
+# Citus opens its worker connections as the current role, so the application's logins (and the
+# read-only role's) log in on the workers; the fixture's pg_hba.conf trusts every TCP connection, and
+# docs/citus.md has the DBA allow them from the nodes. Everything the coordinator refuses them must be
+# refused on a worker too, connected there directly or through run_command_on_workers.
+
+
+def _worker_url(citus_cluster: CitusCluster, url: str, node: int, login: str) -> str:
+    return f"postgresql://{login}@127.0.0.1:{citus_cluster.ports[node]}/{url.rsplit('/', 1)[1]}"
+
+
+EXECUTABLE = """SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))
+                FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+                WHERE has_function_privilege(%s, p.oid, 'EXECUTE')"""
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_may_execute_on_a_worker_no_function_the_coordinator_refuses_it(citus_cluster, citus_world,
+                                                                                       role):
+    """Enumerated from each node's catalog: every function of every schema. On the workers the owner's
+    SECURITY DEFINER functions (app.mint_tenant_token, app.add_tenant_key, app.retire_tenant_key,
+    app.verify_tenant_token, ops.*) had PUBLIC's EXECUTE, and TimescaleDB's internals 0016 revoked
+    (Citus propagates a function, not its grants)."""
+    world, logins = citus_world
+    dbname = world.url.rsplit("/", 1)[1]
+    on = [{f for (f,) in citus_cluster.sql(n, dbname, EXECUTABLE, [logins[role]])} for n in range(3)]
+    assert sorted(on[1] - on[0]) == [] and sorted(on[2] - on[0]) == []
+
+
+RELATION_PRIVILEGES = """SELECT format('%%I.%%I', n.nspname, c.relname), p.privilege
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace,
+         unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p (privilege)
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_table_privilege(%s, c.oid, p.privilege)"""
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_may_use_on_a_worker_no_relation_the_coordinator_refuses_it(citus_cluster, citus_world, role):
+    """Every relation of every schema on each node, the shards aside (the coordinator has none; the
+    next tests attack them): 0002's and 0016's REVOKE on pg_stat_statements' views and TimescaleDB's
+    invalidation logs had stayed on the coordinator."""
+    world, logins = citus_world
+    dbname = world.url.rsplit("/", 1)[1]
+    on = [set(map(tuple, citus_cluster.sql(n, dbname, RELATION_PRIVILEGES, [logins[role]]))) for n in range(3)]
+    names = {name for name, _ in on[0]} | {name for name, _ in citus_cluster.sql(
+        0, dbname, RELATION_PRIVILEGES.replace("has_table_privilege(%s, c.oid, p.privilege)", "%s::text IS NOT NULL"),
+        ["x"])}
+    assert sorted(x for x in on[1] - on[0] if x[0] in names) == []
+    assert sorted(x for x in on[2] - on[0] if x[0] in names) == []
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_on_a_worker_cannot_call_the_owners_signing_key_functions(citus_cluster, citus_world, role):
+    """The attack: log in on a worker (directly, or run_command_on_workers from the coordinator) and mint
+    a token for another tenant, or add a key of one's own and mint with it. On the workers the owner's
+    functions ran, read the signing keys and computed the token; only the write of the registry (a
+    reference table, placed on the coordinator too) failed, because the owner cannot log in on the
+    coordinator. They must be refused before reading anything: 42501."""
+    world, logins = citus_world
+    calls = [("SELECT app.mint_tenant_token(%s, '1 hour')", [world.b["tenant"]]),
+             ("SELECT app.add_tenant_key('attacker', "
+              "'\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'::bytea)", None),
+             ("SELECT app.retire_tenant_key('test')", None), ("SELECT app.verify_tenant_token(%s)", [world.token_a])]
+    outcomes = []
+    for node in (1, 2):
+        with psycopg.connect(_worker_url(citus_cluster, world.url, node, logins[role]), autocommit=True) as c:
+            for statement, params in calls:
+                try:
+                    c.execute(statement, params)
+                    outcomes.append((node, statement[:40], "ran"))
+                except psycopg.Error as exc:
+                    outcomes.append((node, statement[:40], exc.sqlstate))
+    assert {o for *_, o in outcomes} == {"42501"}, outcomes
+    with psycopg.connect(world.url, autocommit=True) as c:  # and run_command_on_workers is the same door
+        c.execute(f'SET ROLE "{logins[role]}"')
+        results = c.execute("SELECT success, result FROM run_command_on_workers(%s)",
+                            [f"SELECT app.mint_tenant_token('{world.b['tenant']}', '1 hour')"]).fetchall()
+    assert results and all(not ok and "permission denied for function mint_tenant_token" in r for ok, r in results)
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_on_a_worker_reads_only_its_tenants_rows_in_every_shard_it_may_read(citus_cluster, citus_world,
+                                                                                          role):
+    """The shards are ordinary tables on the workers, their names discoverable (pg_class, pg_dist_shard,
+    citus.show_shards_for_app_name_prefixes). Read directly as the login with tenant A's token (set as
+    Citus sets it: SET LOCAL app.tenant_token), and with none: every shard it may read has the table's
+    row-level security, forced, and shows no row of another tenant."""
+    world, logins = citus_world
+    tenant_a = str(world.a["tenant"])
+    seen_a, seen_other, unforced = 0, [], []
+    for node in (1, 2):
+        with psycopg.connect(_worker_url(citus_cluster, world.url, node, logins[role])) as c:
+            c.execute("SET citus.show_shards_for_app_name_prefixes = '*'")
+            shards = c.execute(r"""
+                SELECT c.oid::regclass::text, c.relforcerowsecurity,
+                       EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')
+                FROM pg_class AS c
+                WHERE c.relkind IN ('r', 'p') AND c.relname ~ '_[0-9]{6,}$'
+                  AND has_table_privilege(c.oid, 'SELECT')""").fetchall()
+            assert shards
+            for token in (world.token_a, None):
+                # as Citus sends it: a literal
+                c.execute(sql.SQL("SET LOCAL app.tenant_token = {}").format(sql.Literal(token or "")))
+                for shard, forced, has_tenant in shards:
+                    if not has_tenant:  # app.resource_types: global, no tenant rows
+                        continue
+                    unforced += [shard] if not forced else []
+                    rows = c.execute(f"SELECT tenant_id::text, count(*) FROM {shard} GROUP BY 1").fetchall()
+                    seen_a += sum(n for t, n in rows if t == tenant_a and token)
+                    seen_other += [(shard, t, token is not None) for t, n in rows if t != tenant_a or not token]
+                c.rollback()
+    assert unforced == [] and seen_other == [] and seen_a > 0
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_has_on_the_workers_no_database_or_schema_privilege_the_coordinator_refuses(
+        citus_cluster, citus_world, role):
+    """0016's REVOKE TEMPORARY and the schemas' grants (app_private, ops, timeline, audit: no USAGE) are
+    the same on every node (Citus propagates grants on databases and schemas)."""
+    world, logins = citus_world
+    dbname = world.url.rsplit("/", 1)[1]
+    probe = """SELECT has_database_privilege(%(r)s, current_database(), 'TEMPORARY'),
+                      has_database_privilege(%(r)s, current_database(), 'CREATE'),
+                      ARRAY(SELECT nspname::text FROM pg_namespace WHERE has_schema_privilege(%(r)s, oid, 'USAGE')
+                            ORDER BY 1),
+                      ARRAY(SELECT nspname::text FROM pg_namespace WHERE has_schema_privilege(%(r)s, oid, 'CREATE')
+                            ORDER BY 1)"""
+    seen = [citus_cluster.sql(n, dbname, probe, {"r": logins[role]})[0] for n in range(3)]
+    assert seen[0][:2] == (False, False) and seen[0][3] == []
+    assert not {"app_private", "ops", "timeline", "audit"} & set(seen[0][2])
+    assert seen[1] == seen[0] and seen[2] == seen[0]
+
+
+@needs_citus
+def test_a_worker_where_public_may_execute_a_function_the_coordinator_refuses_it_gets_the_coordinators_grants(
+        citus_cluster, project):
+    """What dbtool migrate does before each migration: a grant a DBA (or an extension's update) gave
+    back on a worker is doctor's `missing`, and the next preparation takes it away again, once."""
+    url = citus_cluster.database()
+    migrate(url, project)
+    dbname = url.rsplit("/", 1)[1]
+    citus_cluster.sql(1, dbname, "SET citus.enable_ddl_propagation = off; "
+                                 "GRANT EXECUTE ON FUNCTION app.mint_tenant_token(uuid, interval, text) TO PUBLIC; "
+                                 "GRANT SELECT ON public.pg_stat_statements TO PUBLIC; "
+                                 "REVOKE EXECUTE ON FUNCTION app.verified_tenant() FROM maplatform_app")
+    worker = f"127.0.0.1:{citus_cluster.ports[1]}"
+    line = {c.name: c for c in doctor(url, project)}["citus function grants on workers"]
+    assert line.status == "missing" and line.value.startswith(f"PUBLIC may use on {worker} functions or relations ")
+    with psycopg.connect(url, autocommit=True) as c:
+        assert citus.prepare(c, project) == [
+            f"what PUBLIC may not use on the coordinator revoked from PUBLIC on worker(s) {worker} "
+            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"]
+        assert citus.prepare(c, project) == []
+    assert citus_cluster.sql(1, dbname, """
+        SELECT has_function_privilege('public', 'app.mint_tenant_token(uuid, interval, text)', 'EXECUTE'),
+               has_function_privilege('maplatform_app', 'app.verified_tenant()', 'EXECUTE'),
+               has_table_privilege('public', 'public.pg_stat_statements', 'SELECT')""") == [(False, True, False)]
+    assert {c.name: c.status for c in doctor(url, project)}["citus function grants on workers"] == "ok"
+
+
+@needs_citus
+@pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
+def test_a_tenant_login_on_a_worker_cannot_read_the_signing_keys_or_the_token_registry_placements(
+        citus_cluster, citus_world, role):
+    """app_private.tenant_keys and app.tenant_tokens are reference tables: a placement on every node,
+    its name in pg_dist_shard (readable by PUBLIC). Read as the login on each worker, the table and its
+    placement by name: refused (no USAGE on app_private, no grant on the registry or its placement)."""
+    world, logins = citus_world
+    outcomes = []
+    for node in (1, 2):
+        with psycopg.connect(_worker_url(citus_cluster, world.url, node, logins[role]), autocommit=True) as c:
+            placements = [r for (r,) in c.execute(
+                """SELECT format('%I.%I', n.nspname, c.relname || '_' || s.shardid)
+                   FROM pg_dist_shard AS s JOIN pg_class AS c ON c.oid = s.logicalrelid
+                   JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                   WHERE (n.nspname, c.relname) IN (('app_private', 'tenant_keys'), ('app', 'tenant_tokens'))""")]
+            assert len(placements) == 2
+            for relation in ["app_private.tenant_keys", "app.tenant_tokens", *placements]:
+                try:
+                    c.execute(f"SELECT count(*) FROM {relation}")
+                    outcomes.append((node, relation, "read"))
+                except psycopg.Error as exc:
+                    outcomes.append((node, relation, exc.sqlstate))
+    assert {o for *_, o in outcomes} == {"42501"}, outcomes
