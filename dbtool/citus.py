@@ -266,18 +266,12 @@ def _statement_text_fixes(conn: psycopg.Connection) -> str:
 
 
 def _statement_texts_on_workers(conn: psycopg.Connection) -> list[str]:
-    fixes = _statement_text_fixes(conn)
-    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
-    if not lacking:
-        return []
-    for host, port, ok, result in _on_workers(conn, _apply_on_worker(fixes)):
-        if not ok:
-            raise DatabaseFailure(f"could not hide other sessions' statements on Citus worker {host}:{port}: {result}",
-                                  hint="as a superuser on each worker, make the grants on pg_stat_activity, "
-                                       "pg_stat_get_activity, pg_stat_get_backend_activity and pg_stat_statements "
-                                       "the coordinator's (docs/citus.md)")
+    lacking = _align_workers(
+        conn, _statement_text_fixes(conn), "hide other sessions' statements on",
+        "as a superuser on each worker, make the grants on pg_stat_activity, pg_stat_get_activity, "
+        "pg_stat_get_backend_activity and pg_stat_statements the coordinator's (docs/citus.md)")
     return [f"other sessions' statements hidden on worker(s) {', '.join(lacking)} as on the coordinator "
-            "(grants on pg_stat_activity, pg_stat_statements)"]
+            "(grants on pg_stat_activity, pg_stat_statements)"] if lacking else []
 
 
 # Every function PUBLIC may not execute on the coordinator. Citus creates a function on the workers
@@ -363,18 +357,24 @@ def _apply_on_worker(fixes: str) -> str:
 
 
 def _function_grants_on_workers(conn: psycopg.Connection) -> list[str]:
-    fixes = _function_grant_fixes(conn)
-    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
-    if not lacking:
-        return []
-    for host, port, ok, result in _on_workers(conn, _apply_on_worker(fixes)):
-        if not ok:
-            raise DatabaseFailure(f"could not give Citus worker {host}:{port} the coordinator's grants on functions: "
-                                  f"{result}", hint="as a superuser on each worker, revoke EXECUTE from PUBLIC on "
-                                                    "each function PUBLIC may not execute on the coordinator "
-                                                    "(docs/citus.md)")
+    lacking = _align_workers(
+        conn, _function_grant_fixes(conn), "give the coordinator's grants on functions to",
+        "as a superuser on each worker, revoke EXECUTE from PUBLIC on each function PUBLIC may not execute "
+        "on the coordinator (docs/citus.md)")
     return [f"what PUBLIC may not use on the coordinator revoked from PUBLIC on worker(s) {', '.join(lacking)} "
-            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"]
+            "(functions: the owner's key functions, TimescaleDB's internals; relations: pg_stat_statements)"] \
+        if lacking else []
+
+
+def _align_workers(conn: psycopg.Connection, fixes: str, doing: str, hint: str) -> list[str]:
+    """The workers (host:port) on which `fixes`, a query returning the statements a worker still lacks,
+    found any, after running them there; a worker that refuses them fails the run with `hint`."""
+    lacking = [f"{h}:{p}" for h, p, ok, result in _on_workers(conn, fixes) if not ok or result != "{}"]
+    if lacking:
+        for host, port, ok, result in _on_workers(conn, _apply_on_worker(fixes)):
+            if not ok:
+                raise DatabaseFailure(f"could not {doing} Citus worker {host}:{port}: {result}", hint=hint)
+    return lacking
 
 
 def owner_fix(owner: str) -> str:
