@@ -1063,11 +1063,11 @@ def test_rolling_0039_back_gives_local_tables_with_every_grant_comment_and_index
     the tables and columns, the owner's restricted grants on the audited tables, the materialized
     views' indexes and the tenant views' grants were lost; the rollback puts them back."""
     ids = snapshots.migration_ids(project)
-    assert ids[-1] == "0039_distribute_tenant_tables"
+    distributing = ids.index("0039_distribute_tenant_tables")
     url = citus_cluster.database()
-    migrate(url, project, to=ids[-2], sync_cron=False)
+    migrate(url, project, to=ids[distributing - 1], sync_cron=False)
     before = snapshots.take(url, project).data
-    migrate(url, project, sync_cron=False)
+    migrate(url, project, to=ids[distributing], sync_cron=False)
     assert citus_tables(citus_cluster, url)
     rollback(url, project, steps=1, sync_cron=False)
     assert citus_tables(citus_cluster, url) == {}
@@ -1168,14 +1168,80 @@ def test_a_login_of_the_role_sees_its_tenants_rows_in_every_table_through_the_co
 
 
 @needs_citus
-@pytest.mark.xfail(strict=True, reason="open (docs/citus.md): Citus runs a view's query on the shards as the current "
-                                       "role (citusdata/citus#1683), which has no privilege on the private tables")
 @pytest.mark.parametrize("role", ["maplatform_app", "maplatform_readonly"])
 def test_a_login_of_the_role_reads_its_timeline_and_audit_events_through_their_views(citus_world, role):
+    """Citus runs a view's query on the shards as the current role (citusdata/citus#1683): 0040 gives the
+    two private tables row-level security and the roles the privileges their views gave."""
     world, logins = citus_world
-    expected, seen = _counts_as_login(world, logins[role], ["public.activity_timeline", "public.audit_events"])
+    relations = ["public.activity_timeline", "public.audit_events", "timeline.activity_timeline", "audit.events"]
+    expected, seen = _counts_as_login(world, logins[role], relations)
     assert all(expected.values()), expected
     assert seen == expected
+
+
+def _as_login_of_a(world, login: str, statements: list[tuple[str, list]]) -> list:
+    """Each statement's rows (or its SQLSTATE) as `login` with tenant A's token, in one rolled-back
+    transaction through the coordinator."""
+    out = []
+    with psycopg.connect(world.url, autocommit=True) as c, c.transaction(force_rollback=True):
+        c.execute(f'SET LOCAL ROLE "{login}"')
+        c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
+        for statement, params in statements:
+            try:
+                with c.transaction():
+                    cur = c.execute(statement, params)
+                    out.append(cur.fetchall() if cur.description else cur.rowcount)
+            except psycopg.Error as exc:
+                out.append(exc.sqlstate)
+    return out
+
+
+@needs_citus
+def test_the_application_writes_its_tenants_events_through_the_timeline_view_and_no_other_tenants(citus_world):
+    """Citus does no DML through a view over a distributed table; 0040's INSTEAD OF INSERT trigger keeps
+    the application's INSERTs, under the table's policy. UPDATE and DELETE go to the table itself."""
+    from test_attacks import b_fingerprint
+    world, logins = citus_world
+    a, b = str(world.a["tenant"]), str(world.b["tenant"])
+    with psycopg.connect(world.url, autocommit=True) as c:
+        before = b_fingerprint(c, world)
+    insert = "INSERT INTO public.activity_timeline (time, tenant_id, event_type) VALUES (now(), %s, 'x') RETURNING tenant_id"
+    out = _as_login_of_a(world, logins["maplatform_app"], [
+        ("INSERT INTO public.activity_timeline (time, event_type) VALUES (now(), 'x') RETURNING tenant_id", []),
+        (insert, [a]),
+        (insert, [b]),
+        ("INSERT INTO timeline.activity_timeline (time, tenant_id, event_type) VALUES (now(), %s, 'x')", [b]),
+        ("UPDATE timeline.activity_timeline SET event_type = 'seen' RETURNING tenant_id", []),
+        ("UPDATE timeline.activity_timeline SET tenant_id = %s RETURNING tenant_id", [b]),
+        ("DELETE FROM timeline.activity_timeline RETURNING tenant_id", []),
+        ("UPDATE public.activity_timeline SET event_type = 'seen'", []),
+    ])
+    assert [[str(t) for t, in rows] for rows in out[:2]] == [[a], [a]]
+    assert out[2:4] == ["42501", "42501"]  # the policy's WITH CHECK, on the shard
+    assert out[4] and {str(t) for t, in out[4]} == {a}
+    assert out[5] == "0A000"  # Citus moves no row to another tenant: "modifying the partition value ..."
+    assert out[6] and {str(t) for t, in out[6]} == {a}
+    assert out[7] == "0A000"  # Citus: "cannot modify views when the query contains citus tables"
+    read_only = _as_login_of_a(world, logins["maplatform_readonly"], [
+        ("INSERT INTO public.activity_timeline (time, event_type) VALUES (now(), 'x')", []),
+        ("INSERT INTO timeline.activity_timeline (time, event_type) VALUES (now(), 'x')", []),
+        ("INSERT INTO audit.events (time, tenant_id, event_type) VALUES (now(), %s, 'x')", [a]),
+    ])
+    assert read_only == ["42501", "42501", "42501"]
+    with psycopg.connect(world.url, autocommit=True) as c:
+        assert b_fingerprint(c, world) == before
+
+
+@needs_citus
+def test_rolling_0040_back_leaves_the_private_tables_as_0039_left_them(citus_cluster, project):
+    ids = snapshots.migration_ids(project)
+    url = citus_cluster.database()
+    migrate(url, project, to="0039_distribute_tenant_tables", sync_cron=False)
+    before = snapshots.take(url, project).data
+    migrate(url, project, to="0040_open_timeline_views_on_citus", sync_cron=False)
+    assert ids.index("0040_open_timeline_views_on_citus") > ids.index("0039_distribute_tenant_tables")
+    rollback(url, project, to="0039_distribute_tenant_tables", sync_cron=False)
+    assert [(c.action, c.kind, c.name) for c in catalog.diff(before, snapshots.take(url, project).data)] == []
 
 
 @needs_citus
