@@ -71,10 +71,16 @@ ONLY_ON_CITUS = sorted([
     ("changed", "table", "audit.events"), ("changed", "table", "timeline.activity_timeline"),
     ("removed", "trigger", "audit.events.ts_insert_blocker"),
     ("removed", "trigger", "timeline.activity_timeline.ts_insert_blocker")])
-# At head: 0039 also makes the timeline's two SET NULL keys NO ACTION (Citus refuses the action).
+# At head: 0039 also makes the timeline's two SET NULL keys NO ACTION (Citus refuses the action); 0040
+# gives both tables row-level security and the views' privileges, and the timeline's view an insert trigger.
 ONLY_ON_CITUS_AT_HEAD = sorted(ONLY_ON_CITUS + [
     ("changed", "constraint", "timeline.activity_timeline.activity_timeline_tenant_id_deal_id_fkey"),
-    ("changed", "constraint", "timeline.activity_timeline.activity_timeline_tenant_id_user_id_fkey")])
+    ("changed", "constraint", "timeline.activity_timeline.activity_timeline_tenant_id_user_id_fkey"),
+    ("added", "function", "timeline.insert_through_view()"),
+    ("added", "policy", "audit.events.tenant_isolation"),
+    ("added", "policy", "timeline.activity_timeline.tenant_isolation"),
+    ("changed", "schema", "audit"), ("changed", "schema", "timeline"),
+    ("added", "trigger", "public.activity_timeline.insert_through_view")])
 
 
 def citus_drift(url: str, project) -> list[tuple[str, str, str]]:
