@@ -198,12 +198,16 @@ def _inspect(admin: psycopg.Connection, url: str, target: Target) -> None:
 
 def _other_sessions(conn: psycopg.Connection, name: str) -> str:
     """Sessions that would block the swap (a rename), as `user/application, ...`; "" when none.
-    TimescaleDB's workers are not counted: they stop by themselves for a rename."""
+    TimescaleDB's workers are not counted: they stop by themselves for a rename; nor Citus' maintenance
+    daemon and its own connections between the nodes of a coordinator (a Citus archive is restored
+    without a rename)."""
     return conn.execute("""SELECT string_agg(coalesce(nullif(usename, ''), '?') || '/' ||
                                   coalesce(nullif(application_name, ''), backend_type), ', ')
                            FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()
                              AND backend_type NOT LIKE 'TimescaleDB%%'
-                             AND backend_type NOT LIKE 'Citus%%'""", [name]).fetchone()[0] or ""
+                             AND backend_type NOT LIKE 'Citus%%'
+                             AND application_name NOT LIKE 'citus\\_internal gpid=%%'""",
+                        [name]).fetchone()[0] or ""
 
 
 def _refuse_sessions(name: str, sessions: str) -> None:
