@@ -188,6 +188,16 @@ def project_roles(conn: psycopg.Connection, project: Project) -> list[str]:
     return sorted({*([owner] if owner else []), *member_of, *app_roles})
 
 
+def give_worker_login(conn: psycopg.Connection, role: str, why: str) -> list[str]:
+    """`role` may log in on every worker (for `dbtool restore`, which has no project)."""
+    return _login_on_workers(conn, role, why, login_fix(role))
+
+
+def align_workers_grants(conn: psycopg.Connection) -> list[str]:
+    """The workers get the coordinator's grants on other sessions' statements, functions and relations."""
+    return _statement_texts_on_workers(conn) + _function_grants_on_workers(conn)
+
+
 def _owner_login_on_workers(conn: psycopg.Connection, owner: str) -> list[str]:
     return _login_on_workers(conn, owner, "Citus runs the owner's DDL there", owner_fix(owner))
 

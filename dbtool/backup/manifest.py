@@ -22,6 +22,7 @@ from psycopg import sql
 
 from .. import __version__, db, ledger
 from ..errors import DbtoolError, UsageError
+from . import distribution
 
 FORMAT = "dbtool-backup/1"
 ARCHIVE = ".dump"
@@ -118,6 +119,7 @@ def _problems(man: dict, stem: str) -> Iterator[str]:
             yield f"{label} size or sha256 {_show(part)} is malformed"
     yield from _database_problems(man.get("database"))
     yield from _table_problems(man.get("tables"))
+    yield from distribution.problems(man.get("citus"), QUALIFIED)
     yield from _extension_problems(man)
     roles = man.get("roles", [])
     if not isinstance(roles, list) or not all(_is_text(r) for r in roles):

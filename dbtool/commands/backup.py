@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from .. import db, runs
+from ..backup import distribution
 from ..backup import manifest as mf
 from ..backup import storage, tools
 from ..backup.storage import S3Prefix
@@ -134,6 +135,9 @@ def _dump(conn: psycopg.Connection, url: str, folder: Path, recipient: str | Non
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
         man = mf.describe(conn)
+        citus = distribution.describe(conn)  # how a coordinator's tables are distributed: not in the dump
+        if citus:
+            man["citus"] = citus
         tables = mf.tables(conn)
         if tables:  # no DROP or ALTER between our reads and pg_dump's (it takes the same locks)
             conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(

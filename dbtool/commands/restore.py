@@ -19,6 +19,13 @@ the restored copy has passed every check:
 5. TimescaleDB's background workers, which the rename stopped, are started again, and pg_cron
    jobs, which live in the cron database and not in the dump, are scheduled for the restored
    database from its cron table (`cron_table`, the project's [tool.dbtool] cron_table; dbtool.cron.sync).
+
+An archive of a Citus coordinator (its manifest has `citus`: how each table was distributed) goes
+into an existing, empty database of a coordinator with its workers registered, and nowhere else;
+an archive without Citus never goes into a Citus database. A database cannot be renamed across the
+nodes of a cluster, so there is no temporary copy: pg_restore's sections run in the target itself,
+the tables distributed between the schema and the rows (dbtool.backup.distribution), and a failure
+drops the target on every node and creates it again as it was, empty with its workers registered.
 """
 
 from __future__ import annotations
@@ -33,9 +40,11 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
+from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
-from .. import cron, db, ledger
+from .. import citus, cron, db, ledger
+from ..backup import distribution
 from ..backup import manifest as mf
 from ..backup import storage, tools
 from ..engine import Progress, silent
@@ -75,6 +84,7 @@ class RestoreResult:
     hypertables: list[str] = field(default_factory=list)
     migrations: int = 0
     cron: dict | None = None
+    citus: dict | None = None  # a Citus archive: the tables distributed as on the source, the workers' roles
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -89,6 +99,8 @@ class RestoreResult:
         return [f"{self.database}: restored {self.archive} ({self.source_database}, {self.backup_created_at}); "
                 f"{self.tables} tables, {self.rows} rows verified"
                 + (f"; hypertables: {', '.join(self.hypertables)}" if self.hypertables else "")
+                + (f"; Citus: {self.citus['distributed']} distributed tables in {self.citus['colocation_groups']} "
+                   f"co-location group(s), {self.citus['reference']} reference tables" if self.citus else "")
                 + (f"; cron jobs scheduled: {jobs}" if c else "")]
 
 
@@ -114,6 +126,7 @@ def restore(archive: str, url: str | None, *, replace: bool = False, confirm: Ca
     man, archive_name = load_manifest(where, name)
     with db.connection(_maintenance_url(url)) as admin:
         _inspect(admin, url, target)
+        _check_citus(url, target, man)
         warnings = preflight(admin, man)
         _confirm_replace(target, replace, confirm)
         _refuse_sessions(target.name, target.sessions)
@@ -122,7 +135,10 @@ def restore(archive: str, url: str | None, *, replace: bool = False, confirm: Ca
                                created=not target.exists, replaced=bool(target.contents), warnings=warnings)
         with tempfile.TemporaryDirectory(prefix="dbtool-restore-") as tmp:
             dump = verified_dump(where, archive_name, man, Path(tmp), progress)
-            _restore_and_swap(admin, url, target, man, dump, Path(tmp), progress, result)
+            if man.get("citus"):
+                _restore_into_coordinator(admin, url, target, man, dump, Path(tmp), progress, result)
+            else:
+                _restore_and_swap(admin, url, target, man, dump, Path(tmp), progress, result)
     _finish(url, man, progress, result, cron_table)
     return result
 
@@ -182,11 +198,16 @@ def _inspect(admin: psycopg.Connection, url: str, target: Target) -> None:
 
 def _other_sessions(conn: psycopg.Connection, name: str) -> str:
     """Sessions that would block the swap (a rename), as `user/application, ...`; "" when none.
-    TimescaleDB's workers are not counted: they stop by themselves for a rename."""
+    TimescaleDB's workers are not counted: they stop by themselves for a rename; nor Citus' maintenance
+    daemon and its own connections between the nodes of a coordinator (a Citus archive is restored
+    without a rename)."""
     return conn.execute("""SELECT string_agg(coalesce(nullif(usename, ''), '?') || '/' ||
                                   coalesce(nullif(application_name, ''), backend_type), ', ')
                            FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()
-                             AND backend_type NOT LIKE 'TimescaleDB%%'""", [name]).fetchone()[0] or ""
+                             AND backend_type NOT LIKE 'TimescaleDB%%'
+                             AND backend_type NOT LIKE 'Citus%%'
+                             AND application_name NOT LIKE 'citus\\_internal gpid=%%'""",
+                        [name]).fetchone()[0] or ""
 
 
 def _refuse_sessions(name: str, sessions: str) -> None:
@@ -196,6 +217,24 @@ def _refuse_sessions(name: str, sessions: str) -> None:
         raise DbtoolError(f"cannot replace {name}: other sessions are connected to it ({sessions})",
                           hint="stop the application (or ask those sessions to disconnect) and run the restore "
                                "again; restore never terminates sessions")
+
+
+def _check_citus(url: str, target: Target, man: dict) -> None:
+    """A Citus archive into an empty coordinator database only, one without Citus never into one
+    with it (distribution.check_target). For a Citus archive, what the target holds besides Citus is
+    its content: a coordinator database is never replaced (its nodes cannot rename it together)."""
+    if not target.exists:
+        distribution.check_target(None, target.name, man)
+        return
+    with db.connection(url) as conn:
+        distribution.check_target(conn, target.name, man)
+        if man.get("citus"):
+            target.contents = distribution.foreign_content(conn)
+    if man.get("citus") and target.contents:
+        raise UsageError(f"target database {target.name} is not empty ({target.contents}): a Citus archive is "
+                         "restored into an empty coordinator database only",
+                         hint="restore into another empty database of the coordinator, or drop this one on every "
+                              "node and create it again with CREATE EXTENSION citus and its workers registered")
 
 
 def _confirm_replace(target: Target, replace: bool, confirm) -> None:
@@ -346,6 +385,98 @@ def _restore_and_swap(admin, url, target: Target, man: dict, dump: Dump, workdir
         raise
 
 
+def _restore_into_coordinator(admin, url, target: Target, man: dict, dump: Dump, workdir: Path, progress,
+                              result: RestoreResult) -> None:
+    """A Citus archive, in the empty coordinator database of `url`: the tables (pre-data), distributed
+    while empty as the manifest says, the roles Citus connects as given their login on the workers,
+    the rows (data: Citus routes them to the shards), then indexes, keys, triggers, policies and the
+    materialized views' rows (post-data; triggers on distributed tables need
+    citus.enable_unsafe_triggers), verified like any restore. Any failure empties the target again."""
+    with db.connection(url) as conn:
+        before, cluster = mf.database_properties(conn), citus.node(conn)
+    wanted = man["citus"]["tables"]
+    hint = f"{target.name} was emptied again, as it was before the restore"
+    try:
+        with db.connection(url) as conn:  # from inside the database: Citus gives the workers the same
+            database_properties(conn, target.name, man["database"])
+        _load_timescaledb(url, man)
+        schema = _timescaledb_schema(man)
+        toc, total = _toc(dump.listing, workdir, schema if man.get("timescaledb") and schema != "public" else None)
+        progress("step", f"restoring the tables of the archive into {target.name}", {})
+        _pg_restore(dump.pg_restore, dump.path, toc, url, progress, 0, section="pre-data", hint=hint)
+        with db.connection(url) as conn:
+            progress("step", f"distributing {len(wanted)} tables as on the source", {})
+            distribution.distribute(conn, wanted, progress)
+            logins = distribution.worker_logins(conn)
+        progress("step", "restoring the rows into the shards", {})
+        _pg_restore(dump.pg_restore, dump.path, toc, url, progress, total, section="data", hint=hint)
+        progress("step", "restoring indexes, constraints, triggers and policies on every shard", {})
+        _pg_restore(dump.pg_restore, dump.path, toc, url, progress, 0, section="post-data",
+                    options="-c citus.enable_unsafe_triggers=on", hint=hint)
+        _post_restore(url, schema)
+        progress("step", "verifying row counts, fingerprints and distribution against the manifest", {})
+        verify(url, man, result)
+        with db.connection(url) as conn:
+            aligned = distribution.align_workers(conn)
+    except BaseException as exc:
+        failed = _empty_again(admin, url, target, before, cluster)
+        if isinstance(exc, DbtoolError):
+            exc.hint = (hint if not failed else
+                        f"{target.name} could not be emptied again ({failed}): drop it on every node and create it "
+                        "again with CREATE EXTENSION citus and its workers registered")
+        raise
+    result.citus = {**distribution.summary(wanted), "workers": len(cluster.workers), "worker_logins": logins,
+                    "workers_aligned": aligned}
+
+
+def _load_timescaledb(url: str, man: dict) -> None:
+    """TimescaleDB's procedure, as in _load: the archive's version, then restoring mode."""
+    ts, schema = man.get("timescaledb"), _timescaledb_schema(man)
+    if not ts:
+        return
+    with db.connection(url) as conn:
+        if schema != "public":
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE EXTENSION timescaledb WITH SCHEMA {} VERSION {}").format(
+            sql.Identifier(schema), sql.Literal(ts["version"])))
+        conn.execute(sql.SQL("SELECT {}.timescaledb_pre_restore()").format(sql.Identifier(schema)))
+
+
+def _empty_again(admin, url: str, target: Target, before: dict, cluster: citus.Node) -> str | None:
+    """After a failed restore into a coordinator: the target dropped on every node (shards included)
+    and created again as it was, with Citus, its workers registered and its settings and grants.
+    Returns what went wrong, None when it is empty again."""
+    nodes = [a.rsplit(":", 1) for a in cluster.workers]
+    try:
+        for host, port in nodes:
+            with _node_admin(url, host, port) as worker:
+                _recreate(worker, target, before)
+        _recreate(admin, target, before)
+        for host, port in nodes:
+            with _node_admin(url, host, port, target.name) as worker:
+                worker.execute("CREATE EXTENSION citus")
+        with db.connection(url) as conn:
+            conn.execute("CREATE EXTENSION citus")
+            host, port = (cluster.coordinator or "").rsplit(":", 1)
+            conn.execute("SELECT citus_set_coordinator_host(%s, %s)", [host, int(port)])
+            for host, port in nodes:
+                conn.execute("SELECT citus_add_node(%s, %s)", [host, int(port)])
+            database_properties(conn, target.name, before)
+    except (DbtoolError, psycopg.Error, ValueError) as exc:
+        return exc.message if isinstance(exc, DbtoolError) else str(exc).strip().splitlines()[0]
+    return None
+
+
+def _node_admin(url: str, host: str, port: str, dbname: str = "postgres") -> psycopg.Connection:
+    """A connection to another node of the cluster with the URL's user and password."""
+    return db.connect(pg_conninfo.make_conninfo(db.with_dbname(url, dbname), host=host, port=port))
+
+
+def _recreate(conn: psycopg.Connection, target: Target, before: dict) -> None:
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target.name)))
+    _create_database(conn, target.name, {"database": before}, target)
+
+
 def _scratch_name(base: str, what: str) -> str:
     suffix = f"_{what}_{secrets.token_hex(3)}"
     head = base.encode()[: 63 - len(suffix)].decode(errors="ignore")
@@ -406,17 +537,20 @@ def _post_restore(tmp_url: str, schema: str | None) -> None:
             raise db.server_error(exc, "timescaledb_post_restore() failed in the restored copy") from None
 
 
-def _pg_restore(pg_restore: str, dump: Path, toc: Path, tmp_url: str, progress, total: int) -> None:
+def _pg_restore(pg_restore: str, dump: Path, toc: Path, tmp_url: str, progress, total: int, *,
+                section: str | None = None, options: str | None = None,
+                hint: str = "the target was not touched; the temporary database was dropped") -> None:
     conninfo, env = tools.libpq(tmp_url)
+    if options:  # server settings for pg_restore's session
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {options}".strip()
     # No --jobs: TimescaleDB's catalog must be restored in order.
     cmd = [pg_restore, "--verbose", "--exit-on-error", "--no-password", "--use-list", str(toc),
-           "--dbname", conninfo, str(dump)]
+           *([f"--section={section}"] if section else []), "--dbname", conninfo, str(dump)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tail = tools.follow(proc.stderr, RESTORING, "restoring", total, progress)
     if proc.wait() != 0:
         command = next((ln for ln in tail if ln.startswith("Command was:")), None)
-        raise DatabaseFailure(f"pg_restore failed: {tools.last_error(tail, 'pg_restore')}", detail=command,
-                              hint="the target was not touched; the temporary database was dropped")
+        raise DatabaseFailure(f"pg_restore failed: {tools.last_error(tail, 'pg_restore')}", detail=command, hint=hint)
 
 
 def database_properties(admin, name: str, d: dict) -> None:
@@ -456,6 +590,8 @@ def verify(url: str, man: dict, result: RestoreResult) -> None:
         migrations = list(ledger.applied(conn))
         ts = mf.timescaledb(conn)
         extensions = {r[0]: r[1] for r in conn.execute("SELECT extname, extversion FROM pg_extension").fetchall()}
+        if man.get("citus"):  # each table distributed as on the source
+            problems += distribution.differences(man["citus"]["tables"], distribution.tables(conn))
     if migrations != man["migrations"]:
         problems.append(f"applied migrations differ: {len(migrations)} restored, "
                         f"{len(man['migrations'])} in the manifest")
