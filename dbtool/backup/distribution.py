@@ -15,9 +15,8 @@ propagates to every shard.
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
 
-from .. import citus, db
+from .. import citus, citus_workers, db
 from ..engine import Progress, silent
 from ..errors import DatabaseFailure, UsageError
 
@@ -217,7 +216,7 @@ def align_workers(conn: psycopg.Connection) -> list[str]:
     """The workers refuse PUBLIC what the coordinator refuses it (functions, relations, other sessions'
     statements), as `dbtool migrate` makes them (docs/citus.md, "Isolation on the workers")."""
     try:
-        return citus.align_workers_grants(conn)
+        return citus_workers.align(conn)
     except psycopg.Error as exc:
         raise DatabaseFailure(f"cannot give the workers the coordinator's grants: {db.server_error(exc).message}",
                               hint="run `dbtool migrate` on the restored database: it aligns the workers") from None
