@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
+
 from .. import cluster, db
 from ..errors import DatabaseFailure, DbtoolError, UsageError
 from . import repo
@@ -127,8 +129,11 @@ def _wait_promoted(res: Restored, timeout: float = 3600) -> None:
                 if not db.scalar(conn, "SELECT pg_is_in_recovery()"):
                     res.replayed_to = db.scalar(conn, "SELECT pg_last_xact_replay_timestamp()")
                     return
-        except DbtoolError:
-            pass  # starting up or promoting
+        except (DbtoolError, psycopg.OperationalError):
+            # starting up or promoting; or stopping, recovery failed (a missing WAL segment): the server
+            # can close the connection between connecting and the query, and the next turn's
+            # is_running() reports it with the log's reason
+            pass
         time.sleep(0.2)
     raise DatabaseFailure(f"the restored cluster in {res.data_dir} did not finish recovery in {timeout:.0f} s",
                           hint=f"see {res.log}")
