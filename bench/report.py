@@ -388,8 +388,9 @@ database, dbtool and psql alternately, {p.as_dict()['runs']} runs each:
 
 `dbtool migrate --quiet --database-url ...` as a new process (Python start-up included), which also
 takes its advisory lock, writes its ledger (a record and a checksum per migration and repeatable file),
-runs each migration in its own transaction, and reconciles pg_cron jobs; psql applies the same files in
-one transaction:
+runs each migration in its own transaction, and reconciles pg_cron jobs; psql applies the same files, each
+run of transactional files in one transaction (`-1`), `RESET ALL; RESET ROLE` between two files of a run so
+that no file's `SET LOCAL` (its role) reaches the next, as dbtool's transaction per file ensures:
 
 {cmds}
 
