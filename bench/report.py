@@ -41,7 +41,7 @@ def render(r: dict, others: list[dict] | tuple = (), load_run: dict | None = Non
     None: no charts)."""
     others = [o for o in others if o.get("edition") != r.get("edition") and "timeline" in o]
     parts = [_header(r, others), _summary(r, others, load_run), plots.section(r, others, load_run, charts_dir),
-             _machine(r), _seed(r), _rls(r), notes.POLICY_FORMS, notes.CITUS_NODES, _context(r),
+             _machine(r), _seed(r), _rls(r), notes.RLS_BEFORE_AFTER, notes.POLICY_FORMS, notes.CITUS_NODES, _context(r),
              _scaling(r), _tool(r), _drift(r), _refresh(r), _timeline(r, others), load.section(load_run),
              _method(r, others), _changes(), _plans(r, others)]
     return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
