@@ -41,7 +41,7 @@ def render(r: dict, others: list[dict] | tuple = (), load_run: dict | None = Non
     None: no charts)."""
     others = [o for o in others if o.get("edition") != r.get("edition") and "timeline" in o]
     parts = [_header(r, others), _summary(r, others, load_run), plots.section(r, others, load_run, charts_dir),
-             _machine(r), _seed(r), _rls(r), notes.POLICY_FORMS, notes.CITUS_NODES, _context(r),
+             _machine(r), _seed(r), _rls(r), notes.RLS_BEFORE_AFTER, notes.POLICY_FORMS, notes.CITUS_NODES, _context(r),
              _scaling(r), _tool(r), _drift(r), _refresh(r), _timeline(r, others), load.section(load_run),
              _method(r, others), _changes(), _plans(r, others)]
     return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
@@ -388,8 +388,9 @@ database, dbtool and psql alternately, {p.as_dict()['runs']} runs each:
 
 `dbtool migrate --quiet --database-url ...` as a new process (Python start-up included), which also
 takes its advisory lock, writes its ledger (a record and a checksum per migration and repeatable file),
-runs each migration in its own transaction, and reconciles pg_cron jobs; psql applies the same files in
-one transaction:
+runs each migration in its own transaction, and reconciles pg_cron jobs; psql applies the same files, each
+run of transactional files in one transaction (`-1`), `RESET ALL; RESET ROLE` between two files of a run so
+that no file's `SET LOCAL` (its role) reaches the next, as dbtool's transaction per file ensures:
 
 {cmds}
 

@@ -211,7 +211,9 @@ def tenant_scaling(url_many: str, url_few: str, runs: int, target_s: float) -> l
 def psql_commands(url: str, project: config.Project) -> list[list[str]]:
     """psql runs applying what `dbtool migrate` applies: the migrations in order, then the repeatable
     files (functions, policies, views); runs of transactional files in one transaction (-1), each
-    non-transactional migration on its own."""
+    non-transactional migration on its own. Inside a run, each file after the first starts with the
+    role and settings of the session (RESET ALL, RESET ROLE), as each of dbtool's transactions does: a
+    file's SET LOCAL ROLE would otherwise hold for the next files (0022 refused to run as the owner role)."""
     psql = str(cluster.find_bindir() / "psql")
     files = [(m.path, m.transactional) for m in read_migrations(project.migrations_dir, project.root)]
     for kind in ("functions", "policies", "views"):
@@ -223,13 +225,15 @@ def psql_commands(url: str, project: config.Project) -> list[list[str]]:
         else:
             groups.append((transactional, [path]))
     base = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
-    return [base + (["-1"] if tx else []) + [a for p in paths for a in ("-f", str(p))] for tx, paths in groups]
+    return [base + (["-1"] if tx else []) + [a for i, p in enumerate(paths)
+                                             for a in ((["-c", "RESET ALL; RESET ROLE"] if i else []) + ["-f", str(p)])]
+            for tx, paths in groups]
 
 
 def _shown(cmd: list[str]) -> str:
     """A psql command line as the report shows it: psql by name, files relative to the project."""
     return " ".join(Path(a).relative_to(ROOT).as_posix() if a.startswith(str(ROOT)) else
-                    ("psql" if a.endswith("/psql") else a) for a in cmd)
+                    ("psql" if a.endswith("/psql") else f"'{a}'" if " " in a else a) for a in cmd)
 
 
 @dataclass

@@ -107,6 +107,16 @@ def test_psql_applies_transactional_runs_in_one_transaction_and_the_others_alone
     assert any("0015_tune_tenant_queries.sql" in g[0] and "-1" not in c for c, g in zip(cmds, files))
 
 
+def test_the_psql_runs_migrate_an_empty_database_to_the_schema_dbtool_migrate_makes(project, empty_db, migrated_db):
+    """Section 4's psql side really applies every file: a file's SET LOCAL ROLE does not carry over to the
+    next file of a one-transaction run (0022 refused to run as the owner role, and the bench stopped)."""
+    import subprocess
+    for cmd in psql_commands(empty_db, project):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert sections._same_schema(migrated_db, empty_db) == []
+
+
 def test_plans_show_a_vector_literal_by_its_first_numbers():
     literal = "'[" + ",".join(["0.0123456"] * 1536) + "]'::vector"
     assert _short(f"Sort Key: (d.embeddings <=> {literal})") == \
