@@ -165,6 +165,32 @@ def test_timeline_chunks_are_reported_as_soon_as_the_app_may_select_them(migrate
     assert {("rls-readable-without-rls", f"table {chunk}"), ("rls-private-schema", "schema timeline_chunks")} <= found
 
 
+def private_schema_findings(url, project) -> set[tuple[str, str]]:
+    return {(f.object, f.problem) for f in run_audit(url, project).findings if f.rule == "rls-private-schema"}
+
+
+def test_a_private_schema_is_reported_once_the_app_reaches_something_there_row_level_security_does_not_guard(
+        migrated_db, project, conn_to):
+    """USAGE on a private schema is reported when the role reaches through it a relation without
+    row-level security or a function; a schema opened to tables under row-level security alone (what
+    0040 does on a Citus coordinator for the timeline and the audit trail) is not."""
+    c = conn_to(migrated_db)
+    reported = {("schema audit", f"is declared private but {APP} has USAGE on it")}
+    c.execute("CREATE TABLE audit.probe (tenant_id uuid)")
+    c.execute(f"GRANT USAGE ON SCHEMA audit TO {APP}")
+    c.execute(f"GRANT SELECT ON audit.probe TO {APP}")
+    assert private_schema_findings(migrated_db, project) == reported
+    c.execute("ALTER TABLE audit.probe ENABLE ROW LEVEL SECURITY")
+    c.execute("CREATE POLICY tenant_isolation ON audit.probe USING (tenant_id = app.verified_tenant())")
+    assert private_schema_findings(migrated_db, project) == set()
+    c.execute(f"GRANT EXECUTE ON FUNCTION audit.actor(uuid) TO {APP}")
+    assert private_schema_findings(migrated_db, project) == reported
+    c.execute(f"REVOKE EXECUTE ON FUNCTION audit.actor(uuid) FROM {APP}")
+    c.execute("GRANT USAGE ON SCHEMA audit TO PUBLIC")  # PUBLIC: always reported
+    assert ("schema audit", "is declared private but PUBLIC has USAGE on it") in private_schema_findings(
+        migrated_db, project)
+
+
 def test_a_policy_only_for_another_role_does_not_count_for_the_app(migrated_db, project, conn_to):
     c = conn_to(migrated_db)
     c.execute("CREATE TABLE public.ops_only (id int, tenant_id uuid)")

@@ -395,6 +395,15 @@ def test_the_committed_citus_snapshot_is_the_schema_migrated_through_the_coordin
     assert live.data["citus_table"]["public.deals"]["distribution_column"] == "tenant_id"
 
 
+def test_check_rls_finds_nothing_on_a_coordinator_at_head(citus_migrated, project):
+    """0040 opens the private timeline and audit trail to the tenant-facing roles under row-level
+    security: no finding, the tenant tables checked as on one server."""
+    from dbtool.commands.check_rls import run_audit
+    url, _ = citus_migrated
+    audit = run_audit(url, project)
+    assert [(f.rule, f.object, f.problem) for f in audit.findings] == [] and audit.tables_checked >= 18
+
+
 def test_drift_after_migrating_through_the_coordinator_is_only_what_citus_has_of_its_own(citus_migrated, project):
     url, _ = citus_migrated
     assert citus_drift(url, project) == ONLY_ON_CITUS_AT_HEAD
