@@ -430,7 +430,7 @@ def _restore_into_coordinator(admin, url, target: Target, man: dict, dump: Dump,
 
 
 def _load_timescaledb(url: str, man: dict) -> None:
-    """TimescaleDB's procedure, as in _load: the archive's version, then restoring mode."""
+    """TimescaleDB's restore procedure, when the archive has it: the archive's version, then restoring mode."""
     ts, schema = man.get("timescaledb"), _timescaledb_schema(man)
     if not ts:
         return
@@ -511,13 +511,7 @@ def _timescaledb_schema(man: dict) -> str | None:
 def _load(admin, tmp_url: str, tmpdb: str, man: dict, dump: Dump, workdir: Path, progress) -> None:
     ts = man.get("timescaledb")
     schema = _timescaledb_schema(man)
-    with db.connection(tmp_url) as conn:
-        if ts:  # TimescaleDB's procedure: the archive's version, then restoring mode
-            if schema != "public":
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-            conn.execute(sql.SQL("CREATE EXTENSION timescaledb WITH SCHEMA {} VERSION {}").format(
-                sql.Identifier(schema), sql.Literal(ts["version"])))
-            conn.execute(sql.SQL("SELECT {}.timescaledb_pre_restore()").format(sql.Identifier(schema)))
+    _load_timescaledb(tmp_url, man)
     database_properties(admin, tmpdb, man["database"])
     toc, total = _toc(dump.listing, workdir, schema if ts and schema != "public" else None)
     progress("step", f"restoring into a temporary database {tmpdb}", {})
