@@ -1149,6 +1149,23 @@ def citus_world(citus_cluster, project):
         citus_cluster.sql(0, url.rsplit("/", 1)[1], f'DROP ROLE IF EXISTS "{login}"')
 
 
+def _as_login_of_a(world, login: str, statements: list[tuple[str, list]]) -> list:
+    """Each statement's rows (or its SQLSTATE) as `login` with tenant A's token, in one rolled-back
+    transaction through the coordinator."""
+    out = []
+    with psycopg.connect(world.url, autocommit=True) as c, c.transaction(force_rollback=True):
+        c.execute(f'SET LOCAL ROLE "{login}"')
+        c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
+        for statement, params in statements:
+            try:
+                with c.transaction():
+                    cur = c.execute(statement, params)
+                    out.append(cur.fetchall() if cur.description else cur.rowcount)
+            except psycopg.Error as exc:
+                out.append(exc.sqlstate)
+    return out
+
+
 def _counts_as_login(world, login: str, relations: list[str]) -> tuple[dict, dict]:
     """Tenant A's rows in each relation, as the superuser counts them in its table, and as `login` sees
     them through the coordinator with A's token."""
@@ -1159,17 +1176,8 @@ def _counts_as_login(world, login: str, relations: list[str]) -> tuple[dict, dic
             base = base_table(c, r)
             expected[r] = c.execute(f"SELECT count(*) FROM {base} WHERE {tenant_column(base)} = %s",
                                     [world.a["tenant"]]).fetchone()[0]
-        with c.transaction(force_rollback=True):
-            c.execute(f'SET LOCAL ROLE "{login}"')
-            c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
-            seen = {}
-            for r in relations:
-                try:
-                    with c.transaction():
-                        seen[r] = c.execute(f"SELECT count(*) FROM {r}").fetchone()[0]
-                except psycopg.Error as exc:
-                    seen[r] = exc.sqlstate
-    return expected, seen
+    counted = _as_login_of_a(world, login, [(f"SELECT count(*) FROM {r}", []) for r in relations])
+    return expected, {r: rows if isinstance(rows, str) else rows[0][0] for r, rows in zip(relations, counted)}
 
 
 @needs_citus
@@ -1196,23 +1204,6 @@ def test_a_login_of_the_role_reads_its_timeline_and_audit_events_through_their_v
     expected, seen = _counts_as_login(world, logins[role], relations)
     assert all(expected.values()), expected
     assert seen == expected
-
-
-def _as_login_of_a(world, login: str, statements: list[tuple[str, list]]) -> list:
-    """Each statement's rows (or its SQLSTATE) as `login` with tenant A's token, in one rolled-back
-    transaction through the coordinator."""
-    out = []
-    with psycopg.connect(world.url, autocommit=True) as c, c.transaction(force_rollback=True):
-        c.execute(f'SET LOCAL ROLE "{login}"')
-        c.execute("SELECT public.set_tenant_context(%s)", [world.token_a])
-        for statement, params in statements:
-            try:
-                with c.transaction():
-                    cur = c.execute(statement, params)
-                    out.append(cur.fetchall() if cur.description else cur.rowcount)
-            except psycopg.Error as exc:
-                out.append(exc.sqlstate)
-    return out
 
 
 @needs_citus
